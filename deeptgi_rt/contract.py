@@ -1,0 +1,136 @@
+"""The model contract shared by ``deeptgi_train`` (which writes models) and the runtime (which
+scores with them). See ``docs/model-contract.md`` for the prose version.
+
+One ``.onnx`` file:
+
+* inputs ``tf_features`` and ``gene_features``: float32 ``[pairs, modalities, feature_genes]``,
+  the PCC rows of the TF and of the target gene against the model's feature genes, one row per
+  expression modality;
+* output ``score``: float32 ``[pairs]``, the interaction probability in [0, 1];
+* two intermediate tensors named in the metadata (``state_tensors``): a TF state computed from
+  ``tf_features`` alone and a gene state computed from ``gene_features`` alone, each
+  ``[pairs, ...]``; the score depends on the inputs only through them;
+* batch independence: a pair's score does not depend on the other pairs of its batch;
+* metadata in ``metadata_props``, every value JSON-encoded (see :class:`ModelMetadata`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError
+
+FORMAT_VERSION = 1
+TF_INPUT = "tf_features"
+GENE_INPUT = "gene_features"
+SCORE_OUTPUT = "score"
+PREPROCESSING_CHOICES = ("none", "log1p")
+
+# metadata_props keys; every value is a JSON document.
+_REQUIRED_KEYS = (
+    "deeptgi_format_version",
+    "feature_genes",
+    "modalities",
+    "preprocessing",
+    "threshold",
+)
+
+
+@dataclass
+class ModelMetadata:
+    """Everything scoring needs besides the graph itself.
+
+    Attributes:
+        feature_genes: gene names whose PCC with an entity forms its feature row, in column order.
+        modalities: names of the expression modalities in input order, e.g. ``["single_cell"]`` or
+            ``["single_cell", "bulk"]``.
+        preprocessing: one entry per modality, ``"none"`` or ``"log1p"``, applied to the raw
+            expression before PCC.
+        threshold: the Youden-index threshold chosen on validation data (never on test data).
+        state_tensors: ``{"tf": name, "gene": name}`` of the two intermediate state tensors, or
+            ``None`` for a model that cannot be factorized (scored end to end).
+        tfs: transcription factors the model was trained on (the default TF list when scoring).
+        config: the model configuration (architecture sizes, branches).
+        training: a summary of the training run (data, protocol, metrics, package version).
+    """
+
+    feature_genes: list[str]
+    modalities: list[str]
+    preprocessing: list[str]
+    threshold: float
+    state_tensors: dict[str, str] | None = None
+    tfs: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_props(self) -> dict[str, str]:
+        """Serialize to ONNX ``metadata_props`` (str -> JSON str)."""
+        self.validate("<metadata>")
+        props = {
+            "deeptgi_format_version": self.format_version,
+            "feature_genes": self.feature_genes,
+            "modalities": self.modalities,
+            "preprocessing": self.preprocessing,
+            "threshold": float(self.threshold),
+            "tfs": self.tfs,
+            "config": self.config,
+            "training": self.training,
+        }
+        if self.state_tensors is not None:
+            props["state_tensors"] = self.state_tensors
+        return {key: json.dumps(value) for key, value in props.items()}
+
+    @classmethod
+    def from_props(cls, props: dict[str, str], source: str) -> "ModelMetadata":
+        """Parse ONNX ``metadata_props``; raise :class:`InputError` naming ``source`` if invalid."""
+        missing = [key for key in _REQUIRED_KEYS if key not in props]
+        if missing:
+            raise InputError(
+                f"{source}: not a DeepTGI model (ONNX metadata lacks {', '.join(missing)})"
+            )
+        try:
+            values = {key: json.loads(value) for key, value in props.items() if key in _KNOWN_KEYS}
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{source}: DeepTGI metadata is not valid JSON ({exc.msg})") from None
+        meta = cls(
+            feature_genes=values["feature_genes"],
+            modalities=values["modalities"],
+            preprocessing=values["preprocessing"],
+            threshold=values["threshold"],
+            state_tensors=values.get("state_tensors"),
+            tfs=values.get("tfs", []),
+            config=values.get("config", {}),
+            training=values.get("training", {}),
+            format_version=values["deeptgi_format_version"],
+        )
+        meta.validate(source)
+        return meta
+
+    def validate(self, source: str) -> None:
+        """Raise :class:`InputError` naming ``source`` if any field is inconsistent."""
+        if self.format_version != FORMAT_VERSION:
+            raise InputError(
+                f"{source}: DeepTGI model format {self.format_version} is not supported "
+                f"(this runtime reads format {FORMAT_VERSION})"
+            )
+        if not isinstance(self.feature_genes, list) or not self.feature_genes:
+            raise InputError(f"{source}: metadata feature_genes must be a non-empty list")
+        if len(set(self.feature_genes)) != len(self.feature_genes):
+            raise InputError(f"{source}: metadata feature_genes contains duplicates")
+        if not isinstance(self.modalities, list) or not self.modalities:
+            raise InputError(f"{source}: metadata modalities must be a non-empty list")
+        if not isinstance(self.preprocessing, list) or len(self.preprocessing) != len(self.modalities):
+            raise InputError(f"{source}: metadata preprocessing must give one entry per modality")
+        bad = [p for p in self.preprocessing if p not in PREPROCESSING_CHOICES]
+        if bad:
+            raise InputError(f"{source}: unknown preprocessing {bad[0]!r} in metadata")
+        if not isinstance(self.threshold, (int, float)) or not 0.0 <= float(self.threshold) <= 1.0:
+            raise InputError(f"{source}: metadata threshold {self.threshold!r} is not in [0, 1]")
+        if self.state_tensors is not None and set(self.state_tensors) != {"tf", "gene"}:
+            raise InputError(f"{source}: metadata state_tensors must name exactly 'tf' and 'gene'")
+
+
+_KNOWN_KEYS = set(_REQUIRED_KEYS) | {"state_tensors", "tfs", "config", "training"}

@@ -1,0 +1,29 @@
+"""User-facing errors.
+
+A user's mistake (a bad file, a missing gene, a wrong option) raises :class:`InputError`
+with one line that names the file and the offending item. The CLI turns it into that line
+on stderr and exit code 2; library callers can catch it like any exception.
+"""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """A problem with the user's input, described in one self-contained line."""
+
+    def __init__(self, message: str):
+        # One line only: the CLI prints it verbatim and pipelines log it as one record.
+        super().__init__(" ".join(str(message).split()))
+
+
+def preview(items, limit: int = 5) -> str:
+    """Render the first ``limit`` items of a collection for an error message.
+
+    >>> preview(["a", "b", "c"], limit=2)
+    'a, b, ... (3 in all)'
+    """
+    items = list(items)
+    shown = ", ".join(str(item) for item in items[:limit])
+    if len(items) > limit:
+        shown += f", ... ({len(items)} in all)"
+    return shown
