@@ -1,0 +1,135 @@
+"""PCC feature rows of entities (TFs, target genes) against a model's feature genes.
+
+Training and scoring both build their inputs here, so the features a model was trained on
+are exactly the features it is scored on.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .errors import InputError, preview
+from .expression import Expression
+from .pcc import pcc_block
+from .progress import Reporter
+
+
+def feature_gene_columns(
+    expression: Expression,
+    feature_genes: Sequence[str],
+    *,
+    min_coverage: float = 1.0,
+    case_insensitive: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Locate the feature genes in ``expression``.
+
+    Args:
+        expression: the data.
+        feature_genes: the model's feature gene names, in column order.
+        min_coverage: fraction of feature genes that must be present; 1.0 (the default) makes
+            any missing feature gene an error, lower values accept zero-filled columns.
+        case_insensitive: match names ignoring case.
+
+    Returns:
+        ``(present_columns, rows)``: int64 ``[k]`` positions in ``feature_genes`` that the data
+        has, and int64 ``[k]`` their row indices in ``expression``.
+    """
+    lookup = _name_lookup(expression.genes, case_insensitive)
+    key = str.casefold if case_insensitive else (lambda name: name)
+    present_columns, rows, missing = [], [], []
+    for column, name in enumerate(feature_genes):
+        row = lookup.get(key(name))
+        if row is None:
+            missing.append(name)
+        else:
+            present_columns.append(column)
+            rows.append(row)
+    coverage = len(rows) / max(len(feature_genes), 1)
+    if missing and (min_coverage >= 1.0 or coverage < min_coverage):
+        allowed = "" if min_coverage >= 1.0 else f" (coverage {coverage:.1%} < required {min_coverage:.1%})"
+        raise InputError(
+            f"{expression.source}: {len(missing)} of {len(feature_genes)} feature genes of the model "
+            f"are missing from the data{allowed}: {preview(missing)}"
+        )
+    return np.asarray(present_columns, dtype=np.int64), np.asarray(rows, dtype=np.int64)
+
+
+def entity_features(
+    expressions: Sequence[Expression],
+    genes: Sequence[str],
+    feature_genes: Sequence[str],
+    *,
+    min_coverage: float = 1.0,
+    case_insensitive: bool = False,
+    backend: str = "auto",
+    reporter: Reporter | None = None,
+) -> np.ndarray:
+    """Feature tensor of ``genes``: PCC with each feature gene, per modality.
+
+    Args:
+        expressions: one :class:`Expression` per modality, already preprocessed.
+        genes: entity names (TFs or targets); each must be in every modality.
+        feature_genes: the model's feature genes.
+        min_coverage, case_insensitive: see :func:`feature_gene_columns`.
+        backend: PCC backend, ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        reporter: receives one warning per modality that has constant entity profiles.
+
+    Returns:
+        float32 ``[len(genes), len(expressions), len(feature_genes)]``.
+    """
+    reporter = reporter or Reporter()
+    out = np.zeros((len(genes), len(expressions), len(feature_genes)), dtype=np.float32)
+    for modality, expression in enumerate(expressions):
+        entity_rows = gene_rows(expression, genes, what="genes", case_insensitive=case_insensitive)
+        columns, feature_rows = feature_gene_columns(
+            expression, feature_genes, min_coverage=min_coverage, case_insensitive=case_insensitive
+        )
+        entity_values = expression.values[entity_rows]
+        constant = int(np.count_nonzero(np.ptp(entity_values, axis=1) == 0)) if len(entity_rows) else 0
+        if constant:
+            reporter.warn(
+                f"{expression.source}: {constant} of {len(genes)} genes have constant expression; "
+                "their correlations are set to 0"
+            )
+        block = pcc_block(entity_values, expression.values[feature_rows], backend=backend)
+        if len(columns) == len(feature_genes):
+            out[:, modality, :] = block
+        else:
+            out[:, modality, columns] = block
+    return out
+
+
+def gene_rows(
+    expression: Expression, names: Sequence[str], *, what: str = "genes", case_insensitive: bool = False
+) -> np.ndarray:
+    """Row indices (int64 ``[len(names)]``) of ``names`` in ``expression``.
+
+    Raises :class:`InputError` naming the file, how many of the ``what`` are missing and the first few.
+    """
+    lookup = _name_lookup(expression.genes, case_insensitive)
+    key = str.casefold if case_insensitive else (lambda name: name)
+    rows = np.empty(len(names), dtype=np.int64)
+    missing = []
+    for i, name in enumerate(names):
+        row = lookup.get(key(name))
+        if row is None:
+            missing.append(name)
+        else:
+            rows[i] = row
+    if missing:
+        raise InputError(
+            f"{expression.source}: {len(missing)} of {len(names)} {what} are not in the data: {preview(missing)}"
+        )
+    return rows
+
+
+def _name_lookup(names: Sequence[str], case_insensitive: bool) -> dict[str, int]:
+    if not case_insensitive:
+        return {name: i for i, name in enumerate(names)}
+    lookup: dict[str, int] = {}
+    for i, name in enumerate(names):
+        # Two genes differing only in case would be ambiguous; the reader rejects them in this mode.
+        lookup.setdefault(name.casefold(), i)
+    return lookup
