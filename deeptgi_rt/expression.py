@@ -31,11 +31,6 @@ class Expression:
     def n_cells(self) -> int:
         return int(self.values.shape[1])
 
-    def gene_index(self, names, *, what: str = "genes", case_insensitive: bool = False) -> np.ndarray:
-        """Row indices (int64 ``[len(names)]``) of ``names``; InputError naming source and the first few missing."""
-        lookup = {g: i for i, g in enumerate(self.genes)}
-        return np.array([lookup[n] for n in names], dtype=np.int64)
-
 
 def read_expression(path, *, layout: str = "auto", log1p: bool = False) -> Expression:
     """Read an expression file (Parquet, CSV/TSV, h5ad) into an :class:`Expression`."""
