@@ -1,14 +1,43 @@
-"""`deeptgi-rt plot` (not yet implemented)."""
+"""`deeptgi-rt plot`: draw the top TFs of an inferred network and their top targets."""
 
 from __future__ import annotations
 
+from . import add_quiet
+
 
 def add_parser(subparsers) -> None:
-    """Register the `plot` subcommand."""
-    parser = subparsers.add_parser("plot", help="(not yet implemented)")
+    """Register the ``plot`` subcommand."""
+    parser = subparsers.add_parser(
+        "plot",
+        help="draw the top TFs of a scored network and their top targets (PNG/SVG/PDF)",
+        description="Draw the network of the top TFs of an edge list written by `deeptgi-rt score` and their best targets.",
+    )
+    parser.add_argument("edges", metavar="GRN", help="edge list from `deeptgi-rt score` (Parquet or TSV)")
+    parser.add_argument("--out", required=True, help="image to write (.png, .svg or .pdf)")
+    parser.add_argument("--tfs", nargs="+", metavar="TF", help="TFs to draw (default: the --top-tfs strongest)")
+    parser.add_argument("--top-tfs", type=int, default=5, help="TFs to draw when --tfs is not given (default 5)")
+    parser.add_argument("--top-targets", type=int, default=10, help="targets drawn per TF (default 10)")
+    parser.add_argument("--title", help="figure title")
+    add_quiet(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    """Run the subcommand."""
-    raise SystemExit("deeptgi-rt plot: not yet implemented")
+    """Read the edges, pick the subnetwork, draw it atomically at ``--out``."""
+    from ..atomic import atomic_output, check_output_path
+    from ..errors import InputError
+    from ..plot import draw_network, read_edges, select_subnetwork
+    from ..progress import make_reporter
+
+    reporter = make_reporter(args.quiet)
+    out = check_output_path(args.out)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"{out}: the image format must be .png, .svg or .pdf")
+    edges = read_edges(args.edges)
+    subnetwork = select_subnetwork(
+        edges, tfs=args.tfs, top_tfs=args.top_tfs, top_targets=args.top_targets, source=str(args.edges)
+    )
+    with atomic_output(out) as tmp:
+        draw_network(subnetwork, tmp, image_format=out.suffix.lower().lstrip("."), title=args.title)
+    reporter.info(f"wrote {out}: {subnetwork['TF'].n_unique()} TFs, {len(subnetwork)} edges")
+    return 0
