@@ -1,14 +1,44 @@
-"""Expression matrices: reading Parquet, CSV/TSV and h5ad in either layout.
+"""Expression matrices: reading Parquet, CSV/TSV and h5ad in either layout, and writing Parquet.
 
-STUB: minimal reader with the final API; the full reader (layouts, validation, h5ad,
-errors) replaces it.
+Two layouts occur in the field:
+
+* ``"cells-by-genes"``: one row per cell, one column per gene, optionally a first column of
+  cell ids (its header one of :data:`CELL_ID_HEADERS`, or any non-numeric first column when
+  the layout is given explicitly);
+* ``"genes-by-cells"``: the BEELINE format, first column gene names, one column per cell.
+
+``layout="auto"`` decides from the first column: all numeric -> cells-by-genes; non-numeric
+and headed by a cell-id name -> cells-by-genes with cell ids; otherwise genes-by-cells.
+Numeric gene ids (e.g. Entrez) therefore need an explicit layout. h5ad files are always
+cells (obs) x genes (var).
+
+Every reader returns an :class:`Expression` with float32 ``[genes, cells]`` gene-major values
+and raises :class:`~deeptgi_rt.errors.InputError` with one line naming the file and the
+offending item for anything a user can get wrong.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
+
+from .errors import InputError, preview
+
+LAYOUTS = ("auto", "cells-by-genes", "genes-by-cells")
+# Headers of a first column that holds cell ids rather than gene names (compared casefolded).
+CELL_ID_HEADERS = frozenset({"cell", "cell_id", "cells", "barcode", "barcodes", "obs_names", "cell_name"})
+# The first column of the canonical Parquet layout written by write_expression_parquet.
+CELL_ID_COLUMN = "cell_id"
+MIN_CELLS = 3
+# Cells per chunk when reading an h5ad X: bounds the dense copy of a sparse chunk.
+H5AD_CHUNK_CELLS = 10_000
+
+_CSV_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".tab": "\t"}
+_PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 @dataclass
@@ -20,30 +50,476 @@ class Expression:
         values: float32 ``[genes, cells]``, C-contiguous (each gene's profile is contiguous).
         source: where it came from (a file path), used in error messages.
         cells: cell (or sample) ids, or ``None`` if the file had none.
+        layout: the layout the file was read in (``"cells-by-genes"``, ``"genes-by-cells"``),
+            or ``None`` when it was built in memory without one.
     """
 
     genes: list[str]
     values: np.ndarray
     source: str
     cells: list[str] | None = None
+    layout: str | None = None
 
     @property
     def n_cells(self) -> int:
         return int(self.values.shape[1])
 
 
-def read_expression(path, *, layout: str = "auto", log1p: bool = False) -> Expression:
-    """Read an expression file (Parquet, CSV/TSV, h5ad) into an :class:`Expression`."""
+def read_expression(
+    path,
+    *,
+    layout: str = "auto",
+    log1p: bool = False,
+    case_insensitive: bool = False,
+    chunk_cells: int = H5AD_CHUNK_CELLS,
+) -> Expression:
+    """Read an expression file into an :class:`Expression`.
+
+    Args:
+        path: ``.parquet``/``.pq``, ``.csv``, ``.tsv``/``.txt``/``.tab`` (optionally ``.gz``), or ``.h5ad``.
+        layout: ``"auto"``, ``"cells-by-genes"`` or ``"genes-by-cells"`` (see the module docs).
+        log1p: apply ``log1p`` to the values (negative values are then an error).
+        case_insensitive: also reject gene names that differ only in case, so that
+            case-insensitive gene lookup is unambiguous.
+        chunk_cells: cells per chunk when reading an h5ad X (bounds memory for sparse X).
+
+    Returns:
+        An :class:`Expression` whose ``values`` are float32 ``[genes, cells]``, C-contiguous.
+    """
+    _check_layout(layout)
+    source = str(path)
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"{source}: file not found")
+    if file.is_dir():
+        raise InputError(f"{source}: is a directory, not an expression file")
+    if file.stat().st_size == 0:
+        raise InputError(f"{source}: file is empty")
+    kind = _file_kind(file)
+    if kind == "h5ad":
+        if layout == "genes-by-cells":
+            raise InputError(f"{source}: h5ad files are always cells (obs) x genes (var); drop --layout genes-by-cells")
+        genes, values, cells = _read_h5ad(file, source, chunk_cells)
+        # anndata names var by position ("0", "1", ...) when it was given no gene names.
+        return _finish(genes, values, cells, source, "cells-by-genes", False, log1p, case_insensitive,
+                       numeric_hint="the h5ad var_names are not gene names; set adata.var_names to gene symbols")
+    else:
+        if kind == "parquet":
+            frame, header, first_is_text = _read_parquet(file, source)
+        else:
+            frame, header, first_is_text = _read_delimited(file, source, _CSV_SEPARATORS[kind])
+        genes, values, cells, chosen = _from_columns(frame, header, first_is_text, layout, source)
+    return _finish(genes, values, cells, source, chosen, layout == "auto", log1p, case_insensitive)
+
+
+def expression_from_frame(
+    data,
+    *,
+    genes: Sequence[str] | None = None,
+    cells: Sequence[str] | None = None,
+    layout: str = "cells-by-genes",
+    source: str = "<memory>",
+    log1p: bool = False,
+    case_insensitive: bool = False,
+) -> Expression:
+    """Build a validated :class:`Expression` from a polars or pandas DataFrame or a numpy array.
+
+    Args:
+        data: a polars DataFrame or pandas DataFrame laid out like a file (column names are the
+            header; for cells-by-genes a first non-numeric column is taken as cell ids, for
+            genes-by-cells the first column holds gene names; a pandas index is ignored), or a
+            numeric numpy array ``[cells, genes]`` (cells-by-genes) or ``[genes, cells]``
+            (genes-by-cells), any real dtype, which needs ``genes``.
+        genes: gene names for a numpy array (ignored for DataFrames).
+        cells: cell ids for a numpy array (optional).
+        layout: ``"cells-by-genes"``, ``"genes-by-cells"`` or ``"auto"`` (DataFrames only).
+        source: name used in error messages.
+        log1p, case_insensitive: as for :func:`read_expression`.
+
+    Returns:
+        An :class:`Expression` with float32 ``[genes, cells]`` C-contiguous values.
+    """
+    _check_layout(layout)
+    if isinstance(data, np.ndarray):
+        if layout == "auto":
+            raise InputError(f"{source}: give layout='cells-by-genes' or 'genes-by-cells' for a numpy array")
+        if data.ndim != 2 or not (np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_):
+            raise InputError(f"{source}: expected a 2-D numeric array, got {data.ndim}-D {data.dtype}")
+        if genes is None:
+            raise InputError(f"{source}: gene names are required with a numpy array (genes=...)")
+        matrix = data.T if layout == "cells-by-genes" else data
+        if len(genes) != matrix.shape[0]:
+            raise InputError(f"{source}: {len(genes)} gene names for {matrix.shape[0]} genes in the array ({layout})")
+        if cells is not None and len(cells) != matrix.shape[1]:
+            raise InputError(f"{source}: {len(cells)} cell ids for {matrix.shape[1]} cells in the array ({layout})")
+        values = np.ascontiguousarray(matrix, dtype=np.float32)
+        if values is data:
+            values = values.copy()  # never alias the caller's array: log1p works in place
+        return _finish(
+            [str(g) for g in genes], values, None if cells is None else [str(c) for c in cells],
+            source, layout, False, log1p, case_insensitive,
+        )
     import polars as pl
 
-    frame = pl.read_csv(path) if str(path).endswith(".csv") else pl.read_parquet(path)
-    first = frame.columns[0]
-    if frame[first].dtype == pl.String:
-        genes = frame[first].to_list()
-        values = frame.drop(first).to_numpy().astype(np.float32)
+    if not isinstance(data, pl.DataFrame):
+        if type(data).__module__.split(".")[0] != "pandas":
+            raise InputError(f"{source}: expected a polars or pandas DataFrame or a numpy array, got {type(data).__name__}")
+        data = pl.from_pandas(data.reset_index(drop=True))
+    header = [str(name) for name in data.columns]
+    frame = data.rename({name: f"c{i}" for i, name in enumerate(data.columns)})
+    genes_, values, cells_, chosen = _from_columns(frame, header, False, layout, source)
+    return _finish(genes_, values, cells_, source, chosen, layout == "auto", log1p, case_insensitive)
+
+
+def write_expression_parquet(expression: Expression, path, *, compression: str = "zstd") -> Path:
+    """Write ``expression`` in the canonical Parquet layout, atomically.
+
+    The layout is cells-by-genes: a first ``cell_id`` string column when cell ids are known,
+    then one float32 column per gene, so :func:`read_expression` reads it back under ``auto``.
+
+    Args:
+        expression: values float32 ``[genes, cells]``.
+        path: target file; it holds either the complete file or what it held before.
+        compression: Parquet codec (zstd keeps the files small).
+
+    Returns:
+        The target path.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .atomic import atomic_output
+
+    values = np.ascontiguousarray(expression.values, dtype=np.float32)
+    columns, names = [], []
+    if expression.cells is not None:
+        columns.append(pa.array([str(c) for c in expression.cells], type=pa.string()))
+        names.append(CELL_ID_COLUMN)
+    # Gene-major storage makes every gene's column a contiguous row: no transpose copy.
+    columns.extend(pa.array(values[g]) for g in range(values.shape[0]))
+    names.extend(expression.genes)
+    table = pa.Table.from_arrays(columns, names=names)
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp, compression=compression)
+    return Path(path)
+
+
+def _check_layout(layout: str) -> None:
+    if layout not in LAYOUTS:
+        raise InputError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+
+
+def _file_kind(file: Path) -> str:
+    name = file.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+        suffix = Path(name).suffix
+        if suffix in _CSV_SEPARATORS:
+            return suffix
+        raise InputError(f"{file}: only .csv.gz / .tsv.gz / .txt.gz / .tab.gz are read compressed")
+    suffix = Path(name).suffix
+    if suffix in _PARQUET_SUFFIXES:
+        return "parquet"
+    if suffix == ".h5ad":
+        return "h5ad"
+    if suffix in _CSV_SEPARATORS:
+        return suffix
+    raise InputError(
+        f"{file}: unknown file type {suffix or '(no extension)'!r}; "
+        "use .parquet, .csv, .tsv, .txt, .tab (optionally .gz) or .h5ad"
+    )
+
+
+def _read_delimited(file: Path, source: str, separator: str):
+    """Parse a CSV/TSV with polars: first column as text, the rest as Float64.
+
+    Returns ``(frame, header, True)``; the frame's columns are named ``c0, c1, ...`` by position
+    because headers may repeat (a duplicate gene name is reported later, by name).
+    """
+    import polars as pl
+
+    header = _read_header(file, source, separator)
+    schema = {f"c{i}": (pl.String if i == 0 else pl.Float64) for i in range(len(header))}
+    try:
+        frame = pl.read_csv(file, has_header=False, skip_rows=1, schema=schema, separator=separator)
+    except pl.exceptions.PolarsError as exc:
+        # Only on failure: re-read as text to name the first value that is not a number.
+        _locate_non_numeric(file, source, separator, header)
+        raise InputError(f"{source}: cannot parse as {'CSV' if separator == ',' else 'TSV'}: {_first_line(exc)}") from None
+    return frame, header, True
+
+
+def _read_header(file: Path, source: str, separator: str) -> list[str]:
+    import csv
+    import gzip
+
+    opener = gzip.open if file.name.lower().endswith(".gz") else open
+    try:
+        with opener(file, "rt", encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle, delimiter=separator), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{source}: cannot read the header line: {_first_line(exc)}") from None
+    if not header or all(not name.strip() for name in header):
+        raise InputError(f"{source}: file is empty (no header line)")
+    if len(header) < 2:
+        sep = "comma" if separator == "," else "tab"
+        raise InputError(f"{source}: only one column; is it {sep}-separated as its extension says?")
+    return [name.strip() for name in header]
+
+
+def _locate_non_numeric(file: Path, source: str, separator: str, header: list[str]) -> None:
+    """Raise an InputError naming the first non-numeric value of the data columns, if any."""
+    import polars as pl
+
+    try:
+        text = pl.read_csv(file, has_header=False, skip_rows=1, separator=separator, infer_schema=False,
+                           new_columns=[f"c{i}" for i in range(len(header))], truncate_ragged_lines=False)
+    except pl.exceptions.PolarsError:
+        return
+    first = text.get_column("c0")
+    for i in range(1, min(len(header), text.width)):
+        column = text.get_column(f"c{i}")
+        bad = (column.cast(pl.Float64, strict=False).is_null() & column.is_not_null()).arg_true()
+        if len(bad):
+            row = int(bad[0])
+            raise InputError(
+                f"{source}: non-numeric value {column[row]!r} in column {header[i]!r} at data row {row + 1} "
+                f"(line {row + 2}, first column {first[row]!r})"
+            )
+
+
+def _read_parquet(file: Path, source: str):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import polars as pl
+
+    try:
+        table = pq.read_table(file)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{source}: not a readable Parquet file (truncated or corrupt?): {_first_line(exc)}") from None
+    header = [str(name) for name in table.column_names]
+    if not header:
+        raise InputError(f"{source}: Parquet file has no columns")
+    frame = pl.from_arrow(table.rename_columns([f"c{i}" for i in range(len(header))]))
+    return frame, header, False
+
+
+def _read_h5ad(file: Path, source: str, chunk_cells: int):
+    """X of an h5ad as float32 ``[genes, cells]``, read ``chunk_cells`` cells at a time."""
+    try:
+        import anndata
+    except ImportError:
+        raise InputError(
+            f"{source}: reading .h5ad needs the anndata extra: pip install 'deeptgi-rt[anndata]'"
+        ) from None
+    try:
+        adata = anndata.read_h5ad(file, backed="r")
+    except Exception as exc:  # h5py/anndata raise many types for a file that is not h5ad
+        raise InputError(f"{source}: not a readable h5ad file: {_first_line(exc)}") from None
+    try:
+        x = adata.X
+        if x is None:
+            raise InputError(f"{source}: h5ad file has no X matrix")
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise InputError(f"{source}: h5ad X has non-numeric dtype {x.dtype}")
+        n_cells, n_genes = x.shape
+        values = np.empty((n_genes, n_cells), dtype=np.float32)
+        step = max(1, int(chunk_cells))
+        for start in range(0, n_cells, step):
+            stop = min(start + step, n_cells)
+            chunk = x[start:stop]
+            chunk = chunk.toarray() if hasattr(chunk, "toarray") else np.asarray(chunk)
+            values[:, start:stop] = chunk.T
+        genes = [str(g) for g in adata.var_names]
+        cells = [str(c) for c in adata.obs_names]
+    finally:
+        if adata.file is not None:
+            adata.file.close()
+    return genes, values, cells
+
+
+def _from_columns(frame, header: list[str], first_is_text: bool, layout: str, source: str):
+    """Turn a table (columns ``c0..``, original names ``header``) into gene-major values.
+
+    ``first_is_text`` marks a first column parsed as text from CSV/TSV (it may be numbers);
+    a typed first column (Parquet, DataFrame) is a name column exactly when it is a string.
+
+    Returns ``(genes, values float32 [genes, cells], cells or None, layout)``.
+    """
+    import polars as pl
+
+    if frame.height == 0:
+        raise InputError(f"{source}: no data rows")
+    first = frame.get_column("c0")
+    cell_id_header = header[0].casefold() in CELL_ID_HEADERS
+    if first_is_text:
+        as_numbers = first.cast(pl.Float64, strict=False)
+        # A mostly numeric first column is data with a typo in it, not names; the numeric
+        # check below then reports the bad value by row.
+        first_numeric = as_numbers.null_count() - first.null_count() < max(1, frame.height // 2)
+        if first_numeric and layout != "genes-by-cells" and not cell_id_header:
+            bad = (as_numbers.is_null() & first.is_not_null()).arg_true()
+            if len(bad):
+                row = int(bad[0])
+                raise InputError(
+                    f"{source}: non-numeric value {first[row]!r} in column {header[0]!r} at data row {row + 1} "
+                    f"(line {row + 2})"
+                )
+            frame = frame.with_columns(as_numbers.alias("c0"))
+            first_is_names = False
+        else:
+            first_is_names = layout == "genes-by-cells" or not first_numeric or cell_id_header
     else:
-        genes = frame.columns
-        values = np.ascontiguousarray(frame.to_numpy().T.astype(np.float32))
+        first_is_names = (
+            first.dtype in (pl.String, pl.Categorical, pl.Enum)
+            or layout == "genes-by-cells"
+            or cell_id_header
+        )
+    if layout == "auto":
+        chosen = "genes-by-cells" if first_is_names and not cell_id_header else "cells-by-genes"
+    else:
+        chosen = layout
+    data_start = 1 if first_is_names else 0
+    if data_start >= len(header):
+        raise InputError(f"{source}: no numeric columns besides the first column {header[0]!r}")
+    _check_numeric_columns(frame, header, data_start, source)
+    names = None
+    if first_is_names:
+        names = first.cast(pl.String)
+        null_rows = names.is_null().arg_true()
+        if len(null_rows):
+            what = "gene name" if chosen == "genes-by-cells" else "cell id"
+            raise InputError(f"{source}: empty {what} in the first column at data row {int(null_rows[0]) + 1}")
+        names = [str(n).strip() for n in names.to_list()]
+    numeric = frame.select(pl.col(f"c{i}").cast(pl.Float64) for i in range(data_start, len(header)))
+    _check_missing(numeric, header, data_start, names, source)
+    matrix = numeric.to_numpy()  # [rows, columns]
+    if chosen == "cells-by-genes":
+        genes = header[data_start:]
+        cells = names
+        values = np.ascontiguousarray(matrix.T, dtype=np.float32)
+    else:
+        genes = names
+        cells = header[data_start:]
+        values = np.ascontiguousarray(matrix, dtype=np.float32)
+    return list(genes), values, cells, chosen
+
+
+def _check_numeric_columns(frame, header: list[str], start: int, source: str) -> None:
+    import polars as pl
+
+    dtypes = frame.dtypes  # once: frame.schema rebuilds the whole schema on every access
+    for i in range(start, len(header)):
+        dtype = dtypes[i]
+        if not (dtype.is_numeric() or dtype == pl.Boolean or dtype == pl.Null):
+            column = frame.get_column(f"c{i}")
+            example = column.drop_nulls().head(1).to_list()
+            shown = f", e.g. {example[0]!r}" if example else ""
+            raise InputError(f"{source}: column {header[i]!r} is not numeric ({dtype}{shown})")
+
+
+def _check_missing(numeric, header: list[str], start: int, names: list[str] | None, source: str) -> None:
+    counts = numeric.null_count().row(0)
+    for offset, count in enumerate(counts):
+        if count:
+            column = numeric.get_column(numeric.columns[offset])
+            row = int(column.is_null().arg_true()[0])
+            where = f" ({names[row]!r})" if names is not None else ""
+            raise InputError(
+                f"{source}: missing (empty) value in column {header[start + offset]!r} at data row {row + 1}{where}"
+            )
+
+
+def _finish(genes, values, cells, source, layout, auto, log1p, case_insensitive, numeric_hint=None) -> Expression:
+    """Validate names and values shared by every reader, then apply log1p.
+
+    ``auto``: the layout was guessed, so any all-numeric gene names mean a wrong guess.
+    """
+    _check_gene_names(genes, source, layout, auto, case_insensitive, numeric_hint)
+    n_genes, n_cells = values.shape
+    if n_cells < MIN_CELLS:
+        raise InputError(f"{source}: {n_cells} cells; at least {MIN_CELLS} are needed for correlations ({layout})")
+    finite = np.isfinite(values)
+    if not finite.all():
+        gene, cell = np.argwhere(~finite)[0]
+        raise InputError(
+            f"{source}: {values[gene, cell]} value for gene {genes[gene]!r} in {_cell_label(cells, cell)}"
+        )
     if log1p:
-        values = np.log1p(values)
-    return Expression(genes=list(genes), values=np.ascontiguousarray(values), source=str(path))
+        negative = values.min(axis=1) < 0
+        if negative.any():
+            gene = int(np.argmax(negative))
+            cell = int(np.argmax(values[gene] < 0))
+            raise InputError(
+                f"{source}: negative value {values[gene, cell]:g} for gene {genes[gene]!r} in "
+                f"{_cell_label(cells, cell)}; log1p needs non-negative counts (is the data already log-transformed?)"
+            )
+        np.log1p(values, out=values)
+    return Expression(genes=genes, values=values, source=source, cells=cells, layout=layout)
+
+
+def _cell_label(cells, index: int) -> str:
+    return f"cell {cells[index]!r}" if cells is not None else f"cell at data row {index + 1}"
+
+
+def _check_gene_names(genes: list[str], source: str, layout: str, auto: bool, case_insensitive: bool,
+                      numeric_hint: str | None = None) -> None:
+    if not genes:
+        raise InputError(f"{source}: no genes")
+    empty = [i for i, name in enumerate(genes) if not name.strip()]
+    if empty:
+        raise InputError(f"{source}: empty gene name at gene position {empty[0] + 1} of {len(genes)} ({layout})")
+    if _names_look_numeric(genes, strict=not auto):
+        hint = numeric_hint or (
+            f"is the layout right? read as {layout}; use --layout genes-by-cells|cells-by-genes"
+        )
+        raise InputError(f"{source}: gene names look numeric ({preview(genes, 3)}); {hint}")
+    duplicates = _duplicates(genes, str.casefold if case_insensitive else None)
+    if duplicates:
+        kind = "gene names (ignoring case)" if case_insensitive else "gene names"
+        raise InputError(f"{source}: duplicate {kind}: {preview(duplicates, 5)}")
+
+
+def _names_look_numeric(genes: list[str], *, strict: bool) -> bool:
+    """All names are numbers. With an explicit layout (``strict``) integer ids (e.g. Entrez)
+    are accepted unless they are just the positions 0..n-1 or 1..n or have fractions."""
+    numbers = []
+    for name in genes:
+        try:
+            numbers.append(float(name))
+        except ValueError:
+            return False
+    if not strict:
+        return True
+    if any(not math.isfinite(n) or n != int(n) for n in numbers):
+        return True
+    positions = [int(n) for n in numbers]
+    return positions in (list(range(len(genes))), list(range(1, len(genes) + 1)))
+
+
+def _duplicates(names: list[str], key=None) -> list[str]:
+    """Names that occur more than once (under ``key``), each once, in first-seen order."""
+    seen: dict[str, str] = {}
+    repeated: dict[str, None] = {}
+    for name in names:
+        folded = key(name) if key else name
+        if folded in seen:
+            repeated.setdefault(seen[folded] if seen[folded] == name else f"{seen[folded]}/{name}", None)
+        else:
+            seen[folded] = name
+    return list(repeated)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+__all__ = [
+    "CELL_ID_HEADERS",
+    "Expression",
+    "LAYOUTS",
+    "expression_from_frame",
+    "read_expression",
+    "write_expression_parquet",
+]
