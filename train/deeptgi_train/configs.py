@@ -1,0 +1,207 @@
+"""Architecture configurations of the DeepTGI model.
+
+Three named sizes:
+
+* ``paper``: the sizes of the published model (latent 512 within the paper's 400-1000 range,
+  hidden layer (input + latent) / 2, 4 attention heads, 2 transformer encoder layers, dropout
+  0.3, convolution kernels 50 and 25).
+* ``lite`` (the default): the same architecture shrunk so that genome-scale scoring is cheap:
+  each entity state is at most ~256 floats and the pair head costs ~50k multiply-adds.
+* ``tiny``: minimal sizes for unit tests.
+
+``ABLATIONS`` holds the steps of the paper's ablation study (its Table 2) as overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+BRANCHES = ("autoencoder", "cnn", "siamese", "add_autoencoder")
+FUSIONS = ("attention", "mlp")
+
+
+@dataclass
+class ModelConfig:
+    """Sizes and switches of one DeepTGI architecture.
+
+    Attributes:
+        name: config name recorded in the model metadata.
+        branches: the active branches, a non-empty subset of :data:`BRANCHES`.
+        fusion: ``"attention"`` (transformer encoder over the branch tokens of one pair) or
+            ``"mlp"`` (the branch tokens are only concatenated before the final MLP).
+        token_dim: width of every branch output token and of the fusion transformer.
+        fusion_heads, fusion_layers, fusion_ff: attention heads, encoder layers and
+            feed-forward width of the fusion transformer.
+        mlp_hidden: width of the final linear -> batch norm -> GELU -> dropout -> linear MLP.
+        dropout: dropout probability everywhere dropout is used.
+        ae_hidden: first (factorized) layer width of the concatenation auto-encoder; ``0`` means
+            ``(input + latent) // 2`` as in the paper.
+        ae_latent: latent width of both auto-encoders.
+        ae_tokens, ae_heads: the concatenation auto-encoder's hidden vector is cut into
+            ``ae_tokens`` chunks that attend to each other with ``ae_heads`` heads.
+        decoder_hidden: hidden width of the auto-encoder decoders; ``0`` means
+            ``(input + latent) // 2``.
+        add_hidden: first (factorized) layer width of the element-wise-add auto-encoder;
+            ``0`` means ``(input + latent) // 2``.
+        cnn_channels: output channels of the 2-row convolution and of the 1D convolution.
+        cnn_kernels, cnn_strides: kernel widths and strides of the two convolutions (clamped to
+            the length available when there are few feature genes).
+        cnn_positions: the 2-row convolution's output is average-pooled to this many positions
+            (a linear map, so it stays on the entity side); ``0`` keeps every position.
+        siamese_tokens, siamese_token_dim, siamese_heads: the twin branch cuts each side's
+            projected features into ``siamese_tokens`` chunks of ``siamese_token_dim`` that
+            attend to each other with ``siamese_heads`` heads.
+        training: training hyperparameters of the reference (kept for the record only; the
+            training loop has its own configuration).
+    """
+
+    name: str = "lite"
+    branches: tuple[str, ...] = BRANCHES
+    fusion: str = "attention"
+    token_dim: int = 32
+    fusion_heads: int = 2
+    fusion_layers: int = 1
+    fusion_ff: int = 32
+    mlp_hidden: int = 32
+    dropout: float = 0.3
+    ae_hidden: int = 64
+    ae_latent: int = 32
+    ae_tokens: int = 4
+    ae_heads: int = 2
+    decoder_hidden: int = 256
+    add_hidden: int = 64
+    cnn_channels: tuple[int, int] = (4, 8)
+    cnn_kernels: tuple[int, int] = (50, 4)
+    cnn_strides: tuple[int, int] = (25, 2)
+    cnn_positions: int = 16
+    siamese_tokens: int = 4
+    siamese_token_dim: int = 16
+    siamese_heads: int = 2
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.branches = tuple(self.branches)
+        self.cnn_channels = tuple(self.cnn_channels)
+        self.cnn_kernels = tuple(self.cnn_kernels)
+        self.cnn_strides = tuple(self.cnn_strides)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` if the sizes are inconsistent."""
+        if not self.branches:
+            raise ValueError("model config: at least one branch is required")
+        unknown = [b for b in self.branches if b not in BRANCHES]
+        if unknown:
+            raise ValueError(f"model config: unknown branch {unknown[0]!r} (choose from {', '.join(BRANCHES)})")
+        if len(set(self.branches)) != len(self.branches):
+            raise ValueError("model config: a branch is listed twice")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"model config: unknown fusion {self.fusion!r} (choose from {', '.join(FUSIONS)})")
+        _divisible("token_dim", self.token_dim, "fusion_heads", self.fusion_heads)
+        if self.ae_hidden:
+            _divisible("ae_hidden", self.ae_hidden, "ae_tokens", self.ae_tokens)
+            _divisible("ae_hidden / ae_tokens", self.ae_hidden // self.ae_tokens, "ae_heads", self.ae_heads)
+        _divisible("siamese_token_dim", self.siamese_token_dim, "siamese_heads", self.siamese_heads)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model config: dropout {self.dropout} is not in [0, 1)")
+        for label, values in (("cnn_channels", self.cnn_channels), ("cnn_kernels", self.cnn_kernels),
+                              ("cnn_strides", self.cnn_strides)):
+            if len(values) != 2 or min(values) < 1:
+                raise ValueError(f"model config: {label} must be two positive integers")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-ready dict (tuples become lists)."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"model config: unknown setting {unknown[0]!r}")
+        return cls(**values)
+
+
+def _divisible(label: str, value: int, by_label: str, by: int) -> None:
+    if by < 1 or value < 1 or value % by:
+        raise ValueError(f"model config: {label} ({value}) must be a positive multiple of {by_label} ({by})")
+
+
+# The reference training hyperparameters, recorded with the paper config.
+PAPER_TRAINING = {
+    "optimizer": "RAdam",
+    "lr": 1e-5,
+    "weight_decay": 1e-4,
+    "bce_pos_weight": 5.0,
+    "mixup_beta": [0.5, 0.5],
+}
+
+_PRESETS: dict[str, dict[str, Any]] = {
+    "lite": {},
+    "paper": {
+        "token_dim": 128,
+        "fusion_heads": 4,
+        "fusion_layers": 2,
+        "fusion_ff": 256,
+        "mlp_hidden": 128,
+        "ae_hidden": 0,
+        "ae_latent": 512,
+        "ae_tokens": 4,
+        "ae_heads": 4,
+        "decoder_hidden": 0,
+        "add_hidden": 0,
+        "cnn_channels": (16, 32),
+        "cnn_kernels": (50, 25),
+        "cnn_strides": (1, 1),
+        "cnn_positions": 0,
+        "siamese_tokens": 4,
+        "siamese_token_dim": 128,
+        "siamese_heads": 4,
+        "training": PAPER_TRAINING,
+    },
+    "tiny": {
+        "token_dim": 8,
+        "fusion_heads": 2,
+        "fusion_layers": 1,
+        "fusion_ff": 8,
+        "mlp_hidden": 8,
+        "ae_hidden": 8,
+        "ae_latent": 4,
+        "ae_tokens": 2,
+        "ae_heads": 2,
+        "decoder_hidden": 8,
+        "add_hidden": 8,
+        "cnn_channels": (2, 2),
+        "cnn_kernels": (4, 2),
+        "cnn_strides": (2, 1),
+        "cnn_positions": 4,
+        "siamese_tokens": 2,
+        "siamese_token_dim": 4,
+        "siamese_heads": 2,
+    },
+}
+
+# The paper's ablation steps (Table 2), as overrides of any named config.
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "cnn": {"branches": ("cnn",), "fusion": "mlp"},
+    "cnn+siamese": {"branches": ("cnn", "siamese"), "fusion": "mlp"},
+    "cnn+siamese+autoencoder": {"branches": BRANCHES, "fusion": "mlp"},
+    "full": {"branches": BRANCHES, "fusion": "attention"},
+}
+
+
+def model_config(name: str = "lite", **overrides: Any) -> ModelConfig:
+    """The named configuration (``"lite"``, ``"paper"`` or ``"tiny"``) with ``overrides`` applied.
+
+    Raises ``ValueError`` for an unknown name or setting.
+    """
+    if name not in _PRESETS:
+        raise ValueError(f"unknown model config {name!r} (choose from {', '.join(_PRESETS)})")
+    values = {"name": name, **_PRESETS[name], **overrides}
+    return ModelConfig.from_dict(values)

@@ -1,0 +1,370 @@
+"""The DeepTGI network, factorized by construction into entity encoders and a pair head.
+
+A pair (t, g) is scored from ``tf_features`` and ``gene_features``, float32
+``[pairs, modalities, feature_genes]``: the PCC rows of the TF and of the target gene against
+the feature genes, one row per expression modality. Four branches look at the pair:
+
+* ``autoencoder``: an auto-encoder on the concatenation [tf, gene] whose hidden vector is cut
+  into chunks that attend to each other (self-attention inside one pair); its decoder
+  reconstructs the concatenated input (auxiliary MSE loss);
+* ``cnn``: a 2-row convolution over the TF row stacked on the gene row of the pair, then a 1D
+  convolution;
+* ``siamese``: a twin network with shared weights applied to each side alone (attention over
+  chunks, linear, layer norm), the two sides combined afterwards;
+* ``add_autoencoder``: an auto-encoder on the element-wise sum tf + gene.
+
+The branch outputs and their sum are the tokens of the pair; a transformer encoder runs over
+them (``fusion="attention"``) and an MLP (linear, batch norm, GELU, dropout, linear) gives the
+logit.
+
+Every branch's first operation is linear in each side separately: a linear layer on a
+concatenation is a TF linear layer plus a gene linear layer, a (2, k) convolution over the
+stacked rows is a TF 1-row convolution plus a gene 1-row convolution, the add auto-encoder's
+first layer applied to tf + gene is the same layer applied to each side, and the twin network
+is per-side until the sides meet. :meth:`DeepTGI.encode_tf` / :meth:`DeepTGI.encode_gene`
+compute those per-side parts (one flat state vector per entity) and :meth:`DeepTGI.head` does
+the rest, so genome-scale scoring runs the encoders once per entity and only the head per
+pair. Attention never mixes the pairs of a batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .configs import BRANCHES, ModelConfig
+
+
+class TokenAttention(nn.Module):
+    """Multi-head self-attention among the tokens of each pair: ``[B, T, dim] -> [B, T, dim]``.
+
+    The query/key/value projection has no bias: a key bias cancels in the softmax and a value
+    bias is absorbed by the output bias, so they would be dead parameters.
+    """
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.head_dim = dim // heads
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """``tokens`` float32 ``[B, T, dim]`` -> float32 ``[B, T, dim]``."""
+        n_tokens, dim = tokens.shape[1], tokens.shape[2]
+        # -1 for the pair axis keeps the exported graph's batch dimension dynamic.
+        qkv = self.qkv(tokens).reshape(-1, n_tokens, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        query, key, value = qkv[0], qkv[1], qkv[2]
+        weights = torch.softmax(query @ key.transpose(-1, -2) / math.sqrt(self.head_dim), dim=-1)
+        mixed = (weights @ value).transpose(1, 2).reshape(-1, n_tokens, dim)
+        return self.out(mixed)
+
+
+class ChunkAttention(nn.Module):
+    """Cut a vector into ``tokens`` chunks, let them attend to each other, add and normalize.
+
+    ``[B, tokens * chunk] -> [B, tokens * chunk]``.
+    """
+
+    def __init__(self, width: int, tokens: int, heads: int):
+        super().__init__()
+        self.tokens = tokens
+        self.chunk = width // tokens
+        self.attention = TokenAttention(self.chunk, heads)
+        self.norm = nn.LayerNorm(self.chunk)
+
+    def forward(self, vector: Tensor) -> Tensor:
+        """``vector`` float32 ``[B, width]`` -> float32 ``[B, width]``."""
+        chunks = vector.reshape(-1, self.tokens, self.chunk)
+        chunks = self.norm(chunks + self.attention(chunks))
+        return chunks.reshape(-1, self.tokens * self.chunk)
+
+
+class FusionLayer(nn.Module):
+    """One post-norm transformer encoder layer over the tokens of each pair."""
+
+    def __init__(self, dim: int, heads: int, ff: int, dropout: float):
+        super().__init__()
+        self.attention = TokenAttention(dim, heads)
+        self.norm1 = nn.LayerNorm(dim)
+        self.feed_forward = nn.Sequential(nn.Linear(dim, ff), nn.GELU(), nn.Linear(ff, dim))
+        self.norm2 = nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """``tokens`` float32 ``[B, T, dim]`` -> float32 ``[B, T, dim]``."""
+        tokens = self.norm1(tokens + self.dropout(self.attention(tokens)))
+        return self.norm2(tokens + self.dropout(self.feed_forward(tokens)))
+
+
+def _decoder(latent: int, hidden: int, output: int) -> nn.Sequential:
+    return nn.Sequential(nn.GELU(), nn.Linear(latent, hidden), nn.GELU(), nn.Linear(hidden, output))
+
+
+class ConcatAutoencoder(nn.Module):
+    """Auto-encoder on [tf, gene] with self-attention over chunks of its hidden vector.
+
+    Per-side state: the side's share of the first layer's pre-activation, ``[B, hidden]``.
+    """
+
+    def __init__(self, config: ModelConfig, input_width: int):
+        super().__init__()
+        latent = config.ae_latent
+        hidden = config.ae_hidden or (2 * input_width + latent) // 2
+        # The chunks must split evenly into tokens and heads.
+        hidden -= hidden % (config.ae_tokens * config.ae_heads)
+        decoder_hidden = config.decoder_hidden or (2 * input_width + latent) // 2
+        self.state_size = hidden
+        # Linear([tf, gene]) == tf_part(tf) + gene_part(gene) + bias.
+        self.tf_part = nn.Linear(input_width, hidden, bias=False)
+        self.gene_part = nn.Linear(input_width, hidden, bias=False)
+        self.bias = nn.Parameter(torch.zeros(hidden))
+        self.attention = ChunkAttention(hidden, config.ae_tokens, config.ae_heads)
+        self.to_latent = nn.Linear(hidden, latent)
+        self.to_token = nn.Linear(latent, config.token_dim)
+        self.decoder = _decoder(latent, decoder_hidden, 2 * input_width)
+
+    def encode_tf(self, tf_flat: Tensor) -> Tensor:
+        return self.tf_part(tf_flat)
+
+    def encode_gene(self, gene_flat: Tensor) -> Tensor:
+        return self.gene_part(gene_flat)
+
+    def latent(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
+        hidden = F.gelu(tf_state + gene_state + self.bias)
+        return self.to_latent(self.attention(hidden))
+
+    def token(self, latent: Tensor) -> Tensor:
+        return self.to_token(F.gelu(latent))
+
+    @staticmethod
+    def target(tf_flat: Tensor, gene_flat: Tensor) -> Tensor:
+        return torch.cat([tf_flat, gene_flat], dim=1)
+
+
+class AddAutoencoder(nn.Module):
+    """Auto-encoder on the element-wise sum tf + gene.
+
+    Per-side state: the shared first layer applied to the side alone, ``[B, hidden]``.
+    """
+
+    def __init__(self, config: ModelConfig, input_width: int):
+        super().__init__()
+        latent = config.ae_latent
+        hidden = config.add_hidden or (input_width + latent) // 2
+        decoder_hidden = config.decoder_hidden or (input_width + latent) // 2
+        self.state_size = hidden
+        # Linear(tf + gene) == side(tf) + side(gene) + bias.
+        self.side = nn.Linear(input_width, hidden, bias=False)
+        self.bias = nn.Parameter(torch.zeros(hidden))
+        self.to_latent = nn.Linear(hidden, latent)
+        self.to_token = nn.Linear(latent, config.token_dim)
+        self.decoder = _decoder(latent, decoder_hidden, input_width)
+
+    def encode_tf(self, tf_flat: Tensor) -> Tensor:
+        return self.side(tf_flat)
+
+    encode_gene = encode_tf
+
+    def latent(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
+        return self.to_latent(F.gelu(tf_state + gene_state + self.bias))
+
+    def token(self, latent: Tensor) -> Tensor:
+        return self.to_token(F.gelu(latent))
+
+    @staticmethod
+    def target(tf_flat: Tensor, gene_flat: Tensor) -> Tensor:
+        return tf_flat + gene_flat
+
+
+def _conv_length(length: int, kernel: int, stride: int) -> int:
+    return (length - kernel) // stride + 1
+
+
+def _average_pool_matrix(length: int, positions: int) -> Tensor:
+    """float32 ``[length, positions]``: column j averages the j-th of ``positions`` near-equal bins."""
+    pool = torch.zeros(length, positions)
+    for j in range(positions):
+        start = (j * length) // positions
+        stop = -((-(j + 1) * length) // positions)
+        pool[start:stop, j] = 1.0 / (stop - start)
+    return pool
+
+
+class PairCNN(nn.Module):
+    """2D-CNN over the 2-row image [tf row; gene row] of a pair, then a 1D-CNN.
+
+    The (2, k) convolution is a 1-row convolution of the TF row plus one of the gene row; the
+    average pooling that follows is linear too, so both stay on the entity side. Per-side state:
+    ``[B, channels * positions]``. Kernels are clamped to the available length so that models
+    over few feature genes still build.
+    """
+
+    def __init__(self, config: ModelConfig, n_modalities: int, n_feature_genes: int):
+        super().__init__()
+        (channels1, channels2), (kernel1, kernel2), (stride1, stride2) = (
+            config.cnn_channels, config.cnn_kernels, config.cnn_strides)
+        kernel1 = min(kernel1, n_feature_genes)
+        length1 = _conv_length(n_feature_genes, kernel1, stride1)
+        positions = min(config.cnn_positions, length1) if config.cnn_positions else length1
+        kernel2 = min(kernel2, positions)
+        length2 = _conv_length(positions, kernel2, stride2)
+        self.channels1, self.positions = channels1, positions
+        self.state_size = channels1 * positions
+        self.tf_row = nn.Conv1d(n_modalities, channels1, kernel1, stride1, bias=False)
+        self.gene_row = nn.Conv1d(n_modalities, channels1, kernel1, stride1, bias=False)
+        self.bias = nn.Parameter(torch.zeros(channels1, 1))
+        pool = _average_pool_matrix(length1, positions) if positions != length1 else None
+        self.register_buffer("pool", pool, persistent=False)
+        self.conv1d = nn.Conv1d(channels1, channels2, kernel2, stride2)
+        self.to_token = nn.Linear(channels2 * length2, config.token_dim)
+
+    def _side(self, conv: nn.Conv1d, features: Tensor) -> Tensor:
+        rows = conv(features)
+        if self.pool is not None:
+            rows = rows @ self.pool
+        return rows.reshape(-1, self.state_size)
+
+    def encode_tf(self, tf_features: Tensor) -> Tensor:
+        return self._side(self.tf_row, tf_features)
+
+    def encode_gene(self, gene_features: Tensor) -> Tensor:
+        return self._side(self.gene_row, gene_features)
+
+    def token(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
+        image = (tf_state + gene_state).reshape(-1, self.channels1, self.positions)
+        hidden = F.gelu(self.conv1d(F.gelu(image + self.bias)))
+        return self.to_token(hidden.flatten(1))
+
+
+class SiameseTwin(nn.Module):
+    """Twin network: the same weights encode each side alone, the sides meet in the head.
+
+    Per-side state: the twin's full output for that side, ``[B, token_dim]``.
+    """
+
+    def __init__(self, config: ModelConfig, input_width: int):
+        super().__init__()
+        width = config.siamese_tokens * config.siamese_token_dim
+        self.project = nn.Linear(input_width, width)
+        self.attention = ChunkAttention(width, config.siamese_tokens, config.siamese_heads)
+        self.out = nn.Linear(width, config.token_dim)
+        self.norm = nn.LayerNorm(config.token_dim)
+        self.combine = nn.Linear(4 * config.token_dim, config.token_dim)
+        self.state_size = config.token_dim
+
+    def encode_tf(self, side_flat: Tensor) -> Tensor:
+        return self.norm(self.out(self.attention(self.project(side_flat))))
+
+    encode_gene = encode_tf
+
+    def token(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
+        # Symmetric and difference features let the combination compare the two sides.
+        both = torch.cat([tf_state, gene_state, tf_state * gene_state, (tf_state - gene_state).abs()], dim=1)
+        return self.combine(both)
+
+
+class DeepTGI(nn.Module):
+    """DeepTGI with per-entity encoders and a pair head.
+
+    Args:
+        config: architecture (see :class:`deeptgi_train.configs.ModelConfig`).
+        n_modalities: expression modalities per entity (rows of the feature input).
+        n_feature_genes: feature genes (columns of the feature input).
+    """
+
+    def __init__(self, config: ModelConfig, n_modalities: int, n_feature_genes: int):
+        super().__init__()
+        if n_modalities < 1 or n_feature_genes < 2:
+            raise ValueError(f"DeepTGI needs >= 1 modality and >= 2 feature genes, got {n_modalities}, {n_feature_genes}")
+        self.config = config
+        self.n_modalities = n_modalities
+        self.n_feature_genes = n_feature_genes
+        width = n_modalities * n_feature_genes
+        builders = {
+            "autoencoder": lambda: ConcatAutoencoder(config, width),
+            "cnn": lambda: PairCNN(config, n_modalities, n_feature_genes),
+            "siamese": lambda: SiameseTwin(config, width),
+            "add_autoencoder": lambda: AddAutoencoder(config, width),
+        }
+        # Canonical branch order fixes the layout of the state vector whatever order the config lists.
+        self.branch_names = tuple(name for name in BRANCHES if name in config.branches)
+        self.branches = nn.ModuleDict({name: builders[name]() for name in self.branch_names})
+        self.state_sizes = tuple(self.branches[name].state_size for name in self.branch_names)
+        self.state_size = sum(self.state_sizes)
+        n_tokens = len(self.branch_names) + 1
+        self.fusion = nn.ModuleList(
+            FusionLayer(config.token_dim, config.fusion_heads, config.fusion_ff, config.dropout)
+            for _ in range(config.fusion_layers if config.fusion == "attention" else 0)
+        )
+        self.mlp = nn.Sequential(
+            nn.Linear(n_tokens * config.token_dim, config.mlp_hidden),
+            nn.BatchNorm1d(config.mlp_hidden),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.mlp_hidden, 1),
+        )
+
+    def _encode(self, features: Tensor, side: str) -> Tensor:
+        flat = features.reshape(-1, self.n_modalities * self.n_feature_genes)
+        parts = []
+        for name in self.branch_names:
+            branch = self.branches[name]
+            encode = branch.encode_tf if side == "tf" else branch.encode_gene
+            parts.append(encode(features if name == "cnn" else flat))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def encode_tf(self, tf_features: Tensor) -> Tensor:
+        """TF state float32 ``[B, state_size]`` from ``tf_features`` float32 ``[B, modalities, feature_genes]``."""
+        return self._encode(tf_features, "tf")
+
+    def encode_gene(self, gene_features: Tensor) -> Tensor:
+        """Gene state float32 ``[B, state_size]`` from ``gene_features`` float32 ``[B, modalities, feature_genes]``."""
+        return self._encode(gene_features, "gene")
+
+    def _head(self, tf_state: Tensor, gene_state: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        tokens, latents = [], {}
+        offset = 0
+        for name, size in zip(self.branch_names, self.state_sizes):
+            branch = self.branches[name]
+            tf_part = tf_state[:, offset:offset + size]
+            gene_part = gene_state[:, offset:offset + size]
+            offset += size
+            if name in ("autoencoder", "add_autoencoder"):
+                latents[name] = branch.latent(tf_part, gene_part)
+                tokens.append(branch.token(latents[name]))
+            else:
+                tokens.append(branch.token(tf_part, gene_part))
+        tokens.append(torch.stack(tokens, dim=0).sum(dim=0))
+        sequence = torch.stack(tokens, dim=1)
+        for layer in self.fusion:
+            sequence = layer(sequence)
+        logits = self.mlp(sequence.flatten(1)).squeeze(-1)
+        return logits, latents
+
+    def head(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
+        """Logits float32 ``[B]`` of the pairs whose states are float32 ``[B, state_size]`` each."""
+        return self._head(tf_state, gene_state)[0]
+
+    def forward(self, tf_features: Tensor, gene_features: Tensor) -> Tensor:
+        """Logits float32 ``[B]`` for feature inputs float32 ``[B, modalities, feature_genes]`` each."""
+        return self.head(self.encode_tf(tf_features), self.encode_gene(gene_features))
+
+    def forward_train(self, tf_features: Tensor, gene_features: Tensor) -> tuple[Tensor, Tensor]:
+        """``(logits float32 [B], reconstruction MSE scalar)``.
+
+        The MSE averages the auto-encoders' reconstruction errors of their inputs (the
+        concatenation [tf, gene] and the sum tf + gene); it is 0 when no auto-encoder is active.
+        """
+        logits, latents = self._head(self.encode_tf(tf_features), self.encode_gene(gene_features))
+        width = self.n_modalities * self.n_feature_genes
+        tf_flat, gene_flat = tf_features.reshape(-1, width), gene_features.reshape(-1, width)
+        errors = [
+            F.mse_loss(self.branches[name].decoder(latent), self.branches[name].target(tf_flat, gene_flat))
+            for name, latent in latents.items()
+        ]
+        reconstruction = torch.stack(errors).mean() if errors else logits.new_zeros(())
+        return logits, reconstruction
