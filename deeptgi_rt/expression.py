@@ -515,9 +515,16 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
+def describe(expression: Expression) -> str:
+    """One line for the CLI: ``read FILE: G genes x C cells (layout ...)``."""
+    layout = f" (layout {expression.layout})" if expression.layout else ""
+    return f"read {expression.source}: {len(expression.genes)} genes x {expression.n_cells} cells{layout}"
+
+
 __all__ = [
     "CELL_ID_HEADERS",
     "Expression",
+    "describe",
     "LAYOUTS",
     "expression_from_frame",
     "read_expression",

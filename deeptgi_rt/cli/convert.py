@@ -1,14 +1,50 @@
-"""`deeptgi-rt convert` (not yet implemented)."""
+"""`deeptgi-rt convert`: any expression file -> the canonical Parquet layout."""
 
 from __future__ import annotations
 
+from . import add_quiet
+
+
+def add_expression_options(parser, *, log1p: bool = True) -> None:
+    """``--layout`` (and ``--log1p``, ``--case-insensitive``) for commands that read expression files."""
+    parser.add_argument(
+        "--layout", choices=("auto", "cells-by-genes", "genes-by-cells"), default="auto",
+        help="file layout (default auto: a non-numeric first column holds gene names, unless its "
+             "header is a cell-id name such as cell_id or barcode)",
+    )
+    if log1p:
+        parser.add_argument("--log1p", action="store_true", help="apply log1p to the values first")
+    parser.add_argument(
+        "--case-insensitive", action="store_true",
+        help="match gene names ignoring case (genes differing only in case are then an error)",
+    )
+
 
 def add_parser(subparsers) -> None:
-    """Register the `convert` subcommand."""
-    parser = subparsers.add_parser("convert", help="(not yet implemented)")
+    """Register the ``convert`` subcommand."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert CSV/TSV/h5ad/Parquet expression to the canonical Parquet layout",
+        description="Write expression data as cells-by-genes Parquet (a cell_id column when cell ids "
+                    "are known, one float32 column per gene, zstd), the layout every command reads fastest.",
+    )
+    parser.add_argument("input", metavar="IN", help="expression file (.csv, .tsv, .txt, .tab, .gz, .h5ad, .parquet)")
+    parser.add_argument("output", metavar="OUT.parquet", help="Parquet file to write")
+    add_expression_options(parser, log1p=False)
+    add_quiet(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    """Run the subcommand."""
-    raise SystemExit("deeptgi-rt convert: not yet implemented")
+    """Read, validate and write atomically; the output path is checked before reading."""
+    from ..atomic import check_output_path
+    from ..expression import describe, read_expression, write_expression_parquet
+    from ..progress import make_reporter
+
+    reporter = make_reporter(args.quiet)
+    out = check_output_path(args.output)
+    expression = read_expression(args.input, layout=args.layout, case_insensitive=args.case_insensitive)
+    reporter.info(describe(expression))
+    write_expression_parquet(expression, out)
+    reporter.info(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0

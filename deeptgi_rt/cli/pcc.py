@@ -1,14 +1,85 @@
-"""`deeptgi-rt pcc` (not yet implemented)."""
+"""`deeptgi-rt pcc`: Pearson correlation of row genes with column genes, written as Parquet."""
 
 from __future__ import annotations
 
+from . import add_quiet
+from .convert import add_expression_options
+
+# Output values held per written row group (float32 cells): bounds memory for genome-wide runs.
+_BLOCK_VALUES = 16_000_000
+
 
 def add_parser(subparsers) -> None:
-    """Register the `pcc` subcommand."""
-    parser = subparsers.add_parser("pcc", help="(not yet implemented)")
+    """Register the ``pcc`` subcommand."""
+    parser = subparsers.add_parser(
+        "pcc",
+        help="Pearson correlation between gene expression profiles, as Parquet",
+        description="Correlate every row gene with every column gene over the cells. Output: a `gene` "
+                    "column (the row genes) and one float32 column per column gene.",
+    )
+    parser.add_argument("expression", metavar="EXPR", help="expression file (.parquet, .csv, .tsv, .h5ad, ...)")
+    parser.add_argument("--rows", metavar="ROWS.txt", help="gene list for the rows (default: all genes)")
+    parser.add_argument("--cols", metavar="COLS.txt", help="gene list for the columns (default: all genes)")
+    parser.add_argument("--out", required=True, metavar="PCC.parquet", help="Parquet file to write")
+    add_expression_options(parser)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where to compute (auto: CUDA when it initializes, else CPU)")
+    add_quiet(parser)
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    """Run the subcommand."""
-    raise SystemExit("deeptgi-rt pcc: not yet implemented")
+    """Check the output path and gene lists, read the data, stream PCC blocks into Parquet."""
+    import numpy as np
+
+    from ..atomic import atomic_output, check_output_path
+    from ..expression import describe, read_expression
+    from ..features import gene_rows
+    from ..genes import read_gene_list
+    from ..progress import make_reporter
+
+    reporter = make_reporter(args.quiet)
+    out = check_output_path(args.out)
+    row_names = read_gene_list(args.rows) if args.rows else None
+    col_names = read_gene_list(args.cols) if args.cols else None
+    expression = read_expression(args.expression, layout=args.layout, log1p=args.log1p,
+                                 case_insensitive=args.case_insensitive)
+    reporter.info(describe(expression))
+    all_rows = np.arange(len(expression.genes), dtype=np.int64)
+    rows = all_rows if row_names is None else gene_rows(
+        expression, row_names, what=f"row genes of {args.rows}", case_insensitive=args.case_insensitive)
+    cols = all_rows if col_names is None else gene_rows(
+        expression, col_names, what=f"column genes of {args.cols}", case_insensitive=args.case_insensitive)
+    used = np.union1d(rows, cols)
+    constant = int(np.count_nonzero(np.ptp(expression.values[used], axis=1) == 0))
+    if constant:
+        reporter.warn(f"{expression.source}: {constant} of {len(used)} genes have constant expression; "
+                      "their correlations are set to 0")
+    with atomic_output(out) as tmp:
+        _write_pcc(expression, rows, cols, tmp, backend=args.device, reporter=reporter)
+    reporter.info(f"wrote {out}: {len(rows)} x {len(cols)} correlations")
+    return 0
+
+
+def _write_pcc(expression, rows, cols, path, *, backend: str, reporter) -> None:
+    """Compute PCC ``[rows, cols]`` block by block of row genes, one Parquet row group each."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..pcc import pcc_block
+
+    col_values = np.ascontiguousarray(expression.values[cols])
+    col_genes = [expression.genes[c] for c in cols]
+    schema = pa.schema([pa.field("gene", pa.string())] + [pa.field(name, pa.float32()) for name in col_genes])
+    block = max(1, min(len(rows), _BLOCK_VALUES // max(len(cols), 1)))
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer, \
+            reporter.task("PCC", total=len(rows), unit="genes") as advance:
+        for start in range(0, len(rows), block):
+            chunk = rows[start:start + block]
+            pcc = pcc_block(expression.values[chunk], col_values, backend=backend, progress=advance)
+            # Column-major copy so that each output column is one contiguous array.
+            by_column = np.ascontiguousarray(pcc.T, dtype=np.float32)
+            arrays = [pa.array([expression.genes[r] for r in chunk], type=pa.string())]
+            arrays.extend(pa.array(by_column[j]) for j in range(len(col_genes)))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
