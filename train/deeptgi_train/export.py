@@ -1,0 +1,263 @@
+"""Write a trained :class:`DeepTGI` as one ONNX file that satisfies the model contract, and
+save / load PyTorch checkpoints.
+
+The ONNX graph has inputs ``tf_features`` and ``gene_features`` (float32
+``[pairs, modalities, feature_genes]``, dynamic ``pairs``), output ``score`` (float32 ``[pairs]``,
+the sigmoid of the logit) and two named intermediate tensors, ``tf_state`` and ``gene_state``,
+that separate the graph into a TF encoder, a gene encoder and a pair head. The file only
+appears at its path after onnxruntime reproduced PyTorch's scores, end to end and through the
+three cut-out subgraphs, on check pairs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnx.utils
+import torch
+from torch import Tensor, nn
+
+from deeptgi_rt.atomic import atomic_output, check_output_path
+from deeptgi_rt.contract import GENE_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
+from deeptgi_rt.errors import InputError
+
+from .configs import ModelConfig
+from .model import DeepTGI
+
+STATE_TENSORS = {"tf": "tf_state", "gene": "gene_state"}
+OPSET = 18
+CHECKPOINT_FORMAT = 1
+
+
+class ExportError(RuntimeError):
+    """The exported graph does not reproduce the PyTorch model; nothing was written."""
+
+
+class _ScoringGraph(nn.Module):
+    """The exported computation: the score plus the two states as extra outputs, so that the
+    exporter names them; the extra outputs are dropped from the graph afterwards."""
+
+    def __init__(self, model: DeepTGI):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tf_features: Tensor, gene_features: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        tf_state = self.model.encode_tf(tf_features)
+        gene_state = self.model.encode_gene(gene_features)
+        return torch.sigmoid(self.model.head(tf_state, gene_state)), tf_state, gene_state
+
+
+def model_description(model: DeepTGI) -> dict[str, Any]:
+    """The model's configuration plus its input dimensions and state width, for metadata."""
+    return {
+        **model.config.to_dict(),
+        "n_modalities": model.n_modalities,
+        "n_feature_genes": model.n_feature_genes,
+        "state_size": model.state_size,
+    }
+
+
+def _check_dimensions(model: DeepTGI, metadata: ModelMetadata) -> None:
+    if len(metadata.feature_genes) != model.n_feature_genes or len(metadata.modalities) != model.n_modalities:
+        raise ValueError(
+            f"metadata describes {len(metadata.modalities)} modalities x {len(metadata.feature_genes)} feature genes "
+            f"but the model takes {model.n_modalities} x {model.n_feature_genes}"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    # The exporter reports progress and optional-dependency notices that mean nothing to a user.
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _trace(model: DeepTGI, opset: int) -> onnx.ModelProto:
+    """ONNX graph of ``model`` (in eval mode) with outputs score, tf_state, gene_state."""
+    example = torch.zeros(2, model.n_modalities, model.n_feature_genes)
+    pairs = torch.export.Dim("pairs")
+    with _quiet_exporter(), torch.no_grad():
+        program = torch.onnx.export(
+            _ScoringGraph(model),
+            (example, example.clone()),
+            input_names=[TF_INPUT, GENE_INPUT],
+            output_names=[SCORE_OUTPUT, STATE_TENSORS["tf"], STATE_TENSORS["gene"]],
+            dynamic_shapes={"tf_features": {0: pairs}, "gene_features": {0: pairs}},
+            opset_version=opset,
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    return program.model_proto
+
+
+def _finish_graph(proto: onnx.ModelProto, metadata: ModelMetadata) -> None:
+    """Turn the state outputs into intermediate tensors and attach the metadata.
+
+    The states keep their names and their type and shape as ``value_info``, which is what
+    ``onnx.utils.Extractor`` needs to cut the graph at them.
+    """
+    outputs = list(proto.graph.output)
+    del proto.graph.output[:]
+    proto.graph.output.extend(output for output in outputs if output.name == SCORE_OUTPUT)
+    states = set(STATE_TENSORS.values())
+    kept_info = [info for info in proto.graph.value_info if info.name not in states]
+    del proto.graph.value_info[:]
+    proto.graph.value_info.extend(kept_info)
+    proto.graph.value_info.extend(output for output in outputs if output.name in states)
+    del proto.metadata_props[:]
+    for key, value in metadata.to_props().items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(proto, full_check=True)
+
+
+def _check_pairs(model: DeepTGI, check_features: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    shape = (model.n_modalities, model.n_feature_genes)
+    if check_features is None:
+        # PCC-like values; a fixed seed keeps exports reproducible.
+        rng = np.random.default_rng(0)
+        return tuple(rng.uniform(-1.0, 1.0, (64, *shape)).astype(np.float32) for _ in range(2))
+    tf_features, gene_features = (np.ascontiguousarray(a, dtype=np.float32) for a in check_features)
+    if tf_features.shape != gene_features.shape or tf_features.ndim != 3 or tf_features.shape[1:] != shape \
+            or tf_features.shape[0] < 1:
+        raise ValueError(
+            f"check features must be two float32 arrays [pairs, {shape[0]}, {shape[1]}], "
+            f"got {tf_features.shape} and {gene_features.shape}"
+        )
+    return tf_features, gene_features
+
+
+def _session(proto: onnx.ModelProto):
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def parity(proto: onnx.ModelProto, tf_features: np.ndarray, gene_features: np.ndarray,
+           expected: np.ndarray) -> dict[str, float]:
+    """Max abs differences between ``expected`` float32 ``[pairs]`` scores and onnxruntime's.
+
+    Checks the whole graph, the first pair scored alone, and the graph cut at the state tensors
+    into a TF encoder, a gene encoder and a pair head (the way the runtime runs it).
+    """
+    full = _session(proto)
+    feeds = {TF_INPUT: tf_features, GENE_INPUT: gene_features}
+    diffs = {"full": float(np.abs(full.run([SCORE_OUTPUT], feeds)[0] - expected).max())}
+    alone = full.run([SCORE_OUTPUT], {TF_INPUT: tf_features[:1], GENE_INPUT: gene_features[:1]})[0]
+    diffs["single_pair"] = float(np.abs(alone - expected[:1]).max())
+    extractor = onnx.utils.Extractor(proto)
+    tf_name, gene_name = STATE_TENSORS["tf"], STATE_TENSORS["gene"]
+    tf_state = _session(extractor.extract_model([TF_INPUT], [tf_name])).run(None, {TF_INPUT: tf_features})[0]
+    gene_state = _session(extractor.extract_model([GENE_INPUT], [gene_name])).run(None, {GENE_INPUT: gene_features})[0]
+    head = _session(extractor.extract_model([tf_name, gene_name], [SCORE_OUTPUT]))
+    factorized = head.run(None, {tf_name: tf_state, gene_name: gene_state})[0]
+    diffs["factorized"] = float(np.abs(factorized - expected).max())
+    return diffs
+
+
+def export_onnx(model: DeepTGI, metadata: ModelMetadata, path: str | os.PathLike, *,
+                check_features: tuple[np.ndarray, np.ndarray] | None = None, atol: float = 1e-5,
+                opset: int = OPSET) -> dict[str, Any]:
+    """Write ``model`` with ``metadata`` as one ONNX file at ``path``, verified before it appears.
+
+    Args:
+        model: the trained model; exported in eval mode (batch norm uses its running statistics,
+            dropout is off), its training mode is restored afterwards.
+        metadata: contract metadata; ``state_tensors`` is set to the exported state names and the
+            model's configuration is merged into ``config``.
+        path: target ``.onnx`` path; written atomically.
+        check_features: ``(tf_features, gene_features)``, float32 ``[pairs, modalities,
+            feature_genes]`` each, held-out pairs to verify on; random PCC-like values if None.
+        atol: the largest accepted absolute score difference between onnxruntime and PyTorch.
+        opset: ONNX opset version (>= 17).
+
+    Returns:
+        ``{"max_abs_diff": float, "diffs": {...}, "state_tensors": {"tf": ..., "gene": ...},
+        "metadata": ModelMetadata}``.
+
+    Raises:
+        InputError: the output path cannot be written or the metadata is invalid.
+        ExportError: onnxruntime disagrees with PyTorch by more than ``atol`` (no file written).
+    """
+    target = check_output_path(path)
+    _check_dimensions(model, metadata)
+    metadata = dataclasses.replace(
+        metadata,
+        state_tensors=dict(STATE_TENSORS),
+        config={**metadata.config, **model_description(model)},
+    )
+    metadata.validate(str(target))
+    tf_features, gene_features = _check_pairs(model, check_features)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            expected = torch.sigmoid(model(torch.from_numpy(tf_features), torch.from_numpy(gene_features))).numpy()
+        proto = _trace(model, opset)
+    finally:
+        model.train(was_training)
+    _finish_graph(proto, metadata)
+    with atomic_output(target) as partial:
+        onnx.save_model(proto, partial)
+        diffs = parity(onnx.load_model(partial), tf_features, gene_features, expected)
+        worst = max(diffs.values())
+        if not worst <= atol:
+            raise ExportError(
+                f"{target}: exported graph disagrees with PyTorch (max abs score difference {worst:.3g} > {atol:.3g}: "
+                + ", ".join(f"{k} {v:.3g}" for k, v in diffs.items()) + "); nothing written"
+            )
+    return {"max_abs_diff": worst, "diffs": diffs, "state_tensors": dict(STATE_TENSORS), "metadata": metadata}
+
+
+def save_checkpoint(model: DeepTGI, metadata: ModelMetadata | None, path: str | os.PathLike) -> Path:
+    """Save weights, configuration, input dimensions and (optional) metadata to ``path`` atomically."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": model.config.to_dict(),
+        "n_modalities": model.n_modalities,
+        "n_feature_genes": model.n_feature_genes,
+        "state_dict": model.state_dict(),
+        "metadata": metadata.to_props() if metadata is not None else None,
+    }
+    with atomic_output(path) as partial:
+        torch.save(payload, partial)
+    return Path(path)
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[DeepTGI, ModelMetadata | None]:
+    """``(model in eval mode, metadata or None)`` from a file written by :func:`save_checkpoint`.
+
+    Raises :class:`InputError` naming ``path`` if it is missing or not a DeepTGI checkpoint.
+    """
+    source = str(path)
+    if not Path(path).is_file():
+        raise InputError(f"{source}: checkpoint file not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a file that is not a checkpoint
+        raise InputError(f"{source}: not a DeepTGI checkpoint ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"{source}: not a DeepTGI checkpoint (format {CHECKPOINT_FORMAT} expected)")
+    try:
+        config = ModelConfig.from_dict(payload["config"])
+        model = DeepTGI(config, payload["n_modalities"], payload["n_feature_genes"])
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{source}: damaged DeepTGI checkpoint ({str(exc).splitlines()[0]})") from None
+    metadata = ModelMetadata.from_props(payload["metadata"], source) if payload["metadata"] is not None else None
+    return model.eval(), metadata
