@@ -20,6 +20,7 @@ offending item for anything a user can get wrong.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -243,7 +244,9 @@ def _read_delimited(file: Path, source: str, separator: str):
     try:
         frame = pl.read_csv(file, has_header=False, skip_rows=1, schema=schema, separator=separator)
     except pl.exceptions.PolarsError as exc:
-        # Only on failure: re-read as text to name the first value that is not a number.
+        # Only on failure: re-scan to name the row with the wrong field count or the first
+        # value that is not a number.
+        _locate_ragged_row(file, source, separator, len(header))
         _locate_non_numeric(file, source, separator, header)
         raise InputError(f"{source}: cannot parse as {'CSV' if separator == ',' else 'TSV'}: {_first_line(exc)}") from None
     return frame, header, True
@@ -267,6 +270,22 @@ def _read_header(file: Path, source: str, separator: str) -> list[str]:
     return [name.strip() for name in header]
 
 
+def _locate_ragged_row(file: Path, source: str, separator: str, n_columns: int) -> None:
+    """Raise an InputError naming the first line whose field count differs from the header's."""
+    import csv
+    import gzip
+
+    opener = gzip.open if file.name.lower().endswith(".gz") else open
+    with opener(file, "rt", encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=separator)
+        next(reader, None)
+        for row in reader:
+            if row and len(row) != n_columns:
+                raise InputError(
+                    f"{source}: line {reader.line_num} has {len(row)} fields but the header has {n_columns}"
+                )
+
+
 def _locate_non_numeric(file: Path, source: str, separator: str, header: list[str]) -> None:
     """Raise an InputError naming the first non-numeric value of the data columns, if any."""
     import polars as pl
@@ -282,10 +301,20 @@ def _locate_non_numeric(file: Path, source: str, separator: str, header: list[st
         bad = (column.cast(pl.Float64, strict=False).is_null() & column.is_not_null()).arg_true()
         if len(bad):
             row = int(bad[0])
+            name = first[row]
+            row_name = "" if name is None or _is_number(name) else f", row {name!r}"
             raise InputError(
                 f"{source}: non-numeric value {column[row]!r} in column {header[i]!r} at data row {row + 1} "
-                f"(line {row + 2}, first column {first[row]!r})"
+                f"(line {row + 2}{row_name})"
             )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _read_parquet(file: Path, source: str):
@@ -296,7 +325,9 @@ def _read_parquet(file: Path, source: str):
     try:
         table = pq.read_table(file)
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"{source}: not a readable Parquet file (truncated or corrupt?): {_first_line(exc)}") from None
+        # pyarrow repeats the path; the message already starts with it.
+        reason = re.sub(r"^Could not open Parquet input source '.*?': ", "", _first_line(exc))
+        raise InputError(f"{source}: not a readable Parquet file (truncated or corrupt?): {reason}") from None
     header = [str(name) for name in table.column_names]
     if not header:
         raise InputError(f"{source}: Parquet file has no columns")
