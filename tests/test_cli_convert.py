@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
 
 from deeptgi_rt.cli import main
 from deeptgi_rt.expression import read_expression
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_convert_genes_by_cells_csv_round_trips_with_cell_ids(tmp_path, shared_data):
@@ -61,3 +65,12 @@ def test_convert_honours_an_explicit_layout(tmp_path):
     assert expression.genes == ["Gata1", "Klf1"]
     assert expression.cells == ["s1", "s2", "s3"]
     np.testing.assert_array_equal(expression.values, [[1, 3, 5], [2, 4, 7]])
+
+
+@pytest.mark.parametrize("name", ["mhsc-e", "mdc"])
+def test_shipped_examples_hold_the_reference_data(shared_data, name):
+    example = read_expression(EXAMPLES / f"{name}.parquet")
+    reference = read_expression(shared_data / name / "expression.csv")
+    assert example.genes == reference.genes
+    assert example.cells == reference.cells
+    np.testing.assert_array_equal(example.values, reference.values)
