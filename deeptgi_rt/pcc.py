@@ -1,38 +1,124 @@
 """Blocked Pearson correlation (PCC) between gene expression profiles: the public entry point.
 
-STUB: a plain numpy placeholder with the final signature; the numba CPU and CUDA backends
-replace its body.
+Each gene row is standardized once (float64 statistics, float32 result) so that the PCC of two
+genes is the dot product of their standardized rows; a block of PCCs is then one float32 matrix
+product. Row genes are processed a block at a time, so memory holds the output, one block of
+standardized row genes and the standardized column genes, never a genes x genes matrix that
+was not asked for. Backends: ``"cpu"`` (numba + BLAS, :mod:`deeptgi_rt.pcc_cpu`) and ``"cuda"``
+(numba CUDA kernels, :mod:`deeptgi_rt.pcc_cuda`), the same results to float32 rounding.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
+
+from .errors import InputError
+
+BACKENDS = ("auto", "cpu", "cuda")
+
+# Bytes of standardized row genes per block. Large enough that BLAS runs near its full speed
+# (each call re-packs the column operand; benchmarks/pcc.py measures this), small enough to
+# bound memory next to the output.
+_BLOCK_BYTES = 64 * 2**20
+_MIN_BLOCK_ROWS = 256
 
 
 def pcc_block(row_values: np.ndarray, col_values: np.ndarray | None = None, *, backend: str = "auto",
-              block_rows: int | None = None, progress=None) -> np.ndarray:
+              block_rows: int | None = None, progress: Callable[[int], None] | None = None) -> np.ndarray:
     """PCC of every row gene with every column gene over cells.
 
     Args:
-        row_values: float32 or float64 ``[row_genes, cells]``.
-        col_values: float32 or float64 ``[col_genes, cells]``; ``None`` means ``row_values``.
-        backend: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        block_rows: row genes per block (memory bound); ``None`` picks a default.
-        progress: optional callable ``advance(n_row_genes_done)``.
+        row_values: float32 or float64 ``[row_genes, cells]`` (any strides; other real dtypes
+            are read as float64).
+        col_values: float32 or float64 ``[col_genes, cells]``; ``None`` (or ``row_values``
+            itself) means the symmetric ``row_genes x row_genes`` matrix, which is computed
+            from its upper block triangle and is exactly symmetric.
+        backend: ``"auto"``, ``"cpu"`` or ``"cuda"``; see :func:`resolve_backend`.
+        block_rows: row genes per block (bounds memory); ``None`` picks one from the number of cells.
+        progress: optional ``advance(n)``, called after each block with the row genes it finished.
 
     Returns:
-        float32 ``[row_genes, col_genes]``; constant genes correlate 0 with everything.
+        float32 ``[row_genes, col_genes]`` in ``[-1, 1]``; a constant gene correlates 0 with
+        everything (itself included). Non-finite inputs give NaN rows and columns.
+
+    Raises:
+        InputError: ``backend`` is unknown, or ``"cuda"`` without a working GPU.
+        ValueError: the arrays are not 2-D, or their numbers of cells differ.
     """
-    if col_values is None:
-        col_values = row_values
-    def z(v):
-        v = np.asarray(v, dtype=np.float64)
-        c = v - v.mean(axis=1, keepdims=True)
-        norm = np.sqrt((c * c).sum(axis=1, keepdims=True))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.where(norm > 0, c / norm, 0.0)
-        return out
-    result = (z(row_values) @ z(col_values).T).astype(np.float32)
-    if progress is not None:
-        progress(len(result))
-    return np.clip(result, -1.0, 1.0)
+    symmetric = col_values is None or col_values is row_values
+    row_values = _as_matrix(row_values, "row_values")
+    col_values = row_values if symmetric else _as_matrix(col_values, "col_values")
+    if row_values.shape[1] != col_values.shape[1]:
+        raise ValueError(
+            f"row_values has {row_values.shape[1]} cells but col_values has {col_values.shape[1]}"
+        )
+    if block_rows is None:
+        block_rows = default_block_rows(row_values.shape[1])
+    elif int(block_rows) < 1:
+        raise ValueError(f"block_rows must be a positive integer, got {block_rows!r}")
+    block_rows = int(block_rows)
+
+    if resolve_backend(backend) == "cuda":
+        from .pcc_cuda import pcc_block_cuda
+
+        return pcc_block_cuda(row_values, col_values, block_rows, progress=progress)
+    from .pcc_cpu import pcc_block_cpu
+
+    return pcc_block_cpu(row_values, None if symmetric else col_values, block_rows, progress=progress)
+
+
+def default_block_rows(cells: int) -> int:
+    """Row genes per block for profiles of ``cells`` values: about 64 MiB of float32, at least 256."""
+    return max(_MIN_BLOCK_ROWS, _BLOCK_BYTES // (4 * max(int(cells), 1)))
+
+
+def constant_gene_mask(values: np.ndarray) -> np.ndarray:
+    """bool ``[genes]``: True for genes whose profile in ``values`` (real ``[genes, cells]``) is constant.
+
+    These are the genes :func:`pcc_block` gives correlation 0 with everything.
+    """
+    from .pcc_cpu import constant_rows, kernel_input
+
+    return constant_rows(kernel_input(_as_matrix(values, "values")))
+
+
+_probe_cache: dict[bool, str | None] = {}
+
+
+def resolve_backend(backend: str) -> str:
+    """The backend that ``backend`` (``"auto"``, ``"cpu"`` or ``"cuda"``) runs on: ``"cpu"`` or ``"cuda"``.
+
+    ``"auto"`` gives ``"cuda"`` only when a real GPU is present and a tiny kernel runs on it;
+    numba's CUDA simulator never counts for ``"auto"``, though an explicit ``"cuda"`` accepts it.
+    The probe runs once per process.
+
+    Raises:
+        InputError: ``backend`` is not one of the three, or is ``"cuda"`` and no GPU works.
+    """
+    if backend not in BACKENDS:
+        raise InputError(f"unknown PCC backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "cpu":
+        return "cpu"
+    allow_simulator = backend == "cuda"
+    if allow_simulator not in _probe_cache:
+        from .pcc_cuda import cuda_unavailable_reason
+
+        _probe_cache[allow_simulator] = cuda_unavailable_reason(allow_simulator=allow_simulator)
+    reason = _probe_cache[allow_simulator]
+    if reason is None:
+        return "cuda"
+    if backend == "cuda":
+        raise InputError(f"--device cuda requested but no working CUDA GPU was found: {reason}")
+    return "cpu"
+
+
+def _as_matrix(values, name: str) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise ValueError(f"{name} must be 2-D [genes, cells], got shape {values.shape}")
+    if not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)
+            or values.dtype == np.bool_):
+        raise ValueError(f"{name} must hold real numbers, got dtype {values.dtype}")
+    return values
