@@ -63,6 +63,7 @@ class Expression:
 
     @property
     def n_cells(self) -> int:
+        """Number of cells (columns of ``values``)."""
         return int(self.values.shape[1])
 
 
@@ -323,7 +324,9 @@ def _read_parquet(file: Path, source: str):
     import polars as pl
 
     try:
-        table = pq.read_table(file)
+        # ParquetFile, not read_table: the dataset layer rejects repeated column names, which
+        # are reported below as duplicate genes.
+        table = pq.ParquetFile(file).read()
     except (pa.ArrowException, OSError) as exc:
         # pyarrow repeats the path; the message already starts with it.
         reason = re.sub(r"^Could not open Parquet input source '.*?': ", "", _first_line(exc))

@@ -29,6 +29,16 @@ def truncated_parquet(tmp_path):
     return path
 
 
+def duplicate_column_parquet(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "x.parquet"
+    columns = [pa.array([1.0, 2.0, 3.0]), pa.array([1.0, 0.0, 3.0]), pa.array([3.0, 2.0, 2.5])]
+    pq.write_table(pa.Table.from_arrays(columns, names=["Klf1", "Spi1", "Klf1"]), path)
+    return path
+
+
 def string_column_parquet(tmp_path):
     path = tmp_path / "x.parquet"
     pl.DataFrame({"Gata1": [1.0, 2.0, 3.0], "Klf1": ["1", "oops", "3"]}).write_parquet(path)
@@ -57,6 +67,7 @@ CASES = [
     ("infinite", lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,5,6", "7,8,-inf"]), [],
      ["-inf value", "gene 'Spi1'", "data row 3"]),
     ("duplicate-genes", lambda d: csv_file(d, "Gata1,Klf1,Gata1", GOOD_ROWS), [], ["duplicate gene names: Gata1"]),
+    ("duplicate-parquet-columns", duplicate_column_parquet, [], ["duplicate gene names: Klf1"]),
     ("duplicate-genes-ignoring-case", lambda d: csv_file(d, "Gata1,Klf1,GATA1", GOOD_ROWS), ["--case-insensitive"],
      ["duplicate gene names (ignoring case): Gata1/GATA1"]),
     ("too-few-cells", lambda d: csv_file(d, "Gata1,Klf1,Spi1", GOOD_ROWS[:2]), [], ["2 cells", "at least 3"]),
