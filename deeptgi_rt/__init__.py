@@ -1,7 +1,8 @@
 """deeptgi-rt: genome-wide TF -> target gene network inference with DeepTGI.
 
 The slim runtime: expression I/O, the blocked PCC core, ONNX scoring. It never imports torch;
-heavy optional dependencies are imported where they are used.
+heavy optional dependencies are imported where they are used, and the scoring API below is
+imported on first use, so ``import deeptgi_rt`` stays light.
 """
 
 from __future__ import annotations
@@ -10,4 +11,29 @@ __version__ = "0.1.0"
 
 from .errors import InputError
 
-__all__ = ["InputError", "__version__"]
+# Public names served lazily from submodules: name -> module.
+_LAZY = {
+    "load_model": "api",
+    "DeepTGIModel": "api",
+    "ScoreSummary": "api",
+    "Expression": "expression",
+    "read_expression": "expression",
+    "expression_from_frame": "expression",
+    "ModelMetadata": "contract",
+}
+
+__all__ = ["InputError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

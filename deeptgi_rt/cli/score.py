@@ -1,14 +1,128 @@
-"""`deeptgi-rt score` (not yet implemented)."""
+"""`deeptgi-rt score`: score TF -> target pairs with a DeepTGI model and write a ranked edge list."""
 
 from __future__ import annotations
+
+import argparse
+
+from . import add_quiet
+
+DEFAULT_OUT = "grn.parquet"
 
 
 def add_parser(subparsers) -> None:
     """Register the `score` subcommand."""
-    parser = subparsers.add_parser("score", help="(not yet implemented)")
+    parser = subparsers.add_parser(
+        "score",
+        help="score TF -> target pairs with a DeepTGI model",
+        description=(
+            "Score every TF -> target gene pair (or the pairs of --pairs) of an expression data set with a "
+            "DeepTGI .onnx model and write the edge list, ranked by score. See docs/scoring.md."
+        ),
+    )
+    parser.add_argument("expression", metavar="EXPR", help="expression file (Parquet, CSV/TSV, h5ad); the single-cell modality")
+    parser.add_argument("--model", required=True, metavar="MODEL.onnx", help="the DeepTGI model")
+    parser.add_argument("--bulk", metavar="BULK", help="bulk expression file, for two-modality models")
+    parser.add_argument("--tfs", metavar="TFS", help="gene list of TFs (default: the model's TFs found in the data)")
+    parser.add_argument("--genes", metavar="GENES", help="gene list of targets (default: every gene in the data)")
+    parser.add_argument("--pairs", metavar="PAIRS",
+                        help="score only these pairs: Parquet/CSV/TSV with TF and target columns "
+                             "(TF/Target, Gene1/Gene2, TF/gene or source/target)")
+    parser.add_argument("--unknown-pairs", choices=("skip", "error"), default="skip",
+                        help="pairs naming genes absent from the data: skip them (default) or fail")
+    parser.add_argument("--out", "-o", default=DEFAULT_OUT, help=f"output edge list (default: {DEFAULT_OUT})")
+    parser.add_argument("--format", choices=("parquet", "tsv"), default=None,
+                        help="parquet (TF, target, score) or tsv (TF<TAB>target<TAB>importance); "
+                             "default from --out's extension, else parquet")
+    parser.add_argument("--top-k", type=int, metavar="K", help="keep the K best targets per TF")
+    parser.add_argument("--threshold", metavar="youden|FLOAT",
+                        help="keep edges with score >= this (youden = the model's threshold); default: all pairs")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where PCC and scoring run (default: auto = CUDA if it works, else CPU)")
+    parser.add_argument("--batch-size", type=int, default=65_536, metavar="N", help="pairs per model run (default 65536)")
+    parser.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
+    parser.add_argument("--layout", default="auto", choices=("auto", "cells-by-genes", "genes-by-cells"),
+                        help="layout of EXPR (default auto)")
+    parser.add_argument("--bulk-layout", default="auto", choices=("auto", "cells-by-genes", "genes-by-cells"),
+                        help="layout of --bulk (default auto)")
+    parser.add_argument("--case-insensitive", action="store_true", help="match gene names ignoring case")
+    parser.add_argument("--allow-missing-features", type=float, metavar="MIN_COVERAGE",
+                        help="accept missing feature genes (zero columns) when at least this fraction is present, e.g. 0.9")
+    parser.add_argument("--max-sort-edges", type=int, default=None, metavar="N",
+                        help="sort globally by score when the output has at most N edges (default 50,000,000); "
+                             "larger outputs stay grouped per TF")
+    add_quiet(parser)
     parser.set_defaults(run=run)
 
 
-def run(args) -> int:
-    """Run the subcommand."""
-    raise SystemExit("deeptgi-rt score: not yet implemented")
+def output_format(out: str, fmt: str | None) -> str:
+    """The output format: ``fmt`` if given, else ``tsv`` for .tsv/.txt/.tsv.gz paths, else ``parquet``."""
+    if fmt:
+        return fmt
+    return "tsv" if out.lower().endswith((".tsv", ".txt", ".tab")) else "parquet"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score and write; print the summary unless ``--quiet``."""
+    from ..api import MAX_SORT_EDGES, check_score_options, load_model
+    from ..atomic import check_output_path
+    from ..errors import InputError
+    from ..progress import make_reporter
+
+    # Everything checkable without reading data fails first, before the model is even loaded.
+    check_output_path(args.out)
+    check_score_options(top_k=args.top_k, threshold=args.threshold, batch_size=args.batch_size,
+                        min_coverage=1.0 if args.allow_missing_features is None else args.allow_missing_features, unknown_pairs=args.unknown_pairs)
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be a positive integer, got {args.threads}")
+    reporter = make_reporter(args.quiet)
+    model = load_model(args.model, device=args.device, threads=args.threads, reporter=reporter)
+    summary = model.write(
+        args.out,
+        args.expression,
+        format=output_format(args.out, args.format),
+        max_sort_edges=MAX_SORT_EDGES if args.max_sort_edges is None else args.max_sort_edges,
+        bulk=args.bulk,
+        tfs=args.tfs,
+        genes=args.genes,
+        pairs=args.pairs,
+        top_k=args.top_k,
+        threshold=args.threshold,
+        batch_size=args.batch_size,
+        layout=args.layout,
+        bulk_layout=args.bulk_layout,
+        case_insensitive=args.case_insensitive,
+        min_coverage=1.0 if args.allow_missing_features is None else args.allow_missing_features,
+        unknown_pairs=args.unknown_pairs,
+    )
+    if not args.quiet:
+        print_summary(summary, reporter)
+    return 0
+
+
+def print_summary(summary, reporter) -> None:
+    """The run's summary as a rich table on stderr."""
+    from rich.table import Table
+
+    table = Table(title=f"deeptgi-rt score -> {summary.out}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    total = summary.total_seconds
+    rate = summary.pairs_scored / summary.stage_seconds["score"] if summary.stage_seconds["score"] > 0 else 0.0
+    table.add_row("TFs x targets", f"{summary.tfs:,} x {summary.targets:,}")
+    table.add_row("pairs scored", f"{summary.pairs_scored:,}")
+    table.add_row(f"edges with score >= {summary.threshold:.4g} (model threshold)", f"{summary.edges_over_threshold:,}")
+    table.add_row("edges written", f"{summary.edges_written:,} (order: {summary.order})")
+    for stage, seconds in summary.stage_seconds.items():
+        table.add_row(f"time: {stage}", f"{seconds:.2f} s")
+    table.add_row("time: total", f"{total:.2f} s")
+    table.add_row("scoring rate", f"{rate:,.0f} pairs/s")
+    table.add_row("execution provider", ", ".join(summary.providers))
+    table.add_row("PCC backend", summary.pcc_backend)
+    table.add_row("factorized (encoders + pair head)", "yes" if summary.factorized else "no (end to end)")
+    table.add_row("peak memory (RSS)", f"{summary.peak_rss_bytes / 2**30:.2f} GiB")
+    if summary.top_tfs:
+        table.add_row("top TFs by targets over threshold",
+                      ", ".join(f"{name} ({count:,})" for name, count in summary.top_tfs))
+    console = getattr(reporter, "console", None)
+    if console is not None:
+        console.print(table)

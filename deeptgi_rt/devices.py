@@ -1,0 +1,113 @@
+"""Where scoring runs: the onnxruntime execution providers and the PCC backend.
+
+CUDA is used only when it actually initializes: onnxruntime lists ``CUDAExecutionProvider``
+as *available* whenever the GPU build is installed, even on a machine without a GPU or
+without the CUDA libraries, and then silently falls back to the CPU when a session is
+created. So the choice is made by creating a session and reading back the providers it got.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Sequence
+
+from .errors import InputError
+from .progress import Reporter
+
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def choose_providers(
+    device: str,
+    available: Sequence[str],
+    session_factory: Callable[[list[str]], object],
+    reporter: Reporter | None = None,
+) -> list[str]:
+    """The execution providers to score with on ``device``.
+
+    Args:
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        available: what ``onnxruntime.get_available_providers()`` reports.
+        session_factory: ``providers -> session``; called once with ``[CUDA, CPU]`` to see
+            whether CUDA initializes (the session's ``get_providers()`` is checked).
+        reporter: receives one info line when ``"auto"`` settles on the CPU.
+
+    Returns:
+        ``[CUDAExecutionProvider, CPUExecutionProvider]`` or ``[CPUExecutionProvider]``.
+
+    Raises:
+        InputError: unknown device, or ``"cuda"`` when CUDA does not initialize.
+    """
+    reporter = reporter or Reporter()
+    if device not in DEVICES:
+        raise InputError(f"unknown device {device!r}; expected one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return [CPU_PROVIDER]
+    if CUDA_PROVIDER not in available:
+        reason = "this onnxruntime build has no CUDAExecutionProvider (install onnxruntime-gpu)"
+    else:
+        session = session_factory([CUDA_PROVIDER, CPU_PROVIDER])
+        if CUDA_PROVIDER in session.get_providers():
+            return [CUDA_PROVIDER, CPU_PROVIDER]
+        reason = "the CUDA execution provider did not initialize (no usable GPU or CUDA/cuDNN libraries)"
+    if device == "cuda":
+        raise InputError(f"--device cuda requested but {reason}")
+    reporter.info(f"scoring on CPU: {reason}")
+    return [CPU_PROVIDER]
+
+
+def session_options(threads: int | None = None):
+    """onnxruntime ``SessionOptions`` for scoring: ``threads`` intra-op threads (default all cores)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads or os.cpu_count() or 1)
+    # One operator at a time keeps the cores on the big matrix products rather than contending.
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # A failed CUDA probe is expected on CPU machines; its native error log would only alarm.
+    options.log_severity_level = 3
+    return options
+
+
+def create_session(model_bytes: bytes, providers: list[str], threads: int | None = None):
+    """An ``onnxruntime.InferenceSession`` over serialized ONNX ``model_bytes`` on ``providers``."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model_bytes, session_options(threads), providers=providers)
+
+
+def select_providers(model_bytes: bytes, device: str, threads: int | None = None,
+                     reporter: Reporter | None = None) -> list[str]:
+    """:func:`choose_providers` with the real onnxruntime, probing with ``model_bytes``."""
+    import onnxruntime as ort
+
+    def probe(providers: list[str]):
+        # The provider bridge logs an error through the default logger when the CUDA
+        # libraries are missing; the outcome is reported by us in one line instead.
+        ort.set_default_logger_severity(4)
+        try:
+            return create_session(model_bytes, providers, threads)
+        finally:
+            ort.set_default_logger_severity(2)
+
+    return choose_providers(device, ort.get_available_providers(), probe, reporter)
+
+
+def pcc_backend(device: str) -> str:
+    """The PCC backend (``"cpu"`` or ``"cuda"``) for ``device``; raises :class:`InputError` for a
+    ``"cuda"`` request without a working GPU."""
+    if device not in DEVICES:
+        raise InputError(f"unknown device {device!r}; expected one of {', '.join(DEVICES)}")
+    from .pcc import resolve_backend
+
+    try:
+        return resolve_backend(device)
+    except ImportError as exc:
+        # A runtime installed without the CUDA PCC kernels still scores on the CPU.
+        if device == "cuda":
+            raise InputError(f"--device cuda requested but the CUDA PCC backend cannot be imported ({exc})") from None
+        return "cpu"

@@ -1,0 +1,173 @@
+"""Edge lists: Arrow batches, the Parquet spool, the global sort, TSV, and top-k per TF.
+
+An edge list has three columns: ``TF`` and ``target`` (dictionary-encoded strings: int32
+indices into the run's TF and gene name lists, so no per-edge Python string is ever made) and
+``score`` (float32). The TSV form is the ``TF<TAB>target<TAB>importance`` adjacency format
+that pySCENIC and decoupler read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .scoring import EdgeBlock
+
+# Edges per Parquet row group: few row groups (each stores the name dictionaries once), while
+# the buffered indices stay small (12 bytes per edge).
+ROW_GROUP_EDGES = 1 << 21
+TSV_HEADER = ("TF", "target", "importance")
+
+
+def edge_schema() -> pa.Schema:
+    """The edge list schema: dictionary<int32, string> ``TF`` and ``target``, float32 ``score``."""
+    names = pa.dictionary(pa.int32(), pa.string())
+    return pa.schema([("TF", names), ("target", names), ("score", pa.float32())])
+
+
+class EdgeNames:
+    """The TF and target name dictionaries of a run, as Arrow string arrays built once."""
+
+    def __init__(self, tfs: Sequence[str], targets: Sequence[str]):
+        self.tfs = pa.array(list(tfs), type=pa.string())
+        self.targets = pa.array(list(targets), type=pa.string())
+
+    def batch(self, block: EdgeBlock) -> pa.RecordBatch:
+        """``block`` as a RecordBatch with :func:`edge_schema`."""
+        return pa.RecordBatch.from_arrays(
+            [
+                pa.DictionaryArray.from_arrays(pa.array(block.tf, type=pa.int32()), self.tfs),
+                pa.DictionaryArray.from_arrays(pa.array(block.target, type=pa.int32()), self.targets),
+                pa.array(block.score, type=pa.float32()),
+            ],
+            schema=edge_schema(),
+        )
+
+
+class ParquetEdgeWriter:
+    """Writes edge blocks to a Parquet file in large row groups, buffering the indices."""
+
+    def __init__(self, path: str | Path, names: EdgeNames, row_group_edges: int = ROW_GROUP_EDGES):
+        self.names = names
+        self.row_group_edges = int(row_group_edges)
+        self.rows = 0
+        self._pending: list[EdgeBlock] = []
+        self._pending_rows = 0
+        self._writer = pq.ParquetWriter(str(path), edge_schema(), compression="zstd")
+
+    def write(self, block: EdgeBlock) -> None:
+        """Append ``block`` (written out once a row group's worth is buffered)."""
+        if not len(block):
+            return
+        self._pending.append(block)
+        self._pending_rows += len(block)
+        if self._pending_rows >= self.row_group_edges:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            block = EdgeBlock.concat(self._pending)
+            self._writer.write_batch(self.names.batch(block), row_group_size=max(len(block), 1))
+            self.rows += len(block)
+        self._pending, self._pending_rows = [], 0
+
+    def close(self) -> None:
+        """Write what is buffered and close the file (an empty file still has the schema)."""
+        self._flush()
+        self._writer.close()
+
+
+def sort_by_score(source: str | Path, out: str | Path, names: EdgeNames,
+                  row_group_edges: int = ROW_GROUP_EDGES) -> None:
+    """Rewrite the edge list ``source`` to ``out`` ordered by descending score.
+
+    Ties keep their order in ``source``. Memory: about 32 bytes per edge (indices, scores and
+    the sort permutation), so callers bound the edge count before calling.
+    """
+    table = pq.read_table(str(source))
+    tf = _indices(table.column("TF"))
+    target = _indices(table.column("target"))
+    score = table.column("score").to_numpy()
+    del table
+    order = np.argsort(-score, kind="stable")
+    writer = ParquetEdgeWriter(out, names, row_group_edges)
+    try:
+        for start in range(0, len(order), row_group_edges):
+            part = order[start:start + row_group_edges]
+            writer.write(EdgeBlock(tf[part], target[part], score[part]))
+    finally:
+        writer.close()
+
+
+def _indices(column: pa.ChunkedArray) -> np.ndarray:
+    """int32 dictionary indices of a column written by :class:`ParquetEdgeWriter`."""
+    if column.num_chunks == 0:
+        return np.empty(0, dtype=np.int32)
+    # All chunks share the run's dictionary, so their indices are directly comparable.
+    return np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in column.chunks]).astype(
+        np.int32, copy=False
+    )
+
+
+def iter_parquet_edges(path: str | Path, batch_edges: int = ROW_GROUP_EDGES) -> Iterator[pa.RecordBatch]:
+    """The record batches of an edge Parquet file, streamed."""
+    yield from pq.ParquetFile(str(path)).iter_batches(batch_size=batch_edges)
+
+
+def write_tsv(batches: Iterator[pa.RecordBatch], out: str | Path) -> int:
+    """Write edge batches as ``TF<TAB>target<TAB>importance`` with a header line; returns the edge count."""
+    import pyarrow.csv as pacsv
+
+    schema = pa.schema([(TSV_HEADER[0], pa.string()), (TSV_HEADER[1], pa.string()), (TSV_HEADER[2], pa.float32())])
+    rows = 0
+    with open(out, "wb") as sink:
+        sink.write(("\t".join(TSV_HEADER) + "\n").encode())
+        options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+        with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
+            for batch in batches:
+                columns = [
+                    batch.column(0).dictionary_decode() if pa.types.is_dictionary(batch.column(0).type) else batch.column(0),
+                    batch.column(1).dictionary_decode() if pa.types.is_dictionary(batch.column(1).type) else batch.column(1),
+                    batch.column(2),
+                ]
+                writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+                rows += batch.num_rows
+    return rows
+
+
+class TopKPerTF:
+    """The ``k`` best-scored targets of every TF over a stream of edge blocks, in bounded memory.
+
+    Memory: at most ``k`` edges per TF plus one reduction buffer (``reduce_every`` edges).
+    """
+
+    def __init__(self, k: int, reduce_every: int = 1 << 20):
+        self.k = int(k)
+        self.reduce_every = int(reduce_every)
+        self._blocks: list[EdgeBlock] = []
+        self._rows = 0
+
+    def add(self, block: EdgeBlock) -> None:
+        """Take the edges of ``block`` into account."""
+        self._blocks.append(block)
+        self._rows += len(block)
+        if self._rows >= self.reduce_every:
+            kept = self.result()
+            self._blocks, self._rows = [kept], len(kept)
+            # Keep the buffer a multiple of what survives, so reductions stay rare.
+            self.reduce_every = max(self.reduce_every, 4 * len(kept))
+
+    def result(self) -> EdgeBlock:
+        """The kept edges, grouped by TF (ascending index), each TF's by descending score."""
+        edges = EdgeBlock.concat(self._blocks)
+        order = np.lexsort((-edges.score, edges.tf))
+        edges = edges.take(order)
+        if not len(edges):
+            return edges
+        starts = np.flatnonzero(np.r_[True, edges.tf[1:] != edges.tf[:-1]])
+        rank = np.arange(len(edges)) - np.repeat(starts, np.diff(np.r_[starts, len(edges)]))
+        return edges.take(rank < self.k)

@@ -1,0 +1,238 @@
+"""Loading a DeepTGI ``.onnx`` file and cutting it into entity encoders and a pair head.
+
+The contract (``docs/model-contract.md``) names two intermediate tensors, the TF state and the
+gene state. Cutting the graph at them with ``onnx.utils.Extractor`` gives three graphs:
+
+* TF encoder: ``tf_features [n, modalities, feature_genes] -> tf state [n, ...]``;
+* gene encoder: ``gene_features -> gene state``;
+* pair head: ``(tf state, gene state) -> score [n]``.
+
+The encoders run once per entity and the head once per pair. A model without state tensors
+(or whose head turns out to need the raw inputs) is scored end to end with the whole graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .contract import GENE_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
+from .devices import create_session, select_providers
+from .errors import InputError
+from .progress import Reporter
+
+# Entities per encoder run: bounds the encoder's intermediate activations.
+ENCODER_BATCH = 4096
+
+
+@dataclass
+class ModelParts:
+    """The graphs scoring runs.
+
+    Attributes:
+        full: the whole model.
+        tf_encoder, gene_encoder, pair_head: the three cut graphs, or ``None`` when the model
+            is scored end to end.
+        reason: why the model is scored end to end (``None`` when factorized).
+    """
+
+    full: "object"
+    tf_encoder: "object | None" = None
+    gene_encoder: "object | None" = None
+    pair_head: "object | None" = None
+    reason: str | None = None
+
+    @property
+    def factorized(self) -> bool:
+        return self.pair_head is not None
+
+
+def read_model(path) -> tuple["object", ModelMetadata]:
+    """Read an ONNX file and its DeepTGI metadata.
+
+    Returns:
+        ``(onnx.ModelProto, ModelMetadata)``.
+
+    Raises:
+        InputError: the file is missing, is not ONNX, lacks DeepTGI metadata, or lacks the
+            contract's inputs and output.
+    """
+    import onnx
+
+    source = str(path)
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"{source}: model file not found")
+    if file.is_dir():
+        raise InputError(f"{source}: is a directory, not an ONNX model")
+    try:
+        model = onnx.load(str(file))
+    except Exception as exc:  # protobuf raises several unrelated types on garbage input
+        raise InputError(f"{source}: not an ONNX model ({type(exc).__name__})") from None
+    # Short text files can decode as a protobuf with only unknown fields.
+    if not model.graph.node or not model.opset_import:
+        raise InputError(f"{source}: not an ONNX model (no graph)")
+    props = {prop.key: prop.value for prop in model.metadata_props}
+    metadata = ModelMetadata.from_props(props, source)
+    inputs = {value.name: value for value in model.graph.input}
+    outputs = {value.name for value in model.graph.output}
+    for name in (TF_INPUT, GENE_INPUT):
+        if name not in inputs:
+            raise InputError(f"{source}: model has no input {name!r} (inputs: {', '.join(inputs) or 'none'})")
+        _check_input_shape(inputs[name], metadata, source)
+    if SCORE_OUTPUT not in outputs:
+        raise InputError(f"{source}: model has no output {SCORE_OUTPUT!r}")
+    return model, metadata
+
+
+def _check_input_shape(value, metadata: ModelMetadata, source: str) -> None:
+    dims = value.type.tensor_type.shape.dim
+    expected = (len(metadata.modalities), len(metadata.feature_genes))
+    if len(dims) != 3:
+        return
+    for dim, want, label in zip(dims[1:], expected, ("modalities", "feature genes")):
+        if dim.HasField("dim_value") and dim.dim_value != want:
+            raise InputError(
+                f"{source}: input {value.name} has {dim.dim_value} {label} but the metadata lists {want}"
+            )
+
+
+def split_model(model, metadata: ModelMetadata, source: str = "<model>") -> ModelParts:
+    """Cut ``model`` at the metadata's state tensors into encoders and a pair head.
+
+    Returns a :class:`ModelParts` whose ``reason`` says why it is not factorized, if it is not.
+    Raises :class:`InputError` when the metadata names a state tensor the graph lacks.
+    """
+    import onnx
+    import onnx.shape_inference
+    from onnx import TensorProto, helper
+    from onnx.utils import Extractor
+
+    if metadata.state_tensors is None:
+        return ModelParts(full=model, reason="the model has no state_tensors metadata")
+    tf_state, gene_state = metadata.state_tensors["tf"], metadata.state_tensors["gene"]
+    produced = {name for node in model.graph.node for name in node.output}
+    for name in (tf_state, gene_state):
+        if name not in produced:
+            raise InputError(f"{source}: metadata names state tensor {name!r} but the graph has no such tensor")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # shape inference is only a help for the cut; a type-only value info will do
+        inferred = onnx.ModelProto()
+        inferred.CopyFrom(model)
+    known = {value.name for value in inferred.graph.value_info}
+    for name in (tf_state, gene_state):
+        if name not in known:
+            inferred.graph.value_info.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    extractor = Extractor(inferred)
+    parts = {
+        "TF encoder": extractor.extract_model([TF_INPUT], [tf_state]),
+        "gene encoder": extractor.extract_model([GENE_INPUT], [gene_state]),
+        "pair head": extractor.extract_model([tf_state, gene_state], [SCORE_OUTPUT]),
+    }
+    for label, part in parts.items():
+        outside = _unbound_inputs(part)
+        if outside:
+            return ModelParts(
+                full=model, reason=f"its {label} needs {', '.join(sorted(outside))} besides the state tensors"
+            )
+    return ModelParts(
+        full=model,
+        tf_encoder=parts["TF encoder"],
+        gene_encoder=parts["gene encoder"],
+        pair_head=parts["pair head"],
+    )
+
+
+def _unbound_inputs(part) -> set[str]:
+    """Tensor names a cut graph reads but neither computes, holds, nor takes as input."""
+    bound = {value.name for value in part.graph.input} | {init.name for init in part.graph.initializer}
+    bound.add("")
+    for node in part.graph.node:
+        bound.update(node.output)
+    needed = {name for node in part.graph.node for name in node.input}
+    return needed - bound
+
+
+class ScoringModel:
+    """A DeepTGI model ready to score: onnxruntime sessions for its encoders and pair head.
+
+    Attributes:
+        path: the model file.
+        metadata: its :class:`ModelMetadata`.
+        providers: the execution providers in use.
+        factorized: whether scoring uses the encoder/head cut.
+        reason: why not, when not.
+    """
+
+    def __init__(self, path, *, device: str = "auto", threads: int | None = None,
+                 reporter: Reporter | None = None):
+        reporter = reporter or Reporter()
+        self.path = str(path)
+        model, self.metadata = read_model(path)
+        parts = split_model(model, self.metadata, self.path)
+        self.factorized = parts.factorized
+        self.reason = parts.reason
+        self._threads = threads
+        self._full_bytes = model.SerializeToString()
+        probe = parts.pair_head.SerializeToString() if parts.factorized else self._full_bytes
+        self.providers = select_providers(probe, device, threads, reporter)
+        self._full = None
+        if parts.factorized:
+            self._tf_encoder = self._session(parts.tf_encoder.SerializeToString())
+            self._gene_encoder = self._session(parts.gene_encoder.SerializeToString())
+            self._head = self._session(probe)
+            self._head_inputs = [self.metadata.state_tensors["tf"], self.metadata.state_tensors["gene"]]
+        else:
+            reporter.info(f"{self.path}: scoring end to end, without the encoder/head cut: {self.reason}")
+
+    def _session(self, model_bytes: bytes):
+        return create_session(model_bytes, self.providers, self._threads)
+
+    @property
+    def full_session(self):
+        """The session of the whole graph (created on first use)."""
+        if self._full is None:
+            self._full = self._session(self._full_bytes)
+        return self._full
+
+    def tf_table(self, tf_features: np.ndarray) -> np.ndarray:
+        """What the pair step gathers per TF: float32 TF states ``[n, ...]`` (the features
+        themselves ``[n, modalities, feature_genes]`` when scoring end to end)."""
+        if not self.factorized:
+            return np.ascontiguousarray(tf_features, dtype=np.float32)
+        return _run_batched(self._tf_encoder, TF_INPUT, tf_features)
+
+    def gene_table(self, gene_features: np.ndarray) -> np.ndarray:
+        """As :meth:`tf_table` for target genes."""
+        if not self.factorized:
+            return np.ascontiguousarray(gene_features, dtype=np.float32)
+        return _run_batched(self._gene_encoder, GENE_INPUT, gene_features)
+
+    def pair_scores(self, tf_rows: np.ndarray, gene_rows: np.ndarray) -> np.ndarray:
+        """Scores float32 ``[n]`` of pairs whose :meth:`tf_table` / :meth:`gene_table` rows are
+        ``tf_rows`` and ``gene_rows`` (float32, ``[n, ...]`` each, C-contiguous)."""
+        if not self.factorized:
+            return self.end_to_end_scores(tf_rows, gene_rows)
+        feeds = {self._head_inputs[0]: tf_rows, self._head_inputs[1]: gene_rows}
+        return self._head.run([SCORE_OUTPUT], feeds)[0].reshape(-1)
+
+    def end_to_end_scores(self, tf_features: np.ndarray, gene_features: np.ndarray) -> np.ndarray:
+        """Scores float32 ``[n]`` from the whole graph on per-pair features (float32
+        ``[n, modalities, feature_genes]`` each)."""
+        feeds = {TF_INPUT: np.ascontiguousarray(tf_features, dtype=np.float32),
+                 GENE_INPUT: np.ascontiguousarray(gene_features, dtype=np.float32)}
+        return self.full_session.run([SCORE_OUTPUT], feeds)[0].reshape(-1)
+
+
+def _run_batched(session, input_name: str, features: np.ndarray) -> np.ndarray:
+    """Run a one-input, one-output encoder over ``features`` in row batches; float32 ``[n, ...]``."""
+    features = np.ascontiguousarray(features, dtype=np.float32)
+    output = session.get_outputs()[0].name
+    parts = [
+        session.run([output], {input_name: features[start:start + ENCODER_BATCH]})[0]
+        for start in range(0, max(len(features), 1), ENCODER_BATCH)
+    ]
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
