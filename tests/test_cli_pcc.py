@@ -109,3 +109,16 @@ def test_console_script_prints_one_line_and_no_traceback(tmp_path):
         f"deeptgi-rt: error: {bad}: non-numeric value 'oops' in column 'B' at data row 2 (line 3)"
     ]
     assert not out.exists()
+
+
+def test_unusable_cuda_device_fails_before_reading(tmp_path, capsys):
+    from deeptgi_rt.pcc import resolve_backend
+
+    if resolve_backend("auto") == "cuda":
+        pytest.skip("a working GPU is present")
+    out = tmp_path / "pcc.parquet"
+    # The input does not exist: the device error must come first.
+    assert main(["pcc", str(tmp_path / "absent.csv"), "--out", str(out), "--device", "cuda", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--device cuda" in err[0] and "absent.csv" not in err[0]
+    assert not out.exists()

@@ -36,10 +36,12 @@ def run(args) -> int:
     from ..expression import describe, read_expression
     from ..features import gene_rows
     from ..genes import read_gene_list
+    from ..pcc import constant_gene_mask, resolve_backend
     from ..progress import make_reporter
 
     reporter = make_reporter(args.quiet)
     out = check_output_path(args.out)
+    backend = resolve_backend(args.device)  # an unusable --device cuda fails before any reading
     row_names = read_gene_list(args.rows) if args.rows else None
     col_names = read_gene_list(args.cols) if args.cols else None
     expression = read_expression(args.expression, layout=args.layout, log1p=args.log1p,
@@ -51,12 +53,12 @@ def run(args) -> int:
     cols = all_rows if col_names is None else gene_rows(
         expression, col_names, what=f"column genes of {args.cols}", case_insensitive=args.case_insensitive)
     used = np.union1d(rows, cols)
-    constant = int(np.count_nonzero(np.ptp(expression.values[used], axis=1) == 0))
+    constant = int(np.count_nonzero(constant_gene_mask(expression.values[used])))
     if constant:
         reporter.warn(f"{expression.source}: {constant} of {len(used)} genes have constant expression; "
                       "their correlations are set to 0")
     with atomic_output(out) as tmp:
-        _write_pcc(expression, rows, cols, tmp, backend=args.device, reporter=reporter)
+        _write_pcc(expression, rows, cols, tmp, backend=backend, reporter=reporter)
     reporter.info(f"wrote {out}: {len(rows)} x {len(cols)} correlations")
     return 0
 
