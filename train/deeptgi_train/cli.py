@@ -1,13 +1,194 @@
-"""The ``deeptgi-train`` command (not yet implemented)."""
+"""The ``deeptgi-train`` command: ``cv``, ``fit`` and ``export``, a thin layer over the library.
+
+User mistakes (:class:`~deeptgi_rt.errors.InputError`) become one line on stderr and exit
+code 2. torch and the model are imported only when a subcommand runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
+
+from deeptgi_rt.errors import InputError
+
+from . import __version__
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("data")
+    data.add_argument("--expr", required=True, help="single-cell expression (Parquet, CSV/TSV, h5ad)")
+    data.add_argument("--bulk", help="optional bulk expression, a second modality")
+    data.add_argument("--labels", required=True,
+                      help="labelled pairs: CSV/TSV/Parquet with TF and target columns and an optional 0/1 label column")
+    data.add_argument("--layout", default="auto", choices=("auto", "genes-by-cells", "cells-by-genes"),
+                      help="layout of --expr (default: auto)")
+    data.add_argument("--bulk-layout", default="auto", choices=("auto", "genes-by-cells", "cells-by-genes"),
+                      help="layout of --bulk (default: auto)")
+    data.add_argument("--log1p", action="store_true", help="apply log1p to --expr (recorded in the model)")
+    data.add_argument("--bulk-log1p", action="store_true", help="apply log1p to --bulk (recorded in the model)")
+    data.add_argument("--case-insensitive", action="store_true", help="match gene names ignoring case")
+    data.add_argument("--feature-genes", metavar="FILE", help="feature gene list (default: every gene of --expr)")
+    data.add_argument("--tfs", metavar="FILE", help="use only pairs whose TF is in this list")
+    data.add_argument("--negatives", default="none", choices=("none", "balanced", "all"),
+                      help="add non-edges as negatives: balanced (per TF as many as its edges, seeded) or all "
+                           "(default: none; positives-only files need one of the others)")
+    training = parser.add_argument_group("training")
+    training.add_argument("--config", default="lite", choices=("lite", "paper", "tiny"), help="model size (default: lite)")
+    training.add_argument("--epochs", type=int, help="maximum epochs (default: the config's)")
+    training.add_argument("--batch-size", type=int, help="pairs per step (default: the config's)")
+    training.add_argument("--lr", type=float, help="learning rate (default: the config's)")
+    training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    training.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
+    training.add_argument("--swap-augment", action="store_true",
+                          help="also train on (target, TF) copies of training pairs (erases direction)")
+    training.add_argument("--validation-fraction", type=float, default=0.15,
+                          help="share of training pairs held out for early stopping and the threshold (default: 0.15)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info lines (warnings still shown)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``deeptgi-train`` argument parser."""
+    parser = argparse.ArgumentParser(prog="deeptgi-train", description="Train and validate DeepTGI models.")
+    parser.add_argument("--version", action="version", version=f"deeptgi-train {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+
+    cv = subparsers.add_parser("cv", help="k-fold cross-validation with a metrics report",
+                               description="k-fold cross-validation: per-fold and mean ± sd metrics.")
+    _add_data_arguments(cv)
+    cv.add_argument("--split", default="random", choices=("random", "tf", "gene"),
+                    help="random: stratified over pairs; tf: no test TF in training; gene: no test target in training")
+    cv.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
+    cv.add_argument("--report", metavar="DIR", help="write metrics.json, metrics.csv, roc.png, pr.png here")
+    cv.set_defaults(run=run_cv)
+
+    fit = subparsers.add_parser("fit", help="train on all labelled pairs and export an ONNX model",
+                                description="Train on all labelled pairs (a validation part picks the epoch and "
+                                            "the threshold) and export a verified ONNX model.")
+    _add_data_arguments(fit)
+    fit.add_argument("--split", default="random", choices=("random", "tf", "gene"),
+                     help="how the validation part is split off (default: random)")
+    fit.add_argument("--out", required=True, help="output ONNX model")
+    fit.add_argument("--checkpoint", help="also save a PyTorch checkpoint here")
+    fit.set_defaults(run=run_fit)
+
+    export = subparsers.add_parser("export", help="re-export a saved checkpoint as ONNX")
+    export.add_argument("checkpoint", help="checkpoint written by fit --checkpoint")
+    export.add_argument("--out", required=True, help="output ONNX model")
+    export.add_argument("-q", "--quiet", action="store_true", help="no info lines")
+    export.set_defaults(run=run_export)
+    return parser
+
+
+def _load(args, reporter):
+    from .data import load_training_set
+
+    if not 0.0 < args.validation_fraction < 0.5:
+        raise InputError(f"--validation-fraction {args.validation_fraction}: must be in (0, 0.5)")
+    return load_training_set(
+        args.expr, args.labels, bulk=args.bulk, layout=args.layout, bulk_layout=args.bulk_layout,
+        log1p=args.log1p, bulk_log1p=args.bulk_log1p, feature_genes_file=args.feature_genes, tfs_file=args.tfs,
+        negatives=args.negatives, case_insensitive=args.case_insensitive, seed=args.seed, reporter=reporter,
+    )
+
+
+def _configs(args):
+    from .configs import model_config
+    from .trainer import train_config
+
+    train = train_config(args.config, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         threads=args.threads, swap_augment=args.swap_augment)
+    if args.epochs is not None:
+        train.patience = min(train.patience, args.epochs)
+    return model_config(args.config), train
+
+
+def run_cv(args) -> int:
+    """``deeptgi-train cv``."""
+    from deeptgi_rt.progress import make_reporter
+
+    from .cv import run_cv as cross_validate
+    from .report import prepare_report_dir, print_table, write_report
+
+    reporter = make_reporter(args.quiet)
+    if args.report:
+        prepare_report_dir(args.report)
+    model, train = _configs(args)
+    training = _load(args, reporter)
+    result = cross_validate(training.dataset, model, train, protocol=args.split, folds=args.folds, seed=args.seed,
+                            validation_fraction=args.validation_fraction, reporter=reporter)
+    result.settings["data"] = {"expr": args.expr, "bulk": args.bulk, "labels": args.labels,
+                               "negatives": args.negatives}
+    print_table(result)
+    if args.report:
+        paths = write_report(result, args.report)
+        reporter.info("wrote " + ", ".join(str(path) for path in paths))
+    return 0
+
+
+def run_fit(args) -> int:
+    """``deeptgi-train fit``."""
+    from deeptgi_rt.atomic import check_output_path
+    from deeptgi_rt.progress import make_reporter
+
+    from .fit import export_fitted, fit_model, model_metadata
+
+    reporter = make_reporter(args.quiet)
+    check_output_path(args.out)
+    if args.checkpoint:
+        check_output_path(args.checkpoint)
+    model, train = _configs(args)
+    training = _load(args, reporter)
+    result = fit_model(training, model, train, protocol=args.split, validation_fraction=args.validation_fraction,
+                       reporter=reporter)
+    command = "deeptgi-train " + " ".join(shlex.quote(arg) for arg in args.argv)
+    metadata = model_metadata(training, result, model, train, protocol=args.split,
+                              files={"expr": args.expr, "bulk": args.bulk, "labels": args.labels}, command=command)
+    report = export_fitted(training, result, metadata, args.out, checkpoint=args.checkpoint)
+    v = result.validation
+    reporter.info(
+        f"validation ({len(result.validation_idx)} pairs): AUROC {v['auroc']:.3f}, AUPR {v['aupr']:.3f}, "
+        f"threshold {result.threshold:.3f} (ACC {v['acc']:.3f}, F1 {v['f1']:.3f}); best epoch "
+        f"{result.trained.best_epoch}"
+    )
+    reporter.info(f"wrote {args.out} (ONNX vs PyTorch max |diff| {report['max_abs_diff']:.2g})"
+                  + (f" and {args.checkpoint}" if args.checkpoint else ""))
+    return 0
+
+
+def run_export(args) -> int:
+    """``deeptgi-train export``."""
+    from deeptgi_rt.atomic import check_output_path
+    from deeptgi_rt.progress import make_reporter
+
+    from .export import export_onnx, load_checkpoint
+
+    reporter = make_reporter(args.quiet)
+    check_output_path(args.out)
+    model, metadata = load_checkpoint(args.checkpoint)
+    if metadata is None:
+        raise InputError(f"{args.checkpoint}: checkpoint has no model metadata (feature genes, threshold); "
+                         "re-create it with deeptgi-train fit --checkpoint")
+    report = export_onnx(model, metadata, args.out)
+    reporter.info(f"wrote {args.out} (ONNX vs PyTorch max |diff| {report['max_abs_diff']:.2g})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``deeptgi-train``."""
-    parser = argparse.ArgumentParser(prog="deeptgi-train", description="Train and validate DeepTGI models.")
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    """Entry point of ``deeptgi-train``; returns the process exit code.
+
+    User mistakes (:class:`InputError`) become one line on stderr and exit code 2.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Recorded in the model's training summary so the file says how it was made.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return int(args.run(args) or 0)
+    except InputError as exc:
+        print(f"deeptgi-train: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deeptgi-train: interrupted", file=sys.stderr)
+        return 130

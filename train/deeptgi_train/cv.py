@@ -1,0 +1,161 @@
+"""Cross-validation of DeepTGI on labelled pairs.
+
+For each test fold the remaining pairs are split again, by the same protocol, into a fitting
+part and a validation part. The validation part chooses the epoch (early stopping) and the
+Youden threshold; the test fold is only scored. ACC / F1 / recall / precision are reported at
+the validation threshold; the same figures at the test fold's own Youden threshold (what the
+paper reports) are kept beside them as ``test_fold_threshold`` and labelled optimistic.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from deeptgi_rt.progress import Reporter
+
+from .data import PairDataset
+from .metrics import evaluate, threshold_metrics, youden_threshold
+from .splits import holdout, kfold
+from .trainer import TrainConfig, predict, train_model
+
+SUMMARY_METRICS = ("auroc", "aupr", "auprc_ratio", "epr", "acc", "f1", "recall", "precision")
+
+
+@dataclass
+class FoldSplit:
+    """Pair indices (int64 arrays) of one cross-validation fold."""
+
+    fold: int
+    fit: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+
+
+def cv_splits(dataset: PairDataset, *, protocol: str, folds: int, seed: int,
+              validation_fraction: float = 0.15) -> Iterator[FoldSplit]:
+    """The folds of a cross-validation: test fold, and the training rest cut into fit + validation.
+
+    The same ``(protocol, folds, seed, validation_fraction)`` gives the same folds, so
+    DeepTGI and baselines can be compared on identical splits.
+    """
+    tfs, targets = dataset.pair_tfs(), dataset.pair_targets()
+    for fold, (train_idx, test_idx) in enumerate(
+        kfold(dataset.labels, tfs, targets, protocol=protocol, folds=folds, seed=seed)
+    ):
+        fit_idx, validation_idx = holdout(
+            train_idx, dataset.labels, tfs, targets, protocol=protocol,
+            fraction=validation_fraction, seed=seed + 1000 + fold,
+        )
+        yield FoldSplit(fold=fold, fit=fit_idx, validation=validation_idx, test=test_idx)
+
+
+@dataclass
+class FoldResult:
+    """Metrics of one fold.
+
+    Attributes:
+        test: metrics on the test fold (threshold-dependent ones at the validation threshold).
+        test_fold_threshold: ACC / F1 / recall / precision at the test fold's own Youden
+            threshold (optimistic: the threshold saw the test labels).
+        validation: metrics on the validation part at its own threshold.
+        labels, scores: test labels (int8) and probabilities (float32), ``[test pairs]``.
+    """
+
+    fold: int
+    n_fit: int
+    n_validation: int
+    n_test: int
+    best_epoch: int
+    seconds: float
+    test: dict[str, float]
+    test_fold_threshold: dict[str, float]
+    validation: dict[str, float]
+    labels: np.ndarray = field(repr=False)
+    scores: np.ndarray = field(repr=False)
+
+
+@dataclass
+class CVResult:
+    """All folds of one cross-validation and how it was run."""
+
+    protocol: str
+    folds: list[FoldResult]
+    settings: dict
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Mean and sample standard deviation over folds of each test metric."""
+        out = {}
+        for name in SUMMARY_METRICS:
+            values = np.array([fold.test[name] for fold in self.folds], dtype=np.float64)
+            out[name] = {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+        return out
+
+
+def score_fold(labels_validation: np.ndarray, scores_validation: np.ndarray, labels_test: np.ndarray,
+               scores_test: np.ndarray) -> tuple[dict, dict, dict]:
+    """Validation metrics, test metrics at the validation threshold, and optimistic test figures.
+
+    Arrays are ``[validation pairs]`` / ``[test pairs]``. Returns ``(validation, test,
+    test_fold_threshold)`` metric dicts.
+    """
+    threshold = youden_threshold(labels_validation, scores_validation)
+    validation = evaluate(labels_validation, scores_validation, threshold)
+    test = evaluate(labels_test, scores_test, threshold)
+    optimistic_threshold = youden_threshold(labels_test, scores_test)
+    optimistic = threshold_metrics(labels_test, scores_test, optimistic_threshold)
+    optimistic["threshold"] = optimistic_threshold
+    return validation, test, optimistic
+
+
+def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: str = "random",
+           folds: int = 5, seed: int = 0, validation_fraction: float = 0.15,
+           reporter: Reporter | None = None) -> CVResult:
+    """k-fold cross-validation of DeepTGI on ``dataset`` under ``protocol`` (random, tf or gene).
+
+    Every fold trains with ``train`` (its seed shifted by the fold number) so the whole run is
+    deterministic for a given ``seed``.
+    """
+    reporter = reporter or Reporter()
+    results = []
+    for split in cv_splits(dataset, protocol=protocol, folds=folds, seed=seed,
+                           validation_fraction=validation_fraction):
+        started = time.perf_counter()
+        fold_train = TrainConfig(**{**train.to_dict(), "seed": train.seed + split.fold})
+        trained = train_model(dataset, split.fit, split.validation, model_config, fold_train,
+                              reporter=reporter, description=f"fold {split.fold + 1}/{folds}")
+        test_scores = predict(trained.model, dataset, split.test)
+        validation, test, optimistic = score_fold(
+            dataset.labels[split.validation], trained.validation_scores, dataset.labels[split.test], test_scores
+        )
+        results.append(FoldResult(
+            fold=split.fold + 1,
+            n_fit=len(split.fit),
+            n_validation=len(split.validation),
+            n_test=len(split.test),
+            best_epoch=trained.best_epoch,
+            seconds=time.perf_counter() - started,
+            test=test,
+            test_fold_threshold=optimistic,
+            validation=validation,
+            labels=dataset.labels[split.test].astype(np.int8),
+            scores=test_scores,
+        ))
+        reporter.info(
+            f"fold {split.fold + 1}/{folds}: test AUROC {test['auroc']:.3f}, AUPR {test['aupr']:.3f} "
+            f"(best epoch {trained.best_epoch}, validation AUROC {trained.validation_auroc:.3f})"
+        )
+    settings = {
+        "protocol": protocol,
+        "folds": folds,
+        "seed": seed,
+        "validation_fraction": validation_fraction,
+        "model_config": model_config.to_dict(),
+        "train_config": train.to_dict(),
+        "n_pairs": len(dataset),
+        "n_positive": int(dataset.labels.sum()),
+    }
+    return CVResult(protocol=protocol, folds=results, settings=settings)

@@ -1,0 +1,285 @@
+"""Training data: expression modalities, feature genes, and the pair data set.
+
+Features come only from :func:`deeptgi_rt.features.entity_features`, the code the scorer
+uses, so a trained model sees exactly the inputs it will be scored on. They are computed
+once per distinct gene; a pair is a pair of row indices into that entity tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from deeptgi_rt.errors import InputError, preview
+from deeptgi_rt.expression import Expression, read_expression
+from deeptgi_rt.features import entity_features
+from deeptgi_rt.progress import Reporter
+
+from .labels import LabelledPairs
+
+
+@dataclass
+class ExpressionData:
+    """The expression modalities of a training run and the model's feature genes.
+
+    Attributes:
+        expressions: one :class:`Expression` per modality, preprocessed.
+        modalities: ``["single_cell"]`` or ``["single_cell", "bulk"]``.
+        preprocessing: per modality, ``"log1p"`` or ``"none"``.
+        feature_genes: feature gene names, in single-cell order.
+        genes: genes present in every modality (candidate TFs and targets), single-cell order.
+    """
+
+    expressions: list[Expression]
+    modalities: list[str]
+    preprocessing: list[str]
+    feature_genes: list[str]
+    genes: list[str]
+
+    @property
+    def sources(self) -> list[str]:
+        return [expression.source for expression in self.expressions]
+
+
+def _read_modality(path: str | Path, layout: str, log1p: bool, case_insensitive: bool) -> Expression:
+    return read_expression(path, layout=layout, log1p=log1p, case_insensitive=case_insensitive)
+
+
+def load_expression_data(
+    expr: str | Path,
+    bulk: str | Path | None = None,
+    *,
+    layout: str = "auto",
+    bulk_layout: str = "auto",
+    log1p: bool = False,
+    bulk_log1p: bool = False,
+    feature_genes_file: str | Path | None = None,
+    case_insensitive: bool = False,
+    reporter: Reporter | None = None,
+) -> ExpressionData:
+    """Read the single-cell (and optional bulk) expression and choose the feature genes.
+
+    Feature genes are all genes of the single-cell data, or those listed in
+    ``feature_genes_file``; with bulk data only genes present in both modalities are kept (in
+    single-cell order, the count dropped is reported). With ``case_insensitive`` the bulk and
+    list names are matched ignoring case and spelled as in the single-cell data.
+    """
+    reporter = reporter or Reporter()
+    expressions = [_read_modality(expr, layout, log1p, case_insensitive)]
+    modalities = ["single_cell"]
+    preprocessing = ["log1p" if log1p else "none"]
+    if bulk is not None:
+        expressions.append(_read_modality(bulk, bulk_layout, bulk_log1p, case_insensitive))
+        modalities.append("bulk")
+        preprocessing.append("log1p" if bulk_log1p else "none")
+
+    key = str.casefold if case_insensitive else (lambda name: name)
+    sc_genes = expressions[0].genes
+    genes = list(sc_genes)
+    if bulk is not None:
+        bulk_keys = {key(name) for name in expressions[1].genes}
+        genes = [name for name in sc_genes if key(name) in bulk_keys]
+        if not genes:
+            raise InputError(f"{bulk}: no gene in common with {expr}")
+        if len(genes) < len(sc_genes):
+            reporter.info(
+                f"{len(genes)} of {len(sc_genes)} single-cell genes are also in {bulk}; "
+                "only those are used"
+            )
+        if case_insensitive:
+            # Entity lookup is exact by default: spell bulk genes as in the single-cell data.
+            spelling = {key(name): name for name in sc_genes}
+            bulk_expr = expressions[1]
+            expressions[1] = Expression(
+                genes=[spelling.get(key(name), name) for name in bulk_expr.genes],
+                values=bulk_expr.values,
+                source=bulk_expr.source,
+                cells=bulk_expr.cells,
+            )
+
+    if feature_genes_file is None:
+        feature_genes = list(genes)
+    else:
+        from deeptgi_rt.genes import read_gene_list
+
+        listed = read_gene_list(feature_genes_file)
+        lookup = {key(name): name for name in genes}
+        feature_genes = list(dict.fromkeys(lookup[key(n)] for n in listed if key(n) in lookup))
+        absent = [n for n in listed if key(n) not in lookup]
+        if not feature_genes:
+            raise InputError(f"{feature_genes_file}: none of the {len(listed)} feature genes are in the expression data")
+        if absent:
+            reporter.warn(
+                f"{feature_genes_file}: {len(absent)} of {len(listed)} feature genes are not in every "
+                f"expression modality and are left out: {preview(absent)}"
+            )
+    return ExpressionData(
+        expressions=expressions,
+        modalities=modalities,
+        preprocessing=preprocessing,
+        feature_genes=feature_genes,
+        genes=genes,
+    )
+
+
+def canonical_pair_names(pairs: LabelledPairs, genes: Sequence[str]) -> LabelledPairs:
+    """Respell the pairs' gene names as in ``genes`` where they match ignoring case."""
+    spelling = {name.casefold(): name for name in genes}
+    return LabelledPairs(
+        tfs=[spelling.get(name.casefold(), name) for name in pairs.tfs],
+        targets=[spelling.get(name.casefold(), name) for name in pairs.targets],
+        labels=pairs.labels,
+        source=pairs.source,
+        had_labels=pairs.had_labels,
+        notes=list(pairs.notes),
+    )
+
+
+@dataclass
+class PairDataset:
+    """Labelled pairs as indices into one entity feature tensor.
+
+    Attributes:
+        features: float32 ``[entities, modalities, feature_genes]``, one row per distinct gene.
+        entities: gene name of each feature row.
+        tf_idx: int64 ``[pairs]``, the TF's row in ``features``.
+        gene_idx: int64 ``[pairs]``, the target's row in ``features``.
+        labels: float32 ``[pairs]``, 1 = interaction.
+        feature_genes: the feature gene names (columns of ``features``).
+    """
+
+    features: np.ndarray
+    entities: list[str]
+    tf_idx: np.ndarray
+    gene_idx: np.ndarray
+    labels: np.ndarray
+    feature_genes: list[str]
+
+    def __len__(self) -> int:
+        return int(self.tf_idx.shape[0])
+
+    @property
+    def n_modalities(self) -> int:
+        return int(self.features.shape[1])
+
+    @property
+    def n_feature_genes(self) -> int:
+        return int(self.features.shape[2])
+
+    def pair_tfs(self) -> np.ndarray:
+        """TF name of each pair, object ``[pairs]``."""
+        return np.asarray(self.entities, dtype=object)[self.tf_idx]
+
+    def pair_targets(self) -> np.ndarray:
+        """Target name of each pair, object ``[pairs]``."""
+        return np.asarray(self.entities, dtype=object)[self.gene_idx]
+
+    def inputs(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Model inputs of the pairs ``idx`` (int ``[b]``): TF and gene features, float32 ``[b, M, F]`` each."""
+        return self.features[self.tf_idx[idx]], self.features[self.gene_idx[idx]]
+
+    def flat_inputs(self, idx: np.ndarray | None = None) -> np.ndarray:
+        """Concatenated, flattened TF and gene features: float32 ``[b, 2 * M * F]`` (for baselines)."""
+        idx = np.arange(len(self)) if idx is None else idx
+        tf, gene = self.inputs(idx)
+        return np.concatenate([tf.reshape(len(idx), -1), gene.reshape(len(idx), -1)], axis=1)
+
+
+def build_pair_dataset(data: ExpressionData, pairs: LabelledPairs, *, case_insensitive: bool = False,
+                       reporter: Reporter | None = None) -> PairDataset:
+    """Compute entity features once per distinct gene of ``pairs`` and index the pairs into them.
+
+    ``pairs`` must only name genes of ``data.genes`` (see
+    :func:`deeptgi_train.labels.drop_unknown_genes`).
+    """
+    entities = list(dict.fromkeys(pairs.tfs + pairs.targets))
+    row = {name: i for i, name in enumerate(entities)}
+    features = entity_features(
+        data.expressions, entities, data.feature_genes, case_insensitive=case_insensitive, reporter=reporter
+    )
+    return PairDataset(
+        features=np.ascontiguousarray(features, dtype=np.float32),
+        entities=entities,
+        tf_idx=np.fromiter((row[name] for name in pairs.tfs), dtype=np.int64, count=len(pairs)),
+        gene_idx=np.fromiter((row[name] for name in pairs.targets), dtype=np.int64, count=len(pairs)),
+        labels=pairs.labels.astype(np.float32),
+        feature_genes=list(data.feature_genes),
+    )
+
+
+def pair_pcc(dataset: PairDataset) -> np.ndarray:
+    """PCC between each pair's TF and target in the first modality, float32 ``[pairs]``.
+
+    Read from the TF's feature row at the target's column; NaN where the target is not a
+    feature gene.
+    """
+    column = {name: j for j, name in enumerate(dataset.feature_genes)}
+    target_column = np.array([column.get(name, -1) for name in dataset.pair_targets()], dtype=np.int64)
+    out = np.full(len(dataset), np.nan, dtype=np.float32)
+    known = target_column >= 0
+    out[known] = dataset.features[dataset.tf_idx[known], 0, target_column[known]]
+    return out
+
+
+@dataclass
+class TrainingSet:
+    """Everything a training run reads: the expression data, the labelled pairs and their features."""
+
+    data: ExpressionData
+    pairs: LabelledPairs
+    dataset: PairDataset
+
+
+def load_training_set(
+    expr: str | Path,
+    labels: str | Path,
+    *,
+    bulk: str | Path | None = None,
+    layout: str = "auto",
+    bulk_layout: str = "auto",
+    log1p: bool = False,
+    bulk_log1p: bool = False,
+    feature_genes_file: str | Path | None = None,
+    tfs_file: str | Path | None = None,
+    negatives: str = "none",
+    case_insensitive: bool = False,
+    seed: int = 0,
+    reporter: Reporter | None = None,
+) -> TrainingSet:
+    """Read labels and expression, drop pairs with unknown genes, add negatives, compute features.
+
+    Steps, in order: read and check the label file; restrict to the TFs of ``tfs_file``; read
+    the expression modalities; drop (and report) pairs whose genes are not in every modality;
+    add negatives (``none``, ``balanced`` or ``all``, seeded); check that both classes remain;
+    compute the entity features once per distinct gene.
+    """
+    from .labels import add_negatives, check_trainable, drop_unknown_genes, read_labels, restrict_tfs
+
+    reporter = reporter or Reporter()
+    pairs = read_labels(labels, reporter=reporter)
+    if tfs_file is not None:
+        from deeptgi_rt.genes import read_gene_list
+
+        pairs = restrict_tfs(pairs, read_gene_list(tfs_file), source=str(tfs_file))
+    if negatives == "none" and not pairs.had_labels:
+        check_trainable(pairs)
+    data = load_expression_data(
+        expr, bulk, layout=layout, bulk_layout=bulk_layout, log1p=log1p, bulk_log1p=bulk_log1p,
+        feature_genes_file=feature_genes_file, case_insensitive=case_insensitive, reporter=reporter,
+    )
+    if case_insensitive:
+        pairs = canonical_pair_names(pairs, data.genes)
+    sources = " and ".join(data.sources)
+    pairs = drop_unknown_genes(pairs, data.genes, data_source=sources, reporter=reporter)
+    pairs = add_negatives(pairs, data.genes, negatives, seed=seed, reporter=reporter)
+    check_trainable(pairs)
+    dataset = build_pair_dataset(data, pairs, reporter=reporter)
+    reporter.info(
+        f"{len(dataset)} pairs ({int(dataset.labels.sum())} positive) over {len(pairs.tf_names)} TFs; "
+        f"{len(dataset.entities)} distinct genes x {len(data.feature_genes)} feature genes x "
+        f"{len(data.modalities)} modalities"
+    )
+    return TrainingSet(data=data, pairs=pairs, dataset=dataset)

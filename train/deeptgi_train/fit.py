@@ -1,0 +1,99 @@
+"""Train a final model on all labelled pairs and export it as a contract ONNX file.
+
+A validation part of the labelled pairs (same protocol as cross-validation would use) chooses
+the epoch and the Youden threshold written into the model, and the export is verified on those
+held-out pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deeptgi_rt.contract import ModelMetadata
+from deeptgi_rt.progress import Reporter
+
+from . import __version__
+from .data import TrainingSet
+from .metrics import evaluate, youden_threshold
+from .splits import holdout
+from .trainer import TrainConfig, TrainResult, train_model
+
+
+@dataclass
+class FitResult:
+    """A trained final model and how it did on its validation pairs.
+
+    Attributes:
+        trained: the training outcome (model at the best validation epoch).
+        threshold: Youden threshold on the validation pairs.
+        validation: validation metrics at that threshold.
+        fit_idx, validation_idx: int64 pair indices used for fitting and validation.
+    """
+
+    trained: TrainResult
+    threshold: float
+    validation: dict[str, float]
+    fit_idx: np.ndarray
+    validation_idx: np.ndarray
+
+
+def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protocol: str = "random",
+              validation_fraction: float = 0.15, reporter: Reporter | None = None) -> FitResult:
+    """Train on all labelled pairs except a validation part split off by ``protocol``."""
+    dataset = training.dataset
+    fit_idx, validation_idx = holdout(
+        np.arange(len(dataset)), dataset.labels, dataset.pair_tfs(), dataset.pair_targets(),
+        protocol=protocol, fraction=validation_fraction, seed=train.seed,
+    )
+    trained = train_model(dataset, fit_idx, validation_idx, model_config, train, reporter=reporter,
+                          description="training")
+    labels = dataset.labels[validation_idx]
+    threshold = youden_threshold(labels, trained.validation_scores)
+    validation = evaluate(labels, trained.validation_scores, threshold)
+    return FitResult(trained=trained, threshold=threshold, validation=validation, fit_idx=fit_idx,
+                     validation_idx=validation_idx)
+
+
+def model_metadata(training: TrainingSet, result: FitResult, model_config, train: TrainConfig, *,
+                   protocol: str, files: dict[str, str], command: str) -> ModelMetadata:
+    """Contract metadata of a fitted model (state tensor names are filled in by the exporter)."""
+    dataset = training.dataset
+    return ModelMetadata(
+        feature_genes=list(training.data.feature_genes),
+        modalities=list(training.data.modalities),
+        preprocessing=list(training.data.preprocessing),
+        threshold=float(np.clip(result.threshold, 0.0, 1.0)),
+        tfs=list(training.pairs.tf_names),
+        config=model_config.to_dict(),
+        training={
+            "data": {key: Path(value).name for key, value in files.items() if value},
+            "n_pairs": len(dataset),
+            "n_positive": int(dataset.labels.sum()),
+            "n_fit": len(result.fit_idx),
+            "n_validation": len(result.validation_idx),
+            "protocol": protocol,
+            "best_epoch": result.trained.best_epoch,
+            "validation_metrics": {key: round(float(value), 6) for key, value in result.validation.items()},
+            "train_config": train.to_dict(),
+            "notes": list(training.pairs.notes),
+            "package": "deeptgi-train",
+            "package_version": __version__,
+            "command": command,
+        },
+    )
+
+
+def export_fitted(training: TrainingSet, result: FitResult, metadata: ModelMetadata, out: str | Path,
+                  *, checkpoint: str | Path | None = None) -> dict:
+    """Export the fitted model to ``out`` (ONNX, verified on the validation pairs) and optionally
+    save a PyTorch checkpoint. Returns the exporter's report."""
+    from .export import export_onnx, save_checkpoint
+
+    check = training.dataset.inputs(result.validation_idx[:256])
+    report = export_onnx(result.trained.model, metadata, out, check_features=check)
+    if checkpoint is not None:
+        save_checkpoint(result.trained.model, report["metadata"], checkpoint)
+    return report

@@ -1,0 +1,289 @@
+"""Labelled TF -> target pairs: reading label files, checking them, and sampling negatives.
+
+A label file is CSV, TSV or Parquet with a TF column, a target column and optionally a 0/1
+label column. Files without a label column are positives-only networks (every row is a
+known interaction); negatives are then sampled from the non-edges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from deeptgi_rt.errors import InputError, preview
+from deeptgi_rt.progress import Reporter
+
+# Accepted header spellings (compared case-insensitively), in order of preference.
+TF_COLUMNS = ("tf", "gene1", "source", "regulator")
+TARGET_COLUMNS = ("target", "gene2", "gene")
+LABEL_COLUMNS = ("label",)
+NEGATIVE_CHOICES = ("none", "balanced", "all")
+
+
+@dataclass
+class LabelledPairs:
+    """TF -> target pairs with 0/1 labels.
+
+    Attributes:
+        tfs: TF name of each pair, ``[n]``.
+        targets: target gene name of each pair, ``[n]``.
+        labels: int8 ``[n]``, 1 = interaction, 0 = non-interaction.
+        source: the label file, for messages.
+        had_labels: whether the file had a label column (else it was positives-only).
+        notes: human-readable lines about what was done (dropped duplicates, sampled negatives).
+    """
+
+    tfs: list[str]
+    targets: list[str]
+    labels: np.ndarray
+    source: str
+    had_labels: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.tfs)
+
+    @property
+    def tf_names(self) -> list[str]:
+        """Distinct TFs in first-seen order."""
+        return list(dict.fromkeys(self.tfs))
+
+    def subset(self, keep: np.ndarray) -> "LabelledPairs":
+        """The pairs where the bool ``[n]`` mask ``keep`` is true."""
+        idx = np.flatnonzero(keep)
+        return LabelledPairs(
+            tfs=[self.tfs[i] for i in idx],
+            targets=[self.targets[i] for i in idx],
+            labels=self.labels[idx],
+            source=self.source,
+            had_labels=self.had_labels,
+            notes=list(self.notes),
+        )
+
+
+def _read_table(path: Path):
+    import polars as pl
+
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pl.read_parquet(path)
+        else:
+            separator = "\t" if suffix in (".tsv", ".txt", ".tab") else ","
+            frame = pl.read_csv(path, separator=separator, infer_schema=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: label file not found") from None
+    except Exception as exc:  # polars raises many parse error types
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: cannot read label file ({message})") from None
+    return frame
+
+
+def _pick(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
+    folded = {column.strip().casefold(): column for column in columns}
+    for name in candidates:
+        if name in folded:
+            return folded[name]
+    return None
+
+
+def _parse_label(value, path: Path, row: int) -> int:
+    text = str(value).strip() if value is not None else ""
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number not in (0.0, 1.0):
+        raise InputError(f"{path}: row {row}: label {text!r} is not 0 or 1")
+    return int(number)
+
+
+def read_labels(path: str | Path, *, reporter: Reporter | None = None) -> LabelledPairs:
+    """Read a label file and check it.
+
+    Header spellings (any case): ``TF/Target/Label``, ``Gene1/Gene2`` (extra ``Type`` or
+    ``Score`` columns are ignored), ``tf/gene/label``, ``source/target``. Row numbers in
+    messages count the header as row 1, as a spreadsheet shows them.
+
+    Duplicate pairs are merged (and counted in ``notes``); the same pair with both labels is an
+    error. Raises :class:`InputError` naming the file for missing columns, labels other than
+    0/1, empty names or an empty file.
+    """
+    reporter = reporter or Reporter()
+    path = Path(path)
+    frame = _read_table(path)
+    columns = list(frame.columns)
+    tf_column = _pick(columns, TF_COLUMNS)
+    target_column = _pick(columns, TARGET_COLUMNS)
+    if tf_column is None or target_column is None or tf_column == target_column:
+        raise InputError(
+            f"{path}: needs a TF column and a target column (e.g. TF,Target[,Label] or Gene1,Gene2); "
+            f"columns found: {', '.join(columns) if columns else '(none)'}"
+        )
+    label_column = _pick(columns, LABEL_COLUMNS)
+    tfs_raw = frame[tf_column].cast(str).to_list()
+    targets_raw = frame[target_column].cast(str).to_list()
+    labels_raw = frame[label_column].cast(str).to_list() if label_column else None
+    if not tfs_raw:
+        raise InputError(f"{path}: label file has no rows")
+
+    seen: dict[tuple[str, str], int] = {}
+    tfs: list[str] = []
+    targets: list[str] = []
+    labels: list[int] = []
+    duplicates = 0
+    for i, (tf, target) in enumerate(zip(tfs_raw, targets_raw)):
+        row = i + 2
+        tf = (tf or "").strip()
+        target = (target or "").strip()
+        if not tf or not target:
+            raise InputError(f"{path}: row {row}: empty TF or target name")
+        label = _parse_label(labels_raw[i], path, row) if labels_raw is not None else 1
+        key = (tf, target)
+        if key in seen:
+            first = seen[key]
+            if labels[first] != label:
+                raise InputError(
+                    f"{path}: row {row}: pair {tf} -> {target} is labelled both {labels[first]} and {label}"
+                )
+            duplicates += 1
+            continue
+        seen[key] = len(tfs)
+        tfs.append(tf)
+        targets.append(target)
+        labels.append(label)
+    notes = []
+    if duplicates:
+        notes.append(f"{path}: {duplicates} duplicate pairs merged")
+        reporter.info(notes[-1])
+    return LabelledPairs(
+        tfs=tfs,
+        targets=targets,
+        labels=np.asarray(labels, dtype=np.int8),
+        source=str(path),
+        had_labels=label_column is not None,
+        notes=notes,
+    )
+
+
+def restrict_tfs(pairs: LabelledPairs, tfs: Sequence[str], *, source: str = "TF list") -> LabelledPairs:
+    """Keep only the pairs whose TF is in ``tfs``; error if none remain."""
+    allowed = set(tfs)
+    keep = np.fromiter((tf in allowed for tf in pairs.tfs), dtype=bool, count=len(pairs))
+    if not keep.any():
+        raise InputError(f"{source}: none of the {len(allowed)} TFs occur in {pairs.source}")
+    out = pairs.subset(keep)
+    if not keep.all():
+        out.notes.append(f"{len(pairs) - int(keep.sum())} pairs whose TF is not in {source} dropped")
+    return out
+
+
+def drop_unknown_genes(pairs: LabelledPairs, known_genes: Sequence[str], *, data_source: str,
+                       reporter: Reporter | None = None) -> LabelledPairs:
+    """Drop pairs whose TF or target is not in ``known_genes`` (one warning with the first few).
+
+    Raises :class:`InputError` if no pair remains.
+    """
+    reporter = reporter or Reporter()
+    known = set(known_genes)
+    keep = np.fromiter(
+        (tf in known and target in known for tf, target in zip(pairs.tfs, pairs.targets)),
+        dtype=bool,
+        count=len(pairs),
+    )
+    if keep.all():
+        return pairs
+    missing = list(dict.fromkeys(
+        gene for tf, target in zip(pairs.tfs, pairs.targets) for gene in (tf, target) if gene not in known
+    ))
+    if not keep.any():
+        raise InputError(
+            f"{pairs.source}: no pair has both genes in {data_source} "
+            f"({len(missing)} genes missing: {preview(missing)})"
+        )
+    dropped = len(pairs) - int(keep.sum())
+    message = (
+        f"{pairs.source}: {dropped} of {len(pairs)} pairs dropped because {len(missing)} of their genes "
+        f"are not in {data_source}: {preview(missing)}"
+    )
+    reporter.warn(message)
+    out = pairs.subset(keep)
+    out.notes.append(message)
+    return out
+
+
+def add_negatives(pairs: LabelledPairs, genes: Sequence[str], mode: str, *, seed: int = 0,
+                  reporter: Reporter | None = None) -> LabelledPairs:
+    """Add sampled non-interactions (label 0) for each TF.
+
+    Args:
+        pairs: labelled pairs; their positives define the edges of each TF.
+        genes: candidate targets (the genes of the expression data).
+        mode: ``"none"`` (unchanged), ``"balanced"`` (per TF, as many non-edges as it has edges,
+            counting negatives already in the file, drawn uniformly without replacement from
+            the genes that are neither the TF, nor its positives, nor already labelled for it)
+            or ``"all"`` (every such non-edge).
+        seed: seed of the numpy Generator used by ``balanced``.
+
+    Returns:
+        A new :class:`LabelledPairs` with the sampled pairs appended after the original ones.
+        A TF with fewer candidate genes than needed gets all of them (noted once).
+    """
+    if mode not in NEGATIVE_CHOICES:
+        raise InputError(f"--negatives {mode!r}: choose one of {', '.join(NEGATIVE_CHOICES)}")
+    if mode == "none":
+        return pairs
+    reporter = reporter or Reporter()
+    rng = np.random.default_rng(seed)
+    labelled: dict[str, set[str]] = {}
+    positives: dict[str, int] = {}
+    negatives: dict[str, int] = {}
+    for tf, target, label in zip(pairs.tfs, pairs.targets, pairs.labels):
+        labelled.setdefault(tf, set()).add(target)
+        if label == 1:
+            positives[tf] = positives.get(tf, 0) + 1
+        else:
+            negatives[tf] = negatives.get(tf, 0) + 1
+    genes = list(dict.fromkeys(genes))
+    new_tfs: list[str] = []
+    new_targets: list[str] = []
+    short = 0
+    for tf in pairs.tf_names:
+        excluded = labelled[tf] | {tf}
+        candidates = [gene for gene in genes if gene not in excluded]
+        if mode == "all":
+            chosen = candidates
+        else:
+            wanted = max(positives.get(tf, 0) - negatives.get(tf, 0), 0)
+            if wanted > len(candidates):
+                short += 1
+                wanted = len(candidates)
+            picks = rng.choice(len(candidates), size=wanted, replace=False) if wanted else []
+            chosen = [candidates[i] for i in sorted(picks)]
+        new_tfs.extend([tf] * len(chosen))
+        new_targets.extend(chosen)
+    note = f"{len(new_tfs)} negative pairs added ({mode})"
+    if short:
+        note += f"; {short} TFs had too few non-target genes for a full balance"
+    reporter.info(note)
+    return LabelledPairs(
+        tfs=pairs.tfs + new_tfs,
+        targets=pairs.targets + new_targets,
+        labels=np.r_[pairs.labels, np.zeros(len(new_tfs), dtype=np.int8)].astype(np.int8),
+        source=pairs.source,
+        had_labels=True,
+        notes=pairs.notes + [note],
+    )
+
+
+def check_trainable(pairs: LabelledPairs) -> None:
+    """Raise :class:`InputError` unless there are both positive and negative pairs."""
+    n_pos = int(np.count_nonzero(pairs.labels == 1))
+    if n_pos == 0:
+        raise InputError(f"{pairs.source}: no positive pairs (label 1) to learn from")
+    if n_pos == len(pairs):
+        hint = " (the file has no label column: add --negatives balanced or all)" if not pairs.had_labels else ""
+        raise InputError(f"{pairs.source}: all {len(pairs)} pairs are positive; training needs negatives{hint}")

@@ -1,0 +1,149 @@
+"""Cross-validation reports: a terminal table, metrics.json, metrics.csv, roc.png and pr.png."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from deeptgi_rt.atomic import atomic_output
+from deeptgi_rt.errors import InputError
+
+from .cv import SUMMARY_METRICS, CVResult
+from .metrics import pr_curve, roc_curve
+
+_SHORT = {"auroc": "AUROC", "aupr": "AUPR", "auprc_ratio": "AUPRr", "epr": "EPR", "acc": "ACC", "f1": "F1",
+          "recall": "Rec", "precision": "Prec"}
+_HEADERS = {"auroc": "AUROC", "aupr": "AUPR", "auprc_ratio": "AUPRC ratio", "epr": "EPR", "acc": "ACC",
+            "f1": "F1", "recall": "Recall", "precision": "Precision"}
+
+
+def prepare_report_dir(path: str | Path) -> Path:
+    """Create the report directory (its parent must exist); fail before any training if impossible."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target}: report path exists and is not a directory")
+    if not target.parent.is_dir():
+        raise InputError(f"{target}: parent directory {target.parent} does not exist")
+    target.mkdir(exist_ok=True)
+    return target
+
+
+def print_table(result: CVResult, console=None) -> None:
+    """Per-fold test metrics and mean ± sd as a rich table (threshold metrics at the validation threshold),
+    followed by the optimistic test-fold-threshold figures."""
+    from rich.console import Console
+    from rich import box
+    from rich.table import Table
+
+    console = console or Console()
+    table = Table(title=f"DeepTGI {len(result.folds)}-fold cross-validation, {result.protocol} split "
+                        "(ACC/F1/recall/precision at the validation threshold)",
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    table.add_column("fold", justify="right")
+    table.add_column("test", justify="right")
+    table.add_column("epoch", justify="right", min_width=3)
+    for name in SUMMARY_METRICS:
+        table.add_column(_SHORT[name], justify="right", min_width=5, no_wrap=True)
+    for fold in result.folds:
+        table.add_row(str(fold.fold), str(fold.n_test), str(fold.best_epoch),
+                      *(f"{fold.test[name]:.3f}" for name in SUMMARY_METRICS))
+    summary = result.summary()
+    table.add_row("mean", "", "", *(f"{summary[name]['mean']:.3f}" for name in SUMMARY_METRICS), style="bold")
+    table.add_row("± sd", "", "", *(f"{summary[name]['sd']:.3f}" for name in SUMMARY_METRICS))
+    console.print(table)
+    optimistic = {name: np.mean([fold.test_fold_threshold[name] for fold in result.folds])
+                  for name in ("acc", "f1", "recall", "precision")}
+    console.print("test-fold threshold (optimistic, as in the paper): " + ", ".join(
+        f"{_HEADERS[name]} {value:.3f}" for name, value in optimistic.items()))
+
+
+def result_json(result: CVResult) -> dict:
+    """JSON-ready summary: settings, per-fold metrics and mean ± sd."""
+    return {
+        "settings": result.settings,
+        "summary": result.summary(),
+        "folds": [
+            {
+                "fold": fold.fold,
+                "n_fit": fold.n_fit,
+                "n_validation": fold.n_validation,
+                "n_test": fold.n_test,
+                "best_epoch": fold.best_epoch,
+                "seconds": round(fold.seconds, 3),
+                "test": fold.test,
+                "test_fold_threshold_optimistic": fold.test_fold_threshold,
+                "validation": fold.validation,
+            }
+            for fold in result.folds
+        ],
+    }
+
+
+def write_report(result: CVResult, directory: str | Path) -> list[Path]:
+    """Write metrics.json, metrics.csv, roc.png and pr.png into ``directory``; return the paths."""
+    directory = prepare_report_dir(directory)
+    paths = []
+    target = directory / "metrics.json"
+    with atomic_output(target) as tmp:
+        tmp.write_text(json.dumps(result_json(result), indent=2) + "\n")
+    paths.append(target)
+
+    target = directory / "metrics.csv"
+    with atomic_output(target) as tmp:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["fold", "n_test", "best_epoch", *SUMMARY_METRICS, "threshold",
+                             *(f"{name}_test_fold_threshold" for name in ("acc", "f1", "recall", "precision"))])
+            for fold in result.folds:
+                writer.writerow([fold.fold, fold.n_test, fold.best_epoch,
+                                 *(f"{fold.test[name]:.6f}" for name in SUMMARY_METRICS),
+                                 f"{fold.test['threshold']:.6f}",
+                                 *(f"{fold.test_fold_threshold[name]:.6f}"
+                                   for name in ("acc", "f1", "recall", "precision"))])
+            summary = result.summary()
+            for stat in ("mean", "sd"):
+                writer.writerow([stat, "", "", *(f"{summary[name][stat]:.6f}" for name in SUMMARY_METRICS),
+                                 "", "", "", "", ""])
+    paths.append(target)
+    paths.extend(plot_curves(result, directory))
+    return paths
+
+
+def plot_curves(result: CVResult, directory: Path) -> list[Path]:
+    """ROC and PR curves of every test fold: roc.png and pr.png in ``directory``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for kind in ("roc", "pr"):
+        figure, axes = plt.subplots(figsize=(5, 5))
+        for fold in result.folds:
+            if kind == "roc":
+                x, y, _ = roc_curve(fold.labels, fold.scores)
+                label = f"fold {fold.fold} (AUROC {fold.test['auroc']:.3f})"
+            else:
+                x, y, _ = pr_curve(fold.labels, fold.scores)
+                label = f"fold {fold.fold} (AUPR {fold.test['aupr']:.3f})"
+            axes.plot(x, y, lw=1.2, label=label, drawstyle="steps-post" if kind == "pr" else "default")
+        if kind == "roc":
+            axes.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+            axes.set_xlabel("false positive rate")
+            axes.set_ylabel("true positive rate")
+        else:
+            axes.set_xlabel("recall")
+            axes.set_ylabel("precision")
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1.02)
+        axes.set_title(f"{kind.upper()} curves, {result.protocol} split")
+        axes.legend(loc="lower right" if kind == "roc" else "lower left", fontsize=8)
+        target = directory / f"{kind}.png"
+        with atomic_output(target) as tmp:
+            figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+        plt.close(figure)
+        paths.append(target)
+    return paths

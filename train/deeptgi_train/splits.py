@@ -1,0 +1,109 @@
+"""Cross-validation protocols over labelled pairs.
+
+* ``random``: stratified k-fold over pairs (the DeepTGI paper's protocol). A TF or target seen
+  in a test pair usually also appears in training pairs.
+* ``tf``: group k-fold on TFs; no TF of a test pair appears in any training pair.
+* ``gene``: group k-fold on targets; no target of a test pair appears as a training target.
+
+Every function is a pure function of its arguments and a seed.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from deeptgi_rt.errors import InputError
+
+PROTOCOLS = ("random", "tf", "gene")
+
+
+def _stratified_assignment(labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold number (int64 ``[n]``) per pair, each class spread evenly over the ``k`` folds."""
+    folds = np.empty(labels.shape[0], dtype=np.int64)
+    offset = 0
+    for value in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == value))
+        # Continue the round-robin where the previous class stopped so fold sizes stay balanced.
+        folds[members] = (np.arange(members.size) + offset) % k
+        offset = (offset + members.size) % k
+    return folds
+
+
+def _group_assignment(groups: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold number (int64 ``[n]``) per pair so each group falls in one fold, pair counts balanced.
+
+    Groups are shuffled, then placed largest first into the fold with the fewest pairs so far.
+    """
+    names, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    if names.size < k:
+        raise InputError(f"only {names.size} groups for {k} folds; use fewer folds")
+    shuffled = rng.permutation(names.size)
+    order = shuffled[np.argsort(-counts[shuffled], kind="stable")]
+    group_fold = np.empty(names.size, dtype=np.int64)
+    load = np.zeros(k, dtype=np.int64)
+    for g in order:
+        fold = int(np.argmin(load))
+        group_fold[g] = fold
+        load[fold] += counts[g]
+    return group_fold[inverse]
+
+
+def fold_assignment(labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *, protocol: str,
+                    folds: int, seed: int) -> np.ndarray:
+    """Fold number of each pair under ``protocol``.
+
+    Args:
+        labels: 0/1 ``[n]``.
+        tfs, targets: names ``[n]`` (object or str arrays).
+        protocol: ``"random"``, ``"tf"`` or ``"gene"``.
+        folds: number of folds k >= 2.
+        seed: seed of the numpy Generator.
+
+    Returns:
+        int64 ``[n]`` in ``[0, folds)``.
+    """
+    if protocol not in PROTOCOLS:
+        raise InputError(f"--split {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+    if folds < 2:
+        raise InputError(f"--folds {folds}: need at least 2 folds")
+    labels = np.asarray(labels)
+    if labels.shape[0] < folds:
+        raise InputError(f"only {labels.shape[0]} pairs for {folds} folds")
+    rng = np.random.default_rng(seed)
+    if protocol == "random":
+        return _stratified_assignment(labels, folds, rng)
+    groups = np.asarray(tfs if protocol == "tf" else targets, dtype=str)
+    return _group_assignment(groups, folds, rng)
+
+
+def kfold(labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *, protocol: str, folds: int,
+          seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(train_idx, test_idx)`` (int64 arrays into the pairs) for each fold."""
+    assignment = fold_assignment(labels, tfs, targets, protocol=protocol, folds=folds, seed=seed)
+    for fold in range(folds):
+        yield np.flatnonzero(assignment != fold), np.flatnonzero(assignment == fold)
+
+
+def holdout(indices: np.ndarray, labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *,
+            protocol: str, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``indices`` (int ``[n]``) into ``(fit_idx, validation_idx)`` under ``protocol``.
+
+    ``labels``, ``tfs`` and ``targets`` cover all pairs (indexed by ``indices``). About
+    ``fraction`` of the pairs go to validation: stratified for ``random``, whole TFs (targets)
+    for ``tf`` (``gene``). The validation part always holds both classes when the data do.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    sub_labels = np.asarray(labels)[indices]
+    k = max(2, int(round(1.0 / fraction)))
+    # One fold of a k-fold assignment is a holdout of about 1/k with the same protocol guarantees.
+    for attempt in range(10):
+        assignment = fold_assignment(
+            sub_labels, np.asarray(tfs)[indices], np.asarray(targets)[indices],
+            protocol=protocol, folds=k, seed=seed + attempt,
+        )
+        validation = assignment == 0
+        if np.unique(sub_labels[validation]).size == np.unique(sub_labels).size:
+            break
+    return indices[~validation], indices[validation]
