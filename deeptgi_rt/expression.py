@@ -202,7 +202,9 @@ def write_expression_parquet(expression: Expression, path, *, compression: str =
     names.extend(expression.genes)
     table = pa.Table.from_arrays(columns, names=names)
     with atomic_output(path) as tmp:
-        pq.write_table(table, tmp, compression=compression)
+        # Dictionary encoding only for cell ids: float columns rarely repeat, and encoding
+        # them anyway triples the write time and grows the file.
+        pq.write_table(table, tmp, compression=compression, use_dictionary=names[:1] if expression.cells else False)
     return Path(path)
 
 
