@@ -105,12 +105,11 @@ def read_expression(
         # anndata names var by position ("0", "1", ...) when it was given no gene names.
         return _finish(genes, values, cells, source, "cells-by-genes", False, log1p, case_insensitive,
                        numeric_hint="the h5ad var_names are not gene names; set adata.var_names to gene symbols")
+    if kind == "parquet":
+        frame, header, first_is_text = _read_parquet(file, source)
     else:
-        if kind == "parquet":
-            frame, header, first_is_text = _read_parquet(file, source)
-        else:
-            frame, header, first_is_text = _read_delimited(file, source, _CSV_SEPARATORS[kind])
-        genes, values, cells, chosen = _from_columns(frame, header, first_is_text, layout, source)
+        frame, header, first_is_text = _read_delimited(file, source, _CSV_SEPARATORS[kind])
+    genes, values, cells, chosen = _from_columns(frame, header, first_is_text, layout, source)
     return _finish(genes, values, cells, source, chosen, layout == "auto", log1p, case_insensitive)
 
 
@@ -154,9 +153,8 @@ def expression_from_frame(
             raise InputError(f"{source}: {len(genes)} gene names for {matrix.shape[0]} genes in the array ({layout})")
         if cells is not None and len(cells) != matrix.shape[1]:
             raise InputError(f"{source}: {len(cells)} cell ids for {matrix.shape[1]} cells in the array ({layout})")
-        values = np.ascontiguousarray(matrix, dtype=np.float32)
-        if values is data:
-            values = values.copy()  # never alias the caller's array: log1p works in place
+        # Always a copy: the Expression must not alias the caller's array (log1p works in place).
+        values = np.array(matrix, dtype=np.float32, order="C", copy=True)
         return _finish(
             [str(g) for g in genes], values, None if cells is None else [str(c) for c in cells],
             source, layout, False, log1p, case_insensitive,
@@ -390,8 +388,8 @@ def _from_columns(frame, header: list[str], first_is_text: bool, layout: str, so
     cell_id_header = header[0].casefold() in CELL_ID_HEADERS
     if first_is_text:
         as_numbers = first.cast(pl.Float64, strict=False)
-        # A mostly numeric first column is data with a typo in it, not names; the numeric
-        # check below then reports the bad value by row.
+        # A mostly numeric first column is data with a typo in it, not names: report the typo
+        # rather than guessing genes-by-cells and failing on "numeric gene names".
         first_numeric = as_numbers.null_count() - first.null_count() < max(1, frame.height // 2)
         if first_numeric and layout != "genes-by-cells" and not cell_id_header:
             bad = (as_numbers.is_null() & first.is_not_null()).arg_true()

@@ -242,3 +242,10 @@ def test_gene_list_errors_name_the_file(tmp_path, text, message):
     with pytest.raises(InputError, match=message) as error:
         read_gene_list(path)
     assert str(path) in str(error.value)
+
+
+def test_expression_never_aliases_the_callers_array(values):
+    cells_major = np.asfortranarray(values.T)  # .T of it is already C-contiguous float32
+    expression = expression_from_frame(cells_major, genes=GENES, log1p=True)
+    assert not np.shares_memory(expression.values, cells_major)
+    np.testing.assert_array_equal(cells_major, values.T)
