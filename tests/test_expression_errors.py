@@ -153,3 +153,11 @@ def test_failed_run_leaves_an_existing_output_untouched(tmp_path, capsys):
     code, _ = run_cli(["convert", str(path), str(out)], capsys)
     assert code == 2
     assert out.read_bytes() == b"previous result"
+
+
+@pytest.mark.parametrize("name", ["pcc", "convert"])
+def test_output_not_named_parquet_is_refused_before_reading(tmp_path, capsys, name):
+    out = tmp_path / "out.csv"
+    code, err = run_cli(command(name, tmp_path / "absent.csv", out, []), capsys)
+    assert_one_error_line(code, err, out, ["written as Parquet; name it .parquet"])
+    assert not out.exists()

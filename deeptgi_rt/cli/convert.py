@@ -20,6 +20,17 @@ def add_expression_options(parser, *, log1p: bool = True) -> None:
     )
 
 
+def check_parquet_output(path):
+    """The output path, checked before any work: writable and named ``.parquet``/``.pq``."""
+    from ..atomic import check_output_path
+    from ..errors import InputError
+
+    out = check_output_path(path)
+    if out.suffix.lower() not in (".parquet", ".pq"):
+        raise InputError(f"{out}: the output is written as Parquet; name it .parquet")
+    return out
+
+
 def add_parser(subparsers) -> None:
     """Register the ``convert`` subcommand."""
     parser = subparsers.add_parser(
@@ -37,12 +48,11 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Read, validate and write atomically; the output path is checked before reading."""
-    from ..atomic import check_output_path
     from ..expression import describe, read_expression, write_expression_parquet
     from ..progress import make_reporter
 
     reporter = make_reporter(args.quiet)
-    out = check_output_path(args.output)
+    out = check_parquet_output(args.output)
     expression = read_expression(args.input, layout=args.layout, case_insensitive=args.case_insensitive)
     reporter.info(describe(expression))
     write_expression_parquet(expression, out)

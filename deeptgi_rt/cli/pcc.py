@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import add_quiet
-from .convert import add_expression_options
+from .convert import add_expression_options, check_parquet_output
 
 # Output values held per written row group (float32 cells): bounds memory for genome-wide runs.
 _BLOCK_VALUES = 16_000_000
@@ -32,7 +32,7 @@ def run(args) -> int:
     """Check the output path and gene lists, read the data, stream PCC blocks into Parquet."""
     import numpy as np
 
-    from ..atomic import atomic_output, check_output_path
+    from ..atomic import atomic_output
     from ..expression import describe, read_expression
     from ..features import gene_rows
     from ..genes import read_gene_list
@@ -40,7 +40,7 @@ def run(args) -> int:
     from ..progress import make_reporter
 
     reporter = make_reporter(args.quiet)
-    out = check_output_path(args.out)
+    out = check_parquet_output(args.out)
     backend = resolve_backend(args.device)  # an unusable --device cuda fails before any reading
     row_names = read_gene_list(args.rows) if args.rows else None
     col_names = read_gene_list(args.cols) if args.cols else None
