@@ -473,9 +473,9 @@ def _finish(genes, values, cells, source, layout, auto, log1p, case_insensitive,
     n_genes, n_cells = values.shape
     if n_cells < MIN_CELLS:
         raise InputError(f"{source}: {n_cells} cells; at least {MIN_CELLS} are needed for correlations ({layout})")
-    finite = np.isfinite(values)
-    if not finite.all():
-        gene, cell = np.argwhere(~finite)[0]
+    bad = _first_non_finite(values)
+    if bad is not None:
+        gene, cell = bad
         raise InputError(
             f"{source}: {values[gene, cell]} value for gene {genes[gene]!r} in {_cell_label(cells, cell)}"
         )
@@ -490,6 +490,25 @@ def _finish(genes, values, cells, source, layout, auto, log1p, case_insensitive,
             )
         np.log1p(values, out=values)
     return Expression(genes=genes, values=values, source=source, cells=cells, layout=layout)
+
+
+def _first_non_finite(values: np.ndarray, block_values: int = 1 << 24) -> tuple[int, int] | None:
+    """``(gene, cell)`` of the first NaN/inf in float32 ``[genes, cells]``, or ``None``.
+
+    Checked in blocks of genes so that the boolean mask never spans a genome-scale matrix.
+    """
+    step = max(1, block_values // max(values.shape[1], 1))
+    for start in range(0, values.shape[0], step):
+        block = values[start:start + step]
+        # The sum is NaN/inf exactly when some element is (or when finite values overflow,
+        # which the exact mask below then rules out).
+        if np.isfinite(block.sum(dtype=np.float64)):
+            continue
+        mask = ~np.isfinite(block)
+        if mask.any():
+            gene, cell = np.argwhere(mask)[0]
+            return start + int(gene), int(cell)
+    return None
 
 
 def _cell_label(cells, index: int) -> str:

@@ -249,3 +249,17 @@ def test_expression_never_aliases_the_callers_array(values):
     expression = expression_from_frame(cells_major, genes=GENES, log1p=True)
     assert not np.shares_memory(expression.values, cells_major)
     np.testing.assert_array_equal(cells_major, values.T)
+
+
+@pytest.mark.parametrize("block_values", [1, 7, 64, 1 << 24])
+def test_first_non_finite_matches_numpy_at_any_block_size(block_values):
+    from deeptgi_rt.expression import _first_non_finite
+
+    rng = np.random.default_rng(block_values)
+    values = rng.normal(size=(17, 9)).astype(np.float32)
+    assert _first_non_finite(values, block_values) is None
+    values[[4, 11, 11], [8, 2, 5]] = [np.inf, np.nan, -np.inf]
+    reference = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+    assert _first_non_finite(values, block_values) == reference == (4, 8)
+    # Large finite values whose sum overflows are not reported.
+    assert _first_non_finite(np.full((3, 4), 3e38, dtype=np.float32), block_values) is None
