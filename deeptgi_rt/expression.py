@@ -427,15 +427,18 @@ def _from_columns(frame, header: list[str], first_is_text: bool, layout: str, so
         names = [str(n).strip() for n in names.to_list()]
     numeric = frame.select(pl.col(f"c{i}").cast(pl.Float64) for i in range(data_start, len(header)))
     _check_missing(numeric, header, data_start, names, source)
-    matrix = numeric.to_numpy()  # [rows, columns]
+    column_names = header[data_start:]
     if chosen == "cells-by-genes":
-        genes = header[data_start:]
-        cells = names
-        values = np.ascontiguousarray(matrix.T, dtype=np.float32)
+        genes, cells = column_names, names
+        values = np.empty((len(column_names), frame.height), dtype=np.float32)
+        # Column by column into the gene-major output: no [rows, columns] float64 copy of the table.
+        for g, column in enumerate(numeric.iter_columns()):
+            values[g] = column.to_numpy()
     else:
-        genes = names
-        cells = header[data_start:]
-        values = np.ascontiguousarray(matrix, dtype=np.float32)
+        genes, cells = names, column_names
+        values = np.empty((frame.height, len(column_names)), dtype=np.float32)
+        for j, column in enumerate(numeric.iter_columns()):
+            values[:, j] = column.to_numpy()
     return list(genes), values, cells, chosen
 
 
