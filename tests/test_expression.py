@@ -117,28 +117,26 @@ def test_explicit_cells_by_genes_takes_any_text_first_column_as_cell_ids(tmp_pat
     assert_same(read_expression(path, layout="cells-by-genes"), values, cells=CELLS)
 
 
-def test_mhsc_e_is_read_as_cells_by_genes(shared_data):
-    path = shared_data / "mhsc-e" / "expression.csv"
+@pytest.mark.parametrize(
+    "name, layout, shape",
+    [("mhsc-e", "cells-by-genes", (354, 1071)), ("mdc", "genes-by-cells", (821, 383))],
+)
+def test_shared_data_reads_in_its_layout_with_the_raw_values(shared_data, name, layout, shape):
+    path = shared_data / name / "expression.csv"
     expression = read_expression(path)
-    assert expression.layout == "cells-by-genes"
-    assert (len(expression.genes), expression.n_cells) == (354, 1071)
+    assert expression.layout == layout
+    assert (len(expression.genes), expression.n_cells) == shape
     with open(path, newline="") as handle:
         rows = list(csv.reader(handle))
-    gene = rows[0].index(expression.genes[100])
-    assert expression.values[100, 500] == np.float32(float(rows[501][gene]))
-    assert expression.values[0, 0] == np.float32(float(rows[1][0]))
-
-
-def test_mdc_is_read_as_genes_by_cells(shared_data):
-    path = shared_data / "mdc" / "expression.csv"
-    expression = read_expression(path)
-    assert expression.layout == "genes-by-cells"
-    assert (len(expression.genes), expression.n_cells) == (821, 383)
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
-    assert expression.cells == rows[0][1:]
-    assert expression.genes[700] == rows[701][0]
-    assert expression.values[700, 200] == np.float32(float(rows[701][201]))
+    gene, cell = shape[0] - 7, shape[1] // 2
+    if layout == "cells-by-genes":
+        assert expression.cells is None
+        raw = rows[1 + cell][rows[0].index(expression.genes[gene])]
+    else:
+        assert expression.cells == rows[0][1:]
+        assert expression.genes[gene] == rows[1 + gene][0]
+        raw = rows[1 + gene][1 + cell]
+    assert expression.values[gene, cell] == np.float32(float(raw))
 
 
 @pytest.mark.parametrize("sparse", [False, True])
