@@ -15,7 +15,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-DEFAULT_BATCH_SIZE = 65_536
+# Pairs per head run. Measured on the lite head (2 cores): 4-8k pairs keep the head's activations
+# in cache and run 2-3x faster per pair than 65k-pair batches.
+DEFAULT_BATCH_SIZE = 8192
 
 PairFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

@@ -143,3 +143,21 @@ def reference_scores(model: onnx.ModelProto, tf_features: np.ndarray, gene_featu
     (scores,) = evaluator.run(None, {TF_INPUT: tf_features.astype(np.float32),
                                      GENE_INPUT: gene_features.astype(np.float32)})
     return np.asarray(scores, dtype=np.float32)
+
+
+def synthetic_expression(n_genes: int = 40, n_cells: int = 60, seed: int = 0, prefix: str = "G"):
+    """A correlated synthetic data set: gene names and float32 ``[genes, cells]`` non-negative values."""
+    rng = np.random.default_rng(seed)
+    programs = rng.standard_normal((4, n_cells))
+    values = rng.standard_normal((n_genes, 4)) @ programs + rng.standard_normal((n_genes, n_cells))
+    values = np.abs(values).astype(np.float32)
+    return [f"{prefix}{i:03d}" for i in range(n_genes)], values
+
+
+def write_genes_by_cells_csv(path: str | Path, genes: Sequence[str], values: np.ndarray) -> Path:
+    """Write ``values`` (``[genes, cells]``) as a BEELINE-style CSV: first column gene names."""
+    path = Path(path)
+    lines = ["gene," + ",".join(f"c{j}" for j in range(values.shape[1]))]
+    lines += [name + "," + ",".join(f"{v:.6g}" for v in row) for name, row in zip(genes, values)]
+    path.write_text("\n".join(lines) + "\n")
+    return path

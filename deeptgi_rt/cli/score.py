@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from ..scoring import DEFAULT_BATCH_SIZE
 from . import add_quiet
 
 DEFAULT_OUT = "grn.parquet"
+
 
 
 def add_parser(subparsers) -> None:
@@ -38,7 +40,8 @@ def add_parser(subparsers) -> None:
                         help="keep edges with score >= this (youden = the model's threshold); default: all pairs")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where PCC and scoring run (default: auto = CUDA if it works, else CPU)")
-    parser.add_argument("--batch-size", type=int, default=65_536, metavar="N", help="pairs per model run (default 65536)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+                        help=f"pairs per model run (default {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
     parser.add_argument("--layout", default="auto", choices=("auto", "cells-by-genes", "genes-by-cells"),
                         help="layout of EXPR (default auto)")
