@@ -118,17 +118,16 @@ def test_explicit_cells_by_genes_takes_any_text_first_column_as_cell_ids(tmp_pat
 
 
 @pytest.mark.parametrize(
-    "name, layout, shape",
-    [("mhsc-e", "cells-by-genes", (354, 1071)), ("mdc", "genes-by-cells", (821, 383))],
+    "name, layout, shape, gene, cell",
+    [("mhsc-e", "cells-by-genes", (354, 1071), 347, 535), ("mdc", "genes-by-cells", (821, 383), 814, 3)],
 )
-def test_shared_data_reads_in_its_layout_with_the_raw_values(shared_data, name, layout, shape):
+def test_shared_data_reads_in_its_layout_with_the_raw_values(shared_data, name, layout, shape, gene, cell):
     path = shared_data / name / "expression.csv"
     expression = read_expression(path)
     assert expression.layout == layout
     assert (len(expression.genes), expression.n_cells) == shape
     with open(path, newline="") as handle:
         rows = list(csv.reader(handle))
-    gene, cell = shape[0] - 7, shape[1] // 2
     if layout == "cells-by-genes":
         assert expression.cells is None
         raw = rows[1 + cell][rows[0].index(expression.genes[gene])]
@@ -136,6 +135,7 @@ def test_shared_data_reads_in_its_layout_with_the_raw_values(shared_data, name, 
         assert expression.cells == rows[0][1:]
         assert expression.genes[gene] == rows[1 + gene][0]
         raw = rows[1 + gene][1 + cell]
+    assert float(raw) != 0  # a spot that tells values apart
     assert expression.values[gene, cell] == np.float32(float(raw))
 
 
