@@ -128,7 +128,8 @@ def expression_from_frame(
     Args:
         data: a polars DataFrame or pandas DataFrame laid out like a file (column names are the
             header; for cells-by-genes a first non-numeric column is taken as cell ids, for
-            genes-by-cells the first column holds gene names; a pandas index is ignored), or a
+            genes-by-cells the first column holds gene names; a labelled pandas index counts as
+            that first column, a default ``RangeIndex`` is ignored), or a
             numeric numpy array ``[cells, genes]`` (cells-by-genes) or ``[genes, cells]``
             (genes-by-cells), any real dtype, which needs ``genes``.
         genes: gene names for a numpy array (ignored for DataFrames).
@@ -164,7 +165,12 @@ def expression_from_frame(
     if not isinstance(data, pl.DataFrame):
         if type(data).__module__.split(".")[0] != "pandas":
             raise InputError(f"{source}: expected a polars or pandas DataFrame or a numpy array, got {type(data).__name__}")
-        data = pl.from_pandas(data.reset_index(drop=True))
+        # A labelled index (cell ids from adata.to_df(), gene names) becomes the first column;
+        # a default 0..n-1 index carries nothing.
+        import pandas as pd
+
+        default_index = isinstance(data.index, pd.RangeIndex) and data.index.name is None
+        data = pl.from_pandas(data.reset_index(drop=default_index))
     header = [str(name) for name in data.columns]
     frame = data.rename({name: f"c{i}" for i, name in enumerate(data.columns)})
     genes_, values, cells_, chosen = _from_columns(frame, header, False, layout, source)

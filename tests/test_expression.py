@@ -189,6 +189,14 @@ def test_frames_and_arrays_build_the_same_expression(values):
     assert_same(expression_from_frame(values.T, genes=GENES, cells=CELLS), values, cells=CELLS)
 
 
+def test_labelled_pandas_index_holds_cell_ids_or_gene_names(values):
+    pandas = pytest.importorskip("pandas")
+    by_cell = pandas.DataFrame(values.T, columns=GENES, index=pandas.Index(CELLS, name="obs"))
+    assert_same(expression_from_frame(by_cell), values, cells=CELLS)
+    by_gene = pandas.DataFrame(values, columns=CELLS, index=GENES)
+    assert_same(expression_from_frame(by_gene, layout="genes-by-cells"), values, cells=CELLS)
+
+
 def test_array_input_is_not_modified_by_log1p(values):
     original = values.copy()
     expression = expression_from_frame(values, genes=GENES, layout="genes-by-cells", log1p=True)
