@@ -147,22 +147,22 @@ def pcc_block_cpu(row_values: np.ndarray, col_values: np.ndarray | None, block_r
 def _pcc_symmetric(values: np.ndarray, block_rows: int, progress) -> np.ndarray:
     """The ``genes x genes`` PCC matrix of ``values``, computing only the upper block triangle.
 
-    Each block of rows multiplies against the rows from its own start onward (half the flops of
-    the full product) and takes the part left of its diagonal block from the transposed blocks
-    already computed above it, so the result is exactly symmetric.
+    Each block of rows multiplies only against the rows after it (half the flops of the full
+    product) and takes the part left of its diagonal block from the transposed blocks already
+    computed above it. The diagonal block is a product of the block with itself, for which numpy
+    calls SYRK (one triangle, mirrored), so the whole result is exactly symmetric.
     """
     genes = values.shape[0]
     z = standardize_rows(values)
     out = np.empty((genes, genes), dtype=np.float32)
     for start in range(0, genes, block_rows):
         stop = min(start + block_rows, genes)
+        z_block = z[start:stop]
         out[start:stop, :start] = out[:start, start:stop].T
+        np.matmul(z_block, z_block.T, out=out[start:stop, start:stop])
+        np.matmul(z_block, z[stop:].T, out=out[start:stop, stop:])
         upper = out[start:stop, start:]
-        np.matmul(z[start:stop], z[start:].T, out=upper)
         np.clip(upper, -1.0, 1.0, out=upper)
-        diagonal = out[start:stop, start:stop]
-        lower = np.tril_indices(stop - start, -1)
-        diagonal[lower] = diagonal.T[lower]
         if progress is not None:
             progress(stop - start)
     return out
