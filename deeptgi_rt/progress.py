@@ -35,10 +35,10 @@ class RichReporter(Reporter):
         self.console = Console(stderr=True, highlight=False)
 
     def info(self, message: str) -> None:
-        self.console.print(message, markup=False)
+        self.console.print(message, markup=False, soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"warning: {message}", style="yellow", markup=False)
+        self.console.print(f"warning: {message}", style="yellow", markup=False, soft_wrap=True)
 
     @contextlib.contextmanager
     def task(self, description: str, total: float | None, unit: str = "items") -> Iterator[Callable[[float], None]]:
