@@ -109,3 +109,18 @@ def test_model_exported_by_deeptgi_train_loads_factorized(tmp_path):
     with torch.no_grad():
         expected = torch.sigmoid(net(torch.from_numpy(tf), torch.from_numpy(gene))).numpy()
     np.testing.assert_allclose(factorized, expected, atol=1e-5)
+
+
+def test_parallel_slices_give_the_single_session_scores(tmp_path, monkeypatch):
+    from deeptgi_rt.model import PairRunner
+
+    proto = build_model(FEATURES, head="mlp")
+    path = save_model(proto, tmp_path / "m.onnx")
+    monkeypatch.setattr(PairRunner, "MIN_SLICE", 1)
+    parallel = ScoringModel(path, device="cpu", threads=3)
+    single = ScoringModel(path, device="cpu", threads=1)
+    assert len(parallel._head._sessions) == 3 and parallel._head._pool is not None
+    tf, gene = random_features(100, 1, 7), random_features(100, 1, 8)
+    scores = parallel.pair_scores(parallel.tf_table(tf), parallel.gene_table(gene))
+    np.testing.assert_array_equal(scores, single.pair_scores(single.tf_table(tf), single.gene_table(gene)))
+    np.testing.assert_allclose(scores, reference_scores(proto, tf, gene), atol=1e-5)
