@@ -76,7 +76,8 @@ def pcc_block_cuda(row_values: np.ndarray, col_values: np.ndarray, block_rows: i
 
     z_cols = cuda.device_array((cols, cells), dtype=np.float32)
     _standardize_on_device(kernels, cuda.to_device(kernel_input(col_values)), z_cols)
-    block_rows = min(block_rows, rows)
+    # The grid's y extent (row tiles per launch) is limited to 65,535 blocks.
+    block_rows = min(block_rows, rows, 65535 * tile)
     z_block = None if symmetric else cuda.device_array((block_rows, cells), dtype=np.float32)
     out_block = cuda.device_array((block_rows, cols), dtype=np.float32)
     for start in range(0, rows, block_rows):
