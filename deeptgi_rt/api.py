@@ -305,7 +305,7 @@ class DeepTGIModel:
             expected = total = scan.pairs - scan.unknown_pairs
             job_pairs = pair_source
         else:
-            tf_rows = self._tf_rows(tfs, index, data_genes)
+            tf_rows = self._tf_rows(tfs, index)
             target_rows = self._target_rows(genes, index)
             expected = len(tf_rows) * len(target_rows) - len(np.intersect1d(tf_rows, target_rows))
             total = len(tf_rows) * len(target_rows)
@@ -346,37 +346,31 @@ class DeepTGIModel:
             over_per_tf=np.zeros(len(tf_rows), dtype=np.int64),
         )
 
-    def _tf_rows(self, tfs, index, data_genes) -> np.ndarray:
+    def _tf_rows(self, tfs, index) -> np.ndarray:
         """Gene-list positions of the TFs to score (given, or the model's TFs in the data)."""
-        import pyarrow as pa
-
-        if tfs is None:
-            names, source = list(self.metadata.tfs), f"{self.path}: the model's"
-            if not names:
-                raise InputError(f"{self.path}: the model lists no TFs (metadata tfs); give --tfs")
-        else:
-            names, source = _name_list(tfs, "TFs")
-        rows = index.lookup(pa.array(names, type=pa.string()))
-        missing = [name for name, row in zip(names, rows) if row < 0]
-        if len(missing) == len(names):
-            raise InputError(f"{source} {len(names)} TFs: none is in the expression data ({preview(names)})")
-        if missing:
-            self.reporter.info(f"{len(missing)} of {len(names)} TFs are not in the expression data; "
-                               f"skipped: {preview(missing)}")
-        return _unique_in_order(rows[rows >= 0])
+        if tfs is not None:
+            return self._rows_in_data(*_name_list(tfs, "TFs"), "TFs", index)
+        if not self.metadata.tfs:
+            raise InputError(f"{self.path}: the model lists no TFs (metadata tfs); give --tfs")
+        return self._rows_in_data(list(self.metadata.tfs), f"{self.path}: the model's", "TFs", index)
 
     def _target_rows(self, genes, index) -> np.ndarray:
-        import pyarrow as pa
-
+        """Gene-list positions of the target genes (given, or every gene in the data)."""
         if genes is None:
             return np.arange(index.n_genes)
-        names, source = _name_list(genes, "genes")
+        return self._rows_in_data(*_name_list(genes, "genes"), "target genes", index)
+
+    def _rows_in_data(self, names: list[str], source: str, what: str, index) -> np.ndarray:
+        """Positions of ``names`` in the data, in order, each once; names not in the data are
+        skipped with an info line, and none in the data is an :class:`InputError`."""
+        import pyarrow as pa
+
         rows = index.lookup(pa.array(names, type=pa.string()))
         missing = [name for name, row in zip(names, rows) if row < 0]
         if len(missing) == len(names):
-            raise InputError(f"{source} {len(names)} genes: none is in the expression data ({preview(names)})")
+            raise InputError(f"{source} {len(names)} {what}: none is in the expression data ({preview(names)})")
         if missing:
-            self.reporter.info(f"{len(missing)} of {len(names)} target genes are not in the expression data; "
+            self.reporter.info(f"{len(missing)} of {len(names)} {what} are not in the expression data; "
                                f"skipped: {preview(missing)}")
         return _unique_in_order(rows[rows >= 0])
 
