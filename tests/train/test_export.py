@@ -125,14 +125,17 @@ def test_cut_encoders_and_head_reproduce_the_full_score(exported):
     np.testing.assert_allclose(factorized, torch_scores(model, tfs[tf_index], genes[gene_index]), rtol=0, atol=1e-5)
 
 
-def test_cnn_only_mlp_fusion_model_exports_with_one_modality(tmp_path):
-    config = model_config("tiny", branches=("cnn",), fusion="mlp")
-    model = built_model(config, 1, seed=1)
-    result = export_onnx(model, metadata_for(1), tmp_path / "cnn.onnx")
+@pytest.mark.parametrize("overrides", [
+    {"branches": ("cnn",), "fusion": "mlp"},
+    {"branches": ("autoencoder", "siamese"), "fusion": "attention", "fusion_heads": 1, "ae_heads": 1},
+], ids=["cnn-mlp", "autoencoder+siamese-single-head"])
+def test_other_branch_sets_export_with_one_modality(tmp_path, overrides):
+    model = built_model(model_config("tiny", **overrides), 1, seed=1)
+    result = export_onnx(model, metadata_for(1), tmp_path / "model.onnx")
     assert result["max_abs_diff"] <= 1e-5
     assert model.training  # the caller's mode is restored
     tfs, genes = pcc_like(9, 1, 9), pcc_like(9, 1, 10)
-    scores = session(tmp_path / "cnn.onnx").run([SCORE_OUTPUT], {TF_INPUT: tfs, GENE_INPUT: genes})[0]
+    scores = session(tmp_path / "model.onnx").run([SCORE_OUTPUT], {TF_INPUT: tfs, GENE_INPUT: genes})[0]
     np.testing.assert_allclose(scores, torch_scores(model, tfs, genes), rtol=0, atol=1e-5)
 
 

@@ -6,7 +6,9 @@ Three named sizes:
   hidden layer (input + latent) / 2, 4 attention heads, 2 transformer encoder layers, dropout
   0.3, convolution kernels 50 and 25).
 * ``lite`` (the default): the same architecture shrunk so that genome-scale scoring is cheap:
-  each entity state is at most ~256 floats and the pair head costs ~50k multiply-adds.
+  each entity state is at most ~256 floats and the pair head costs < 50k multiply-adds. The
+  pair-side attention uses one head: with a handful of tokens per pair, head axes cost more
+  (transposes of the whole batch) than they add.
 * ``tiny``: minimal sizes for unit tests.
 
 ``ABLATIONS`` holds the steps of the paper's ablation study (its Table 2) as overrides.
@@ -60,16 +62,16 @@ class ModelConfig:
     name: str = "lite"
     branches: tuple[str, ...] = BRANCHES
     fusion: str = "attention"
-    token_dim: int = 32
-    fusion_heads: int = 2
+    token_dim: int = 24
+    fusion_heads: int = 1
     fusion_layers: int = 1
-    fusion_ff: int = 32
+    fusion_ff: int = 48
     mlp_hidden: int = 32
     dropout: float = 0.3
     ae_hidden: int = 64
     ae_latent: int = 32
     ae_tokens: int = 4
-    ae_heads: int = 2
+    ae_heads: int = 1
     decoder_hidden: int = 256
     add_hidden: int = 64
     cnn_channels: tuple[int, int] = (4, 8)

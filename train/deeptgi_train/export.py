@@ -33,7 +33,8 @@ from .configs import ModelConfig
 from .model import DeepTGI
 
 STATE_TENSORS = {"tf": "tf_state", "gene": "gene_state"}
-OPSET = 18
+# Opset 20 has a Gelu operator (one fused kernel instead of five elementwise nodes).
+OPSET = 20
 CHECKPOINT_FORMAT = 1
 
 

@@ -41,7 +41,7 @@ from .configs import BRANCHES, ModelConfig
 class TokenAttention(nn.Module):
     """Multi-head self-attention among the tokens of each pair: ``[B, T, dim] -> [B, T, dim]``.
 
-    The query/key/value projection has no bias: a key bias cancels in the softmax and a value
+    The query/key/value projections have no bias: a key bias cancels in the softmax and a value
     bias is absorbed by the output bias, so they would be dead parameters.
     """
 
@@ -49,18 +49,25 @@ class TokenAttention(nn.Module):
         super().__init__()
         self.heads = heads
         self.head_dim = dim // heads
-        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.query = nn.Linear(dim, dim, bias=False)
+        self.key = nn.Linear(dim, dim, bias=False)
+        self.value = nn.Linear(dim, dim, bias=False)
         self.out = nn.Linear(dim, dim)
 
     def forward(self, tokens: Tensor) -> Tensor:
         """``tokens`` float32 ``[B, T, dim]`` -> float32 ``[B, T, dim]``."""
         n_tokens, dim = tokens.shape[1], tokens.shape[2]
+        query = self.query(tokens) / math.sqrt(self.head_dim)
+        key, value = self.key(tokens), self.value(tokens)
+        if self.heads == 1:
+            # Without head axes the exported graph needs no transposes, which dominate the cost
+            # of tiny per-pair attention at large batch sizes.
+            return self.out(torch.softmax(query @ key.transpose(-1, -2), dim=-1) @ value)
         # -1 for the pair axis keeps the exported graph's batch dimension dynamic.
-        qkv = self.qkv(tokens).reshape(-1, n_tokens, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        query, key, value = qkv[0], qkv[1], qkv[2]
-        weights = torch.softmax(query @ key.transpose(-1, -2) / math.sqrt(self.head_dim), dim=-1)
-        mixed = (weights @ value).transpose(1, 2).reshape(-1, n_tokens, dim)
-        return self.out(mixed)
+        query, key, value = (
+            t.reshape(-1, n_tokens, self.heads, self.head_dim).transpose(1, 2) for t in (query, key, value))
+        mixed = torch.softmax(query @ key.transpose(-1, -2), dim=-1) @ value
+        return self.out(mixed.transpose(1, 2).reshape(-1, n_tokens, dim))
 
 
 class ChunkAttention(nn.Module):
@@ -327,19 +334,18 @@ class DeepTGI(nn.Module):
 
     def _head(self, tf_state: Tensor, gene_state: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         tokens, latents = [], {}
-        offset = 0
-        for name, size in zip(self.branch_names, self.state_sizes):
+        tf_parts, gene_parts = tf_state.split(self.state_sizes, dim=1), gene_state.split(self.state_sizes, dim=1)
+        for name, tf_part, gene_part in zip(self.branch_names, tf_parts, gene_parts):
             branch = self.branches[name]
-            tf_part = tf_state[:, offset:offset + size]
-            gene_part = gene_state[:, offset:offset + size]
-            offset += size
             if name in ("autoencoder", "add_autoencoder"):
                 latents[name] = branch.latent(tf_part, gene_part)
                 tokens.append(branch.token(latents[name]))
             else:
                 tokens.append(branch.token(tf_part, gene_part))
-        tokens.append(torch.stack(tokens, dim=0).sum(dim=0))
-        sequence = torch.stack(tokens, dim=1)
+        total = tokens[0]
+        for token in tokens[1:]:
+            total = total + token
+        sequence = torch.stack(tokens + [total], dim=1)
         for layer in self.fusion:
             sequence = layer(sequence)
         logits = self.mlp(sequence.flatten(1)).squeeze(-1)
