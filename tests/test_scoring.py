@@ -215,3 +215,22 @@ def test_top_k_accumulator_equals_brute_force_over_many_blocks():
     for t in range(9):
         expected = np.sort(score[tf == t])[::-1][:4]
         np.testing.assert_array_equal(result.score[result.tf == t], expected)
+
+
+@pytest.mark.parametrize("columns", [("TF", "Target"), ("tf", "target"), ("Gene1", "Gene2"), ("tf", "gene"),
+                                     ("source", "target"), ("SOURCE", "Target")])
+def test_pair_columns_are_recognized_in_any_case(columns):
+    from deeptgi_rt.pairs import find_pair_columns
+
+    assert find_pair_columns(["weight", *columns], "p.csv") == columns
+
+
+def test_pairs_file_is_read_in_batches_not_whole(tmp_path):
+    from deeptgi_rt.pairs import PairSource
+
+    frame = pl.DataFrame({"TF": [f"T{i}" for i in range(1000)], "target": [f"G{i}" for i in range(1000)],
+                          "extra": list(range(1000))})
+    frame.write_parquet(tmp_path / "p.parquet", row_group_size=250)
+    batches = list(PairSource(tmp_path / "p.parquet").batches(batch_rows=100))
+    assert len(batches) == 10 and all(len(tf) == 100 for tf, _ in batches)
+    assert batches[3][0][0].as_py() == "T300" and batches[3][1][0].as_py() == "G300"
