@@ -13,6 +13,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .scoring import EdgeBlock
@@ -57,7 +58,9 @@ class ParquetEdgeWriter:
         self.rows = 0
         self._pending: list[EdgeBlock] = []
         self._pending_rows = 0
-        self._writer = pq.ParquetWriter(str(path), edge_schema(), compression="zstd")
+        # A dictionary page over the limit silently turns into plain pages; gene names fit in 64 MB.
+        self._writer = pq.ParquetWriter(str(path), edge_schema(), compression="zstd",
+                                        dictionary_pagesize_limit=64 << 20)
 
     def write(self, block: EdgeBlock) -> None:
         """Append ``block`` (written out once a row group's worth is buffered)."""
@@ -89,8 +92,8 @@ def sort_by_score(source: str | Path, out: str | Path, names: EdgeNames,
     the sort permutation), so callers bound the edge count before calling.
     """
     table = pq.read_table(str(source))
-    tf = _indices(table.column("TF"))
-    target = _indices(table.column("target"))
+    tf = _indices(table.column("TF"), names.tfs)
+    target = _indices(table.column("target"), names.targets)
     score = table.column("score").to_numpy()
     del table
     order = np.argsort(-score, kind="stable")
@@ -103,14 +106,19 @@ def sort_by_score(source: str | Path, out: str | Path, names: EdgeNames,
         writer.close()
 
 
-def _indices(column: pa.ChunkedArray) -> np.ndarray:
-    """int32 dictionary indices of a column written by :class:`ParquetEdgeWriter`."""
-    if column.num_chunks == 0:
-        return np.empty(0, dtype=np.int32)
-    # All chunks share the run's dictionary, so their indices are directly comparable.
-    return np.concatenate([chunk.indices.to_numpy(zero_copy_only=False) for chunk in column.chunks]).astype(
-        np.int32, copy=False
-    )
+def _indices(column: pa.ChunkedArray, dictionary: pa.Array) -> np.ndarray:
+    """int32 positions in ``dictionary`` of a string column read back from an edge file."""
+    parts = []
+    for chunk in column.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = chunk.dictionary_encode()
+        positions = chunk.indices.to_numpy(zero_copy_only=False)
+        # A chunk carries the run's own dictionary unless the writer fell back to plain pages.
+        if not chunk.dictionary.equals(dictionary):
+            remap = pc.index_in(chunk.dictionary, value_set=dictionary).to_numpy(zero_copy_only=False)
+            positions = remap[positions]
+        parts.append(positions.astype(np.int32, copy=False))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
 def iter_parquet_edges(path: str | Path, batch_edges: int = ROW_GROUP_EDGES) -> Iterator[pa.RecordBatch]:
