@@ -65,7 +65,7 @@ class ModelConfig:
     token_dim: int = 24
     fusion_heads: int = 1
     fusion_layers: int = 1
-    fusion_ff: int = 48
+    fusion_ff: int = 32
     mlp_hidden: int = 32
     dropout: float = 0.3
     ae_hidden: int = 64

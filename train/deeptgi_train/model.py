@@ -140,8 +140,9 @@ class ConcatAutoencoder(nn.Module):
     def encode_gene(self, gene_flat: Tensor) -> Tensor:
         return self.gene_part(gene_flat)
 
-    def latent(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
-        hidden = F.gelu(tf_state + gene_state + self.bias)
+    def latent(self, pre_activation: Tensor) -> Tensor:
+        """Latent ``[B, latent]`` from the summed per-side parts ``[B, hidden]``."""
+        hidden = F.gelu(pre_activation + self.bias)
         return self.to_latent(self.attention(hidden))
 
     def token(self, latent: Tensor) -> Tensor:
@@ -176,8 +177,9 @@ class AddAutoencoder(nn.Module):
 
     encode_gene = encode_tf
 
-    def latent(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
-        return self.to_latent(F.gelu(tf_state + gene_state + self.bias))
+    def latent(self, pre_activation: Tensor) -> Tensor:
+        """Latent ``[B, latent]`` from the summed per-side parts ``[B, hidden]``."""
+        return self.to_latent(F.gelu(pre_activation + self.bias))
 
     def token(self, latent: Tensor) -> Tensor:
         return self.to_token(F.gelu(latent))
@@ -224,9 +226,14 @@ class PairCNN(nn.Module):
         self.tf_row = nn.Conv1d(n_modalities, channels1, kernel1, stride1, bias=False)
         self.gene_row = nn.Conv1d(n_modalities, channels1, kernel1, stride1, bias=False)
         self.bias = nn.Parameter(torch.zeros(channels1, 1))
+        self.conv1d = nn.Conv1d(channels1, channels2, kernel2, stride2)
+        # A 1D convolution over a handful of positions is a small banded matrix; onnxruntime runs
+        # it far faster as one matrix product over the batch than as per-pair convolutions.
+        dense = channels1 * positions * channels2 * length2 <= 2**20
+        basis = torch.eye(channels1 * positions).reshape(-1, channels1, positions) if dense else None
+        self.register_buffer("basis", basis, persistent=False)
         pool = _average_pool_matrix(length1, positions) if positions != length1 else None
         self.register_buffer("pool", pool, persistent=False)
-        self.conv1d = nn.Conv1d(channels1, channels2, kernel2, stride2)
         self.to_token = nn.Linear(channels2 * length2, config.token_dim)
 
     def _side(self, conv: nn.Conv1d, features: Tensor) -> Tensor:
@@ -241,10 +248,18 @@ class PairCNN(nn.Module):
     def encode_gene(self, gene_features: Tensor) -> Tensor:
         return self._side(self.gene_row, gene_features)
 
-    def token(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
-        image = (tf_state + gene_state).reshape(-1, self.channels1, self.positions)
-        hidden = F.gelu(self.conv1d(F.gelu(image + self.bias)))
-        return self.to_token(hidden.flatten(1))
+    def token(self, pre_activation: Tensor) -> Tensor:
+        """Token ``[B, token_dim]`` from the summed per-side parts ``[B, channels * positions]``."""
+        image = F.gelu(pre_activation.reshape(-1, self.channels1, self.positions) + self.bias)
+        if self.basis is None:
+            hidden = self.conv1d(image).flatten(1)
+        else:
+            # The convolution's response to each unit input, flattened (channel, position) like
+            # conv1d(image).flatten(1); identical up to float rounding.
+            weight = F.conv1d(self.basis, self.conv1d.weight, stride=self.conv1d.stride).flatten(1)
+            bias = self.conv1d.bias.repeat_interleave(weight.shape[1] // self.conv1d.out_channels)
+            hidden = image.flatten(1) @ weight + bias
+        return self.to_token(F.gelu(hidden))
 
 
 class SiameseTwin(nn.Module):
@@ -334,14 +349,20 @@ class DeepTGI(nn.Module):
 
     def _head(self, tf_state: Tensor, gene_state: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         tokens, latents = [], {}
-        tf_parts, gene_parts = tf_state.split(self.state_sizes, dim=1), gene_state.split(self.state_sizes, dim=1)
-        for name, tf_part, gene_part in zip(self.branch_names, tf_parts, gene_parts):
+        # Every branch but the twin starts with a layer that is linear in each side, so its
+        # pre-activation is the sum of the two sides' parts; one addition serves them all.
+        summed_parts = (tf_state + gene_state).split(self.state_sizes, dim=1)
+        offsets = [sum(self.state_sizes[:i]) for i in range(len(self.state_sizes))]
+        for name, summed, offset in zip(self.branch_names, summed_parts, offsets):
             branch = self.branches[name]
-            if name in ("autoencoder", "add_autoencoder"):
-                latents[name] = branch.latent(tf_part, gene_part)
-                tokens.append(branch.token(latents[name]))
+            if name == "siamese":
+                end = offset + branch.state_size
+                tokens.append(branch.token(tf_state[:, offset:end], gene_state[:, offset:end]))
+            elif name == "cnn":
+                tokens.append(branch.token(summed))
             else:
-                tokens.append(branch.token(tf_part, gene_part))
+                latents[name] = branch.latent(summed)
+                tokens.append(branch.token(latents[name]))
         total = tokens[0]
         for token in tokens[1:]:
             total = total + token

@@ -1,0 +1,148 @@
+"""Cost of scoring pairs with a factorized DeepTGI model: pair head vs end-to-end graph.
+
+Builds a model (default: ``lite``, random weights) for ``--genes`` feature genes and
+``--modalities`` modalities, exports it with ``deeptgi_train.export.export_onnx``, cuts it at
+the state tensors with ``onnx.utils.Extractor`` (as the runtime does) and measures with
+onnxruntime on CPU:
+
+* the pair head's multiply-adds per pair (MatMul / Gemm / Conv nodes, from ONNX shape inference);
+* head throughput (pairs/s) at ``--batch`` pairs per run on random states;
+* entity encoder throughput (entities/s);
+* end-to-end throughput of the whole graph (pairs/s) at ``--full-batch`` pairs per run.
+
+Run: ``python benchmarks/head.py [--config lite] [--genes 1000] [--threads 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnx.utils
+import onnxruntime as ort
+import torch
+
+from deeptgi_rt.contract import GENE_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
+from deeptgi_train.configs import model_config
+from deeptgi_train.export import export_onnx
+from deeptgi_train.model import DeepTGI
+
+GENOME_PAIRS = 32_000_000
+
+
+def multiply_adds_per_pair(graph_model: onnx.ModelProto) -> int:
+    """Multiply-adds of one pair through ``graph_model``'s MatMul, Gemm and Conv nodes."""
+    model = onnx.ModelProto()
+    model.CopyFrom(graph_model)
+    for tensor in list(model.graph.input) + list(model.graph.output):
+        tensor.type.tensor_type.shape.dim[0].dim_value = 1
+    del model.graph.value_info[:]
+    model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    shapes = {}
+    for info in list(model.graph.value_info) + list(model.graph.input) + list(model.graph.output):
+        shapes[info.name] = [d.dim_value for d in info.type.tensor_type.shape.dim]
+    for init in model.graph.initializer:
+        shapes[init.name] = list(init.dims)
+    total = 0
+    for node in model.graph.node:
+        if node.op_type == "MatMul":
+            total += int(np.prod(shapes[node.output[0]])) * shapes[node.input[0]][-1]
+        elif node.op_type == "Gemm":
+            trans_a = next((a.i for a in node.attribute if a.name == "transA"), 0)
+            a_shape = shapes[node.input[0]]
+            total += int(np.prod(shapes[node.output[0]])) * (a_shape[0] if trans_a else a_shape[1])
+        elif node.op_type == "Conv":
+            weight = shapes[node.input[1]]
+            total += int(np.prod(shapes[node.output[0]])) * int(np.prod(weight[1:]))
+    return total
+
+
+def session(model: onnx.ModelProto | str, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    data = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
+    return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+def rate(run, items: int, repeats: int) -> tuple[float, float]:
+    """``(items per wall-clock second, items per CPU second)`` of ``run()``, best of ``repeats``
+    after one warm-up call. CPU time (all threads) is less disturbed by other processes."""
+    run()
+    timings = [_timed(run) for _ in range(repeats)]
+    return items / min(wall for wall, _ in timings), items / min(cpu for _, cpu in timings)
+
+
+def _timed(run) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="lite")
+    parser.add_argument("--genes", type=int, default=1000, help="feature genes")
+    parser.add_argument("--modalities", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=65_536, help="pairs per head run")
+    parser.add_argument("--full-batch", type=int, default=8_192, help="pairs per end-to-end run")
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    model = DeepTGI(model_config(args.config), args.modalities, args.genes)
+    metadata = ModelMetadata(
+        feature_genes=[f"g{i}" for i in range(args.genes)],
+        modalities=[f"m{i}" for i in range(args.modalities)],
+        preprocessing=["none"] * args.modalities,
+        threshold=0.5,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        exported = export_onnx(model, metadata, path)
+        full_proto = onnx.load(path)
+    names = exported["state_tensors"]
+    extractor = onnx.utils.Extractor(full_proto)
+    head_proto = extractor.extract_model([names["tf"], names["gene"]], [SCORE_OUTPUT])
+    encoder_proto = extractor.extract_model([TF_INPUT], [names["tf"]])
+    head_macs = multiply_adds_per_pair(head_proto)
+    full_macs = multiply_adds_per_pair(full_proto)
+
+    rng = np.random.default_rng(0)
+    states = {name: rng.standard_normal((args.batch, model.state_size)).astype(np.float32) for name in names.values()}
+    head = session(head_proto, args.threads)
+    head_rate = rate(lambda: head.run([SCORE_OUTPUT], states), args.batch, args.repeats)
+
+    shape = (args.full_batch, args.modalities, args.genes)
+    features = {name: rng.uniform(-1, 1, shape).astype(np.float32) for name in (TF_INPUT, GENE_INPUT)}
+    full = session(full_proto, args.threads)
+    full_rate = rate(lambda: full.run([SCORE_OUTPUT], features), args.full_batch, args.repeats)
+    encoder = session(encoder_proto, args.threads)
+    encoder_rate = rate(lambda: encoder.run(None, {TF_INPUT: features[TF_INPUT]}), args.full_batch, args.repeats)
+
+    print(f"DeepTGI '{args.config}': {args.genes} feature genes x {args.modalities} modality(ies), "
+          f"onnxruntime {ort.__version__} CPU, {args.threads} intra-op threads, random weights")
+    print(f"state per entity: {model.state_size} floats; parity max abs diff {exported['max_abs_diff']:.2e}; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    rows = [
+        ("pair head", head_macs, args.batch, head_rate, "pairs"),
+        ("entity encoder (one side)", full_macs - head_macs, args.full_batch, encoder_rate, "entities"),
+        ("end-to-end graph", full_macs, args.full_batch, full_rate, "pairs"),
+    ]
+    print(f"{'graph':<28}{'MACs/item':>12}{'batch':>9}{'items/s wall':>15}{'items/CPU-s':>14}  item")
+    for label, macs, batch, (per_wall, per_cpu), unit in rows:
+        print(f"{label:<28}{macs:>12,}{batch:>9,}{per_wall:>15,.0f}{per_cpu:>14,.0f}  {unit}")
+    print(f"head vs end-to-end per pair: {head_rate[0] / full_rate[0]:.1f}x faster wall-clock, "
+          f"{head_rate[1] / full_rate[1]:.1f}x per CPU second ({full_macs / head_macs:.1f}x fewer multiply-adds)")
+    print(f"{GENOME_PAIRS:,} pairs (wall-clock): head {GENOME_PAIRS / head_rate[0]:.0f} s "
+          f"vs end-to-end {GENOME_PAIRS / full_rate[0]:.0f} s")
+
+if __name__ == "__main__":
+    main()
