@@ -102,6 +102,18 @@ def test_cnn_branch_equals_a_two_row_convolution_over_the_stacked_pair():
     torch.testing.assert_close(factorized, expected, rtol=0, atol=1e-6)
 
 
+def test_cnn_head_matrix_product_equals_the_1d_convolution():
+    torch.manual_seed(7)
+    cnn = DeepTGI(model_config("tiny", branches=("cnn",), cnn_positions=6), 1, N_GENES).branches["cnn"]
+    assert cnn.basis is not None
+    summed = pcc_like(5, 1, genes=cnn.state_size, seed=17).flatten(1)
+    with torch.no_grad():
+        as_matrix = cnn.token(summed)
+        cnn.basis = None  # fall back to the convolution itself
+        as_convolution = cnn.token(summed)
+    torch.testing.assert_close(as_matrix, as_convolution, rtol=0, atol=1e-6)
+
+
 def test_autoencoder_first_layer_equals_a_linear_layer_on_the_concatenation():
     torch.manual_seed(4)
     autoencoder = DeepTGI(model_config("tiny", branches=("autoencoder",)), 1, N_GENES).branches["autoencoder"]
