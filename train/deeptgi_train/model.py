@@ -135,9 +135,11 @@ class ConcatAutoencoder(nn.Module):
         self.decoder = _decoder(latent, decoder_hidden, 2 * input_width)
 
     def encode_tf(self, tf_flat: Tensor) -> Tensor:
+        """TF part ``[B, hidden]`` of the first layer from ``tf_flat`` ``[B, modalities * feature_genes]``."""
         return self.tf_part(tf_flat)
 
     def encode_gene(self, gene_flat: Tensor) -> Tensor:
+        """Gene part ``[B, hidden]`` of the first layer from ``gene_flat`` ``[B, modalities * feature_genes]``."""
         return self.gene_part(gene_flat)
 
     def latent(self, pre_activation: Tensor) -> Tensor:
@@ -146,10 +148,12 @@ class ConcatAutoencoder(nn.Module):
         return self.to_latent(self.attention(hidden))
 
     def token(self, latent: Tensor) -> Tensor:
+        """Fusion token ``[B, token_dim]`` from the latent ``[B, latent]``."""
         return self.to_token(F.gelu(latent))
 
     @staticmethod
     def target(tf_flat: Tensor, gene_flat: Tensor) -> Tensor:
+        """What the decoder reconstructs: ``[tf, gene]``, ``[B, 2 * modalities * feature_genes]``."""
         return torch.cat([tf_flat, gene_flat], dim=1)
 
 
@@ -172,8 +176,9 @@ class AddAutoencoder(nn.Module):
         self.to_token = nn.Linear(latent, config.token_dim)
         self.decoder = _decoder(latent, decoder_hidden, input_width)
 
-    def encode_tf(self, tf_flat: Tensor) -> Tensor:
-        return self.side(tf_flat)
+    def encode_tf(self, side_flat: Tensor) -> Tensor:
+        """The shared first layer ``[B, hidden]`` of one side ``[B, modalities * feature_genes]``."""
+        return self.side(side_flat)
 
     encode_gene = encode_tf
 
@@ -182,10 +187,12 @@ class AddAutoencoder(nn.Module):
         return self.to_latent(F.gelu(pre_activation + self.bias))
 
     def token(self, latent: Tensor) -> Tensor:
+        """Fusion token ``[B, token_dim]`` from the latent ``[B, latent]``."""
         return self.to_token(F.gelu(latent))
 
     @staticmethod
     def target(tf_flat: Tensor, gene_flat: Tensor) -> Tensor:
+        """What the decoder reconstructs: ``tf + gene``, ``[B, modalities * feature_genes]``."""
         return tf_flat + gene_flat
 
 
@@ -243,9 +250,11 @@ class PairCNN(nn.Module):
         return rows.reshape(-1, self.state_size)
 
     def encode_tf(self, tf_features: Tensor) -> Tensor:
+        """TF-row convolution, pooled, ``[B, channels * positions]`` from ``[B, modalities, feature_genes]``."""
         return self._side(self.tf_row, tf_features)
 
     def encode_gene(self, gene_features: Tensor) -> Tensor:
+        """Gene-row convolution, pooled, ``[B, channels * positions]`` from ``[B, modalities, feature_genes]``."""
         return self._side(self.gene_row, gene_features)
 
     def token(self, pre_activation: Tensor) -> Tensor:
@@ -279,11 +288,13 @@ class SiameseTwin(nn.Module):
         self.state_size = config.token_dim
 
     def encode_tf(self, side_flat: Tensor) -> Tensor:
+        """The twin's output ``[B, token_dim]`` for one side ``[B, modalities * feature_genes]``."""
         return self.norm(self.out(self.attention(self.project(side_flat))))
 
     encode_gene = encode_tf
 
     def token(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
+        """Fusion token ``[B, token_dim]`` combining the two sides' outputs ``[B, token_dim]``."""
         # Symmetric and difference features let the combination compare the two sides.
         both = torch.cat([tf_state, gene_state, tf_state * gene_state, (tf_state - gene_state).abs()], dim=1)
         return self.combine(both)
