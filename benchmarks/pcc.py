@@ -27,7 +27,7 @@ import platform
 import sys
 import time
 import tracemalloc
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,23 +56,41 @@ class Measurement:
     method: str
     seconds: float
     repeats: int
+    cpu_seconds: float | None = None
     estimated: bool = False
     peak_mib: float | None = None
     note: str = ""
     ratio_to_gemm: float | None = None
+    cpu_ratio_to_gemm: float | None = None
     speedup_vs_numpy: float | None = None
     speedup_vs_pandas: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def best_time(run, repeats: int) -> float:
     """Best wall time of ``repeats`` calls of ``run()``."""
-    best = float("inf")
+    return best_times(run, repeats)[0]
+
+
+def timed(shape: str, method: str, run, repeats: int, **fields) -> Measurement:
+    """A measured (not estimated) row: best wall and CPU time of ``repeats`` calls, then peak memory."""
+    wall, cpu = best_times(run, repeats)
+    fields.setdefault("peak_mib", peak_mib(run))
+    return Measurement(shape, method, wall, repeats, cpu_seconds=cpu, **fields)
+
+
+def best_times(run, repeats: int) -> tuple[float, float]:
+    """Best wall time and best process CPU time (all threads) of ``repeats`` calls of ``run()``.
+
+    On a shared machine the CPU time is the steadier figure: other processes stretch the wall
+    time of multi-threaded code far more than the work it does.
+    """
+    best_wall = best_cpu = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        cpu, wall = time.process_time(), time.perf_counter()
         run()
-        best = min(best, time.perf_counter() - start)
-    return best
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return best_wall, best_cpu
 
 
 def peak_mib(run) -> float:
@@ -127,23 +145,21 @@ def measure_shape(shape: Shape, repeats: int, block_rows: int | None) -> list[Me
     # deeptgi_rt
     run = lambda: pcc_block(rows, cols, backend="cpu", block_rows=block_rows)  # noqa: E731
     run()
-    results.append(Measurement(shape.name, "pcc_block", best_time(run, repeats), repeats, peak_mib=peak_mib(run)))
+    results.append(timed(shape.name, "pcc_block", run, repeats))
 
     # The machine's limit: the product alone, into a preallocated output.
     out = np.empty((len(rows), len(other)), dtype=np.float32)
     run = lambda: np.matmul(rows, other.T, out=out)  # noqa: E731
     run()
     gemm_note = "same operand both sides: numpy uses SYRK" if full else "general SGEMM"
-    results.append(Measurement(shape.name, "gemm", best_time(run, repeats), repeats, peak_mib=peak_mib(run),
-                               note=gemm_note))
+    results.append(timed(shape.name, "gemm", run, repeats, note=gemm_note))
     del out
 
     # numpy.corrcoef: only one full matrix of everything; on rows x features it would compute
     # (rows + features)^2 correlations, so estimate it from the 2,000-gene-like cost law instead.
     if full:
         run = lambda: np.corrcoef(rows)  # noqa: E731
-        results.append(Measurement(shape.name, "numpy.corrcoef", best_time(run, repeats), repeats,
-                                   peak_mib=peak_mib(run)))
+        results.append(timed(shape.name, "numpy.corrcoef", run, repeats))
     else:
         probe = np.vstack([rows[:1500], other[:500]])
         seconds = best_time(lambda: np.corrcoef(probe), max(1, repeats - 1))
@@ -176,16 +192,20 @@ def measure_pandas(shape: Shape, rows, other, full: bool, genes_total: int, repe
                            note=f"not run (estimated over {PANDAS_LIMIT_SECONDS:.0f} s): "
                                 f"extrapolated from {probe_genes} genes x (genes ratio)^2")
     pandas_repeats = repeats if estimate < 5 else 1
-    return Measurement(shape.name, "pandas.DataFrame.corr", best_time(frame.corr, pandas_repeats), pandas_repeats,
-                       peak_mib=peak_mib(frame.corr) if estimate < 20 else None,
-                       note="computes the full (rows + features)^2 matrix" if not full else "")
+    return timed(shape.name, "pandas.DataFrame.corr", frame.corr, pandas_repeats,
+                 peak_mib=peak_mib(frame.corr) if estimate < 20 else None,
+                 note="computes the full (rows + features)^2 matrix" if not full else "")
 
 
 def add_ratios(results: list[Measurement]) -> None:
+    by_method = {m.method: m for m in results}
+    gemm = by_method["gemm"]
+    for m in results:
+        m.ratio_to_gemm = m.seconds / gemm.seconds
+        if m.cpu_seconds is not None:
+            m.cpu_ratio_to_gemm = m.cpu_seconds / gemm.cpu_seconds
     by_method = {m.method: m.seconds for m in results}
     ours = by_method["pcc_block"]
-    for m in results:
-        m.ratio_to_gemm = m.seconds / by_method["gemm"]
     pcc = next(m for m in results if m.method == "pcc_block")
     pcc.speedup_vs_numpy = by_method["numpy.corrcoef"] / ours
     pcc.speedup_vs_pandas = by_method["pandas.DataFrame.corr"] / ours
@@ -231,27 +251,31 @@ def print_table(results: list[Measurement], shape_names: dict[str, str], env: di
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 132))
+    console = Console(width=max(Console().width, 150))
     table = Table(title="PCC: deeptgi_rt.pcc_block (cpu) vs bare float32 GEMM, numpy, pandas")
-    for column in ("shape", "method", "time", "x GEMM", "vs numpy", "vs pandas", "peak MiB", "note"):
+    for column in ("shape", "method", "runs", "time s", "x GEMM", "CPU s", "x GEMM CPU", "vs numpy", "vs pandas",
+                   "peak MiB", "note"):
         table.add_column(column, justify="left" if column in ("shape", "method", "note") else "right", no_wrap=True)
     notes: list[str] = []
     for m in results:
-        time_text = f"{m.seconds:.3f} s" + (" estimated" if m.estimated else f" best of {m.repeats}")
         if m.note and m.note not in notes:
             notes.append(m.note)
         table.add_row(
             m.shape if m.method == "pcc_block" else "",
             m.method,
-            time_text,
+            "est." if m.estimated else str(m.repeats),
+            f"{m.seconds:.3f}",
             f"{m.ratio_to_gemm:.2f}",
+            "" if m.cpu_seconds is None else f"{m.cpu_seconds:.3f}",
+            "" if m.cpu_ratio_to_gemm is None else f"{m.cpu_ratio_to_gemm:.2f}",
             _speedup(m.speedup_vs_numpy),
             _speedup(m.speedup_vs_pandas),
             "-" if m.peak_mib is None else f"{m.peak_mib:,.0f}",
             f"[{notes.index(m.note) + 1}]" if m.note else "",
         )
     console.print(table)
-    console.print("x GEMM: time / bare GEMM time; vs numpy, vs pandas: their time / pcc_block time; "
+    console.print("runs: best of that many (est.: estimated, not run); time s: best wall time; x GEMM: time / bare GEMM time; CPU s: best process CPU time (all threads; "
+                  "steadier than wall time on a loaded machine); vs numpy, vs pandas: their wall time / pcc_block's; "
                   "peak MiB: tracemalloc peak of one call (numpy allocations, not BLAS buffers)", markup=False)
     for name, description in shape_names.items():
         console.print(f"{name}: {description}", markup=False)
@@ -274,11 +298,13 @@ def _load(values) -> str:
 
 def goals(results: list[Measurement], quick: bool) -> dict:
     by = {(m.shape, m.method): m for m in results}
-    large = by[("synthetic-rows-x-features", "pcc_block")].ratio_to_gemm
+    large = by[("synthetic-rows-x-features", "pcc_block")]
     full = by[("synthetic-full", "pcc_block")].speedup_vs_numpy
     return {
         "quick": quick,
-        "rows_x_features_within_1.15x_of_gemm": {"value": large, "met": large <= 1.15},
+        "rows_x_features_within_1.15x_of_gemm": {"value": large.ratio_to_gemm, "met": large.ratio_to_gemm <= 1.15},
+        "rows_x_features_within_1.15x_of_gemm_cpu_time": {"value": large.cpu_ratio_to_gemm,
+                                                           "met": large.cpu_ratio_to_gemm <= 1.15},
         "full_synthetic_4x_faster_than_numpy_corrcoef": {"value": full, "met": full >= 4.0},
     }
 
