@@ -83,7 +83,11 @@ def kfold(labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *, protocol:
     """Yield ``(train_idx, test_idx)`` (int64 arrays into the pairs) for each fold."""
     assignment = fold_assignment(labels, tfs, targets, protocol=protocol, folds=folds, seed=seed)
     for fold in range(folds):
-        yield np.flatnonzero(assignment != fold), np.flatnonzero(assignment == fold)
+        test = assignment == fold
+        if np.unique(labels[test]).size < 2:
+            raise InputError(f"test fold {fold + 1} of {folds} ({protocol} split) holds only one class; "
+                             "use fewer folds or more labelled pairs")
+        yield np.flatnonzero(~test), np.flatnonzero(test)
 
 
 def holdout(indices: np.ndarray, labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *,
@@ -96,14 +100,33 @@ def holdout(indices: np.ndarray, labels: np.ndarray, tfs: np.ndarray, targets: n
     """
     indices = np.asarray(indices, dtype=np.int64)
     sub_labels = np.asarray(labels)[indices]
-    k = max(2, int(round(1.0 / fraction)))
-    # One fold of a k-fold assignment is a holdout of about 1/k with the same protocol guarantees.
-    for attempt in range(10):
-        assignment = fold_assignment(
-            sub_labels, np.asarray(tfs)[indices], np.asarray(targets)[indices],
-            protocol=protocol, folds=k, seed=seed + attempt,
-        )
-        validation = assignment == 0
-        if np.unique(sub_labels[validation]).size == np.unique(sub_labels).size:
+    classes = np.unique(sub_labels).size
+    validation = np.zeros(indices.size, dtype=bool)
+    for attempt in range(20):
+        rng = np.random.default_rng(seed + attempt)
+        if protocol == "random":
+            validation = np.zeros(indices.size, dtype=bool)
+            for value in np.unique(sub_labels):
+                members = np.flatnonzero(sub_labels == value)
+                # At least one pair of each class, and at least one left for fitting.
+                take = min(max(1, int(round(fraction * members.size))), members.size - 1)
+                validation[rng.choice(members, size=take, replace=False)] = True
+        else:
+            groups = np.asarray(tfs if protocol == "tf" else targets, dtype=str)[indices]
+            names, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+            if names.size < 2:
+                raise InputError(f"only one {'TF' if protocol == 'tf' else 'target'} in the training pairs; "
+                                 "cannot hold out a validation group")
+            order = rng.permutation(names.size)
+            # Whole groups until the wanted share is reached, never all of them.
+            taken = np.cumsum(counts[order]) <= max(fraction * indices.size, counts[order[0]])
+            taken[-1] = False
+            group_taken = np.zeros(names.size, dtype=bool)
+            group_taken[order] = taken
+            validation = group_taken[inverse]
+        if np.unique(sub_labels[validation]).size == classes:
             break
+    else:
+        raise InputError(f"cannot hold out validation pairs of both classes from {indices.size} training pairs "
+                         "(too few pairs for this protocol; use fewer folds or more labelled pairs)")
     return indices[~validation], indices[validation]

@@ -1,0 +1,159 @@
+"""Accuracy of DeepTGI against simple baselines, on identical cross-validation folds.
+
+Data sets: mhsc-e (labelled pairs.csv) and mdc (network-nonspecific.csv, balanced negatives).
+Protocols: random (stratified over pairs) and tf (TF held out). Methods:
+
+* DeepTGI ``lite`` and ``paper`` (early stopping and threshold on a validation split inside
+  each training fold);
+* |PCC| of the pair (TF vs target correlation, read from the TF's feature row);
+* logistic regression and HistGradientBoostingClassifier (scikit-learn) on the concatenated,
+  flattened [tf_features, gene_features] — the same inputs DeepTGI sees.
+
+Baselines are fit on fit + validation pairs of each fold (they need no early stopping).
+Timings are wall-clock on a shared machine with torch limited to 2 threads: noisy.
+
+Run: python benchmarks/accuracy.py [--datasets mhsc-e mdc] [--protocols random tf]
+     [--methods lite paper pcc logreg hgb] [--paper-epochs N] [--out benchmarks/results/accuracy.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+DATASETS = {
+    "mhsc-e": dict(expr=DATA / "mhsc-e" / "expression.csv", labels=DATA / "mhsc-e" / "pairs.csv", negatives="none"),
+    "mdc": dict(expr=DATA / "mdc" / "expression.csv", labels=DATA / "mdc" / "network-nonspecific.csv",
+                negatives="balanced"),
+}
+METHODS = ("lite", "paper", "pcc", "logreg", "hgb")
+LABELS = {"lite": "DeepTGI lite", "paper": "DeepTGI paper", "pcc": "|PCC|", "logreg": "logistic regression",
+          "hgb": "gradient boosting"}
+
+
+def load(name: str, seed: int):
+    """The pair data set of a benchmark data set."""
+    from deeptgi_train.data import load_training_set
+
+    spec = DATASETS[name]
+    return load_training_set(spec["expr"], spec["labels"], negatives=spec["negatives"], seed=seed).dataset
+
+
+def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> np.ndarray:
+    """Scores (float ``[test]``) of a baseline trained on ``train_idx``."""
+    if method == "pcc":
+        from deeptgi_train.data import pair_pcc
+
+        return np.abs(np.nan_to_num(pair_pcc(dataset)[test_idx]))
+    x_train, x_test = dataset.flat_inputs(train_idx), dataset.flat_inputs(test_idx)
+    y_train = dataset.labels[train_idx].astype(int)
+    if method == "logreg":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    else:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        model = HistGradientBoostingClassifier(random_state=seed)
+    model.fit(x_train, y_train)
+    return model.predict_proba(x_test)[:, 1]
+
+
+def run_method(method: str, dataset, splits, *, seed: int, epochs: dict) -> dict:
+    """Per-fold AUROC / AUPR / seconds of one method over ``splits``."""
+    from deeptgi_train.configs import model_config
+    from deeptgi_train.metrics import aupr, auroc
+    from deeptgi_train.trainer import TrainConfig, predict, train_config, train_model, with_epochs
+
+    folds = []
+    for split in splits:
+        started = time.perf_counter()
+        if method in ("lite", "paper"):
+            train = with_epochs(train_config(method, seed=seed + split.fold, threads=2), epochs.get(method))
+            trained = train_model(dataset, split.fit, split.validation, model_config(method), train)
+            scores = predict(trained.model, dataset, split.test)
+            extra = {"best_epoch": trained.best_epoch, "validation_auroc": trained.validation_auroc}
+        else:
+            train_idx = np.r_[split.fit, split.validation]
+            scores = score_baseline(method, dataset, train_idx, split.test, seed)
+            extra = {}
+        labels = dataset.labels[split.test]
+        folds.append({"fold": split.fold + 1, "auroc": auroc(labels, scores), "aupr": aupr(labels, scores),
+                      "seconds": time.perf_counter() - started, **extra})
+    return {"folds": folds, **{f"{key}_{stat}": float(fn([f[key] for f in folds]))
+                               for key in ("auroc", "aupr", "seconds")
+                               for stat, fn in (("mean", np.mean), ("sd", lambda v: np.std(v, ddof=1)))}}
+
+
+def markdown(results: list[dict]) -> str:
+    """The results as a markdown table."""
+    lines = ["| data | protocol | method | AUROC | AUPR | s / fold |", "|---|---|---|---|---|---|"]
+    for row in results:
+        lines.append(f"| {row['dataset']} | {row['protocol']} | {row['label']} | {row['auroc_mean']:.3f} ± "
+                     f"{row['auroc_sd']:.3f} | {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f} | "
+                     f"{row['seconds_mean']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--protocols", nargs="+", default=["random", "tf"], choices=["random", "tf", "gene"])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lite-epochs", type=int, help="cap lite's epochs (default: its preset)")
+    parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
+    args = parser.parse_args(argv)
+
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from deeptgi_train.cv import cv_splits
+
+    torch.set_num_threads(2)
+    out = Path(args.out)
+    results: list[dict] = []
+    epochs = {"lite": args.lite_epochs, "paper": args.paper_epochs}
+    for name in args.datasets:
+        dataset = load(name, args.seed)
+        for protocol in args.protocols:
+            splits = list(cv_splits(dataset, protocol=protocol, folds=args.folds, seed=args.seed))
+            for method in args.methods:
+                row = {"dataset": name, "protocol": protocol, "method": method, "label": LABELS[method],
+                       "n_pairs": len(dataset), "epochs_cap": epochs.get(method),
+                       **run_method(method, dataset, splits, seed=args.seed, epochs=epochs)}
+                results.append(row)
+                print(f"{name} {protocol} {LABELS[method]}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
+                      f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",
+                      flush=True)
+                # Rewritten after every method so an interrupted run still leaves its results.
+                payload = {"command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                           "folds": args.folds, "seed": args.seed, "torch_threads": 2, "results": results}
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps(payload, indent=2) + "\n")
+                out.with_suffix(".md").write_text(markdown(results))
+
+    table = Table(title=f"{args.folds}-fold CV, identical folds per data set and protocol (timings noisy: shared machine)")
+    for column in ("data", "protocol", "method", "AUROC", "AUPR", "s / fold"):
+        table.add_column(column, justify="left" if column in ("data", "protocol", "method") else "right")
+    for row in results:
+        table.add_row(row["dataset"], row["protocol"], row["label"], f"{row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}",
+                      f"{row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}", f"{row['seconds_mean']:.1f}")
+    Console(width=110).print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""``deeptgi-train`` end to end on slices of the shared data, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deeptgi_rt.contract import ModelMetadata
+from deeptgi_train.cli import main
+
+FAST = ["--config", "tiny", "--epochs", "2", "--threads", "1", "--quiet"]
+
+
+def _run(capsys, argv):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _check_onnx(path, n_feature_genes):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    metadata = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))
+    assert len(metadata.feature_genes) == n_feature_genes
+    assert metadata.modalities == ["single_cell"] and metadata.preprocessing == ["none"]
+    assert 0.0 <= metadata.threshold <= 1.0
+    assert metadata.training["validation_metrics"]["auroc"] >= 0.0
+    assert "fit" in metadata.training["command"]
+    features = np.zeros((3, 1, n_feature_genes), dtype=np.float32)
+    scores = session.run(["score"], {"tf_features": features, "gene_features": features})[0]
+    assert scores.shape == (3,) and np.all((scores >= 0) & (scores <= 1))
+    return metadata
+
+
+def test_cv_and_fit_on_mhsc_e(shared_data, tmp_path, capsys):
+    data = shared_data / "mhsc-e"
+    inputs = ["--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv")]
+    code, out, err = _run(capsys, ["cv", *inputs, *FAST, "--folds", "2", "--report", str(tmp_path / "rep")])
+    assert code == 0, err
+    assert "mean" in out
+    report = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert len(report["folds"]) == 2
+    for name in ("auroc", "aupr", "acc", "f1", "recall", "precision"):
+        assert 0.0 <= report["summary"][name]["mean"] <= 1.0
+    for name in ("metrics.csv", "roc.png", "pr.png"):
+        assert (tmp_path / "rep" / name).stat().st_size > 0
+
+    out_model = tmp_path / "m.onnx"
+    code, _, err = _run(capsys, ["fit", *inputs, *FAST, "--out", str(out_model), "--checkpoint", str(tmp_path / "m.pt")])
+    assert code == 0, err
+    metadata = _check_onnx(out_model, 354)
+    assert len(metadata.tfs) == 45
+
+    code, _, err = _run(capsys, ["export", str(tmp_path / "m.pt"), "--out", str(tmp_path / "again.onnx"), "--quiet"])
+    assert code == 0, err
+    assert _check_onnx(tmp_path / "again.onnx", 354).feature_genes == metadata.feature_genes
+
+
+def test_cv_and_fit_on_mdc_with_balanced_negatives(shared_data, tmp_path, capsys):
+    data = shared_data / "mdc"
+    genes = [line.split(",")[0] for line in (data / "expression.csv").read_text().splitlines()[1:121]]
+    (tmp_path / "features.txt").write_text("\n".join(genes) + "\n")
+    inputs = ["--expr", str(data / "expression.csv"), "--labels", str(data / "network-specific.csv"),
+              "--negatives", "balanced", "--feature-genes", str(tmp_path / "features.txt")]
+    code, out, err = _run(capsys, ["cv", *inputs, *FAST, "--folds", "2", "--split", "tf",
+                                   "--report", str(tmp_path / "rep")])
+    assert code == 0, err
+    report = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert report["settings"]["n_positive"] * 2 == report["settings"]["n_pairs"]
+    assert 0.0 <= report["summary"]["auroc"]["mean"] <= 1.0
+    code, _, err = _run(capsys, ["fit", *inputs, *FAST, "--out", str(tmp_path / "m.onnx")])
+    assert code == 0, err
+    _check_onnx(tmp_path / "m.onnx", 120)
+
+
+def _expression(tmp_path):
+    rng = np.random.default_rng(0)
+    genes = ["A", "B", "C", "D", "E", "F"]
+    lines = ["gene," + ",".join(f"c{i}" for i in range(12))]
+    lines += [name + "," + ",".join(f"{v:.3f}" for v in rng.random(12)) for name in genes]
+    path = tmp_path / "expr.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        ("from,to\nA,B\n", "columns found: from, to"),
+        ("TF,Target,Label\nA,B,1\nA,C,yes\n", "row 3: label 'yes' is not 0 or 1"),
+        ("TF,Target,Label\nX,Y,1\nX,Z,0\n", "no pair has both genes"),
+        ("Gene1,Gene2\nA,B\nA,C\n", "--negatives balanced"),
+    ],
+)
+def test_bad_label_files_give_one_line_errors(tmp_path, capsys, labels, message):
+    (tmp_path / "labels.csv").write_text(labels)
+    out_model = tmp_path / "m.onnx"
+    code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels",
+                                 str(tmp_path / "labels.csv"), *FAST, "--out", str(out_model)])
+    assert code == 2
+    assert err.startswith("deeptgi-train: error: ") and "labels.csv" in err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out_model.exists()
+
+
+def test_unknown_genes_are_reported_and_dropped(tmp_path, capsys):
+    labels = "TF,Target,Label\n" + "\n".join(
+        f"{tf},{target},{label}" for tf, target, label in
+        [("A", "B", 1), ("A", "C", 0), ("A", "D", 1), ("A", "E", 0), ("B", "C", 1), ("B", "F", 0),
+         ("B", "D", 1), ("B", "E", 0), ("C", "D", 1), ("C", "F", 0), ("Q", "A", 1), ("A", "R", 0)]) + "\n"
+    (tmp_path / "labels.csv").write_text(labels)
+    code, _, err = _run(capsys, ["cv", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
+                                 *FAST, "--folds", "2"])
+    assert code == 0, err
+    assert "2 of 12 pairs dropped" in err and "Q, R" in err
+
+
+def test_missing_output_directory_fails_before_training(tmp_path, capsys):
+    (tmp_path / "labels.csv").write_text("TF,Target,Label\nA,B,1\nA,C,0\n")
+    code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
+                                 *FAST, "--out", str(tmp_path / "nope" / "m.onnx")])
+    assert code == 2 and "does not exist" in err
