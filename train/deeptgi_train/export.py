@@ -90,7 +90,8 @@ def _quiet_exporter():
 
 def _trace(model: DeepTGI, opset: int) -> onnx.ModelProto:
     """ONNX graph of ``model`` (in eval mode) with outputs score, tf_state, gene_state."""
-    example = torch.zeros(2, model.n_modalities, model.n_feature_genes)
+    device = next(model.parameters()).device
+    example = torch.zeros(2, model.n_modalities, model.n_feature_genes, device=device)
     pairs = torch.export.Dim("pairs")
     with _quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(
@@ -207,8 +208,10 @@ def export_onnx(model: DeepTGI, metadata: ModelMetadata, path: str | os.PathLike
     was_training = model.training
     model.eval()
     try:
+        device = next(model.parameters()).device
         with torch.no_grad():
-            expected = torch.sigmoid(model(torch.from_numpy(tf_features), torch.from_numpy(gene_features))).numpy()
+            logits = model(torch.from_numpy(tf_features).to(device), torch.from_numpy(gene_features).to(device))
+            expected = torch.sigmoid(logits).cpu().numpy()
         proto = _trace(model, opset)
     finally:
         model.train(was_training)
