@@ -224,7 +224,8 @@ class DeepTGIModel:
         with atomic_output(target) as final, _scratch(target) as scratch:
             direct = format == "parquet" and not sort_globally
             spool = final if direct else scratch("spool")
-            writer = ParquetEdgeWriter(spool, names)
+            # A spool that is read back once is not worth compressing.
+            writer = ParquetEdgeWriter(spool, names, compression="zstd" if direct else "none")
             try:
                 for block in self._edge_blocks(job, summary, top_k, threshold, batch_size, rank=not sort_globally):
                     started = time.perf_counter()

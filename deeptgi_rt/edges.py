@@ -52,14 +52,15 @@ class EdgeNames:
 class ParquetEdgeWriter:
     """Writes edge blocks to a Parquet file in large row groups, buffering the indices."""
 
-    def __init__(self, path: str | Path, names: EdgeNames, row_group_edges: int = ROW_GROUP_EDGES):
+    def __init__(self, path: str | Path, names: EdgeNames, row_group_edges: int = ROW_GROUP_EDGES,
+                 compression: str = "zstd"):
         self.names = names
         self.row_group_edges = int(row_group_edges)
         self.rows = 0
         self._pending: list[EdgeBlock] = []
         self._pending_rows = 0
         # A dictionary page over the limit silently turns into plain pages; gene names fit in 64 MB.
-        self._writer = pq.ParquetWriter(str(path), edge_schema(), compression="zstd",
+        self._writer = pq.ParquetWriter(str(path), edge_schema(), compression=compression,
                                         dictionary_pagesize_limit=64 << 20)
 
     def write(self, block: EdgeBlock) -> None:
