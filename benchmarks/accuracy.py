@@ -114,15 +114,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lite-epochs", type=int, help="cap lite's epochs (default: its preset)")
     parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="only combine the results of earlier (e.g. parallel) runs into --out and print them")
     args = parser.parse_args(argv)
+    if args.merge:
+        results, commands = [], []
+        for part in args.merge:
+            payload = json.loads(Path(part).read_text())
+            results.extend(payload["results"])
+            commands.append(payload["command"])
+        write_results(Path(args.out), {"commands": commands, "folds": args.folds, "seed": args.seed,
+                                       "torch_threads": 2, "results": results})
+        print_table(results, args.folds)
+        return 0
 
     import torch
-    from rich.console import Console
-    from rich.table import Table
 
     from deeptgi_train.cv import cv_splits
 
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(2)
+    # scikit-learn's OpenMP pools would otherwise take every core of the shared machine.
+    threadpool_limits(limits=2)
     out = Path(args.out)
     results: list[dict] = []
     epochs = {"lite": args.lite_epochs, "paper": args.paper_epochs}
@@ -139,20 +153,32 @@ def main(argv: list[str] | None = None) -> int:
                       f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",
                       flush=True)
                 # Rewritten after every method so an interrupted run still leaves its results.
-                payload = {"command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
-                           "folds": args.folds, "seed": args.seed, "torch_threads": 2, "results": results}
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(json.dumps(payload, indent=2) + "\n")
-                out.with_suffix(".md").write_text(markdown(results))
+                write_results(out, {
+                    "command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                    "folds": args.folds, "seed": args.seed, "torch_threads": 2, "results": results})
+    print_table(results, args.folds)
+    return 0
 
-    table = Table(title=f"{args.folds}-fold CV, identical folds per data set and protocol (timings noisy: shared machine)")
+
+def write_results(out: Path, payload: dict) -> None:
+    """JSON results and the markdown table beside them (same name, .md)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(payload["results"]))
+
+
+def print_table(results: list[dict], folds: int) -> None:
+    """The results as a rich table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{folds}-fold CV, identical folds per data set and protocol (timings noisy: shared machine)")
     for column in ("data", "protocol", "method", "AUROC", "AUPR", "s / fold"):
         table.add_column(column, justify="left" if column in ("data", "protocol", "method") else "right")
     for row in results:
         table.add_row(row["dataset"], row["protocol"], row["label"], f"{row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}",
                       f"{row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}", f"{row['seconds_mean']:.1f}")
     Console(width=110).print(table)
-    return 0
 
 
 if __name__ == "__main__":

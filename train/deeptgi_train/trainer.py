@@ -49,6 +49,9 @@ class TrainConfig:
         seed: seeds torch and the numpy Generator (shuffling, Mixup).
         threads: torch intra-op threads.
         swap_augment: also train on (target, TF) copies of the training pairs, same label.
+        lr_schedule: ``"constant"`` or ``"cosine"`` (cosine decay from ``lr`` to 0 over ``epochs``).
+        ema: decay of an exponential moving average of the weights (and batch-norm statistics)
+            that is validated and returned instead of the raw weights; 0 disables it.
     """
 
     epochs: int = 60
@@ -62,6 +65,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     swap_augment: bool = False
+    lr_schedule: str = "constant"
+    ema: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,6 +159,14 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     rng = np.random.default_rng(config.seed)
     model = build_model(model_config, dataset)
     optimizer = torch.optim.RAdam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, -(-len(train_idx) * (2 if config.swap_augment else 1) // config.batch_size))
+    schedule = None
+    if config.lr_schedule == "cosine":
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
+    elif config.lr_schedule != "constant":
+        raise InputError(f"lr schedule {config.lr_schedule!r}: choose constant or cosine")
+    # The averaged copy is what gets validated and returned; the raw model keeps training.
+    averaged = copy.deepcopy(model) if config.ema > 0 else model
 
     features = torch.from_numpy(dataset.features)
     tf_rows = dataset.tf_idx[train_idx]
@@ -193,14 +206,18 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if schedule is not None:
+                    schedule.step()
+                if averaged is not model:
+                    _update_average(averaged, model, config.ema)
                 total_loss += float(loss.detach()) * len(batch)
-            scores = predict(model, dataset, validation_idx)
+            scores = predict(averaged, dataset, validation_idx)
             validation_auroc = auroc(validation_labels, scores)
             history.append({"epoch": epoch, "loss": total_loss / max(len(labels), 1),
                             "validation_auroc": validation_auroc})
             if validation_auroc > best_auroc:
                 best_auroc, best_epoch, best_scores = validation_auroc, epoch, scores
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(averaged.state_dict())
             advance(1)
             if epoch - best_epoch >= config.patience:
                 break
@@ -214,6 +231,18 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
         history=history,
         seconds=time.perf_counter() - started,
     )
+
+
+def _update_average(averaged, model, decay: float) -> None:
+    """``averaged <- decay * averaged + (1 - decay) * model`` for every float parameter and buffer."""
+    import torch
+
+    with torch.no_grad():
+        for (_, mean), (_, value) in zip(averaged.state_dict().items(), model.state_dict().items()):
+            if mean.dtype.is_floating_point:
+                mean.mul_(decay).add_(value, alpha=1.0 - decay)
+            else:
+                mean.copy_(value)
 
 
 def with_epochs(config: TrainConfig, epochs: int | None) -> TrainConfig:
