@@ -158,3 +158,15 @@ def test_importing_the_package_and_pcc_loads_no_cuda():
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+def test_float32_rows_far_from_zero_are_standardized_before_the_product():
+    # float32 C-contiguous rows take the raw-product path; a mean 1000x the spread would lose
+    # digits there, so such rows must be detected and computed from standardized values.
+    rng = np.random.default_rng(11)
+    row_values = rng.normal(size=(9, 400)).astype(np.float32)
+    row_values[[1, 6]] += np.float32(1000.0)
+    row_values[4] *= np.float32(1e-3)  # tiny spread, mean near zero: still fine raw
+    col_values = rng.normal(size=(7, 400)).astype(np.float32) + np.float32(5.0)
+    result = pcc_block(row_values, col_values, backend="cpu", block_rows=4)
+    np.testing.assert_allclose(result, reference_pcc(row_values, col_values), rtol=0, atol=TOLERANCE)
