@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import InputError, preview
 from .expression import Expression
-from .pcc import pcc_block
+from .pcc import constant_gene_mask, pcc_block
 from .progress import Reporter
 
 
@@ -86,14 +86,15 @@ def entity_features(
         columns, feature_rows = feature_gene_columns(
             expression, feature_genes, min_coverage=min_coverage, case_insensitive=case_insensitive
         )
-        entity_values = expression.values[entity_rows]
-        constant = int(np.count_nonzero(np.ptp(entity_values, axis=1) == 0)) if len(entity_rows) else 0
+        entity_values = _take_rows(expression.values, entity_rows)
+        # The mask stops at a row's first differing value: nearly free, unlike a full min/max pass.
+        constant = int(np.count_nonzero(constant_gene_mask(entity_values)))
         if constant:
             reporter.warn(
                 f"{expression.source}: {constant} of {len(genes)} genes have constant expression; "
                 "their correlations are set to 0"
             )
-        block = pcc_block(entity_values, expression.values[feature_rows], backend=backend)
+        block = pcc_block(entity_values, _take_rows(expression.values, feature_rows), backend=backend)
         if len(columns) == len(feature_genes):
             out[:, modality, :] = block
         else:
@@ -123,6 +124,14 @@ def gene_rows(
             f"{expression.source}: {len(missing)} of {len(names)} {what} are not in the data: {preview(missing)}"
         )
     return rows
+
+
+def _take_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]``, without the copy when ``rows`` is every row in order (the genome-wide
+    case: a copy of all genes would double the memory of the expression matrix)."""
+    if len(rows) == len(values) and np.array_equal(rows, np.arange(len(values))):
+        return values
+    return values[rows]
 
 
 def _name_lookup(names: Sequence[str], case_insensitive: bool) -> dict[str, int]:
