@@ -155,13 +155,13 @@ class DeepTGIModel:
         import polars as pl
         import pyarrow as pa
 
-        from .edges import EdgeNames
+        from .edges import EdgeNames, descending_order
 
         job, summary = self._start(expression, bulk, tfs, genes, pairs, top_k, threshold, batch_size, options)
         blocks = list(self._edge_blocks(job, summary, top_k, threshold, batch_size, rank=False))
         started = time.perf_counter()
         edges = EdgeBlock.concat(blocks)
-        edges = edges.take(np.argsort(-edges.score, kind="stable"))
+        edges = edges.take(descending_order(edges.score))
         names = EdgeNames(job.tf_names, job.target_names)
         frame = pl.from_arrow(pa.Table.from_batches([names.batch(edges)]))
         summary.edges_written = len(edges)

@@ -252,3 +252,15 @@ def test_global_sort_maps_names_back_even_from_plain_encoded_chunks(tmp_path):
     result = pl.read_parquet(tmp_path / "sorted.parquet").with_columns(pl.col("TF", "target").cast(pl.String))
     assert list(result.iter_rows()) == [("A", "x", pytest.approx(0.9)), ("A", "y", pytest.approx(0.7)),
                                         ("B", "z", pytest.approx(0.5)), ("C", "w", pytest.approx(0.1))]
+
+
+def test_descending_order_equals_a_stable_argsort():
+    from deeptgi_rt.edges import descending_order
+
+    rng = np.random.default_rng(4)
+    scores = rng.random(10_000).astype(np.float32)
+    scores[::3] = 0.5  # many ties
+    scores[::101] = 0.0
+    scores[5] = -0.25  # negative floats sort below zero too
+    np.testing.assert_array_equal(descending_order(scores), np.argsort(-scores, kind="stable"))
+    assert descending_order(np.empty(0, np.float32)).shape == (0,)
