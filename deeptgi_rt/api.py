@@ -206,7 +206,7 @@ class DeepTGIModel:
         Returns:
             The run's :class:`ScoreSummary`.
         """
-        from .edges import EdgeNames, ParquetEdgeWriter, iter_parquet_edges, sort_by_score, write_tsv
+        from .edges import EdgeNames, ParquetEdgeWriter, descending_order, iter_parquet_edges, write_edges, write_tsv
 
         if format not in FORMATS:
             raise InputError(f"unknown output format {format!r}; expected one of {', '.join(FORMATS)}")
@@ -222,28 +222,31 @@ class DeepTGIModel:
             )
         names = EdgeNames(job.tf_names, job.target_names)
         with atomic_output(target) as final, _scratch(target) as scratch:
-            direct = format == "parquet" and not sort_globally
-            spool = final if direct else scratch("spool")
-            # A spool that is read back once is not worth compressing.
-            writer = ParquetEdgeWriter(spool, names, compression="zstd" if direct else "none")
-            try:
-                for block in self._edge_blocks(job, summary, top_k, threshold, batch_size, rank=not sort_globally):
-                    started = time.perf_counter()
-                    writer.write(block)
-                    summary.stage_seconds["write"] += time.perf_counter() - started
-            finally:
-                started = time.perf_counter()
-                writer.close()
-                summary.stage_seconds["write"] += time.perf_counter() - started
-            started = time.perf_counter()
             if sort_globally:
-                sorted_path = final if format == "parquet" else scratch("sorted")
-                sort_by_score(spool, sorted_path, names)
-                spool = sorted_path
-            if format == "tsv":
-                write_tsv(iter_parquet_edges(spool), final)
-            summary.stage_seconds["write"] += time.perf_counter() - started
-        summary.edges_written = writer.rows
+                # Within the budget the edges (12 bytes each) are held and sorted in memory.
+                edges = EdgeBlock.concat(list(self._edge_blocks(job, summary, top_k, threshold, batch_size,
+                                                                rank=False)))
+                started = time.perf_counter()
+                summary.edges_written = write_edges(edges.take(descending_order(edges.score)), names, final, format)
+                summary.stage_seconds["write"] += time.perf_counter() - started
+            else:
+                # Beyond it they stream to the output (Parquet) or to a spool read back once (TSV).
+                spool = final if format == "parquet" else scratch("spool")
+                writer = ParquetEdgeWriter(spool, names, compression="zstd" if format == "parquet" else "none")
+                try:
+                    for block in self._edge_blocks(job, summary, top_k, threshold, batch_size, rank=True):
+                        started = time.perf_counter()
+                        writer.write(block)
+                        summary.stage_seconds["write"] += time.perf_counter() - started
+                finally:
+                    started = time.perf_counter()
+                    writer.close()
+                    summary.stage_seconds["write"] += time.perf_counter() - started
+                started = time.perf_counter()
+                if format == "tsv":
+                    write_tsv(iter_parquet_edges(spool), final)
+                summary.stage_seconds["write"] += time.perf_counter() - started
+                summary.edges_written = writer.rows
         summary.out = str(target)
         self._finish(summary, job)
         return summary

@@ -13,7 +13,6 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .scoring import EdgeBlock
@@ -60,8 +59,10 @@ class ParquetEdgeWriter:
         self._pending: list[EdgeBlock] = []
         self._pending_rows = 0
         # A dictionary page over the limit silently turns into plain pages; gene names fit in 64 MB.
+        # Min/max statistics of the name columns cost twice the rest of the writing and help no
+        # query; those of the score let readers skip row groups under a score filter.
         self._writer = pq.ParquetWriter(str(path), edge_schema(), compression=compression,
-                                        dictionary_pagesize_limit=64 << 20)
+                                        dictionary_pagesize_limit=64 << 20, write_statistics=["score"])
 
     def write(self, block: EdgeBlock) -> None:
         """Append ``block`` (written out once a row group's worth is buffered)."""
@@ -85,26 +86,19 @@ class ParquetEdgeWriter:
         self._writer.close()
 
 
-def sort_by_score(source: str | Path, out: str | Path, names: EdgeNames,
-                  row_group_edges: int = ROW_GROUP_EDGES) -> None:
-    """Rewrite the edge list ``source`` to ``out`` ordered by descending score.
-
-    Ties keep their order in ``source``. Memory: about 32 bytes per edge (indices, scores and
-    the sort permutation), so callers bound the edge count before calling.
-    """
-    table = pq.read_table(str(source))
-    tf = _indices(table.column("TF"), names.tfs)
-    target = _indices(table.column("target"), names.targets)
-    score = table.column("score").to_numpy()
-    del table
-    order = descending_order(score)
+def write_edges(edges: EdgeBlock, names: EdgeNames, out: str | Path, format: str = "parquet",
+                row_group_edges: int = ROW_GROUP_EDGES) -> int:
+    """Write an in-memory edge list to ``out`` as Parquet or TSV, in row-group slices; returns the edge count."""
+    slices = (edges.take(slice(start, start + row_group_edges)) for start in range(0, len(edges), row_group_edges))
+    if format == "tsv":
+        return write_tsv((names.batch(part) for part in slices), out)
     writer = ParquetEdgeWriter(out, names, row_group_edges)
     try:
-        for start in range(0, len(order), row_group_edges):
-            part = order[start:start + row_group_edges]
-            writer.write(EdgeBlock(tf[part], target[part], score[part]))
+        for part in slices:
+            writer.write(part)
     finally:
         writer.close()
+    return writer.rows
 
 
 def descending_order(scores: np.ndarray) -> np.ndarray:
@@ -126,21 +120,6 @@ def descending_order(scores: np.ndarray) -> np.ndarray:
     keys |= np.arange(len(scores), dtype=np.uint64)
     keys.sort()
     return (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
-
-
-def _indices(column: pa.ChunkedArray, dictionary: pa.Array) -> np.ndarray:
-    """int32 positions in ``dictionary`` of a string column read back from an edge file."""
-    parts = []
-    for chunk in column.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = chunk.dictionary_encode()
-        positions = chunk.indices.to_numpy(zero_copy_only=False)
-        # A chunk carries the run's own dictionary unless the writer fell back to plain pages.
-        if not chunk.dictionary.equals(dictionary):
-            remap = pc.index_in(chunk.dictionary, value_set=dictionary).to_numpy(zero_copy_only=False)
-            positions = remap[positions]
-        parts.append(positions.astype(np.int32, copy=False))
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
 
 
 def iter_parquet_edges(path: str | Path, batch_edges: int = ROW_GROUP_EDGES) -> Iterator[pa.RecordBatch]:

@@ -103,7 +103,7 @@ def test_pairs_file_with_unknown_genes_is_skipped_with_a_count_or_fails(files, c
                        "--unknown-pairs", "error", match="1 of 3 pairs")
 
 
-def test_interrupted_write_leaves_nothing_and_keeps_an_existing_file(files, capsys, monkeypatch):
+def test_interrupted_streaming_write_leaves_nothing_and_keeps_an_existing_file(files, monkeypatch):
     tmp, expr, model = files
     out = tmp / "grn.parquet"
     out.write_bytes(b"previous result")
@@ -119,11 +119,37 @@ def test_interrupted_write_leaves_nothing_and_keeps_an_existing_file(files, caps
         original(self, block)
 
     monkeypatch.setattr(edges.ParquetEdgeWriter, "write", failing_write)
-    code = main(["score", str(expr), "--model", str(model), "--out", str(out), "--batch-size", "40", "--quiet"])
+    # --max-sort-edges 0: edges stream to the output file block by block.
+    code = main(["score", str(expr), "--model", str(model), "--out", str(out), "--batch-size", "40",
+                 "--max-sort-edges", "0", "--quiet"])
     assert code == 130
     assert calls["n"] == 3
     assert out.read_bytes() == b"previous result"
     assert sorted(p.name for p in tmp.iterdir()) == ["expr.csv", "grn.parquet", "model.onnx"]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "tsv"])
+def test_failure_after_the_data_is_written_leaves_nothing(files, monkeypatch, fmt):
+    tmp, expr, model = files
+    out = tmp / f"grn.{fmt}"
+    import deeptgi_rt.edges as edges
+
+    original = edges.write_tsv if fmt == "tsv" else edges.ParquetEdgeWriter.close
+    written = {}
+
+    def write_then_fail(*args, **kwargs):
+        original(*args, **kwargs)
+        written["bytes"] = sum(p.stat().st_size for p in tmp.iterdir() if p.name.startswith(f".{out.name}."))
+        raise RuntimeError("disk vanished")
+
+    if fmt == "tsv":
+        monkeypatch.setattr(edges, "write_tsv", write_then_fail)
+    else:
+        monkeypatch.setattr(edges.ParquetEdgeWriter, "close", write_then_fail)
+    with pytest.raises(RuntimeError, match="disk vanished"):
+        main(["score", str(expr), "--model", str(model), "--out", str(out), "--quiet"])
+    assert written["bytes"] > 0  # the complete temporary file existed ...
+    assert sorted(p.name for p in tmp.iterdir()) == ["expr.csv", "model.onnx"]  # ... and is gone
 
 
 def test_info_prints_the_metadata_and_json(files, capsys):
@@ -199,3 +225,24 @@ def test_missing_feature_genes_are_accepted_above_the_coverage(files, capsys):
     assert len(pl.read_parquet(out)) == 6 * 39
     assert_input_error(capsys, tmp / "cov2.parquet", expr, "--model", tmp / "feat.onnx",
                        "--allow-missing-features", "0.99", match="coverage")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "tsv"])
+def test_outputs_over_the_sort_budget_are_grouped_per_tf(files, capsys, fmt):
+    tmp, expr, model = files
+    ranked, grouped = tmp / f"ranked.{fmt}", tmp / f"grouped.{fmt}"
+    assert score(capsys, expr, "--model", model, "--out", ranked)[0] == 0
+    code, err = main(["score", str(expr), "--model", str(model), "--out", str(grouped), "--max-sort-edges", "10"]), \
+        capsys.readouterr().err
+    assert code == 0 and "grouped per TF" in err
+
+    def read(path):
+        if fmt == "tsv":
+            return pl.read_csv(path, separator="\t").rename({"importance": "score"})
+        return pl.read_parquet(path).with_columns(pl.col("TF", "target").cast(pl.String))
+
+    by_tf = read(grouped)
+    assert by_tf["TF"].to_list() == sorted(by_tf["TF"].to_list(), key=TFS.index)  # TFs in the given order
+    for _, group in by_tf.group_by("TF", maintain_order=True):
+        assert np.all(np.diff(group["score"].to_numpy()) <= 0)
+    assert by_tf.sort("TF", "target").equals(read(ranked).sort("TF", "target"))

@@ -236,24 +236,6 @@ def test_pairs_file_is_read_in_batches_not_whole(tmp_path):
     assert batches[3][0][0].as_py() == "T300" and batches[3][1][0].as_py() == "G300"
 
 
-def test_global_sort_maps_names_back_even_from_plain_encoded_chunks(tmp_path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from deeptgi_rt.edges import EdgeNames, sort_by_score
-
-    names = EdgeNames(["A", "B", "C"], ["x", "y", "z", "w"])
-    # Chunks whose dictionaries differ from the run's (as after a plain-encoding fallback).
-    table = pa.table({"TF": pa.array(["C", "A", "B", "A"]).dictionary_encode(),
-                      "target": pa.array(["w", "x", "z", "y"]),
-                      "score": pa.array([0.1, 0.9, 0.5, 0.7], pa.float32())})
-    pq.write_table(table, tmp_path / "spool.parquet")
-    sort_by_score(tmp_path / "spool.parquet", tmp_path / "sorted.parquet", names)
-    result = pl.read_parquet(tmp_path / "sorted.parquet").with_columns(pl.col("TF", "target").cast(pl.String))
-    assert list(result.iter_rows()) == [("A", "x", pytest.approx(0.9)), ("A", "y", pytest.approx(0.7)),
-                                        ("B", "z", pytest.approx(0.5)), ("C", "w", pytest.approx(0.1))]
-
-
 def test_descending_order_equals_a_stable_argsort():
     from deeptgi_rt.edges import descending_order
 
