@@ -124,3 +124,29 @@ def test_missing_output_directory_fails_before_training(tmp_path, capsys):
     code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
                                  *FAST, "--out", str(tmp_path / "nope" / "m.onnx")])
     assert code == 2 and "does not exist" in err
+
+
+def test_fit_with_bulk_uses_shared_genes_and_records_both_modalities(tmp_path, capsys):
+    import onnxruntime as ort
+
+    expr = _expression(tmp_path)
+    rng = np.random.default_rng(1)
+    # Bulk lacks gene F and spells the others in lower case.
+    bulk_lines = ["gene," + ",".join(f"s{i}" for i in range(8))]
+    bulk_lines += [name + "," + ",".join(f"{v:.3f}" for v in rng.random(8) * 10) for name in "abcde"]
+    (tmp_path / "bulk.csv").write_text("\n".join(bulk_lines) + "\n")
+    labels = "TF,Target,Label\n" + "\n".join(
+        f"{tf},{target},{label}" for tf, target, label in
+        [("A", "B", 1), ("A", "C", 0), ("A", "D", 1), ("A", "E", 0), ("B", "C", 1), ("B", "E", 0),
+         ("B", "D", 1), ("B", "A", 0), ("C", "D", 1), ("C", "E", 0), ("C", "A", 1), ("C", "B", 0)]) + "\n"
+    (tmp_path / "labels.csv").write_text(labels)
+    out_model = tmp_path / "m.onnx"
+    code, _, err = _run(capsys, ["fit", "--expr", str(expr), "--bulk", str(tmp_path / "bulk.csv"), "--bulk-log1p",
+                                 "--case-insensitive", "--labels", str(tmp_path / "labels.csv"), *FAST,
+                                 "--out", str(out_model)])
+    assert code == 0, err
+    session = ort.InferenceSession(str(out_model), providers=["CPUExecutionProvider"])
+    metadata = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(out_model))
+    assert metadata.modalities == ["single_cell", "bulk"]
+    assert metadata.preprocessing == ["none", "log1p"]
+    assert metadata.feature_genes == ["A", "B", "C", "D", "E"]
