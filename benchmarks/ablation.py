@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="lite", choices=("lite", "paper", "tiny"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2; 1 when runs share the cores)")
     parser.add_argument("--epochs", type=int, help="cap the preset's epochs")
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=list(STEPS))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "ablation.json"))
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from deeptgi_train.metrics import aupr, auroc
     from deeptgi_train.trainer import predict, train_config, train_model, with_epochs
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     dataset = load_training_set(DATA / "expression.csv", DATA / "pairs.csv", seed=args.seed).dataset
     splits = list(cv_splits(dataset, protocol="random", folds=args.folds, seed=args.seed))
     out = Path(args.out)
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         folds = []
         for split in splits:
             started = time.perf_counter()
-            train = with_epochs(train_config(args.config, seed=args.seed + split.fold, threads=2), args.epochs)
+            train = with_epochs(train_config(args.config, seed=args.seed + split.fold, threads=args.threads), args.epochs)
             trained = train_model(dataset, split.fit, split.validation, config, train)
             scores = predict(trained.model, dataset, split.test)
             labels = dataset.labels[split.test]

@@ -68,7 +68,7 @@ def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.nda
     return model.predict_proba(x_test)[:, 1]
 
 
-def run_method(method: str, dataset, splits, *, seed: int, epochs: dict) -> dict:
+def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads: int = 2) -> dict:
     """Per-fold AUROC / AUPR / seconds of one method over ``splits``."""
     from deeptgi_train.configs import model_config
     from deeptgi_train.metrics import aupr, auroc
@@ -78,7 +78,7 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict) -> dict
     for split in splits:
         started = time.perf_counter()
         if method in ("lite", "paper"):
-            train = with_epochs(train_config(method, seed=seed + split.fold, threads=2), epochs.get(method))
+            train = with_epochs(train_config(method, seed=seed + split.fold, threads=threads), epochs.get(method))
             trained = train_model(dataset, split.fit, split.validation, model_config(method), train)
             scores = predict(trained.model, dataset, split.test)
             extra = {"best_epoch": trained.best_epoch, "validation_auroc": trained.validation_auroc}
@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2; 1 when runs share the cores)")
     parser.add_argument("--lite-epochs", type=int, help="cap lite's epochs (default: its preset)")
     parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             results.extend(payload["results"])
             commands.append(payload["command"])
         write_results(Path(args.out), {"commands": commands, "folds": args.folds, "seed": args.seed,
-                                       "torch_threads": 2, "results": results})
+                                       "results": results})
         print_table(results, args.folds)
         return 0
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     # scikit-learn's OpenMP pools would otherwise take every core of the shared machine.
     threadpool_limits(limits=2)
     out = Path(args.out)
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             for method in args.methods:
                 row = {"dataset": name, "protocol": protocol, "method": method, "label": LABELS[method],
                        "n_pairs": len(dataset), "epochs_cap": epochs.get(method),
-                       **run_method(method, dataset, splits, seed=args.seed, epochs=epochs)}
+                       **run_method(method, dataset, splits, seed=args.seed, epochs=epochs, threads=args.threads)}
                 results.append(row)
                 print(f"{name} {protocol} {LABELS[method]}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
                       f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Rewritten after every method so an interrupted run still leaves its results.
                 write_results(out, {
                     "command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
-                    "folds": args.folds, "seed": args.seed, "torch_threads": 2, "results": results})
+                    "folds": args.folds, "seed": args.seed, "torch_threads": args.threads, "results": results})
     print_table(results, args.folds)
     return 0
 

@@ -26,8 +26,8 @@ from .metrics import auroc
 TRAIN_PRESETS: dict[str, dict] = {
     "paper": dict(epochs=100, batch_size=64, lr=1e-5, weight_decay=1e-4, bce_weight=5.0,
                   recon_weight=1.0, mixup_alpha=0.5, patience=20),
-    "lite": dict(epochs=60, batch_size=64, lr=1e-3, weight_decay=1e-4, bce_weight=5.0,
-                 recon_weight=1.0, mixup_alpha=0.5, patience=12),
+    "lite": dict(epochs=150, batch_size=64, lr=3e-4, weight_decay=1e-4, bce_weight=5.0,
+                 recon_weight=1.0, mixup_alpha=0.5, patience=30),
     "tiny": dict(epochs=30, batch_size=64, lr=2e-3, weight_decay=1e-4, bce_weight=5.0,
                  recon_weight=1.0, mixup_alpha=0.5, patience=8),
 }
