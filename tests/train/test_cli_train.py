@@ -150,3 +150,12 @@ def test_fit_with_bulk_uses_shared_genes_and_records_both_modalities(tmp_path, c
     assert metadata.modalities == ["single_cell", "bulk"]
     assert metadata.preprocessing == ["none", "log1p"]
     assert metadata.feature_genes == ["A", "B", "C", "D", "E"]
+
+
+@pytest.mark.parametrize("option, message", [(["--folds", "1"], "--folds 1"), (["--epochs", "0"], "--epochs 0"),
+                                             (["--batch-size", "1"], "--batch-size 1")])
+def test_bad_options_give_one_line_errors(tmp_path, capsys, option, message):
+    (tmp_path / "labels.csv").write_text("TF,Target,Label\nA,B,1\nA,C,0\nB,C,1\nB,D,0\n")
+    code, _, err = _run(capsys, ["cv", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
+                                 "--config", "tiny", "--quiet", *option])
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -95,13 +95,13 @@ def _load(args, reporter):
 
 def _configs(args):
     from .configs import model_config
-    from .trainer import train_config
+    from .trainer import train_config, with_epochs
 
-    train = train_config(args.config, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+    train = train_config(args.config, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          threads=args.threads, swap_augment=args.swap_augment)
-    if args.epochs is not None:
-        train.patience = min(train.patience, args.epochs)
-    return model_config(args.config), train
+    if args.epochs is not None and args.epochs < 1:
+        raise InputError(f"--epochs {args.epochs}: need at least 1 epoch")
+    return model_config(args.config), with_epochs(train, args.epochs)
 
 
 def run_cv(args) -> int:

@@ -81,6 +81,8 @@ def train_config(name: str = "lite", **overrides) -> TrainConfig:
     config = TrainConfig(**values)
     if config.epochs < 1:
         raise InputError(f"--epochs {config.epochs}: need at least 1 epoch")
+    if config.batch_size < 2:
+        raise InputError(f"--batch-size {config.batch_size}: batch norm needs at least 2 pairs per batch")
     return config
 
 
