@@ -33,8 +33,6 @@ FORMATS = ("parquet", "tsv")
 UNKNOWN_PAIRS = ("skip", "error")
 # Edge lists up to this size are sorted globally by score (about 32 bytes per edge while sorting).
 MAX_SORT_EDGES = 50_000_000
-# Entities per PCC call: the unit of the feature progress bar.
-FEATURE_CHUNK = 4096
 STAGES = ("read", "pcc", "encode", "score", "write")
 
 
@@ -379,20 +377,18 @@ class DeepTGIModel:
         return _unique_in_order(rows[rows >= 0])
 
     def _entity_features(self, expressions, names, min_coverage, case_insensitive, summary) -> np.ndarray:
-        """float32 ``[entities, modalities, feature_genes]``, computed a chunk of entities at a time."""
+        """float32 ``[entities, modalities, feature_genes]``: one blocked PCC call per modality, with progress."""
         from .features import entity_features
 
         started = time.perf_counter()
         meta = self.metadata
-        out = np.empty((len(names), len(meta.modalities), len(meta.feature_genes)), dtype=np.float32)
-        with self.reporter.task("PCC features", len(names), unit="genes") as advance:
-            for start in range(0, len(names), FEATURE_CHUNK):
-                chunk = names[start:start + FEATURE_CHUNK]
-                out[start:start + len(chunk)] = entity_features(
-                    expressions, chunk, meta.feature_genes, min_coverage=min_coverage,
-                    case_insensitive=case_insensitive, backend=self.pcc_backend, reporter=self.reporter,
-                )
-                advance(len(chunk))
+        total = len(names) * len(expressions)
+        with self.reporter.task("PCC features", total, unit="genes") as advance:
+            out = entity_features(
+                expressions, names, meta.feature_genes, min_coverage=min_coverage,
+                case_insensitive=case_insensitive, backend=self.pcc_backend, reporter=self.reporter,
+                progress=advance,
+            )
         summary.stage_seconds["pcc"] += time.perf_counter() - started
         return out
 

@@ -6,7 +6,7 @@ are exactly the features it is scored on.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -65,6 +65,7 @@ def entity_features(
     case_insensitive: bool = False,
     backend: str = "auto",
     reporter: Reporter | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Feature tensor of ``genes``: PCC with each feature gene, per modality.
 
@@ -75,6 +76,8 @@ def entity_features(
         min_coverage, case_insensitive: see :func:`feature_gene_columns`.
         backend: PCC backend, ``"auto"``, ``"cpu"`` or ``"cuda"``.
         reporter: receives one warning per modality that has constant entity profiles.
+        progress: optional ``advance(n)``, called as blocks of ``n`` entities finish in each
+            modality (``len(genes) * len(expressions)`` in all).
 
     Returns:
         float32 ``[len(genes), len(expressions), len(feature_genes)]``.
@@ -94,7 +97,8 @@ def entity_features(
                 f"{expression.source}: {constant} of {len(genes)} genes have constant expression; "
                 "their correlations are set to 0"
             )
-        block = pcc_block(entity_values, _take_rows(expression.values, feature_rows), backend=backend)
+        block = pcc_block(entity_values, _take_rows(expression.values, feature_rows), backend=backend,
+                          progress=progress)
         if len(columns) == len(feature_genes):
             out[:, modality, :] = block
         else:
