@@ -98,7 +98,8 @@ def markdown(results: list[dict]) -> str:
     """The results as a markdown table."""
     lines = ["| data | protocol | method | AUROC | AUPR | s / fold |", "|---|---|---|---|---|---|"]
     for row in results:
-        lines.append(f"| {row['dataset']} | {row['protocol']} | {row['label']} | {row['auroc_mean']:.3f} ± "
+        label = row["label"].replace("|", "\\|")
+        lines.append(f"| {row['dataset']} | {row['protocol']} | {label} | {row['auroc_mean']:.3f} ± "
                      f"{row['auroc_sd']:.3f} | {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f} | "
                      f"{row['seconds_mean']:.1f} |")
     return "\n".join(lines) + "\n"
