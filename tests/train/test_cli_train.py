@@ -159,3 +159,20 @@ def test_bad_options_give_one_line_errors(tmp_path, capsys, option, message):
     code, _, err = _run(capsys, ["cv", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
                                  "--config", "tiny", "--quiet", *option])
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_refused_export_is_one_line_and_exit_1(monkeypatch, capsys):
+    import argparse
+
+    from deeptgi_train import cli
+    from deeptgi_train.export import ExportError
+
+    def refusing(args):
+        raise ExportError("ONNX Runtime differs from PyTorch by 3e-3 > 1e-5")
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(run=refusing)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main([]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["deeptgi-train: export refused: ONNX Runtime differs from PyTorch by 3e-3 > 1e-5"]

@@ -192,3 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("deeptgi-train: interrupted", file=sys.stderr)
         return 130
+    except RuntimeError as exc:
+        from .export import ExportError
+
+        if not isinstance(exc, ExportError):
+            raise
+        # Not the user's mistake, but not a crash either: the check refused to write a model
+        # that would score differently from the one trained.
+        print(f"deeptgi-train: export refused: {exc}", file=sys.stderr)
+        return 1
