@@ -1,0 +1,112 @@
+"""Write a shipped model's card from its metadata and its cross-validation reports.
+
+    python models/make_card.py models/mhsc-e-lite.onnx --title "..." --provenance "..." \
+        --cv random=cv/mhsc-e-random/metrics.json --cv tf=cv/mhsc-e-tf/metrics.json > models/mhsc-e-lite.md
+
+The "Model" table is derived from the ONNX metadata by :func:`model_facts`; the test suite
+derives it again and checks that every card still matches its model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+CV_METRICS = (("auroc", "AUROC"), ("aupr", "AUPR"), ("acc", "ACC"), ("f1", "F1"), ("recall", "recall"),
+              ("precision", "precision"), ("auprc_ratio", "AUPRC ratio"), ("epr", "EPR"))
+
+
+def model_facts(path: str | Path) -> dict[str, str]:
+    """The card's "Model" table rows (label -> text), from the model file and its metadata."""
+    import deeptgi_rt
+
+    path = Path(path)
+    meta = deeptgi_rt.load_model(path, device="cpu").metadata
+    training = meta.training
+    validation = training.get("validation_metrics", {})
+    modalities = ", ".join(f"{name} ({prep})" for name, prep in zip(meta.modalities, meta.preprocessing))
+    return {
+        "file": path.name,
+        "size": f"{path.stat().st_size / 1e6:.2f} MB",
+        "config": str(meta.config.get("name")),
+        "feature genes": str(len(meta.feature_genes)),
+        "modalities (preprocessing)": modalities,
+        "TFs": str(len(meta.tfs)),
+        "training pairs": f"{training.get('n_pairs')} ({training.get('n_positive')} positive)",
+        "validation split": f"{training.get('n_validation')} pairs, {training.get('protocol')} protocol",
+        "threshold (Youden, on validation)": f"{meta.threshold:.4f}",
+        "validation AUROC": f"{validation.get('auroc', float('nan')):.4f}",
+        "validation AUPR": f"{validation.get('aupr', float('nan')):.4f}",
+        "best epoch": str(training.get("best_epoch")),
+    }
+
+
+def cv_rows(report: dict) -> list[str]:
+    """mean ± sd of each metric of one ``deeptgi-train cv`` metrics.json ("—" where absent)."""
+    summary = report["summary"]
+    return [f"{summary[key]['mean']:.3f} ± {summary[key]['sd']:.3f}" if key in summary else "—"
+            for key, _ in CV_METRICS]
+
+
+def benchmark_report(path: str | Path, dataset: str, protocol: str) -> dict:
+    """DeepTGI lite's row of ``benchmarks/accuracy.py``'s JSON, shaped like a cv metrics.json
+    (AUROC and AUPR only; ``settings`` says where it came from)."""
+    results = json.loads(Path(path).read_text())
+    row = next(r for r in results["results"]
+               if r["dataset"] == dataset and r["protocol"] == protocol and r["method"] == "lite")
+    return {
+        "settings": {"folds": results["folds"], "config": "lite", "epochs": row.get("epochs_cap"),
+                     "seed": results["seed"], "source": "benchmarks/accuracy.py"},
+        "summary": {key: {"mean": row[f"{key}_mean"], "sd": row[f"{key}_sd"]} for key in ("auroc", "aupr")},
+    }
+
+
+def render(path: Path, title: str, provenance: str, cv: dict[str, dict]) -> str:
+    """The card as Markdown."""
+    import deeptgi_rt
+
+    meta = deeptgi_rt.load_model(path, device="cpu").metadata
+    facts = model_facts(path)
+    lines = [f"# {title}", "", provenance, "", "## Model", "", "| | |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in facts.items()]
+    lines += ["", "## Cross-validation", ""]
+    if cv:
+        settings = next(iter(cv.values())).get("settings", {})
+        lines += [
+            f"5-fold unless stated; each fold's threshold comes from a validation split of its training "
+            f"part (never the test fold). Settings: `{json.dumps({k: settings[k] for k in sorted(settings) if k in ('folds', 'config', 'epochs', 'seed', 'negatives', 'source')})}`.",
+            "",
+            "| protocol | " + " | ".join(label for _, label in CV_METRICS) + " |",
+            "|---|" + "---|" * len(CV_METRICS),
+        ]
+        lines += [f"| {protocol} | " + " | ".join(cv_rows(report)) + " |" for protocol, report in cv.items()]
+    lines += ["", "## Rebuild", "", "```", meta.training.get("command", "(not recorded)"), "```", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("--title", required=True)
+    parser.add_argument("--provenance", required=True, help="Markdown paragraph: data, source, labels")
+    parser.add_argument("--cv", action="append", default=[], metavar="PROTOCOL=METRICS.json",
+                        help="a `deeptgi-train cv` report")
+    parser.add_argument("--cv-benchmark", action="append", default=[], metavar="PROTOCOL=ACCURACY.json:DATASET",
+                        help="DeepTGI lite's figures from benchmarks/accuracy.py instead")
+    args = parser.parse_args(argv)
+    cv = {}
+    for item in args.cv:
+        protocol, _, report = item.partition("=")
+        cv[protocol] = json.loads(Path(report).read_text())
+    for item in args.cv_benchmark:
+        protocol, _, source = item.partition("=")
+        path, _, dataset = source.rpartition(":")
+        cv[protocol] = benchmark_report(path, dataset, protocol)
+    sys.stdout.write(render(Path(args.model), args.title, args.provenance, cv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
