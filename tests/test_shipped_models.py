@@ -1,0 +1,43 @@
+"""Every shipped model loads, carries complete metadata, and its card matches it."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+import deeptgi_rt
+from conftest import REPO
+
+MODELS = sorted((REPO / "models").glob("*.onnx"))
+_spec = importlib.util.spec_from_file_location("make_card", REPO / "models" / "make_card.py")
+make_card = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_card)
+
+
+def test_at_least_two_models_ship():
+    assert {path.name for path in MODELS} >= {"mhsc-e-lite.onnx", "mdc-lite.onnx"}
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
+def test_model_loads_factorized_with_complete_metadata(path):
+    model = deeptgi_rt.load_model(path, device="cpu")
+    meta = model.metadata
+    assert model.factorized
+    assert meta.feature_genes and meta.tfs and 0.0 < meta.threshold < 1.0
+    assert meta.config["name"] == "lite"
+    for key in ("data", "n_pairs", "n_positive", "protocol", "validation_metrics", "package_version", "command"):
+        assert key in meta.training, key
+    assert meta.training["command"].startswith("deeptgi-train fit ")
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
+def test_card_numbers_match_the_model(path):
+    card = path.with_suffix(".md")
+    assert card.is_file(), f"{card.name} is missing"
+    text = card.read_text()
+    for label, value in make_card.model_facts(path).items():
+        assert f"| {label} | {value} |" in text, f"{card.name}: {label} should read {value}"
+    assert deeptgi_rt.load_model(path, device="cpu").metadata.training["command"] in text
+    for protocol in ("random", "tf"):
+        assert f"| {protocol} |" in text, f"{card.name} lacks {protocol} cross-validation"
