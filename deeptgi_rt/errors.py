@@ -16,6 +16,19 @@ class InputError(ValueError):
         super().__init__(" ".join(str(message).split()))
 
 
+def require_file(path, *, what: str = "file", expected: str = "a file") -> "Path":
+    """``path`` as a Path if it names an existing regular file; else :class:`InputError`
+    ("PATH: <what> not found" or "PATH: is a directory, not <expected>")."""
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"{path}: {what} not found")
+    if file.is_dir():
+        raise InputError(f"{path}: is a directory, not {expected}")
+    return file
+
+
 def preview(items, limit: int = 5) -> str:
     """Render the first ``limit`` items of a collection for an error message.
 

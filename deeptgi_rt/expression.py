@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import InputError, preview
+from .errors import InputError, preview, require_file
 
 LAYOUTS = ("auto", "cells-by-genes", "genes-by-cells")
 # Headers of a first column that holds cell ids rather than gene names (compared casefolded).
@@ -90,11 +90,7 @@ def read_expression(
     """
     _check_layout(layout)
     source = str(path)
-    file = Path(path)
-    if not file.exists():
-        raise InputError(f"{source}: file not found")
-    if file.is_dir():
-        raise InputError(f"{source}: is a directory, not an expression file")
+    file = require_file(path, expected="an expression file")
     if file.stat().st_size == 0:
         raise InputError(f"{source}: file is empty")
     kind = _file_kind(file)

@@ -16,13 +16,12 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .contract import GENE_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
 from .devices import CPU_PROVIDER, create_session, select_providers
-from .errors import InputError
+from .errors import InputError, require_file
 from .progress import Reporter
 
 # Entities per encoder run: bounds the encoder's intermediate activations.
@@ -64,11 +63,7 @@ def read_model(path) -> tuple["object", ModelMetadata]:
     import onnx
 
     source = str(path)
-    file = Path(path)
-    if not file.exists():
-        raise InputError(f"{source}: model file not found")
-    if file.is_dir():
-        raise InputError(f"{source}: is a directory, not an ONNX model")
+    file = require_file(path, what="model file", expected="an ONNX model")
     try:
         model = onnx.load(str(file))
     except Exception as exc:  # protobuf raises several unrelated types on garbage input
