@@ -39,18 +39,20 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info lines (warnings still shown)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``deeptgi-rt``; returns the process exit code.
-
-    User mistakes (:class:`InputError`) become one line on stderr and exit code 2.
-    """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run_command(prog: str, args: argparse.Namespace) -> int:
+    """Run a parsed subcommand (``args.run``) the way every console script of the project does:
+    a user mistake (:class:`InputError`) becomes one line ``PROG: error: ...`` on stderr and exit
+    code 2, an interrupt exit code 130."""
     try:
         return int(args.run(args) or 0)
     except InputError as exc:
-        print(f"deeptgi-rt: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("deeptgi-rt: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``deeptgi-rt``; returns the process exit code (see :func:`run_command`)."""
+    return run_command("deeptgi-rt", build_parser().parse_args(argv))

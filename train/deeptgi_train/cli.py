@@ -10,6 +10,7 @@ import argparse
 import shlex
 import sys
 
+from deeptgi_rt.cli import run_command
 from deeptgi_rt.errors import InputError
 
 from . import __version__
@@ -185,13 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     # Recorded in the model's training summary so the file says how it was made.
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return int(args.run(args) or 0)
-    except InputError as exc:
-        print(f"deeptgi-train: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("deeptgi-train: interrupted", file=sys.stderr)
-        return 130
+        return run_command("deeptgi-train", args)
     except RuntimeError as exc:
         from .export import ExportError
 
