@@ -24,7 +24,8 @@ def pcc_like(pairs: int, modalities: int, genes: int = N_GENES, seed: int = 0) -
 
 
 def trained_statistics(model: DeepTGI, modalities: int) -> DeepTGI:
-    """Give batch norm non-trivial running statistics, then switch to eval mode."""
+    """Give the input transform and batch norm non-trivial statistics, then switch to eval mode."""
+    model.input_transform.fit(pcc_like(40, modalities, seed=13) * 0.7 + 0.1)
     model.train()
     with torch.no_grad():
         model(pcc_like(64, modalities, seed=11) * 3, pcc_like(64, modalities, seed=12) + 0.5)
@@ -182,9 +183,70 @@ def test_config_round_trips_through_a_dict_and_applies_ablations():
     {"token_dim": 30, "fusion_heads": 4},
     {"dropout": 1.0},
     {"colour": "blue"},
+    {"input_transform": "rank"},
+    {"fisher_clip": 1.0},
 ])
 def test_invalid_configs_are_rejected(bad):
     with pytest.raises(ValueError):
         model_config("tiny", **bad)
     with pytest.raises(ValueError, match="unknown model config"):
         model_config("huge")
+
+
+def test_input_transform_standardizes_the_fisher_z_of_the_training_entities():
+    model = DeepTGI(model_config("tiny"), 2, N_GENES)
+    training = pcc_like(50, 2, seed=20) * 0.8
+    training[:, :, 3] = 0.25  # a feature constant over the training entities
+    training[0, 0, 5] = 1.0  # a gene's correlation with itself
+    model.input_transform.fit(training)
+    transformed = model.input_transform(training)
+    z = torch.atanh(training.clamp(-0.999, 0.999)).double()
+    expected = (z - z.mean(0)) / torch.where(z.std(0, unbiased=False) > 1e-3, z.std(0, unbiased=False), 1.0)
+    torch.testing.assert_close(transformed.double(), expected, atol=1e-4, rtol=1e-4)
+    assert torch.isfinite(transformed).all()
+    varying = torch.ones(2, N_GENES, dtype=torch.bool)
+    varying[:, 3] = False
+    torch.testing.assert_close(transformed.std(0, unbiased=False)[varying], torch.ones(int(varying.sum())),
+                               atol=1e-4, rtol=0)
+    # The constant feature is centred, not divided by ~0.
+    assert transformed[:, :, 3].abs().max() < 1e-5
+
+
+def test_input_transform_none_feeds_the_raw_pcc_rows():
+    model = DeepTGI(model_config("tiny", input_transform="none"), 1, N_GENES)
+    features = pcc_like(7, 1, seed=21)
+    model.input_transform.fit(features * 0.5)
+    assert torch.equal(model.input_transform(features), features)
+
+
+def test_input_statistics_travel_with_the_weights():
+    source = DeepTGI(model_config("tiny"), 1, N_GENES)
+    source.input_transform.fit(pcc_like(30, 1, seed=22))
+    copy = DeepTGI(model_config("tiny"), 1, N_GENES)
+    copy.load_state_dict(source.state_dict())
+    assert torch.equal(copy.input_transform.mean, source.input_transform.mean)
+    assert torch.equal(copy.input_transform.scale, source.input_transform.scale)
+
+
+def test_input_noise_perturbs_training_but_reconstruction_targets_stay_clean():
+    torch.manual_seed(7)
+    model = DeepTGI(model_config("tiny", branches=("add_autoencoder",), fusion="mlp", dropout=0.0), 1, N_GENES)
+    model.eval()  # batch norm on running statistics, so only the noise can change the output
+    tf_features, gene_features = pcc_like(9, 1, seed=23), pcc_like(9, 1, seed=24)
+    clean_logits, _ = model.forward_train(tf_features, gene_features)
+    torch.testing.assert_close(clean_logits, model(tf_features, gene_features))
+    noisy_logits, _ = model.forward_train(tf_features, gene_features, input_noise=0.5)
+    assert not torch.allclose(noisy_logits, clean_logits)
+    # Replay the same noise by hand: the decoder must be scored against the clean features.
+    torch.manual_seed(8)
+    logits, reconstruction = model.forward_train(tf_features, gene_features, input_noise=0.5)
+    torch.manual_seed(8)
+    tf_clean, gene_clean = model.input_transform(tf_features), model.input_transform(gene_features)
+    tf_noisy = tf_clean + 0.5 * torch.randn_like(tf_clean)
+    gene_noisy = gene_clean + 0.5 * torch.randn_like(gene_clean)
+    branch = model.branches["add_autoencoder"]
+    latent = branch.latent(branch.encode_tf(tf_noisy.flatten(1)) + branch.encode_gene(gene_noisy.flatten(1)))
+    expected = torch.nn.functional.mse_loss(branch.decoder(latent), tf_clean.flatten(1) + gene_clean.flatten(1))
+    torch.testing.assert_close(reconstruction, expected)
+    noisy_target = torch.nn.functional.mse_loss(branch.decoder(latent), tf_noisy.flatten(1) + gene_noisy.flatten(1))
+    assert not torch.allclose(reconstruction, noisy_target)

@@ -79,3 +79,22 @@ def test_cross_validation_is_deterministic_and_metrics_in_range():
     for fold in runs[0].folds:
         assert 0.0 <= fold.test["auroc"] <= 1.0 and 0.0 <= fold.test["f1"] <= 1.0
         assert fold.n_fit + fold.n_validation + fold.n_test == len(dataset)
+
+
+def test_input_statistics_come_from_the_training_pairs_entities_only():
+    dataset = _dataset()
+    dataset.features[30:] += 0.5  # entities only the validation pairs use would shift the mean
+    idx = np.arange(len(dataset))
+    train_idx = idx[np.isin(dataset.gene_idx, np.arange(10, 30))]
+    result = train_model(dataset, train_idx, idx[~np.isin(idx, train_idx)], model_config("tiny"),
+                         train_config("tiny", threads=1, epochs=1))
+    entities = np.unique(np.r_[dataset.tf_idx[train_idx], dataset.gene_idx[train_idx]])
+    assert entities.max() < 30
+    expected = np.arctanh(np.clip(dataset.features[entities], -0.999, 0.999)).mean(axis=0)
+    np.testing.assert_allclose(result.model.input_transform.mean.numpy(), expected, atol=1e-5)
+
+
+def test_input_noise_changes_training():
+    dataset = _dataset()
+    plain, noisy = _train(dataset, seed=2), _train(dataset, seed=2, input_noise=0.5)
+    assert not np.array_equal(plain.validation_scores, noisy.validation_scores)

@@ -300,6 +300,45 @@ class SiameseTwin(nn.Module):
         return self.combine(both)
 
 
+class InputTransform(nn.Module):
+    """Per-entity input transform: Fisher z of the PCC row, then per-feature standardization.
+
+    ``[B, modalities, feature_genes] -> [B, modalities, feature_genes]``. PCC rows are bounded
+    and most of their mass sits near 0, while a gene's row holds 1.0 at its own column; the
+    Fisher transform spreads both ends, and standardizing every feature with statistics of the
+    training entities puts all inputs on one scale (raw PCC features leave most first-layer
+    units nearly idle). The statistics are buffers, saved with the weights and exported, so the
+    runtime keeps passing raw PCC rows.
+    """
+
+    def __init__(self, config: ModelConfig, n_modalities: int, n_feature_genes: int):
+        super().__init__()
+        self.enabled = config.input_transform == "fisher_z"
+        self.clip = config.fisher_clip
+        self.register_buffer("mean", torch.zeros(n_modalities, n_feature_genes))
+        self.register_buffer("scale", torch.ones(n_modalities, n_feature_genes))
+
+    def _fisher(self, features: Tensor) -> Tensor:
+        return torch.atanh(features.clamp(-self.clip, self.clip))
+
+    @torch.no_grad()
+    def fit(self, features: Tensor) -> None:
+        """Set the statistics from training entities' features, float32 ``[n, modalities, feature_genes]``."""
+        if not self.enabled:
+            return
+        z = self._fisher(features.float())
+        self.mean.copy_(z.mean(dim=0))
+        # Features that are constant over the training entities keep unit scale (no blow-up).
+        sd = z.std(dim=0, unbiased=False)
+        self.scale.copy_(torch.where(sd > 1e-3, sd, torch.ones_like(sd)))
+
+    def forward(self, features: Tensor) -> Tensor:
+        """``features`` float32 ``[B, modalities, feature_genes]`` -> same shape, transformed."""
+        if not self.enabled:
+            return features
+        return (self._fisher(features) - self.mean) / self.scale
+
+
 class DeepTGI(nn.Module):
     """DeepTGI with per-entity encoders and a pair head.
 
@@ -317,6 +356,7 @@ class DeepTGI(nn.Module):
         self.n_modalities = n_modalities
         self.n_feature_genes = n_feature_genes
         width = n_modalities * n_feature_genes
+        self.input_transform = InputTransform(config, n_modalities, n_feature_genes)
         builders = {
             "autoencoder": lambda: ConcatAutoencoder(config, width),
             "cnn": lambda: PairCNN(config, n_modalities, n_feature_genes),
@@ -342,6 +382,7 @@ class DeepTGI(nn.Module):
         )
 
     def _encode(self, features: Tensor, side: str) -> Tensor:
+        """State of one side from its transformed features ``[B, modalities, feature_genes]``."""
         flat = features.reshape(-1, self.n_modalities * self.n_feature_genes)
         parts = []
         for name in self.branch_names:
@@ -352,11 +393,11 @@ class DeepTGI(nn.Module):
 
     def encode_tf(self, tf_features: Tensor) -> Tensor:
         """TF state float32 ``[B, state_size]`` from ``tf_features`` float32 ``[B, modalities, feature_genes]``."""
-        return self._encode(tf_features, "tf")
+        return self._encode(self.input_transform(tf_features), "tf")
 
     def encode_gene(self, gene_features: Tensor) -> Tensor:
         """Gene state float32 ``[B, state_size]`` from ``gene_features`` float32 ``[B, modalities, feature_genes]``."""
-        return self._encode(gene_features, "gene")
+        return self._encode(self.input_transform(gene_features), "gene")
 
     def _head(self, tf_state: Tensor, gene_state: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         tokens, latents = [], {}
@@ -391,13 +432,21 @@ class DeepTGI(nn.Module):
         """Logits float32 ``[B]`` for feature inputs float32 ``[B, modalities, feature_genes]`` each."""
         return self.head(self.encode_tf(tf_features), self.encode_gene(gene_features))
 
-    def forward_train(self, tf_features: Tensor, gene_features: Tensor) -> tuple[Tensor, Tensor]:
+    def forward_train(self, tf_features: Tensor, gene_features: Tensor,
+                      input_noise: float = 0.0) -> tuple[Tensor, Tensor]:
         """``(logits float32 [B], reconstruction MSE scalar)``.
 
         The MSE averages the auto-encoders' reconstruction errors of their inputs (the
         concatenation [tf, gene] and the sum tf + gene); it is 0 when no auto-encoder is active.
+        ``input_noise`` > 0 adds Gaussian noise of that sd to the transformed features before
+        the encoders; the auto-encoders still reconstruct the clean features (denoising).
         """
-        logits, latents = self._head(self.encode_tf(tf_features), self.encode_gene(gene_features))
+        tf_features, gene_features = self.input_transform(tf_features), self.input_transform(gene_features)
+        tf_noisy, gene_noisy = tf_features, gene_features
+        if input_noise > 0:
+            tf_noisy = tf_features + input_noise * torch.randn_like(tf_features)
+            gene_noisy = gene_features + input_noise * torch.randn_like(gene_features)
+        logits, latents = self._head(self._encode(tf_noisy, "tf"), self._encode(gene_noisy, "gene"))
         width = self.n_modalities * self.n_feature_genes
         tf_flat, gene_flat = tf_features.reshape(-1, width), gene_features.reshape(-1, width)
         errors = [

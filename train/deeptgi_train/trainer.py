@@ -26,8 +26,8 @@ from .metrics import auroc
 TRAIN_PRESETS: dict[str, dict] = {
     "paper": dict(epochs=100, batch_size=64, lr=1e-5, weight_decay=1e-4, bce_weight=5.0,
                   recon_weight=1.0, mixup_alpha=0.5, patience=20),
-    "lite": dict(epochs=150, batch_size=64, lr=3e-4, weight_decay=1e-4, bce_weight=5.0,
-                 recon_weight=1.0, mixup_alpha=0.5, patience=30),
+    "lite": dict(epochs=300, batch_size=64, lr=1e-3, weight_decay=1e-4, bce_weight=5.0,
+                 recon_weight=0.1, mixup_alpha=0.5, patience=60, input_noise=1.0),
     "tiny": dict(epochs=30, batch_size=64, lr=2e-3, weight_decay=1e-4, bce_weight=5.0,
                  recon_weight=1.0, mixup_alpha=0.5, patience=8),
 }
@@ -52,6 +52,8 @@ class TrainConfig:
         lr_schedule: ``"constant"`` or ``"cosine"`` (cosine decay from ``lr`` to 0 over ``epochs``).
         ema: decay of an exponential moving average of the weights (and batch-norm statistics)
             that is validated and returned instead of the raw weights; 0 disables it.
+        input_noise: sd of Gaussian noise added to the transformed (standardized) features of
+            every training pair; 0 disables it.
     """
 
     epochs: int = 60
@@ -67,6 +69,7 @@ class TrainConfig:
     swap_augment: bool = False
     lr_schedule: str = "constant"
     ema: float = 0.0
+    input_noise: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -160,6 +163,9 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     setup_torch(config.threads, config.seed)
     rng = np.random.default_rng(config.seed)
     model = build_model(model_config, dataset)
+    # Standardization statistics come from the entities of the training pairs only.
+    training_entities = np.unique(np.r_[dataset.tf_idx[train_idx], dataset.gene_idx[train_idx]])
+    model.input_transform.fit(torch.from_numpy(dataset.features[training_entities]))
     optimizer = torch.optim.RAdam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, -(-len(train_idx) * (2 if config.swap_augment else 1) // config.batch_size))
     schedule = None
@@ -202,7 +208,7 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
                     tf = lam * tf + (1 - lam) * tf[partner]
                     gene = lam * gene + (1 - lam) * gene[partner]
                     y = lam * y + (1 - lam) * y[partner]
-                logits, reconstruction = model.forward_train(tf, gene)
+                logits, reconstruction = model.forward_train(tf, gene, config.input_noise)
                 loss = config.bce_weight * F.binary_cross_entropy_with_logits(logits, y)
                 loss = loss + config.recon_weight * reconstruction
                 optimizer.zero_grad(set_to_none=True)
