@@ -6,9 +6,11 @@ Three named sizes:
   hidden layer (input + latent) / 2, 4 attention heads, 2 transformer encoder layers, dropout
   0.3, convolution kernels 50 and 25).
 * ``lite`` (the default): the same architecture shrunk so that genome-scale scoring is cheap:
-  each entity state is at most ~256 floats and the pair head costs < 50k multiply-adds. The
-  pair-side attention uses one head: with a handful of tokens per pair, head axes cost more
-  (transposes of the whole batch) than they add.
+  each entity state is at most ~256 floats and the pair head costs < 50k multiply-adds. Its
+  entity encoders start with a Fisher z + standardization of the PCC rows, and its branch
+  tokens are fused by the MLP alone (the transformer fusion stays available, ``fusion=
+  "attention"``; its attention uses one head: with a handful of tokens per pair, head axes
+  cost more, as transposes of the whole batch, than they add).
 * ``tiny``: minimal sizes for unit tests.
 
 ``ABLATIONS`` holds the steps of the paper's ablation study (its Table 2) as overrides.
