@@ -250,3 +250,26 @@ def test_input_noise_perturbs_training_but_reconstruction_targets_stay_clean():
     torch.testing.assert_close(reconstruction, expected)
     noisy_target = torch.nn.functional.mse_loss(branch.decoder(latent), tf_noisy.flatten(1) + gene_noisy.flatten(1))
     assert not torch.allclose(reconstruction, noisy_target)
+
+
+def test_mixup_blends_the_transformed_features_and_the_reconstruction_targets():
+    torch.manual_seed(9)
+    model = DeepTGI(model_config("tiny", branches=("add_autoencoder",), fusion="mlp", dropout=0.0), 1, N_GENES)
+    model.input_transform.fit(pcc_like(30, 1, seed=25) * 0.8)
+    model.eval()
+    tf_features, gene_features = pcc_like(6, 1, seed=26), pcc_like(6, 1, seed=27)
+    partner = torch.tensor([3, 0, 5, 1, 2, 4])
+    logits, reconstruction = model.forward_train(tf_features, gene_features, mixup=(0.3, partner))
+    tf_z, gene_z = model.input_transform(tf_features), model.input_transform(gene_features)
+    tf_mixed = 0.3 * tf_z + 0.7 * tf_z[partner]
+    gene_mixed = 0.3 * gene_z + 0.7 * gene_z[partner]
+    branch = model.branches["add_autoencoder"]
+    latent = branch.latent(branch.encode_tf(tf_mixed.flatten(1)) + branch.encode_gene(gene_mixed.flatten(1)))
+    torch.testing.assert_close(logits, model.head(model._encode(tf_mixed, "tf"), model._encode(gene_mixed, "gene")))
+    expected = torch.nn.functional.mse_loss(branch.decoder(latent), tf_mixed.flatten(1) + gene_mixed.flatten(1))
+    torch.testing.assert_close(reconstruction, expected)
+    # Blending raw PCC rows first is a different (non-linear) input: the order matters.
+    raw_logits, _ = model.forward_train(0.3 * tf_features + 0.7 * tf_features[partner],
+                                        0.3 * gene_features + 0.7 * gene_features[partner])
+    assert not torch.allclose(raw_logits, logits)
+

@@ -8,6 +8,7 @@ import pytest
 from deeptgi_train.configs import model_config
 from deeptgi_train.cv import run_cv
 from deeptgi_train.data import PairDataset
+from deeptgi_rt.errors import InputError
 from deeptgi_train.trainer import predict, train_config, train_model
 
 
@@ -98,3 +99,12 @@ def test_input_noise_changes_training():
     dataset = _dataset()
     plain, noisy = _train(dataset, seed=2), _train(dataset, seed=2, input_noise=0.5)
     assert not np.array_equal(plain.validation_scores, noisy.validation_scores)
+
+
+def test_optimizer_choice_changes_training_and_unknown_names_are_refused():
+    dataset = _dataset()
+    radam, adamw = _train(dataset, seed=3), _train(dataset, seed=3, optimizer="adamw")
+    assert not np.array_equal(radam.validation_scores, adamw.validation_scores)
+    with pytest.raises(InputError, match="sgd"):
+        _train(dataset, optimizer="sgd")
+

@@ -432,16 +432,23 @@ class DeepTGI(nn.Module):
         """Logits float32 ``[B]`` for feature inputs float32 ``[B, modalities, feature_genes]`` each."""
         return self.head(self.encode_tf(tf_features), self.encode_gene(gene_features))
 
-    def forward_train(self, tf_features: Tensor, gene_features: Tensor,
-                      input_noise: float = 0.0) -> tuple[Tensor, Tensor]:
+    def forward_train(self, tf_features: Tensor, gene_features: Tensor, input_noise: float = 0.0,
+                      mixup: tuple[float, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """``(logits float32 [B], reconstruction MSE scalar)``.
 
         The MSE averages the auto-encoders' reconstruction errors of their inputs (the
         concatenation [tf, gene] and the sum tf + gene); it is 0 when no auto-encoder is active.
-        ``input_noise`` > 0 adds Gaussian noise of that sd to the transformed features before
-        the encoders; the auto-encoders still reconstruct the clean features (denoising).
+        ``mixup = (lam, partner)`` blends every pair with pair ``partner[i]`` (int64 ``[B]``) of
+        the batch, ``lam * own + (1 - lam) * partner``, after the input transform: blending raw
+        PCC rows and then transforming would distort the Fisher z of the strong correlations.
+        ``input_noise`` > 0 then adds Gaussian noise of that sd to the blended features before
+        the encoders; the auto-encoders still reconstruct the clean (blended) features.
         """
         tf_features, gene_features = self.input_transform(tf_features), self.input_transform(gene_features)
+        if mixup is not None:
+            lam, partner = mixup
+            tf_features = lam * tf_features + (1 - lam) * tf_features[partner]
+            gene_features = lam * gene_features + (1 - lam) * gene_features[partner]
         tf_noisy, gene_noisy = tf_features, gene_features
         if input_noise > 0:
             tf_noisy = tf_features + input_noise * torch.randn_like(tf_features)
@@ -455,3 +462,4 @@ class DeepTGI(nn.Module):
         ]
         reconstruction = torch.stack(errors).mean() if errors else logits.new_zeros(())
         return logits, reconstruction
+

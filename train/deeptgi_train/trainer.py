@@ -1,9 +1,9 @@
-"""Training one DeepTGI model: loss, Mixup, RAdam, early stopping on validation AUROC.
+"""Training one DeepTGI model: loss, Mixup, RAdam or AdamW, early stopping on validation AUROC.
 
 Loss per batch = ``bce_weight * BCE-with-logits(mixed labels) + recon_weight * reconstruction
 MSE`` (the paper weights BCE by 5 and adds the auto-encoder's MSE unweighted). Mixup blends
-the input features of two pairs with a Beta(alpha, alpha) weight and blends their labels the
-same way. Validation AUROC after every epoch picks the best epoch; training stops after
+the (transformed) input features of two pairs with a Beta(alpha, alpha) weight and blends
+their labels the same way. Validation AUROC after every epoch picks the best epoch; training stops after
 ``patience`` epochs without improvement. The test fold is never seen here.
 """
 
@@ -27,7 +27,7 @@ TRAIN_PRESETS: dict[str, dict] = {
     "paper": dict(epochs=100, batch_size=64, lr=1e-5, weight_decay=1e-4, bce_weight=5.0,
                   recon_weight=1.0, mixup_alpha=0.5, patience=20),
     "lite": dict(epochs=300, batch_size=64, lr=1e-3, weight_decay=1e-4, bce_weight=5.0,
-                 recon_weight=0.1, mixup_alpha=0.5, patience=60, input_noise=1.0),
+                 recon_weight=0.1, mixup_alpha=0.5, patience=60, input_noise=1.0, optimizer="adamw"),
     "tiny": dict(epochs=30, batch_size=64, lr=2e-3, weight_decay=1e-4, bce_weight=5.0,
                  recon_weight=1.0, mixup_alpha=0.5, patience=8),
 }
@@ -40,8 +40,8 @@ class TrainConfig:
     Attributes:
         epochs: maximum passes over the training pairs.
         batch_size: pairs per optimizer step.
-        lr: RAdam learning rate.
-        weight_decay: RAdam weight decay.
+        lr: learning rate.
+        weight_decay: weight decay (see ``optimizer``).
         bce_weight: weight of the classification loss.
         recon_weight: weight of the auto-encoder reconstruction MSE.
         mixup_alpha: Beta(alpha, alpha) parameter of Mixup; 0 disables Mixup.
@@ -54,6 +54,8 @@ class TrainConfig:
             that is validated and returned instead of the raw weights; 0 disables it.
         input_noise: sd of Gaussian noise added to the transformed (standardized) features of
             every training pair; 0 disables it.
+        optimizer: ``"radam"`` (the paper's; weight decay as an L2 term in the gradient) or
+            ``"adamw"`` (weight decay decoupled from the adaptive step).
     """
 
     epochs: int = 60
@@ -70,6 +72,7 @@ class TrainConfig:
     lr_schedule: str = "constant"
     ema: float = 0.0
     input_noise: float = 0.0
+    optimizer: str = "radam"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -166,7 +169,7 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     # Standardization statistics come from the entities of the training pairs only.
     training_entities = np.unique(np.r_[dataset.tf_idx[train_idx], dataset.gene_idx[train_idx]])
     model.input_transform.fit(torch.from_numpy(dataset.features[training_entities]))
-    optimizer = torch.optim.RAdam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = _optimizer(model, config)
     steps_per_epoch = max(1, -(-len(train_idx) * (2 if config.swap_augment else 1) // config.batch_size))
     schedule = None
     if config.lr_schedule == "cosine":
@@ -202,13 +205,13 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
                 tf = features[torch.from_numpy(tf_rows[batch])]
                 gene = features[torch.from_numpy(gene_rows[batch])]
                 y = labels_t[torch.from_numpy(batch)]
+                mixup = None
                 if config.mixup_alpha > 0:
                     lam = float(rng.beta(config.mixup_alpha, config.mixup_alpha))
                     partner = torch.from_numpy(rng.permutation(len(batch)))
-                    tf = lam * tf + (1 - lam) * tf[partner]
-                    gene = lam * gene + (1 - lam) * gene[partner]
+                    mixup = (lam, partner)
                     y = lam * y + (1 - lam) * y[partner]
-                logits, reconstruction = model.forward_train(tf, gene, config.input_noise)
+                logits, reconstruction = model.forward_train(tf, gene, config.input_noise, mixup)
                 loss = config.bce_weight * F.binary_cross_entropy_with_logits(logits, y)
                 loss = loss + config.recon_weight * reconstruction
                 optimizer.zero_grad(set_to_none=True)
@@ -239,6 +242,17 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
         history=history,
         seconds=time.perf_counter() - started,
     )
+
+
+def _optimizer(model, config: TrainConfig):
+    """RAdam (the paper's, L2 weight decay) or AdamW (decoupled weight decay)."""
+    import torch
+
+    if config.optimizer == "radam":
+        return torch.optim.RAdam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    raise InputError(f"optimizer {config.optimizer!r}: choose radam or adamw")
 
 
 def _update_average(averaged, model, decay: float) -> None:
