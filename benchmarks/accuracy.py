@@ -13,7 +13,7 @@ Baselines are fit on fit + validation pairs of each fold (they need no early sto
 Timings are wall-clock on a shared machine with torch limited to 2 threads: noisy.
 
 Run: python benchmarks/accuracy.py [--datasets mhsc-e mdc] [--protocols random tf]
-     [--methods lite paper pcc logreg hgb] [--paper-epochs N] [--out benchmarks/results/accuracy.json]
+     [--methods lite paper pcc logreg hgb] [--lite-members N] [--paper-epochs N] [--out benchmarks/results/accuracy.json]
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.nda
     return model.predict_proba(x_test)[:, 1]
 
 
-def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads: int = 2) -> dict:
-    """Per-fold AUROC / AUPR / seconds of one method over ``splits``."""
+def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads: int = 2,
+               members: int = 1) -> dict:
+    """Per-fold AUROC / AUPR / seconds of one method over ``splits`` (``members``: lite's ensemble size)."""
     from deeptgi_train.configs import model_config
     from deeptgi_train.metrics import aupr, auroc
     from deeptgi_train.trainer import TrainConfig, predict, train_config, train_model, with_epochs
@@ -79,7 +80,8 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads
         started = time.perf_counter()
         if method in ("lite", "paper"):
             train = with_epochs(train_config(method, seed=seed + split.fold, threads=threads), epochs.get(method))
-            trained = train_model(dataset, split.fit, split.validation, model_config(method), train)
+            overrides = {"members": members} if method == "lite" and members > 1 else {}
+            trained = train_model(dataset, split.fit, split.validation, model_config(method, **overrides), train)
             scores = predict(trained.model, dataset, split.test)
             extra = {"best_epoch": trained.best_epoch, "validation_auroc": trained.validation_auroc}
         else:
@@ -114,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2; 1 when runs share the cores)")
     parser.add_argument("--lite-epochs", type=int, help="cap lite's epochs (default: its preset)")
+    parser.add_argument("--lite-members", type=int, default=1,
+                        help="train lite as an ensemble of this many networks in one model (default 1)")
     parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
     parser.add_argument("--merge", nargs="+", metavar="JSON",
@@ -147,11 +151,15 @@ def main(argv: list[str] | None = None) -> int:
         for protocol in args.protocols:
             splits = list(cv_splits(dataset, protocol=protocol, folds=args.folds, seed=args.seed))
             for method in args.methods:
-                row = {"dataset": name, "protocol": protocol, "method": method, "label": LABELS[method],
+                label = LABELS[method]
+                if method == "lite" and args.lite_members > 1:
+                    label += f" ×{args.lite_members}"
+                row = {"dataset": name, "protocol": protocol, "method": method, "label": label,
                        "n_pairs": len(dataset), "epochs_cap": epochs.get(method),
-                       **run_method(method, dataset, splits, seed=args.seed, epochs=epochs, threads=args.threads)}
+                       **run_method(method, dataset, splits, seed=args.seed, epochs=epochs, threads=args.threads,
+                                    members=args.lite_members if method == "lite" else 1)}
                 results.append(row)
-                print(f"{name} {protocol} {LABELS[method]}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
+                print(f"{name} {protocol} {label}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
                       f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",
                       flush=True)
                 # Rewritten after every method so an interrupted run still leaves its results.

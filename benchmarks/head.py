@@ -31,7 +31,7 @@ import torch
 from deeptgi_rt.contract import GENE_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
 from deeptgi_train.configs import model_config
 from deeptgi_train.export import export_onnx
-from deeptgi_train.model import DeepTGI
+from deeptgi_train.model import build_deeptgi
 
 GENOME_PAIRS = 32_000_000
 
@@ -101,7 +101,7 @@ def main() -> None:
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
 
     torch.manual_seed(0)
-    model = DeepTGI(model_config(args.config, **overrides), args.modalities, args.genes)
+    model = build_deeptgi(model_config(args.config, **overrides), args.modalities, args.genes)
     metadata = ModelMetadata(
         feature_genes=[f"g{i}" for i in range(args.genes)],
         modalities=[f"m{i}" for i in range(args.modalities)],

@@ -60,12 +60,12 @@ def build_lite(path: Path, feature_genes: list[str], tfs: list[str], stand_in: b
         import torch
         from deeptgi_train.configs import model_config
         from deeptgi_train.export import export_onnx
-        from deeptgi_train.model import DeepTGI
+        from deeptgi_train.model import build_deeptgi
     except ImportError as exc:
         return build_stand_in(path, metadata, reason=f"deeptgi_train unavailable: {exc}")
     torch.manual_seed(0)
     config = model_config("lite")
-    model = DeepTGI(config, 1, len(feature_genes)).eval()
+    model = build_deeptgi(config, 1, len(feature_genes)).eval()
     export_onnx(model, metadata, path)
     return f"deeptgi_train lite (random init, state size {model.state_size})"
 

@@ -126,6 +126,28 @@ def test_missing_output_directory_fails_before_training(tmp_path, capsys):
     assert code == 2 and "does not exist" in err
 
 
+def test_fit_with_members_exports_an_ensemble_recorded_in_the_metadata(tmp_path, capsys):
+    import onnxruntime as ort
+
+    from deeptgi_train.configs import model_config
+    from deeptgi_train.model import DeepTGI
+
+    labels = "TF,Target,Label\n" + "\n".join(
+        f"{tf},{target},{label}" for tf, target, label in
+        [("A", "B", 1), ("A", "C", 0), ("A", "D", 1), ("A", "E", 0), ("B", "C", 1), ("B", "E", 0),
+         ("B", "D", 1), ("B", "A", 0), ("C", "D", 1), ("C", "E", 0), ("C", "A", 1), ("C", "B", 0)]) + "\n"
+    (tmp_path / "labels.csv").write_text(labels)
+    out_model = tmp_path / "m.onnx"
+    code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
+                                 *FAST, "--members", "2", "--out", str(out_model)])
+    assert code == 0, err
+    session = ort.InferenceSession(str(out_model), providers=["CPUExecutionProvider"])
+    metadata = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(out_model))
+    single = model_config("tiny")
+    assert metadata.config["members"] == 2
+    assert metadata.config["state_size"] == 2 * DeepTGI(single, 1, len(metadata.feature_genes)).state_size
+
+
 def test_fit_with_bulk_uses_shared_genes_and_records_both_modalities(tmp_path, capsys):
     import onnxruntime as ort
 
@@ -153,7 +175,8 @@ def test_fit_with_bulk_uses_shared_genes_and_records_both_modalities(tmp_path, c
 
 
 @pytest.mark.parametrize("option, message", [(["--folds", "1"], "--folds 1"), (["--epochs", "0"], "--epochs 0"),
-                                             (["--batch-size", "1"], "--batch-size 1")])
+                                             (["--batch-size", "1"], "--batch-size 1"),
+                                             (["--members", "0"], "--members 0")])
 def test_bad_options_give_one_line_errors(tmp_path, capsys, option, message):
     (tmp_path / "labels.csv").write_text("TF,Target,Label\nA,B,1\nA,C,0\nB,C,1\nB,D,0\n")
     code, _, err = _run(capsys, ["cv", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),

@@ -14,7 +14,7 @@ from deeptgi_rt.errors import InputError  # noqa: E402
 from deeptgi_train import export as export_module  # noqa: E402
 from deeptgi_train.configs import model_config  # noqa: E402
 from deeptgi_train.export import ExportError, export_onnx, load_checkpoint, save_checkpoint  # noqa: E402
-from deeptgi_train.model import DeepTGI  # noqa: E402
+from deeptgi_train.model import DeepTGI, build_deeptgi  # noqa: E402
 
 torch.set_num_threads(2)
 
@@ -184,3 +184,28 @@ def test_loading_a_file_that_is_not_a_checkpoint_is_an_input_error(tmp_path):
         load_checkpoint(bogus)
     with pytest.raises(InputError, match="not found"):
         load_checkpoint(tmp_path / "absent.pt")
+
+
+def test_ensemble_exports_cuts_at_concatenated_states_and_round_trips_as_checkpoint(tmp_path):
+    torch.manual_seed(4)
+    model = build_deeptgi(model_config("tiny", members=3, fusion="mlp"), 1, N_GENES)
+    model.input_transform.fit(torch.from_numpy(pcc_like(30, 1, 13) * 0.8))
+    with torch.no_grad():
+        model.train()
+        model(torch.from_numpy(pcc_like(64, 1, 1) * 2), torch.from_numpy(pcc_like(64, 1, 2) + 0.3))
+    path = tmp_path / "ensemble.onnx"
+    result = export_onnx(model, metadata_for(1), path)
+    assert result["max_abs_diff"] <= 1e-5
+    extractor = onnx.utils.Extractor(onnx.load(path))
+    tf_name, gene_name = result["state_tensors"]["tf"], result["state_tensors"]["gene"]
+    tfs, genes = pcc_like(7, 1, 14), pcc_like(7, 1, 15)
+    tf_states = session(extractor.extract_model([TF_INPUT], [tf_name])).run(None, {TF_INPUT: tfs})[0]
+    gene_states = session(extractor.extract_model([GENE_INPUT], [gene_name])).run(None, {GENE_INPUT: genes})[0]
+    assert tf_states.shape == (7, 3 * model.members[0].state_size)
+    head = session(extractor.extract_model([tf_name, gene_name], [SCORE_OUTPUT]))
+    factorized = head.run(None, {tf_name: tf_states, gene_name: gene_states})[0]
+    np.testing.assert_allclose(factorized, torch_scores(model, tfs, genes), rtol=0, atol=1e-5)
+    save_checkpoint(model, metadata_for(1), tmp_path / "ensemble.pt")
+    loaded, _ = load_checkpoint(tmp_path / "ensemble.pt")
+    assert len(loaded.members) == 3
+    np.testing.assert_array_equal(torch_scores(loaded, tfs, genes), torch_scores(model, tfs, genes))

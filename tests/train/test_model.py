@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from deeptgi_train.configs import ABLATIONS, BRANCHES, ModelConfig, model_config  # noqa: E402
-from deeptgi_train.model import DeepTGI  # noqa: E402
+from deeptgi_train.model import DeepTGI, DeepTGIEnsemble, build_deeptgi  # noqa: E402
 
 torch.set_num_threads(2)
 
@@ -273,3 +273,40 @@ def test_mixup_blends_the_transformed_features_and_the_reconstruction_targets():
                                         0.3 * gene_features + 0.7 * gene_features[partner])
     assert not torch.allclose(raw_logits, logits)
 
+
+def test_ensemble_scores_the_mean_of_its_members_logits_and_stays_batch_independent():
+    torch.manual_seed(5)
+    config = model_config("tiny", members=3)
+    model = build_deeptgi(config, 2, N_GENES)
+    assert isinstance(model, DeepTGIEnsemble) and isinstance(build_deeptgi(model_config("tiny"), 2, N_GENES), DeepTGI)
+    model.input_transform.fit(pcc_like(40, 2, seed=30) * 0.6)
+    # One transform object serves every member: fitting it once fits them all.
+    assert all(member.input_transform is model.input_transform for member in model.members)
+    model.train()
+    with torch.no_grad():
+        model(pcc_like(64, 2, seed=31) * 2, pcc_like(64, 2, seed=32))
+    model.eval()
+    tf_features, gene_features = pcc_like(50, 2, seed=33), pcc_like(50, 2, seed=34)
+    with torch.no_grad():
+        members = torch.stack([member(tf_features, gene_features) for member in model.members])
+        logits = model(tf_features, gene_features)
+        assert model.encode_tf(tf_features).shape == (50, 3 * model.members[0].state_size)
+        torch.testing.assert_close(logits, members.mean(dim=0))
+        assert not torch.allclose(members[0], members[1])  # members differ by initialization
+        alone = model(tf_features[7:8], gene_features[7:8])
+    torch.testing.assert_close(alone, logits[7:8], rtol=0, atol=1e-6)
+
+
+def test_ensemble_training_gives_every_member_its_own_logits_and_gradients():
+    torch.manual_seed(6)
+    model = build_deeptgi(model_config("tiny", members=2), 1, N_GENES).train()
+    logits, reconstruction = model.forward_train(pcc_like(16, 1, seed=35), pcc_like(16, 1, seed=36), input_noise=0.3)
+    assert logits.shape == (2, 16) and reconstruction.ndim == 0
+    (logits.sum() + reconstruction).backward()
+    for member in model.members:
+        assert member.mlp[0].weight.grad is not None and member.mlp[0].weight.grad.abs().sum() > 0
+
+
+def test_members_below_one_are_refused():
+    with pytest.raises(ValueError, match="members"):
+        model_config("tiny", members=0)

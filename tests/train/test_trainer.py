@@ -108,3 +108,12 @@ def test_optimizer_choice_changes_training_and_unknown_names_are_refused():
     with pytest.raises(InputError, match="sgd"):
         _train(dataset, optimizer="sgd")
 
+
+def test_an_ensemble_trains_validates_and_predicts_like_a_single_model():
+    dataset = _dataset(n_pairs=600)
+    idx = np.arange(len(dataset))
+    result = train_model(dataset, idx[:480], idx[480:], model_config("tiny", members=2),
+                         train_config("tiny", threads=1, epochs=25, lr=3e-3, mixup_alpha=0.0))
+    scores = predict(result.model, dataset, idx[480:])
+    np.testing.assert_allclose(scores, result.validation_scores, atol=1e-6)
+    assert result.validation_auroc > 0.65

@@ -39,6 +39,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--epochs", type=int, help="maximum epochs (default: the config's)")
     training.add_argument("--batch-size", type=int, help="pairs per step (default: the config's)")
     training.add_argument("--lr", type=float, help="learning rate (default: the config's)")
+    training.add_argument("--members", type=int,
+                          help="networks trained side by side and averaged in one model, a seed ensemble "
+                               "(default: the config's, 1); scoring cost grows with it")
     training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     training.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
     training.add_argument("--swap-augment", action="store_true",
@@ -102,7 +105,10 @@ def _configs(args):
                          threads=args.threads, swap_augment=args.swap_augment)
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs {args.epochs}: need at least 1 epoch")
-    return model_config(args.config), with_epochs(train, args.epochs)
+    if args.members is not None and args.members < 1:
+        raise InputError(f"--members {args.members}: need at least 1 network")
+    overrides = {"members": args.members} if args.members is not None else {}
+    return model_config(args.config, **overrides), with_epochs(train, args.epochs)
 
 
 def run_cv(args) -> int:

@@ -63,6 +63,9 @@ class ModelConfig:
             ``"none"`` (the raw PCC rows, as in the paper). Both are per-entity, so they live
             in the entity encoders and cost nothing per pair.
         fisher_clip: |r| at which the Fisher transform is clipped (a gene's PCC with itself is 1).
+        members: networks of this architecture trained side by side whose logits are averaged
+            (a seed ensemble in one model; the entity state and the head's cost grow by this
+            factor). 1 is a single network.
         training: training hyperparameters of the reference (kept for the record only; the
             training loop has its own configuration).
     """
@@ -91,6 +94,7 @@ class ModelConfig:
     siamese_heads: int = 2
     input_transform: str = "fisher_z"
     fisher_clip: float = 0.999
+    members: int = 1
     training: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -114,6 +118,8 @@ class ModelConfig:
                              f"(choose from {', '.join(INPUT_TRANSFORMS)})")
         if not 0.0 < self.fisher_clip < 1.0:
             raise ValueError(f"model config: fisher_clip {self.fisher_clip} is not in (0, 1)")
+        if self.members < 1:
+            raise ValueError(f"model config: members {self.members} must be >= 1")
         if self.fusion not in FUSIONS:
             raise ValueError(f"model config: unknown fusion {self.fusion!r} (choose from {', '.join(FUSIONS)})")
         _divisible("token_dim", self.token_dim, "fusion_heads", self.fusion_heads)

@@ -30,7 +30,7 @@ from deeptgi_rt.contract import GENE_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadat
 from deeptgi_rt.errors import InputError
 
 from .configs import ModelConfig
-from .model import DeepTGI
+from .model import DeepTGI, build_deeptgi
 
 STATE_TENSORS = {"tf": "tf_state", "gene": "gene_state"}
 # Opset 20 has a Gelu operator (one fused kernel instead of five elementwise nodes).
@@ -259,7 +259,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[DeepTGI, ModelMetadata | N
         raise InputError(f"{source}: not a DeepTGI checkpoint (format {CHECKPOINT_FORMAT} expected)")
     try:
         config = ModelConfig.from_dict(payload["config"])
-        model = DeepTGI(config, payload["n_modalities"], payload["n_feature_genes"])
+        model = build_deeptgi(config, payload["n_modalities"], payload["n_feature_genes"])
         model.load_state_dict(payload["state_dict"])
     except (KeyError, ValueError, RuntimeError) as exc:
         raise InputError(f"{source}: damaged DeepTGI checkpoint ({str(exc).splitlines()[0]})") from None

@@ -463,3 +463,69 @@ class DeepTGI(nn.Module):
         reconstruction = torch.stack(errors).mean() if errors else logits.new_zeros(())
         return logits, reconstruction
 
+
+class DeepTGIEnsemble(nn.Module):
+    """``config.members`` DeepTGI networks trained side by side; the score averages their logits.
+
+    The ensemble keeps the factorization: an entity's state is its members' states one after
+    the other (``[B, members * member_state_size]``) and the head runs each member's head on its
+    slice, so genome-scale scoring still runs the encoders once per entity. The members share
+    one input transform (fit once on the training entities) and differ by initialization and
+    training noise.
+
+    Args:
+        config: architecture of every member; ``config.members`` >= 2 of them.
+        n_modalities, n_feature_genes: as for :class:`DeepTGI`.
+    """
+
+    def __init__(self, config: ModelConfig, n_modalities: int, n_feature_genes: int):
+        super().__init__()
+        if config.members < 2:
+            raise ValueError(f"an ensemble needs >= 2 members, got {config.members}")
+        self.config = config
+        self.n_modalities = n_modalities
+        self.n_feature_genes = n_feature_genes
+        self.members = nn.ModuleList(DeepTGI(config, n_modalities, n_feature_genes) for _ in range(config.members))
+        # One shared transform: the same module object in every member.
+        self.input_transform = self.members[0].input_transform
+        for member in self.members[1:]:
+            member.input_transform = self.input_transform
+        self.member_state_size = self.members[0].state_size
+        self.state_size = config.members * self.member_state_size
+
+    def encode_tf(self, tf_features: Tensor) -> Tensor:
+        """TF state float32 ``[B, state_size]`` from ``tf_features`` float32 ``[B, modalities, feature_genes]``."""
+        return torch.cat([member.encode_tf(tf_features) for member in self.members], dim=1)
+
+    def encode_gene(self, gene_features: Tensor) -> Tensor:
+        """Gene state float32 ``[B, state_size]`` from ``gene_features`` float32 ``[B, modalities, feature_genes]``."""
+        return torch.cat([member.encode_gene(gene_features) for member in self.members], dim=1)
+
+    def head(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
+        """Mean of the members' logits, float32 ``[B]``, from states float32 ``[B, state_size]`` each."""
+        size = self.member_state_size
+        logits = [member.head(tf_state[:, i * size:(i + 1) * size], gene_state[:, i * size:(i + 1) * size])
+                  for i, member in enumerate(self.members)]
+        return torch.stack(logits).mean(dim=0)
+
+    def forward(self, tf_features: Tensor, gene_features: Tensor) -> Tensor:
+        """Logits float32 ``[B]`` for feature inputs float32 ``[B, modalities, feature_genes]`` each."""
+        return self.head(self.encode_tf(tf_features), self.encode_gene(gene_features))
+
+    def forward_train(self, tf_features: Tensor, gene_features: Tensor, input_noise: float = 0.0,
+                      mixup: tuple[float, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """``(logits float32 [members, B], reconstruction MSE scalar)``.
+
+        Each member is trained on its own logits (not on the average, which would let the
+        members lean on each other) with its own input noise; the reconstruction loss is the
+        members' mean. See :meth:`DeepTGI.forward_train` for ``input_noise`` and ``mixup``.
+        """
+        outputs = [member.forward_train(tf_features, gene_features, input_noise, mixup) for member in self.members]
+        return torch.stack([logits for logits, _ in outputs]), torch.stack([error for _, error in outputs]).mean()
+
+
+def build_deeptgi(config: ModelConfig, n_modalities: int, n_feature_genes: int) -> DeepTGI | DeepTGIEnsemble:
+    """A fresh network for ``config``: :class:`DeepTGI`, or :class:`DeepTGIEnsemble` when ``config.members`` > 1."""
+    if config.members > 1:
+        return DeepTGIEnsemble(config, n_modalities, n_feature_genes)
+    return DeepTGI(config, n_modalities, n_feature_genes)

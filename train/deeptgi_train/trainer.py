@@ -3,7 +3,7 @@
 Loss per batch = ``bce_weight * BCE-with-logits(mixed labels) + recon_weight * reconstruction
 MSE`` (the paper weights BCE by 5 and adds the auto-encoder's MSE unweighted). Mixup blends
 the (transformed) input features of two pairs with a Beta(alpha, alpha) weight and blends
-their labels the same way. Validation AUROC after every epoch picks the best epoch; training stops after
+their labels the same way. An ensemble model's members each pay their own BCE. Validation AUROC after every epoch picks the best epoch; training stops after
 ``patience`` epochs without improvement. The test fold is never seen here.
 """
 
@@ -140,9 +140,9 @@ def predict(model, dataset: PairDataset, idx: np.ndarray, *, batch_size: int = 1
 
 def build_model(model_config, dataset: PairDataset):
     """A fresh :class:`~deeptgi_train.model.DeepTGI` sized for ``dataset``."""
-    from .model import DeepTGI
+    from .model import build_deeptgi
 
-    return DeepTGI(model_config, dataset.n_modalities, dataset.n_feature_genes)
+    return build_deeptgi(model_config, dataset.n_modalities, dataset.n_feature_genes)
 
 
 def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.ndarray, model_config,
@@ -212,7 +212,9 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
                     mixup = (lam, partner)
                     y = lam * y + (1 - lam) * y[partner]
                 logits, reconstruction = model.forward_train(tf, gene, config.input_noise, mixup)
-                loss = config.bce_weight * F.binary_cross_entropy_with_logits(logits, y)
+                # An ensemble returns [members, B] logits: each member's BCE counts in full.
+                bce = F.binary_cross_entropy_with_logits(logits, y.expand_as(logits), reduction="none")
+                loss = config.bce_weight * bce.mean(dim=-1).sum()
                 loss = loss + config.recon_weight * reconstruction
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
