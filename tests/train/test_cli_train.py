@@ -107,12 +107,20 @@ def test_bad_label_files_give_one_line_errors(tmp_path, capsys, labels, message)
     assert not out_model.exists()
 
 
+# Twelve labelled pairs among genes A-E of _expression, both labels for every TF.
+LABELLED_PAIRS = [("A", "B", 1), ("A", "C", 0), ("A", "D", 1), ("A", "E", 0), ("B", "C", 1), ("B", "E", 0),
+                  ("B", "D", 1), ("B", "A", 0), ("C", "D", 1), ("C", "E", 0), ("C", "A", 1), ("C", "B", 0)]
+
+
+def _write_labels(path, pairs) -> None:
+    """A TF,Target,Label CSV of ``(tf, target, label)`` triples."""
+    path.write_text("TF,Target,Label\n" + "".join(f"{tf},{target},{label}\n" for tf, target, label in pairs))
+
+
 def test_unknown_genes_are_reported_and_dropped(tmp_path, capsys):
-    labels = "TF,Target,Label\n" + "\n".join(
-        f"{tf},{target},{label}" for tf, target, label in
-        [("A", "B", 1), ("A", "C", 0), ("A", "D", 1), ("A", "E", 0), ("B", "C", 1), ("B", "F", 0),
-         ("B", "D", 1), ("B", "E", 0), ("C", "D", 1), ("C", "F", 0), ("Q", "A", 1), ("A", "R", 0)]) + "\n"
-    (tmp_path / "labels.csv").write_text(labels)
+    _write_labels(tmp_path / "labels.csv", [
+        ("A", "B", 1), ("A", "C", 0), ("A", "D", 1), ("A", "E", 0), ("B", "C", 1), ("B", "F", 0),
+        ("B", "D", 1), ("B", "E", 0), ("C", "D", 1), ("C", "F", 0), ("Q", "A", 1), ("A", "R", 0)])
     code, _, err = _run(capsys, ["cv", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
                                  *FAST, "--folds", "2"])
     assert code == 0, err
@@ -132,11 +140,7 @@ def test_fit_with_members_exports_an_ensemble_recorded_in_the_metadata(tmp_path,
     from deeptgi_train.configs import model_config
     from deeptgi_train.model import DeepTGI
 
-    labels = "TF,Target,Label\n" + "\n".join(
-        f"{tf},{target},{label}" for tf, target, label in
-        [("A", "B", 1), ("A", "C", 0), ("A", "D", 1), ("A", "E", 0), ("B", "C", 1), ("B", "E", 0),
-         ("B", "D", 1), ("B", "A", 0), ("C", "D", 1), ("C", "E", 0), ("C", "A", 1), ("C", "B", 0)]) + "\n"
-    (tmp_path / "labels.csv").write_text(labels)
+    _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
     out_model = tmp_path / "m.onnx"
     code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
                                  *FAST, "--members", "2", "--out", str(out_model)])
@@ -157,11 +161,7 @@ def test_fit_with_bulk_uses_shared_genes_and_records_both_modalities(tmp_path, c
     bulk_lines = ["gene," + ",".join(f"s{i}" for i in range(8))]
     bulk_lines += [name + "," + ",".join(f"{v:.3f}" for v in rng.random(8) * 10) for name in "abcde"]
     (tmp_path / "bulk.csv").write_text("\n".join(bulk_lines) + "\n")
-    labels = "TF,Target,Label\n" + "\n".join(
-        f"{tf},{target},{label}" for tf, target, label in
-        [("A", "B", 1), ("A", "C", 0), ("A", "D", 1), ("A", "E", 0), ("B", "C", 1), ("B", "E", 0),
-         ("B", "D", 1), ("B", "A", 0), ("C", "D", 1), ("C", "E", 0), ("C", "A", 1), ("C", "B", 0)]) + "\n"
-    (tmp_path / "labels.csv").write_text(labels)
+    _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
     out_model = tmp_path / "m.onnx"
     code, _, err = _run(capsys, ["fit", "--expr", str(expr), "--bulk", str(tmp_path / "bulk.csv"), "--bulk-log1p",
                                  "--case-insensitive", "--labels", str(tmp_path / "labels.csv"), *FAST,
