@@ -1,19 +1,23 @@
 """Accuracy of DeepTGI against simple baselines, on identical cross-validation folds.
 
 Data sets: mhsc-e (labelled pairs.csv) and mdc (network-nonspecific.csv, balanced negatives).
-Protocols: random (stratified over pairs) and tf (TF held out). Methods:
+Protocols: random (stratified over pairs), tf (TF held out) and gene (target held out).
+Methods:
 
 * DeepTGI ``lite`` and ``paper`` (early stopping and threshold on a validation split inside
   each training fold);
 * |PCC| of the pair (TF vs target correlation, read from the TF's feature row);
+* the target's label rate: the fraction of the target gene's training pairs that are
+  interactions. It uses no expression at all; what it scores is how much of a protocol can be
+  won by knowing which genes are frequent targets (under ``gene`` it is 0.5 by construction);
 * logistic regression and HistGradientBoostingClassifier (scikit-learn) on the concatenated,
   flattened [tf_features, gene_features] — the same inputs DeepTGI sees.
 
 Baselines are fit on fit + validation pairs of each fold (they need no early stopping).
 Timings are wall-clock on a shared machine with torch limited to 2 threads: noisy.
 
-Run: python benchmarks/accuracy.py [--datasets mhsc-e mdc] [--protocols random tf]
-     [--methods lite paper pcc logreg hgb] [--lite-members N] [--paper-epochs N] [--out benchmarks/results/accuracy.json]
+Run: python benchmarks/accuracy.py [--datasets mhsc-e mdc] [--protocols random tf gene]
+     [--methods lite paper pcc prior logreg hgb] [--lite-members N] [--paper-epochs N] [--out benchmarks/results/accuracy.json]
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ DATASETS = {
     "mdc": dict(expr=DATA / "mdc" / "expression.csv", labels=DATA / "mdc" / "network-nonspecific.csv",
                 negatives="balanced"),
 }
-METHODS = ("lite", "paper", "pcc", "logreg", "hgb")
-LABELS = {"lite": "DeepTGI lite", "paper": "DeepTGI paper", "pcc": "|PCC|", "logreg": "logistic regression",
-          "hgb": "gradient boosting"}
+METHODS = ("lite", "paper", "pcc", "prior", "logreg", "hgb")
+LABELS = {"lite": "DeepTGI lite", "paper": "DeepTGI paper", "pcc": "|PCC|", "prior": "target label rate",
+          "logreg": "logistic regression", "hgb": "gradient boosting"}
 
 
 def load(name: str, seed: int):
@@ -52,6 +56,9 @@ def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.nda
         from deeptgi_train.data import pair_pcc
 
         return np.abs(np.nan_to_num(pair_pcc(dataset)[test_idx]))
+    if method == "prior":
+        return target_label_rate(dataset.gene_idx[train_idx], dataset.labels[train_idx], dataset.gene_idx[test_idx],
+                                 n_genes=len(dataset.features))
     x_train, x_test = dataset.flat_inputs(train_idx), dataset.flat_inputs(test_idx)
     y_train = dataset.labels[train_idx].astype(int)
     if method == "logreg":
@@ -66,6 +73,19 @@ def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.nda
         model = HistGradientBoostingClassifier(random_state=seed)
     model.fit(x_train, y_train)
     return model.predict_proba(x_test)[:, 1]
+
+
+def target_label_rate(train_genes: np.ndarray, train_labels: np.ndarray, test_genes: np.ndarray, *,
+                      n_genes: int) -> np.ndarray:
+    """Per test pair, the smoothed fraction of its target's training pairs that are interactions.
+
+    ``train_genes`` / ``test_genes`` int ``[pairs]`` index the ``n_genes`` entities,
+    ``train_labels`` 0/1 ``[train pairs]``. Returns float64 ``[test pairs]``:
+    ``(positives + 0.5) / (pairs + 1)``, so a target never seen in training gets 0.5.
+    """
+    positives = np.bincount(train_genes, weights=train_labels, minlength=n_genes)
+    pairs = np.bincount(train_genes, minlength=n_genes)
+    return ((positives + 0.5) / (pairs + 1.0))[test_genes]
 
 
 def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads: int = 2,
