@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             payload = json.loads(Path(part).read_text())
             results.extend(payload["results"])
             commands.append(payload["command"])
+        # One table in reading order: data set, protocol, then baselines before DeepTGI.
+        order = ("pcc", "prior", "logreg", "hgb", "paper", "lite")
+        results.sort(key=lambda row: (list(DATASETS).index(row["dataset"]),
+                                      ("random", "tf", "gene").index(row["protocol"]), order.index(row["method"])))
         write_results(Path(args.out), {"commands": commands, "folds": args.folds, "seed": args.seed,
                                        "results": results})
         print_table(results, args.folds)
