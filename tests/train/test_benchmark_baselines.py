@@ -1,6 +1,7 @@
 """The label-rate baseline of benchmarks/accuracy.py, on hand-made pairs."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,3 +23,23 @@ def test_target_label_rate_is_the_smoothed_positive_fraction_of_each_target():
 def test_a_target_seen_only_as_an_interaction_outranks_an_unseen_target():
     rate = accuracy.target_label_rate(np.array([1, 1]), np.array([1, 1]), np.array([0, 1]), n_genes=2)
     assert rate[0] == 0.5 and rate[1] > 0.5
+
+
+def test_merge_orders_rows_by_data_set_protocol_then_baselines_before_deeptgi(tmp_path):
+    def row(dataset, protocol, method):
+        return {"dataset": dataset, "protocol": protocol, "method": method, "label": accuracy.LABELS[method],
+                **{f"{key}_{stat}": 0.5 for key in ("auroc", "aupr", "seconds") for stat in ("mean", "sd")}}
+
+    first, second = tmp_path / "lite.json", tmp_path / "baselines.json"
+    first.write_text(json.dumps({"command": "lite run", "results": [
+        row("mdc", "random", "lite"), row("mhsc-e", "gene", "lite"), row("mhsc-e", "random", "lite")]}))
+    second.write_text(json.dumps({"command": "baseline run", "results": [
+        row("mhsc-e", "random", "hgb"), row("mhsc-e", "random", "prior")]}))
+    out = tmp_path / "accuracy.json"
+    assert accuracy.main(["--merge", str(first), str(second), "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert [(r["dataset"], r["protocol"], r["method"]) for r in merged["results"]] == [
+        ("mhsc-e", "random", "prior"), ("mhsc-e", "random", "hgb"), ("mhsc-e", "random", "lite"),
+        ("mhsc-e", "gene", "lite"), ("mdc", "random", "lite")]
+    assert merged["commands"] == ["lite run", "baseline run"]
+    assert (tmp_path / "accuracy.md").exists()
