@@ -37,6 +37,7 @@ DATASETS = {
     "mdc": dict(expr=DATA / "mdc" / "expression.csv", labels=DATA / "mdc" / "network-nonspecific.csv",
                 negatives="balanced"),
 }
+PROTOCOLS = ("random", "tf", "gene")
 METHODS = ("lite", "paper", "pcc", "prior", "logreg", "hgb")
 LABELS = {"lite": "DeepTGI lite", "paper": "DeepTGI paper", "pcc": "|PCC|", "prior": "target label rate",
           "logreg": "logistic regression", "hgb": "gradient boosting"}
@@ -130,7 +131,7 @@ def markdown(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--protocols", nargs="+", default=["random", "tf"], choices=["random", "tf", "gene"])
+    parser.add_argument("--protocols", nargs="+", default=["random", "tf"], choices=PROTOCOLS)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         # One table in reading order: data set, protocol, then baselines before DeepTGI.
         order = ("pcc", "prior", "logreg", "hgb", "paper", "lite")
         results.sort(key=lambda row: (list(DATASETS).index(row["dataset"]),
-                                      ("random", "tf", "gene").index(row["protocol"]), order.index(row["method"])))
+                                      PROTOCOLS.index(row["protocol"]), order.index(row["method"])))
         write_results(Path(args.out), {"commands": commands, "folds": args.folds, "seed": args.seed,
                                        "results": results})
         print_table(results, args.folds)

@@ -444,7 +444,12 @@ class DeepTGI(nn.Module):
         ``input_noise`` > 0 then adds Gaussian noise of that sd to the blended features before
         the encoders; the auto-encoders still reconstruct the clean (blended) features.
         """
-        tf_features, gene_features = self.input_transform(tf_features), self.input_transform(gene_features)
+        return self.forward_train_transformed(self.input_transform(tf_features), self.input_transform(gene_features),
+                                              input_noise, mixup)
+
+    def forward_train_transformed(self, tf_features: Tensor, gene_features: Tensor, input_noise: float = 0.0,
+                                  mixup: tuple[float, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        """:meth:`forward_train` on features already through :attr:`input_transform`."""
         if mixup is not None:
             lam, partner = mixup
             tf_features = lam * tf_features + (1 - lam) * tf_features[partner]
@@ -493,13 +498,18 @@ class DeepTGIEnsemble(nn.Module):
         self.member_state_size = self.members[0].state_size
         self.state_size = config.members * self.member_state_size
 
+    def _encode(self, features: Tensor, side: str) -> Tensor:
+        # The shared transform runs once, not once per member.
+        transformed = self.input_transform(features)
+        return torch.cat([member._encode(transformed, side) for member in self.members], dim=1)
+
     def encode_tf(self, tf_features: Tensor) -> Tensor:
         """TF state float32 ``[B, state_size]`` from ``tf_features`` float32 ``[B, modalities, feature_genes]``."""
-        return torch.cat([member.encode_tf(tf_features) for member in self.members], dim=1)
+        return self._encode(tf_features, "tf")
 
     def encode_gene(self, gene_features: Tensor) -> Tensor:
         """Gene state float32 ``[B, state_size]`` from ``gene_features`` float32 ``[B, modalities, feature_genes]``."""
-        return torch.cat([member.encode_gene(gene_features) for member in self.members], dim=1)
+        return self._encode(gene_features, "gene")
 
     def head(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
         """Mean of the members' logits, float32 ``[B]``, from states float32 ``[B, state_size]`` each."""
@@ -520,7 +530,9 @@ class DeepTGIEnsemble(nn.Module):
         members lean on each other) with its own input noise; the reconstruction loss is the
         members' mean. See :meth:`DeepTGI.forward_train` for ``input_noise`` and ``mixup``.
         """
-        outputs = [member.forward_train(tf_features, gene_features, input_noise, mixup) for member in self.members]
+        tf_features, gene_features = self.input_transform(tf_features), self.input_transform(gene_features)
+        outputs = [member.forward_train_transformed(tf_features, gene_features, input_noise, mixup)
+                   for member in self.members]
         return torch.stack([logits for logits, _ in outputs]), torch.stack([error for _, error in outputs]).mean()
 
 

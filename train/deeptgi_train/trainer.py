@@ -3,8 +3,9 @@
 Loss per batch = ``bce_weight * BCE-with-logits(mixed labels) + recon_weight * reconstruction
 MSE`` (the paper weights BCE by 5 and adds the auto-encoder's MSE unweighted). Mixup blends
 the (transformed) input features of two pairs with a Beta(alpha, alpha) weight and blends
-their labels the same way. An ensemble model's members each pay their own BCE. Validation AUROC after every epoch picks the best epoch; training stops after
-``patience`` epochs without improvement. The test fold is never seen here.
+their labels the same way. An ensemble model's members each pay their own BCE. Validation
+AUROC after every epoch picks the best epoch; training stops after ``patience`` epochs
+without improvement. The test fold is never seen here.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def predict(model, dataset: PairDataset, idx: np.ndarray, *, batch_size: int = 1
 
 
 def build_model(model_config, dataset: PairDataset):
-    """A fresh :class:`~deeptgi_train.model.DeepTGI` sized for ``dataset``."""
+    """A fresh network sized for ``dataset``: a DeepTGI, or a DeepTGIEnsemble when ``model_config.members`` > 1."""
     from .model import build_deeptgi
 
     return build_deeptgi(model_config, dataset.n_modalities, dataset.n_feature_genes)
