@@ -90,9 +90,15 @@ def target_label_rate(train_genes: np.ndarray, train_labels: np.ndarray, test_ge
 
 
 def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads: int = 2,
-               members: int = 1) -> dict:
-    """Per-fold AUROC / AUPR / seconds of one method over ``splits`` (``members``: lite's ensemble size)."""
+               members: int = 1, crossfit: int = 1, protocol: str = "random") -> dict:
+    """Per-fold AUROC / AUPR / seconds of one method over ``splits``.
+
+    ``members`` is lite's side-by-side ensemble size; ``crossfit`` >= 2 trains lite as a
+    cross-fitted ensemble instead, seeded exactly as ``deeptgi-train cv --crossfit`` does.
+    """
     from deeptgi_train.configs import model_config
+    from deeptgi_train.crossfit import train_crossfit
+    from deeptgi_train.cv import CROSSFIT_SEED_OFFSET
     from deeptgi_train.metrics import aupr, auroc
     from deeptgi_train.trainer import TrainConfig, predict, train_config, train_model, with_epochs
 
@@ -102,7 +108,12 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads
         if method in ("lite", "paper"):
             train = with_epochs(train_config(method, seed=seed + split.fold, threads=threads), epochs.get(method))
             overrides = {"members": members} if method == "lite" and members > 1 else {}
-            trained = train_model(dataset, split.fit, split.validation, model_config(method, **overrides), train)
+            if method == "lite" and crossfit > 1:
+                trained = train_crossfit(dataset, np.r_[split.fit, split.validation], model_config(method), train,
+                                         protocol=protocol, parts=crossfit,
+                                         seed=seed + CROSSFIT_SEED_OFFSET + split.fold)
+            else:
+                trained = train_model(dataset, split.fit, split.validation, model_config(method, **overrides), train)
             scores = predict(trained.model, dataset, split.test)
             extra = {"best_epoch": trained.best_epoch, "validation_auroc": trained.validation_auroc}
         else:
@@ -139,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lite-epochs", type=int, help="cap lite's epochs (default: its preset)")
     parser.add_argument("--lite-members", type=int, default=1,
                         help="train lite as an ensemble of this many networks in one model (default 1)")
+    parser.add_argument("--lite-crossfit", type=int, default=1, metavar="K",
+                        help="train lite as a cross-fitted ensemble of K networks (default 1: one network)")
     parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
     parser.add_argument("--merge", nargs="+", metavar="JSON",
@@ -153,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         # One table in reading order: data set, protocol, then baselines before DeepTGI.
         order = ("pcc", "prior", "logreg", "hgb", "paper", "lite")
         results.sort(key=lambda row: (list(DATASETS).index(row["dataset"]),
-                                      PROTOCOLS.index(row["protocol"]), order.index(row["method"])))
+                                      PROTOCOLS.index(row["protocol"]), order.index(row["method"]),
+                                      row.get("crossfit", 1)))
         write_results(Path(args.out), {"commands": commands, "folds": args.folds, "seed": args.seed,
                                        "results": results})
         print_table(results, args.folds)
@@ -177,12 +191,16 @@ def main(argv: list[str] | None = None) -> int:
             splits = list(cv_splits(dataset, protocol=protocol, folds=args.folds, seed=args.seed))
             for method in args.methods:
                 label = LABELS[method]
+                crossfit = args.lite_crossfit if method == "lite" else 1
                 if method == "lite" and args.lite_members > 1:
                     label += f" ×{args.lite_members}"
+                if crossfit > 1:
+                    label += f", {crossfit} cross-fitted"
                 row = {"dataset": name, "protocol": protocol, "method": method, "label": label,
-                       "n_pairs": len(dataset), "epochs_cap": epochs.get(method),
+                       "n_pairs": len(dataset), "epochs_cap": epochs.get(method), "crossfit": crossfit,
                        **run_method(method, dataset, splits, seed=args.seed, epochs=epochs, threads=args.threads,
-                                    members=args.lite_members if method == "lite" else 1)}
+                                    members=args.lite_members if method == "lite" else 1, crossfit=crossfit,
+                                    protocol=protocol)}
                 results.append(row)
                 print(f"{name} {protocol} {label}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
                       f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",

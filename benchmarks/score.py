@@ -12,8 +12,11 @@ Runs (each through the public API, as ``deeptgi-rt score`` does):
    graph on gathered per-pair features; factorized = the pair head on gathered states).
 
 Prints per-stage times, pairs per second, peak RSS and the speed-up, then the goals.
+``--members N`` scores with an N-member lite ensemble (what ``deeptgi-train --crossfit N`` or
+``--members N`` exports) and also measures the single network's pair head on the same sample,
+so the ensemble's head cost is a ratio from one run.
 
-    python benchmarks/score.py [--tfs 1600 --genes 20000 --feature-genes 1000 --cells 2000]
+    python benchmarks/score.py [--tfs 1600 --genes 20000 --feature-genes 1000 --cells 2000] [--members 5]
 """
 
 from __future__ import annotations
@@ -46,8 +49,10 @@ def synthetic_expression(n_genes: int, n_cells: int, seed: int = 0) -> Expressio
     return Expression(genes=genes, values=np.ascontiguousarray(values), source="<synthetic>")
 
 
-def build_lite(path: Path, feature_genes: list[str], tfs: list[str], stand_in: bool = False) -> str:
-    """Write the lite model (random init) to ``path``; returns a description of what was built.
+def build_lite(path: Path, feature_genes: list[str], tfs: list[str], stand_in: bool = False,
+               members: int = 1) -> str:
+    """Write the lite model (random init; ``members`` > 1: an ensemble) to ``path``; returns a
+    description of what was built.
 
     ``stand_in`` builds the onnx.helper stand-in even when deeptgi_train is available (its
     head has lite's multiply-add count but only 11 operators: a measure of the engine itself).
@@ -64,10 +69,10 @@ def build_lite(path: Path, feature_genes: list[str], tfs: list[str], stand_in: b
     except ImportError as exc:
         return build_stand_in(path, metadata, reason=f"deeptgi_train unavailable: {exc}")
     torch.manual_seed(0)
-    config = model_config("lite")
+    config = model_config("lite", members=members)
     model = build_deeptgi(config, 1, len(feature_genes)).eval()
     export_onnx(model, metadata, path)
-    return f"deeptgi_train lite (random init, state size {model.state_size})"
+    return f"deeptgi_train lite ({members} member(s), random init, state size {model.state_size})"
 
 
 def build_stand_in(path: Path, metadata: ModelMetadata, reason: str) -> str:
@@ -153,6 +158,7 @@ def main(argv=None) -> int:
     parser.add_argument("--top-k", type=int, default=100)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--stand-in", action="store_true", help="use the onnx.helper stand-in instead of lite")
+    parser.add_argument("--members", type=int, default=1, help="lite ensemble members (default 1)")
     parser.add_argument("--workdir", default=None, help="where outputs go (default: a temporary directory)")
     args = parser.parse_args(argv)
 
@@ -164,7 +170,7 @@ def main(argv=None) -> int:
         feature_genes = [expression.genes[i] for i in np.sort(rng.choice(args.genes, args.feature_genes, replace=False))]
         tfs = [expression.genes[i] for i in np.sort(rng.choice(args.genes, args.tfs, replace=False))]
         model_path = tmp / "lite.onnx"
-        built = build_lite(model_path, feature_genes, tfs, stand_in=args.stand_in)
+        built = build_lite(model_path, feature_genes, tfs, stand_in=args.stand_in, members=args.members)
         setup = time.perf_counter() - started
         model = load_model(model_path, device=args.device)
         print(f"model: {built}")
@@ -193,6 +199,12 @@ def main(argv=None) -> int:
         print("\nfactorized vs end to end:")
         for key, value in ratio.items():
             print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value:,}")
+
+        if args.members > 1:
+            build_lite(tmp / "single.onnx", feature_genes, tfs)
+            single = speedup(load_model(tmp / "single.onnx", device=args.device), expression, tfs, args.sample)
+            print(f"  pair head, {args.members} members vs 1 network on the same sample: "
+                  f"{ratio['factorized head s'] / single['factorized head s']:.2f}x the time")
 
         full = rows["all pairs -> parquet"]
         per_pair = ratio["end-to-end s"] / ratio["sample pairs"]

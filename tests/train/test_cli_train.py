@@ -152,6 +152,26 @@ def test_fit_with_members_exports_an_ensemble_recorded_in_the_metadata(tmp_path,
     assert metadata.config["state_size"] == 2 * DeepTGI(single, 1, len(metadata.feature_genes)).state_size
 
 
+def test_fit_with_crossfit_exports_the_members_and_records_their_epochs(tmp_path, capsys):
+    import onnxruntime as ort
+
+    from deeptgi_train.export import load_checkpoint
+
+    _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
+    out_model, checkpoint = tmp_path / "m.onnx", tmp_path / "m.pt"
+    code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
+                                 *FAST, "--crossfit", "2", "--out", str(out_model), "--checkpoint", str(checkpoint)])
+    assert code == 0, err
+    session = ort.InferenceSession(str(out_model), providers=["CPUExecutionProvider"])
+    metadata = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(out_model))
+    assert metadata.config["members"] == 2
+    assert metadata.training["crossfit"] == 2 and len(metadata.training["member_epochs"]) == 2
+    # Out-of-fold validation covers every labelled pair.
+    assert metadata.training["n_validation"] == metadata.training["n_pairs"]
+    model, _ = load_checkpoint(checkpoint)
+    assert len(model.members) == 2
+
+
 def test_fit_with_bulk_uses_shared_genes_and_records_both_modalities(tmp_path, capsys):
     import onnxruntime as ort
 
@@ -176,7 +196,9 @@ def test_fit_with_bulk_uses_shared_genes_and_records_both_modalities(tmp_path, c
 
 @pytest.mark.parametrize("option, message", [(["--folds", "1"], "--folds 1"), (["--epochs", "0"], "--epochs 0"),
                                              (["--batch-size", "1"], "--batch-size 1"),
-                                             (["--members", "0"], "--members 0")])
+                                             (["--members", "0"], "--members 0"),
+                                             (["--crossfit", "1"], "--crossfit 1"),
+                                             (["--crossfit", "3", "--members", "2"], "--members 2")])
 def test_bad_options_give_one_line_errors(tmp_path, capsys, option, message):
     (tmp_path / "labels.csv").write_text("TF,Target,Label\nA,B,1\nA,C,0\nB,C,1\nB,D,0\n")
     code, _, err = _run(capsys, ["cv", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),

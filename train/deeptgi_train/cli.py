@@ -42,6 +42,11 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--members", type=int,
                           help="networks trained side by side and averaged in one model, a seed ensemble "
                                "(default: the config's, 1); scoring cost grows with it")
+    training.add_argument("--crossfit", type=int, metavar="K",
+                          help="train K networks, each on K-1 of K parts of the training pairs and early-stopped "
+                               "on the last, averaged in one model; the threshold comes from their out-of-fold "
+                               "scores (default: one network and a --validation-fraction split); scoring cost "
+                               "grows K-fold")
     training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     training.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
     training.add_argument("--swap-augment", action="store_true",
@@ -108,7 +113,15 @@ def _configs(args):
     if args.members is not None and args.members < 1:
         raise InputError(f"--members {args.members}: need at least 1 network")
     overrides = {"members": args.members} if args.members is not None else {}
+    if args.crossfit is not None:
+        from .crossfit import check_parts
+
+        check_parts(args.crossfit, args.members or 1)
     return model_config(args.config, **overrides), with_epochs(train, args.epochs)
+
+
+def _crossfit(args) -> int:
+    return 1 if args.crossfit is None else args.crossfit
 
 
 def run_cv(args) -> int:
@@ -124,7 +137,8 @@ def run_cv(args) -> int:
     model, train = _configs(args)
     training = _load(args, reporter)
     result = cross_validate(training.dataset, model, train, protocol=args.split, folds=args.folds, seed=args.seed,
-                            validation_fraction=args.validation_fraction, reporter=reporter)
+                            validation_fraction=args.validation_fraction, crossfit=_crossfit(args),
+                            reporter=reporter)
     result.settings["data"] = {"expr": args.expr, "bulk": args.bulk, "labels": args.labels,
                                "negatives": args.negatives}
     print_table(result)
@@ -148,14 +162,14 @@ def run_fit(args) -> int:
     model, train = _configs(args)
     training = _load(args, reporter)
     result = fit_model(training, model, train, protocol=args.split, validation_fraction=args.validation_fraction,
-                       reporter=reporter)
+                       crossfit=_crossfit(args), reporter=reporter)
     command = "deeptgi-train " + " ".join(shlex.quote(arg) for arg in args.argv)
     metadata = model_metadata(training, result, model, train, protocol=args.split,
                               files={"expr": args.expr, "bulk": args.bulk, "labels": args.labels}, command=command)
     report = export_fitted(training, result, metadata, args.out, checkpoint=args.checkpoint)
     v = result.validation
     reporter.info(
-        f"validation ({len(result.validation_idx)} pairs): AUROC {v['auroc']:.3f}, AUPR {v['aupr']:.3f}, "
+        f"validation ({len(result.validation_idx)} pairs{', out-of-fold' if args.crossfit else ''}): AUROC {v['auroc']:.3f}, AUPR {v['aupr']:.3f}, "
         f"threshold {result.threshold:.3f} (ACC {v['acc']:.3f}, F1 {v['f1']:.3f}); best epoch "
         f"{result.trained.best_epoch}"
     )

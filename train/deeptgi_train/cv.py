@@ -2,7 +2,9 @@
 
 For each test fold the remaining pairs are split again, by the same protocol, into a fitting
 part and a validation part. The validation part chooses the epoch (early stopping) and the
-Youden threshold; the test fold is only scored. ACC / F1 / recall / precision are reported at
+Youden threshold; the test fold is only scored. With ``crossfit`` K the remaining pairs are
+instead cut into K parts for a cross-fitted ensemble (:mod:`deeptgi_train.crossfit`), and its
+out-of-fold scores over all of them play the validation part. ACC / F1 / recall / precision are reported at
 the validation threshold; the same figures at the test fold's own Youden threshold (what the
 paper reports) are kept beside them as ``test_fold_threshold`` and labelled optimistic.
 """
@@ -21,6 +23,9 @@ from .data import PairDataset
 from .metrics import evaluate, threshold_metrics, youden_threshold
 from .splits import holdout, kfold
 from .trainer import TrainConfig, predict, train_model
+
+# Cross-fitting seeds its part assignment apart from the validation holdout's (seed + 1000 + fold).
+CROSSFIT_SEED_OFFSET = 2000
 
 SUMMARY_METRICS = ("auroc", "aupr", "auprc_ratio", "epr", "acc", "f1", "recall", "precision")
 
@@ -58,6 +63,9 @@ class FoldResult:
     """Metrics of one fold.
 
     Attributes:
+        n_fit, n_validation: pairs fitted and pairs with validation scores; a cross-fitted
+            ensemble counts all training pairs in both (out-of-fold validation scores).
+        best_epoch: the best validation epoch (a cross-fitted ensemble: its members' median).
         test: metrics on the test fold (threshold-dependent ones at the validation threshold).
         test_fold_threshold: ACC / F1 / recall / precision at the test fold's own Youden
             threshold (optimistic: the threshold saw the test labels).
@@ -112,29 +120,44 @@ def score_fold(labels_validation: np.ndarray, scores_validation: np.ndarray, lab
 
 
 def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: str = "random",
-           folds: int = 5, seed: int = 0, validation_fraction: float = 0.15,
+           folds: int = 5, seed: int = 0, validation_fraction: float = 0.15, crossfit: int = 1,
            reporter: Reporter | None = None) -> CVResult:
     """k-fold cross-validation of DeepTGI on ``dataset`` under ``protocol`` (random, tf or gene).
 
     Every fold trains with ``train`` (its seed shifted by the fold number) so the whole run is
-    deterministic for a given ``seed``.
+    deterministic for a given ``seed``. ``crossfit`` >= 2 trains a cross-fitted ensemble of that
+    many members per fold instead of one network (``validation_fraction`` is then unused).
     """
+    from .crossfit import check_parts, train_crossfit
+
+    if crossfit != 1:
+        check_parts(crossfit, model_config.members)
     reporter = reporter or Reporter()
     results = []
     for split in cv_splits(dataset, protocol=protocol, folds=folds, seed=seed,
                            validation_fraction=validation_fraction):
         started = time.perf_counter()
         fold_train = TrainConfig(**{**train.to_dict(), "seed": train.seed + split.fold})
-        trained = train_model(dataset, split.fit, split.validation, model_config, fold_train,
-                              reporter=reporter, description=f"fold {split.fold + 1}/{folds}")
+        description = f"fold {split.fold + 1}/{folds}"
+        if crossfit == 1:
+            trained = train_model(dataset, split.fit, split.validation, model_config, fold_train,
+                                  reporter=reporter, description=description)
+            validation_idx, n_fit = split.validation, len(split.fit)
+        else:
+            trained = train_crossfit(dataset, np.r_[split.fit, split.validation], model_config, fold_train,
+                                     protocol=protocol, parts=crossfit,
+                                     seed=seed + CROSSFIT_SEED_OFFSET + split.fold,
+                                     reporter=reporter, description=description)
+            # Every training pair is fitted by K - 1 members and out-of-fold for one, so it counts in both.
+            validation_idx, n_fit = trained.validation_idx, len(trained.validation_idx)
         test_scores = predict(trained.model, dataset, split.test)
         validation, test, optimistic = score_fold(
-            dataset.labels[split.validation], trained.validation_scores, dataset.labels[split.test], test_scores
+            dataset.labels[validation_idx], trained.validation_scores, dataset.labels[split.test], test_scores
         )
         results.append(FoldResult(
             fold=split.fold + 1,
-            n_fit=len(split.fit),
-            n_validation=len(split.validation),
+            n_fit=n_fit,
+            n_validation=len(validation_idx),
             n_test=len(split.test),
             best_epoch=trained.best_epoch,
             seconds=time.perf_counter() - started,
@@ -152,7 +175,8 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
         "protocol": protocol,
         "folds": folds,
         "seed": seed,
-        "validation_fraction": validation_fraction,
+        "validation_fraction": validation_fraction if crossfit == 1 else None,
+        "crossfit": crossfit,
         "model_config": model_config.to_dict(),
         "train_config": train.to_dict(),
         "n_pairs": len(dataset),

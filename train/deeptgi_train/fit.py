@@ -2,7 +2,8 @@
 
 A validation part of the labelled pairs (same protocol as cross-validation would use) chooses
 the epoch and the Youden threshold written into the model, and the export is verified on those
-held-out pairs.
+held-out pairs. With ``crossfit`` K, K members are cross-fitted on all labelled pairs instead
+and their out-of-fold scores choose the threshold (:mod:`deeptgi_train.crossfit`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from . import __version__
 from .data import TrainingSet
 from .metrics import evaluate, youden_threshold
 from .splits import holdout
-from .trainer import TrainConfig, TrainResult, train_model
+from .trainer import TrainConfig, train_model
 
 
 @dataclass
@@ -27,13 +28,16 @@ class FitResult:
     """A trained final model and how it did on its validation pairs.
 
     Attributes:
-        trained: the training outcome (model at the best validation epoch).
+        trained: the training outcome (model at the best validation epoch), a
+            :class:`~deeptgi_train.trainer.TrainResult` or a
+            :class:`~deeptgi_train.crossfit.CrossfitResult`.
         threshold: Youden threshold on the validation pairs.
         validation: validation metrics at that threshold.
-        fit_idx, validation_idx: int64 pair indices used for fitting and validation.
+        fit_idx, validation_idx: int64 pair indices used for fitting and validation (both all
+            pairs for a cross-fitted ensemble, whose validation scores are out-of-fold).
     """
 
-    trained: TrainResult
+    trained: object
     threshold: float
     validation: dict[str, float]
     fit_idx: np.ndarray
@@ -41,15 +45,23 @@ class FitResult:
 
 
 def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protocol: str = "random",
-              validation_fraction: float = 0.15, reporter: Reporter | None = None) -> FitResult:
-    """Train on all labelled pairs except a validation part split off by ``protocol``."""
+              validation_fraction: float = 0.15, crossfit: int = 1, reporter: Reporter | None = None) -> FitResult:
+    """Train on all labelled pairs except a validation part split off by ``protocol``, or, with
+    ``crossfit`` >= 2, a cross-fitted ensemble of that many members on all of them."""
+    from .crossfit import train_crossfit
+
     dataset = training.dataset
-    fit_idx, validation_idx = holdout(
-        np.arange(len(dataset)), dataset.labels, dataset.pair_tfs(), dataset.pair_targets(),
-        protocol=protocol, fraction=validation_fraction, seed=train.seed,
-    )
-    trained = train_model(dataset, fit_idx, validation_idx, model_config, train, reporter=reporter,
-                          description="training")
+    if crossfit != 1:
+        trained = train_crossfit(dataset, np.arange(len(dataset)), model_config, train, protocol=protocol,
+                                 parts=crossfit, seed=train.seed, reporter=reporter)
+        fit_idx = validation_idx = trained.validation_idx
+    else:
+        fit_idx, validation_idx = holdout(
+            np.arange(len(dataset)), dataset.labels, dataset.pair_tfs(), dataset.pair_targets(),
+            protocol=protocol, fraction=validation_fraction, seed=train.seed,
+        )
+        trained = train_model(dataset, fit_idx, validation_idx, model_config, train, reporter=reporter,
+                              description="training")
     labels = dataset.labels[validation_idx]
     threshold = youden_threshold(labels, trained.validation_scores)
     validation = evaluate(labels, trained.validation_scores, threshold)
@@ -59,7 +71,10 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
 
 def model_metadata(training: TrainingSet, result: FitResult, model_config, train: TrainConfig, *,
                    protocol: str, files: dict[str, str], command: str) -> ModelMetadata:
-    """Contract metadata of a fitted model (state tensor names are filled in by the exporter)."""
+    """Contract metadata of a fitted model (state tensor names are filled in by the exporter).
+
+    ``model_config`` is the member architecture; the stored config is the trained model's own
+    (a cross-fitted ensemble's records its member count)."""
     dataset = training.dataset
     return ModelMetadata(
         feature_genes=list(training.data.feature_genes),
@@ -67,7 +82,7 @@ def model_metadata(training: TrainingSet, result: FitResult, model_config, train
         preprocessing=list(training.data.preprocessing),
         threshold=float(np.clip(result.threshold, 0.0, 1.0)),
         tfs=list(training.pairs.tf_names),
-        config=model_config.to_dict(),
+        config=result.trained.model.config.to_dict(),
         training={
             "data": {key: Path(value).name for key, value in files.items() if value},
             "n_pairs": len(dataset),
@@ -76,6 +91,8 @@ def model_metadata(training: TrainingSet, result: FitResult, model_config, train
             "n_validation": len(result.validation_idx),
             "protocol": protocol,
             "best_epoch": result.trained.best_epoch,
+            **({"crossfit": len(result.trained.member_epochs), "member_epochs": result.trained.member_epochs}
+               if hasattr(result.trained, "member_epochs") else {}),
             "validation_metrics": {key: round(float(value), 6) for key, value in result.validation.items()},
             "train_config": train.to_dict(),
             "notes": list(training.pairs.notes),

@@ -147,7 +147,8 @@ def build_model(model_config, dataset: PairDataset):
 
 
 def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.ndarray, model_config,
-                config: TrainConfig, *, reporter: Reporter | None = None, description: str = "training") -> TrainResult:
+                config: TrainConfig, *, reporter: Reporter | None = None, description: str = "training",
+                transform_idx: np.ndarray | None = None) -> TrainResult:
     """Train a model on ``train_idx`` pairs, early-stopping on ``validation_idx`` AUROC.
 
     Args:
@@ -156,6 +157,8 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
         model_config: a :class:`~deeptgi_train.configs.ModelConfig`.
         config: training hyperparameters.
         reporter: progress bar over epochs.
+        transform_idx: int ``[m]`` pairs whose entities fit the input transform's statistics
+            (default ``train_idx``; cross-fitting passes all training pairs so members share them).
 
     Returns:
         :class:`TrainResult` holding the best-validation-epoch model.
@@ -168,7 +171,8 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     rng = np.random.default_rng(config.seed)
     model = build_model(model_config, dataset)
     # Standardization statistics come from the entities of the training pairs only.
-    training_entities = np.unique(np.r_[dataset.tf_idx[train_idx], dataset.gene_idx[train_idx]])
+    transform_idx = train_idx if transform_idx is None else transform_idx
+    training_entities = np.unique(np.r_[dataset.tf_idx[transform_idx], dataset.gene_idx[transform_idx]])
     model.input_transform.fit(torch.from_numpy(dataset.features[training_entities]))
     optimizer = _optimizer(model, config)
     steps_per_epoch = max(1, -(-len(train_idx) * (2 if config.swap_augment else 1) // config.batch_size))

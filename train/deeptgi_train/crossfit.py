@@ -1,0 +1,125 @@
+"""Cross-fitted ensembles: K networks, each early-stopped on the part of the training pairs it did not fit.
+
+A single network gives up a validation split (15 % by default) that it never learns from, and
+its test score swings with its initialization and that split. Cross-fitting cuts the training
+pairs into K parts by the run's protocol; member k fits the other K - 1 parts and early-stops
+on part k. Every training pair is learned from by K - 1 members, and every training pair gets
+exactly one *out-of-fold* score, from the member that did not fit it. Those scores pick the
+Youden threshold and give the validation figures, as the validation split does for a single
+network. The exported model averages the members' logits (a
+:class:`~deeptgi_train.model.DeepTGIEnsemble`), so it keeps the factorized contract.
+
+The input transform's statistics are fitted once, on the entities of all training pairs, and
+shared by every member: they use expression only, never labels.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from deeptgi_rt.errors import InputError
+from deeptgi_rt.progress import Reporter
+
+from .data import PairDataset
+from .metrics import auroc
+from .splits import kfold
+from .trainer import TrainConfig, train_model
+
+# Member seeds are spaced this far apart so they never meet the seeds of other folds (seed + fold).
+MEMBER_SEED_STRIDE = 1000
+
+
+@dataclass
+class CrossfitResult:
+    """Outcome of :func:`train_crossfit`, read like a :class:`~deeptgi_train.trainer.TrainResult`.
+
+    Attributes:
+        model: the :class:`~deeptgi_train.model.DeepTGIEnsemble` of all members, in eval mode.
+        validation_idx: int64 ``[training pairs]``, the training pairs in the order of
+            ``validation_scores`` (every one of them is out-of-fold for one member).
+        validation_scores: float32 ``[training pairs]`` out-of-fold probabilities.
+        validation_auroc: AUROC of the out-of-fold scores.
+        member_epochs: best epoch of each member.
+        best_epoch: median of ``member_epochs`` (one figure for tables).
+        seconds: wall time of all members' training.
+    """
+
+    model: object
+    validation_idx: np.ndarray
+    validation_scores: np.ndarray
+    validation_auroc: float
+    member_epochs: list[int]
+    best_epoch: int
+    seconds: float
+
+
+def check_parts(parts: int, members: int = 1) -> None:
+    """Refuse a cross-fitting part count below 2, or one combined with side-by-side members."""
+    if parts < 2:
+        raise InputError(f"--crossfit {parts}: need at least 2 parts (leave it out for one network)")
+    if members > 1:
+        raise InputError(f"--crossfit {parts} with --members {members}: cross-fitting already trains "
+                         f"{parts} members; use one of the two")
+
+
+def train_crossfit(dataset: PairDataset, train_idx: np.ndarray, model_config, config: TrainConfig, *,
+                   protocol: str, parts: int, seed: int, reporter: Reporter | None = None,
+                   description: str = "training") -> CrossfitResult:
+    """Train a ``parts``-member cross-fitted ensemble on the pairs ``train_idx``.
+
+    Args:
+        dataset: all pairs and entity features.
+        train_idx: int ``[n]`` indices of the training pairs (fitting and validation alike).
+        model_config: architecture of every member (``members`` must be 1).
+        config: training hyperparameters; member k trains with seed
+            ``config.seed + MEMBER_SEED_STRIDE * k``.
+        protocol: how the parts are cut (``random``, ``tf`` or ``gene``, as for the test folds).
+        parts: number of parts and members, >= 2.
+        seed: seed of the part assignment.
+        reporter: progress bars, one per member.
+
+    Returns:
+        :class:`CrossfitResult`; its ``validation_scores`` are out-of-fold over ``train_idx``.
+    """
+    import torch
+
+    from .model import DeepTGIEnsemble
+
+    check_parts(parts, model_config.members)
+    train_idx = np.sort(np.asarray(train_idx, dtype=np.int64))
+    started = time.perf_counter()
+    out_of_fold = np.empty(len(train_idx), dtype=np.float32)
+    members, member_epochs = [], []
+    labels = dataset.labels[train_idx]
+    try:
+        member_splits = list(kfold(labels, dataset.pair_tfs()[train_idx], dataset.pair_targets()[train_idx],
+                                   protocol=protocol, folds=parts, seed=seed))
+    except InputError as exc:
+        raise InputError(f"--crossfit {parts}: cutting {len(train_idx)} training pairs: {exc}") from None
+    for k, (fit_part, validation_part) in enumerate(member_splits):
+        member_config = replace(config, seed=config.seed + MEMBER_SEED_STRIDE * k)
+        trained = train_model(dataset, train_idx[fit_part], train_idx[validation_part], model_config,
+                              member_config, reporter=reporter, transform_idx=train_idx,
+                              description=f"{description}, member {k + 1}/{parts}")
+        out_of_fold[validation_part] = trained.validation_scores
+        members.append(trained.model)
+        member_epochs.append(trained.best_epoch)
+
+    ensemble = DeepTGIEnsemble(replace(model_config, members=parts), dataset.n_modalities, dataset.n_feature_genes)
+    with torch.no_grad():
+        for slot, member in zip(ensemble.members, members):
+            # The shared input transform is loaded once per member with identical statistics.
+            slot.load_state_dict(member.state_dict())
+    ensemble.eval()
+    return CrossfitResult(
+        model=ensemble,
+        validation_idx=train_idx,
+        validation_scores=out_of_fold,
+        validation_auroc=auroc(labels, out_of_fold),
+        member_epochs=member_epochs,
+        best_epoch=int(np.median(member_epochs)),
+        seconds=time.perf_counter() - started,
+    )
