@@ -19,6 +19,7 @@ import numpy as np
 
 from deeptgi_rt.progress import Reporter
 
+from .crossfit import check_parts, train_crossfit
 from .data import PairDataset
 from .metrics import evaluate, threshold_metrics, youden_threshold
 from .splits import holdout, kfold
@@ -128,8 +129,6 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
     deterministic for a given ``seed``. ``crossfit`` >= 2 trains a cross-fitted ensemble of that
     many members per fold instead of one network (``validation_fraction`` is then unused).
     """
-    from .crossfit import check_parts, train_crossfit
-
     if crossfit != 1:
         check_parts(crossfit, model_config.members)
     reporter = reporter or Reporter()

@@ -17,6 +17,7 @@ from deeptgi_rt.contract import ModelMetadata
 from deeptgi_rt.progress import Reporter
 
 from . import __version__
+from .crossfit import train_crossfit
 from .data import TrainingSet
 from .metrics import evaluate, youden_threshold
 from .splits import holdout
@@ -48,8 +49,6 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
               validation_fraction: float = 0.15, crossfit: int = 1, reporter: Reporter | None = None) -> FitResult:
     """Train on all labelled pairs except a validation part split off by ``protocol``, or, with
     ``crossfit`` >= 2, a cross-fitted ensemble of that many members on all of them."""
-    from .crossfit import train_crossfit
-
     dataset = training.dataset
     if crossfit != 1:
         trained = train_crossfit(dataset, np.arange(len(dataset)), model_config, train, protocol=protocol,
