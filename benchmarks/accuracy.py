@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         for part in args.merge:
             payload = json.loads(Path(part).read_text())
             results.extend(payload["results"])
-            commands.append(payload["command"])
+            # A file merged before carries its runs' commands; a single run's file carries one.
+            commands.extend(payload["commands"] if "commands" in payload else [payload["command"]])
         # One table in reading order: data set, protocol, then baselines before DeepTGI.
         order = ("pcc", "prior", "logreg", "hgb", "paper", "lite")
         results.sort(key=lambda row: (list(DATASETS).index(row["dataset"]),

@@ -43,3 +43,14 @@ def test_merge_orders_rows_by_data_set_protocol_then_baselines_before_deeptgi(tm
         ("mhsc-e", "gene", "lite"), ("mdc", "random", "lite")]
     assert merged["commands"] == ["lite run", "baseline run"]
     assert (tmp_path / "accuracy.md").exists()
+
+    # A merged file merges again with a later run; cross-fitted lite sorts after the single network.
+    later = tmp_path / "crossfit.json"
+    later.write_text(json.dumps({"command": "crossfit run", "results": [
+        {**row("mhsc-e", "random", "lite"), "crossfit": 5}]}))
+    again = tmp_path / "again.json"
+    assert accuracy.main(["--merge", str(later), str(out), "--out", str(again)]) == 0
+    remerged = json.loads(again.read_text())
+    assert [(r["method"], r.get("crossfit", 1)) for r in remerged["results"][:4]] == [
+        ("prior", 1), ("hgb", 1), ("lite", 1), ("lite", 5)]
+    assert remerged["commands"] == ["crossfit run", "lite run", "baseline run"]
