@@ -27,6 +27,15 @@ def model_facts(path: str | Path) -> dict[str, str]:
     training = meta.training
     validation = training.get("validation_metrics", {})
     modalities = ", ".join(f"{name} ({prep})" for name, prep in zip(meta.modalities, meta.preprocessing))
+    crossfit = training.get("crossfit")
+    if crossfit:
+        # A cross-fitted ensemble validates on out-of-fold scores of every pair, not a held-out split.
+        validation_split = (f"out-of-fold scores of all {training.get('n_validation')} pairs "
+                            f"({crossfit} cross-fitted members, {training.get('protocol')} protocol)")
+        best_epoch = f"{training.get('best_epoch')} (median of members: {training.get('member_epochs')})"
+    else:
+        validation_split = f"{training.get('n_validation')} pairs, {training.get('protocol')} protocol"
+        best_epoch = str(training.get("best_epoch"))
     return {
         "file": path.name,
         "size": f"{path.stat().st_size / 1e6:.2f} MB",
@@ -35,11 +44,11 @@ def model_facts(path: str | Path) -> dict[str, str]:
         "modalities (preprocessing)": modalities,
         "TFs": str(len(meta.tfs)),
         "training pairs": f"{training.get('n_pairs')} ({training.get('n_positive')} positive)",
-        "validation split": f"{training.get('n_validation')} pairs, {training.get('protocol')} protocol",
+        "validation split": validation_split,
         "threshold (Youden, on validation)": f"{meta.threshold:.4f}",
         "validation AUROC": f"{validation.get('auroc', float('nan')):.4f}",
         "validation AUPR": f"{validation.get('aupr', float('nan')):.4f}",
-        "best epoch": str(training.get("best_epoch")),
+        "best epoch": best_epoch,
     }
 
 
@@ -75,8 +84,8 @@ def render(path: Path, title: str, provenance: str, cv: dict[str, dict]) -> str:
     if cv:
         settings = next(iter(cv.values())).get("settings", {})
         lines += [
-            f"5-fold unless stated; each fold's threshold comes from a validation split of its training "
-            f"part (never the test fold). Settings: `{json.dumps({k: settings[k] for k in sorted(settings) if k in ('folds', 'config', 'epochs', 'seed', 'negatives', 'source')})}`.",
+            f"5-fold unless stated; each fold's threshold comes from validation data of its training "
+            f"part (never the test fold). Settings: `{json.dumps({k: settings[k] for k in sorted(settings) if k in ('folds', 'config', 'epochs', 'seed', 'negatives', 'source', 'crossfit')})}`.",
             "",
             "| protocol | " + " | ".join(label for _, label in CV_METRICS) + " |",
             "|---|" + "---|" * len(CV_METRICS),
