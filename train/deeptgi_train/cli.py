@@ -169,7 +169,8 @@ def run_fit(args) -> int:
     report = export_fitted(training, result, metadata, args.out, checkpoint=args.checkpoint)
     v = result.validation
     reporter.info(
-        f"validation ({len(result.validation_idx)} pairs{', out-of-fold' if args.crossfit else ''}): AUROC {v['auroc']:.3f}, AUPR {v['aupr']:.3f}, "
+        f"validation ({len(result.validation_idx)} pairs{', out-of-fold' if args.crossfit else ''}): "
+        f"AUROC {v['auroc']:.3f}, AUPR {v['aupr']:.3f}, "
         f"threshold {result.threshold:.3f} (ACC {v['acc']:.3f}, F1 {v['f1']:.3f}); best epoch "
         f"{result.trained.best_epoch}"
     )

@@ -4,9 +4,10 @@ For each test fold the remaining pairs are split again, by the same protocol, in
 part and a validation part. The validation part chooses the epoch (early stopping) and the
 Youden threshold; the test fold is only scored. With ``crossfit`` K the remaining pairs are
 instead cut into K parts for a cross-fitted ensemble (:mod:`deeptgi_train.crossfit`), and its
-out-of-fold scores over all of them play the validation part. ACC / F1 / recall / precision are reported at
-the validation threshold; the same figures at the test fold's own Youden threshold (what the
-paper reports) are kept beside them as ``test_fold_threshold`` and labelled optimistic.
+out-of-fold scores over all of them play the validation part. ACC / F1 / recall / precision
+are reported at the validation threshold; the same figures at the test fold's own Youden
+threshold (what the paper reports) are kept beside them as ``test_fold_threshold`` and
+labelled optimistic.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from deeptgi_rt.contract import ModelMetadata
 from deeptgi_rt.progress import Reporter
 
 from . import __version__
-from .crossfit import train_crossfit
+from .crossfit import CrossfitResult, train_crossfit
 from .data import TrainingSet
 from .metrics import evaluate, youden_threshold
 from .splits import holdout
@@ -91,7 +91,7 @@ def model_metadata(training: TrainingSet, result: FitResult, model_config, train
             "protocol": protocol,
             "best_epoch": result.trained.best_epoch,
             **({"crossfit": len(result.trained.member_epochs), "member_epochs": result.trained.member_epochs}
-               if hasattr(result.trained, "member_epochs") else {}),
+               if isinstance(result.trained, CrossfitResult) else {}),
             "validation_metrics": {key: round(float(value), 6) for key, value in result.validation.items()},
             "train_config": train.to_dict(),
             "notes": list(training.pairs.notes),
