@@ -97,23 +97,19 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads
     cross-fitted ensemble instead, seeded exactly as ``deeptgi-train cv --crossfit`` does.
     """
     from deeptgi_train.configs import model_config
-    from deeptgi_train.crossfit import train_crossfit
-    from deeptgi_train.cv import CROSSFIT_SEED_OFFSET
+    from deeptgi_train.cv import train_fold
     from deeptgi_train.metrics import aupr, auroc
-    from deeptgi_train.trainer import TrainConfig, predict, train_config, train_model, with_epochs
+    from deeptgi_train.trainer import predict, train_config, with_epochs
 
     folds = []
     for split in splits:
         started = time.perf_counter()
         if method in ("lite", "paper"):
-            train = with_epochs(train_config(method, seed=seed + split.fold, threads=threads), epochs.get(method))
+            # train_fold shifts the seed by the fold, exactly as deeptgi-train cv does.
+            train = with_epochs(train_config(method, seed=seed, threads=threads), epochs.get(method))
             overrides = {"members": members} if method == "lite" and members > 1 else {}
-            if method == "lite" and crossfit > 1:
-                trained = train_crossfit(dataset, np.r_[split.fit, split.validation], model_config(method), train,
-                                         protocol=protocol, parts=crossfit,
-                                         seed=seed + CROSSFIT_SEED_OFFSET + split.fold)
-            else:
-                trained = train_model(dataset, split.fit, split.validation, model_config(method, **overrides), train)
+            trained, _, _ = train_fold(dataset, split, model_config(method, **overrides), train, protocol=protocol,
+                                       seed=seed, crossfit=crossfit if method == "lite" else 1)
             scores = predict(trained.model, dataset, split.test)
             extra = {"best_epoch": trained.best_epoch, "validation_auroc": trained.validation_auroc}
         else:

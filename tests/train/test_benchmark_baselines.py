@@ -1,10 +1,11 @@
-"""The label-rate baseline of benchmarks/accuracy.py, on hand-made pairs."""
+"""benchmarks/accuracy.py: the label-rate baseline on hand-made pairs, --merge, and its lite rows against cv."""
 
 import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 _SPEC = importlib.util.spec_from_file_location(
     "accuracy_benchmark", Path(__file__).resolve().parents[2] / "benchmarks" / "accuracy.py")
@@ -54,3 +55,19 @@ def test_merge_orders_rows_by_data_set_protocol_then_baselines_before_deeptgi(tm
     assert [(r["method"], r.get("crossfit", 1)) for r in remerged["results"][:4]] == [
         ("prior", 1), ("hgb", 1), ("lite", 1), ("lite", 5)]
     assert remerged["commands"] == ["crossfit run", "lite run", "baseline run"]
+
+
+@pytest.mark.parametrize("crossfit", [1, 2])
+def test_benchmark_lite_rows_reproduce_deeptgi_train_cv_fold_for_fold(crossfit):
+    from deeptgi_train.configs import model_config
+    from deeptgi_train.cv import cv_splits, run_cv
+    from deeptgi_train.trainer import train_config, with_epochs
+
+    from .test_trainer import _dataset
+
+    dataset = _dataset()
+    splits = list(cv_splits(dataset, protocol="random", folds=2, seed=4))
+    row = accuracy.run_method("lite", dataset, splits, seed=4, epochs={"lite": 1}, threads=1, crossfit=crossfit)
+    cv = run_cv(dataset, model_config("lite"), with_epochs(train_config("lite", seed=4, threads=1), 1),
+                protocol="random", folds=2, seed=4, crossfit=crossfit)
+    assert [fold["auroc"] for fold in row["folds"]] == [fold.test["auroc"] for fold in cv.folds]

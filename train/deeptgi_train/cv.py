@@ -13,14 +13,14 @@ labelled optimistic.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import numpy as np
 
 from deeptgi_rt.progress import Reporter
 
-from .crossfit import check_parts, train_crossfit
+from .crossfit import train_crossfit
 from .data import PairDataset
 from .metrics import evaluate, threshold_metrics, youden_threshold
 from .splits import holdout, kfold
@@ -121,6 +121,32 @@ def score_fold(labels_validation: np.ndarray, scores_validation: np.ndarray, lab
     return validation, test, optimistic
 
 
+def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: TrainConfig, *, protocol: str,
+               seed: int, crossfit: int = 1, reporter: Reporter | None = None,
+               description: str = "training") -> tuple[object, np.ndarray, int]:
+    """Train the model of one cross-validation fold, as :func:`run_cv` and the benchmarks do.
+
+    ``train``'s seed is shifted by the fold number. One network fits ``split.fit`` and
+    early-stops on ``split.validation``; ``crossfit`` >= 2 cross-fits that many members on both
+    parts, their part assignment seeded by ``seed + CROSSFIT_SEED_OFFSET + fold``.
+
+    Returns:
+        ``(trained, validation_idx, n_fit)``: the training result (``model``,
+        ``validation_scores``, ``best_epoch``), int64 ``[validation pairs]`` indices in the order
+        of its validation scores, and the number of pairs fitted.
+    """
+    fold_train = replace(train, seed=train.seed + split.fold)
+    if crossfit == 1:
+        trained = train_model(dataset, split.fit, split.validation, model_config, fold_train,
+                              reporter=reporter, description=description)
+        return trained, split.validation, len(split.fit)
+    trained = train_crossfit(dataset, np.r_[split.fit, split.validation], model_config, fold_train,
+                             protocol=protocol, parts=crossfit, seed=seed + CROSSFIT_SEED_OFFSET + split.fold,
+                             reporter=reporter, description=description)
+    # Every training pair is fitted by K - 1 members and out-of-fold for one, so it counts in both.
+    return trained, trained.validation_idx, len(trained.validation_idx)
+
+
 def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: str = "random",
            folds: int = 5, seed: int = 0, validation_fraction: float = 0.15, crossfit: int = 1,
            reporter: Reporter | None = None) -> CVResult:
@@ -130,26 +156,14 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
     deterministic for a given ``seed``. ``crossfit`` >= 2 trains a cross-fitted ensemble of that
     many members per fold instead of one network (``validation_fraction`` is then unused).
     """
-    if crossfit != 1:
-        check_parts(crossfit, model_config.members)
     reporter = reporter or Reporter()
     results = []
     for split in cv_splits(dataset, protocol=protocol, folds=folds, seed=seed,
                            validation_fraction=validation_fraction):
         started = time.perf_counter()
-        fold_train = TrainConfig(**{**train.to_dict(), "seed": train.seed + split.fold})
-        description = f"fold {split.fold + 1}/{folds}"
-        if crossfit == 1:
-            trained = train_model(dataset, split.fit, split.validation, model_config, fold_train,
-                                  reporter=reporter, description=description)
-            validation_idx, n_fit = split.validation, len(split.fit)
-        else:
-            trained = train_crossfit(dataset, np.r_[split.fit, split.validation], model_config, fold_train,
-                                     protocol=protocol, parts=crossfit,
-                                     seed=seed + CROSSFIT_SEED_OFFSET + split.fold,
-                                     reporter=reporter, description=description)
-            # Every training pair is fitted by K - 1 members and out-of-fold for one, so it counts in both.
-            validation_idx, n_fit = trained.validation_idx, len(trained.validation_idx)
+        trained, validation_idx, n_fit = train_fold(
+            dataset, split, model_config, train, protocol=protocol, seed=seed, crossfit=crossfit,
+            reporter=reporter, description=f"fold {split.fold + 1}/{folds}")
         test_scores = predict(trained.model, dataset, split.test)
         validation, test, optimistic = score_fold(
             dataset.labels[validation_idx], trained.validation_scores, dataset.labels[split.test], test_scores
