@@ -10,6 +10,9 @@ Methods:
 * the target's label rate: the fraction of the target gene's training pairs that are
   interactions. It uses no expression at all; what it scores is how much of a protocol can be
   won by knowing which genes are frequent targets (under ``gene`` it is 0.5 by construction);
+* the same label rate with every target that has no training pair scored as an interaction
+  (``novelty``): still no expression; it measures how much a label file's negative sampling
+  leaks, when its non-interactions are drawn from fewer targets than its interactions;
 * logistic regression and HistGradientBoostingClassifier (scikit-learn) on the concatenated,
   flattened [tf_features, gene_features] — the same inputs DeepTGI sees.
 
@@ -17,7 +20,7 @@ Baselines are fit on fit + validation pairs of each fold (they need no early sto
 Timings are wall-clock on a shared machine with torch limited to 2 threads: noisy.
 
 Run: python benchmarks/accuracy.py [--datasets mhsc-e mdc] [--protocols random tf gene]
-     [--methods lite paper pcc prior logreg hgb] [--lite-members N] [--paper-epochs N] [--out benchmarks/results/accuracy.json]
+     [--methods lite paper pcc prior novelty logreg hgb] [--lite-members N] [--paper-epochs N] [--out benchmarks/results/accuracy.json]
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ DATASETS = {
                 negatives="balanced"),
 }
 PROTOCOLS = ("random", "tf", "gene")
-METHODS = ("lite", "paper", "pcc", "prior", "logreg", "hgb")
+METHODS = ("lite", "paper", "pcc", "prior", "novelty", "logreg", "hgb")
 LABELS = {"lite": "DeepTGI lite", "paper": "DeepTGI paper", "pcc": "|PCC|", "prior": "target label rate",
+          "novelty": "target label rate, unseen = 1",
           "logreg": "logistic regression", "hgb": "gradient boosting"}
 
 
@@ -57,9 +61,11 @@ def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.nda
         from deeptgi_train.data import pair_pcc
 
         return np.abs(np.nan_to_num(pair_pcc(dataset)[test_idx]))
-    if method == "prior":
+    if method in ("prior", "novelty"):
+        from deeptgi_train.baselines import target_label_rate
+
         return target_label_rate(dataset.gene_idx[train_idx], dataset.labels[train_idx], dataset.gene_idx[test_idx],
-                                 n_genes=len(dataset.features))
+                                 n_genes=len(dataset.features), unseen=1.0 if method == "novelty" else 0.5)
     x_train, x_test = dataset.flat_inputs(train_idx), dataset.flat_inputs(test_idx)
     y_train = dataset.labels[train_idx].astype(int)
     if method == "logreg":
@@ -74,19 +80,6 @@ def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.nda
         model = HistGradientBoostingClassifier(random_state=seed)
     model.fit(x_train, y_train)
     return model.predict_proba(x_test)[:, 1]
-
-
-def target_label_rate(train_genes: np.ndarray, train_labels: np.ndarray, test_genes: np.ndarray, *,
-                      n_genes: int) -> np.ndarray:
-    """Per test pair, the smoothed fraction of its target's training pairs that are interactions.
-
-    ``train_genes`` / ``test_genes`` int ``[pairs]`` index the ``n_genes`` entities,
-    ``train_labels`` 0/1 ``[train pairs]``. Returns float64 ``[test pairs]``:
-    ``(positives + 0.5) / (pairs + 1)``, so a target never seen in training gets 0.5.
-    """
-    positives = np.bincount(train_genes, weights=train_labels, minlength=n_genes)
-    pairs = np.bincount(train_genes, minlength=n_genes)
-    return ((positives + 0.5) / (pairs + 1.0))[test_genes]
 
 
 def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads: int = 2,
@@ -161,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             # A file merged before carries its runs' commands; a single run's file carries one.
             commands.extend(payload["commands"] if "commands" in payload else [payload["command"]])
         # One table in reading order: data set, protocol, then baselines before DeepTGI.
-        order = ("pcc", "prior", "logreg", "hgb", "paper", "lite")
+        order = ("pcc", "prior", "novelty", "logreg", "hgb", "paper", "lite")
         results.sort(key=lambda row: (list(DATASETS).index(row["dataset"]),
                                       PROTOCOLS.index(row["protocol"]), order.index(row["method"]),
                                       row.get("crossfit", 1)))

@@ -1,4 +1,4 @@
-"""benchmarks/accuracy.py: the label-rate baseline on hand-made pairs, --merge, and its lite rows against cv."""
+"""benchmarks/accuracy.py: --merge, and its lite rows against cv."""
 
 import importlib.util
 import json
@@ -11,19 +11,6 @@ _SPEC = importlib.util.spec_from_file_location(
     "accuracy_benchmark", Path(__file__).resolve().parents[2] / "benchmarks" / "accuracy.py")
 accuracy = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(accuracy)
-
-
-def test_target_label_rate_is_the_smoothed_positive_fraction_of_each_target():
-    train_genes = np.array([0, 0, 0, 1, 1, 2])
-    train_labels = np.array([1, 1, 0, 0, 0, 1])
-    rate = accuracy.target_label_rate(train_genes, train_labels, np.array([0, 1, 2, 3]), n_genes=4)
-    # (positives + 0.5) / (pairs + 1); gene 3 never appears in training.
-    np.testing.assert_allclose(rate, [2.5 / 4, 0.5 / 3, 1.5 / 2, 0.5])
-
-
-def test_a_target_seen_only_as_an_interaction_outranks_an_unseen_target():
-    rate = accuracy.target_label_rate(np.array([1, 1]), np.array([1, 1]), np.array([0, 1]), n_genes=2)
-    assert rate[0] == 0.5 and rate[1] > 0.5
 
 
 def test_merge_orders_rows_by_data_set_protocol_then_baselines_before_deeptgi(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -47,6 +48,14 @@ def test_cv_and_fit_on_mhsc_e(shared_data, tmp_path, capsys):
         assert 0.0 <= report["summary"][name]["mean"] <= 1.0
     for name in ("metrics.csv", "roc.png", "pr.png"):
         assert (tmp_path / "rep" / name).stat().st_size > 0
+    # The label-only references are printed, and stored per fold in both report files.
+    rate = report["label_only_auroc"]["target_label_rate"]
+    assert f"target label rate {rate['mean']:.3f} ± {rate['sd']:.3f}" in " ".join(out.split())
+    with open(tmp_path / "rep" / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row, fold in zip(rows, report["folds"]):
+        for rule, value in fold["label_only_auroc"].items():
+            assert float(row[f"auroc_{rule}"]) == pytest.approx(value, abs=1e-6)
 
     out_model = tmp_path / "m.onnx"
     code, _, err = _run(capsys, ["fit", *inputs, *FAST, "--out", str(out_model), "--checkpoint", str(tmp_path / "m.pt")])

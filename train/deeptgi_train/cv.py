@@ -20,6 +20,7 @@ import numpy as np
 
 from deeptgi_rt.progress import Reporter
 
+from .baselines import LABEL_ONLY_RULES, label_only_auroc
 from .crossfit import train_crossfit
 from .data import PairDataset
 from .metrics import evaluate, threshold_metrics, youden_threshold
@@ -72,6 +73,8 @@ class FoldResult:
         test_fold_threshold: ACC / F1 / recall / precision at the test fold's own Youden
             threshold (optimistic: the threshold saw the test labels).
         validation: metrics on the validation part at its own threshold.
+        label_only: test AUROC of each label-only reference rule fitted on the training pairs
+            (:mod:`deeptgi_train.baselines`).
         labels, scores: test labels (int8) and probabilities (float32), ``[test pairs]``.
     """
 
@@ -84,6 +87,7 @@ class FoldResult:
     test: dict[str, float]
     test_fold_threshold: dict[str, float]
     validation: dict[str, float]
+    label_only: dict[str, float]
     labels: np.ndarray = field(repr=False)
     scores: np.ndarray = field(repr=False)
 
@@ -101,8 +105,17 @@ class CVResult:
         out = {}
         for name in SUMMARY_METRICS:
             values = np.array([fold.test[name] for fold in self.folds], dtype=np.float64)
-            out[name] = {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+            out[name] = _mean_sd(values)
         return out
+
+    def label_only_summary(self) -> dict[str, dict[str, float]]:
+        """Mean and sample standard deviation over folds of each label-only reference AUROC."""
+        return {rule: _mean_sd(np.array([fold.label_only[rule] for fold in self.folds], dtype=np.float64))
+                for rule in LABEL_ONLY_RULES}
+
+
+def _mean_sd(values: np.ndarray) -> dict[str, float]:
+    return {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
 
 
 def score_fold(labels_validation: np.ndarray, scores_validation: np.ndarray, labels_test: np.ndarray,
@@ -178,6 +191,8 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
             test=test,
             test_fold_threshold=optimistic,
             validation=validation,
+            label_only=label_only_auroc(dataset.gene_idx, dataset.labels, np.r_[split.fit, split.validation],
+                                        split.test),
             labels=dataset.labels[split.test].astype(np.int8),
             scores=test_scores,
         ))

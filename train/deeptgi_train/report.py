@@ -11,6 +11,7 @@ import numpy as np
 from deeptgi_rt.atomic import atomic_output
 from deeptgi_rt.errors import InputError
 
+from .baselines import LABEL_ONLY_RULES, LABEL_ONLY_TITLES
 from .cv import SUMMARY_METRICS, CVResult
 from .metrics import pr_curve, roc_curve
 
@@ -33,7 +34,7 @@ def prepare_report_dir(path: str | Path) -> Path:
 
 def print_table(result: CVResult, console=None) -> None:
     """Per-fold test metrics and mean ± sd as a rich table (threshold metrics at the validation threshold),
-    followed by the optimistic test-fold-threshold figures."""
+    followed by the optimistic test-fold-threshold figures and the label-only reference AUROCs."""
     from rich.console import Console
     from rich import box
     from rich.table import Table
@@ -58,6 +59,12 @@ def print_table(result: CVResult, console=None) -> None:
                   for name in ("acc", "f1", "recall", "precision")}
     console.print("test-fold threshold (optimistic, as in the paper): " + ", ".join(
         f"{_HEADERS[name]} {value:.3f}" for name, value in optimistic.items()))
+    # Printed with every run because a label file's own sampling can make this high: the
+    # model's AUROC is worth what it adds over it.
+    label_only = result.label_only_summary()
+    console.print("label-only references, no expression (AUROC): " + ", ".join(
+        f"{LABEL_ONLY_TITLES[rule]} {label_only[rule]['mean']:.3f} ± {label_only[rule]['sd']:.3f}"
+        for rule in LABEL_ONLY_RULES))
 
 
 def result_json(result: CVResult) -> dict:
@@ -65,6 +72,7 @@ def result_json(result: CVResult) -> dict:
     return {
         "settings": result.settings,
         "summary": result.summary(),
+        "label_only_auroc": result.label_only_summary(),
         "folds": [
             {
                 "fold": fold.fold,
@@ -76,6 +84,7 @@ def result_json(result: CVResult) -> dict:
                 "test": fold.test,
                 "test_fold_threshold_optimistic": fold.test_fold_threshold,
                 "validation": fold.validation,
+                "label_only_auroc": fold.label_only,
             }
             for fold in result.folds
         ],
@@ -96,17 +105,19 @@ def write_report(result: CVResult, directory: str | Path) -> list[Path]:
         with open(tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["fold", "n_test", "best_epoch", *SUMMARY_METRICS, "threshold",
-                             *(f"{name}_test_fold_threshold" for name in ("acc", "f1", "recall", "precision"))])
+                             *(f"{name}_test_fold_threshold" for name in ("acc", "f1", "recall", "precision")),
+                             *(f"auroc_{rule}" for rule in LABEL_ONLY_RULES)])
             for fold in result.folds:
                 writer.writerow([fold.fold, fold.n_test, fold.best_epoch,
                                  *(f"{fold.test[name]:.6f}" for name in SUMMARY_METRICS),
                                  f"{fold.test['threshold']:.6f}",
                                  *(f"{fold.test_fold_threshold[name]:.6f}"
-                                   for name in ("acc", "f1", "recall", "precision"))])
-            summary = result.summary()
+                                   for name in ("acc", "f1", "recall", "precision")),
+                                 *(f"{fold.label_only[rule]:.6f}" for rule in LABEL_ONLY_RULES)])
+            summary, label_only = result.summary(), result.label_only_summary()
             for stat in ("mean", "sd"):
                 writer.writerow([stat, "", "", *(f"{summary[name][stat]:.6f}" for name in SUMMARY_METRICS),
-                                 "", "", "", "", ""])
+                                 "", "", "", "", "", *(f"{label_only[rule][stat]:.6f}" for rule in LABEL_ONLY_RULES)])
     paths.append(target)
     paths.extend(plot_curves(result, directory))
     return paths
