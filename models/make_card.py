@@ -59,17 +59,35 @@ def cv_rows(report: dict) -> list[str]:
             for key, _ in CV_METRICS]
 
 
+# The label-only reference rules of a cv report, and the benchmark methods that compute the same.
+LABEL_ONLY = (("target_label_rate", "prior"), ("unseen_target_as_interaction", "novelty"))
+
+
+def label_only_cell(report: dict) -> str:
+    """Mean label-only reference AUROCs of a report as "rate / unseen = 1" ("—" if it has none)."""
+    figures = report.get("label_only_auroc")
+    if not figures or any(rule not in figures for rule, _ in LABEL_ONLY):
+        return "—"
+    return " / ".join(f"{figures[rule]['mean']:.3f}" for rule, _ in LABEL_ONLY)
+
+
 def benchmark_report(path: str | Path, dataset: str, protocol: str) -> dict:
     """DeepTGI lite's row of ``benchmarks/accuracy.py``'s JSON, shaped like a cv metrics.json
-    (AUROC and AUPR only; ``settings`` says where it came from)."""
+    (AUROC and AUPR, and the label-only rules where the file has their rows; ``settings`` says
+    where it came from)."""
     results = json.loads(Path(path).read_text())
-    row = next(r for r in results["results"]
-               if r["dataset"] == dataset and r["protocol"] == protocol and r["method"] == "lite")
-    return {
+    rows = {r["method"]: r for r in results["results"]
+            if r["dataset"] == dataset and r["protocol"] == protocol and r.get("crossfit", 1) == 1}
+    row = rows["lite"]
+    report = {
         "settings": {"folds": results["folds"], "config": "lite", "epochs": row.get("epochs_cap"),
                      "seed": results["seed"], "source": "benchmarks/accuracy.py"},
         "summary": {key: {"mean": row[f"{key}_mean"], "sd": row[f"{key}_sd"]} for key in ("auroc", "aupr")},
     }
+    if all(method in rows for _, method in LABEL_ONLY):
+        report["label_only_auroc"] = {rule: {"mean": rows[method]["auroc_mean"], "sd": rows[method]["auroc_sd"]}
+                                      for rule, method in LABEL_ONLY}
+    return report
 
 
 def render(path: Path, title: str, provenance: str, cv: dict[str, dict]) -> str:
@@ -87,10 +105,14 @@ def render(path: Path, title: str, provenance: str, cv: dict[str, dict]) -> str:
             f"5-fold unless stated; each fold's threshold comes from validation data of its training "
             f"part (never the test fold). Settings: `{json.dumps({k: settings[k] for k in sorted(settings) if k in ('folds', 'config', 'epochs', 'seed', 'negatives', 'source', 'crossfit')})}`.",
             "",
-            "| protocol | " + " | ".join(label for _, label in CV_METRICS) + " |",
-            "|---|" + "---|" * len(CV_METRICS),
+            "| protocol | " + " | ".join(label for _, label in CV_METRICS) + " | label-only AUROC ¹ |",
+            "|---|" + "---|" * (len(CV_METRICS) + 1),
         ]
-        lines += [f"| {protocol} | " + " | ".join(cv_rows(report)) + " |" for protocol, report in cv.items()]
+        lines += [f"| {protocol} | " + " | ".join(cv_rows(report)) + f" | {label_only_cell(report)} |"
+                  for protocol, report in cv.items()]
+        lines += ["", "¹ the same folds scored without any expression, from the training labels alone: "
+                  "target label rate / the same with targets that have no training pair called interactions "
+                  "(`docs/training.md`, \"Label-only references\"). The model is worth what it adds over these."]
     lines += ["", "## Rebuild", "", "```", meta.training.get("command", "(not recorded)"), "```", ""]
     return "\n".join(lines)
 

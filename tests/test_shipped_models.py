@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 
@@ -41,3 +42,20 @@ def test_card_numbers_match_the_model(path):
     assert deeptgi_rt.load_model(path, device="cpu").metadata.training["command"] in text
     for protocol in ("random", "tf"):
         assert f"| {protocol} |" in text, f"{card.name} lacks {protocol} cross-validation"
+
+
+def _benchmark_row(method, auroc, crossfit=1):
+    return {"dataset": "d", "protocol": "random", "method": method, "crossfit": crossfit, "epochs_cap": None,
+            "auroc_mean": auroc, "auroc_sd": 0.01, "aupr_mean": auroc, "aupr_sd": 0.02}
+
+
+def test_card_reads_the_single_network_and_label_only_rows_of_a_benchmark_file(tmp_path):
+    path = tmp_path / "accuracy.json"
+    path.write_text(json.dumps({"folds": 5, "seed": 0, "results": [
+        _benchmark_row("prior", 0.7), _benchmark_row("novelty", 0.8), _benchmark_row("lite", 0.9),
+        _benchmark_row("lite", 0.95, crossfit=5)]}))
+    report = make_card.benchmark_report(path, "d", "random")
+    assert report["summary"]["auroc"]["mean"] == 0.9
+    assert make_card.label_only_cell(report) == "0.700 / 0.800"
+    del report["label_only_auroc"]
+    assert make_card.label_only_cell(report) == "—"
