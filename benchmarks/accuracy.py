@@ -45,6 +45,8 @@ METHODS = ("lite", "paper", "pcc", "prior", "novelty", "logreg", "hgb")
 LABELS = {"lite": "DeepTGI lite", "paper": "DeepTGI paper", "pcc": "|PCC|", "prior": "target label rate",
           "novelty": "target label rate, unseen = 1",
           "logreg": "logistic regression", "hgb": "gradient boosting"}
+# The methods that are deeptgi-train cv's label-only reference rules (deeptgi_train.baselines).
+LABEL_ONLY_METHODS = {"prior": "target_label_rate", "novelty": "unseen_target_as_interaction"}
 
 
 def load(name: str, seed: int):
@@ -61,11 +63,10 @@ def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.nda
         from deeptgi_train.data import pair_pcc
 
         return np.abs(np.nan_to_num(pair_pcc(dataset)[test_idx]))
-    if method in ("prior", "novelty"):
-        from deeptgi_train.baselines import target_label_rate
+    if method in LABEL_ONLY_METHODS:
+        from deeptgi_train.baselines import label_only_scores
 
-        return target_label_rate(dataset.gene_idx[train_idx], dataset.labels[train_idx], dataset.gene_idx[test_idx],
-                                 n_genes=len(dataset.features), unseen=1.0 if method == "novelty" else 0.5)
+        return label_only_scores(LABEL_ONLY_METHODS[method], dataset.gene_idx, dataset.labels, train_idx, test_idx)
     x_train, x_test = dataset.flat_inputs(train_idx), dataset.flat_inputs(test_idx)
     y_train = dataset.labels[train_idx].astype(int)
     if method == "logreg":

@@ -13,8 +13,9 @@ import numpy as np
 
 from .metrics import auroc
 
-# Names of the reference rules, in report order.
-LABEL_ONLY_RULES = ("target_label_rate", "unseen_target_as_interaction")
+# The reference rules, in report order, and the score each gives a target without training pairs.
+UNSEEN_SCORES = {"target_label_rate": 0.5, "unseen_target_as_interaction": 1.0}
+LABEL_ONLY_RULES = tuple(UNSEEN_SCORES)
 LABEL_ONLY_TITLES = {"target_label_rate": "target label rate",
                      "unseen_target_as_interaction": "unseen target = interaction"}
 
@@ -40,20 +41,21 @@ def target_label_rate(train_targets: np.ndarray, train_labels: np.ndarray, test_
     return rate[test_targets]
 
 
-def label_only_auroc(gene_idx: np.ndarray, labels: np.ndarray, train_idx: np.ndarray,
-                     test_idx: np.ndarray) -> dict[str, float]:
-    """Test AUROC of each rule in :data:`LABEL_ONLY_RULES`, fitted on the training pairs' labels.
+def label_only_scores(rule: str, gene_idx: np.ndarray, labels: np.ndarray, train_idx: np.ndarray,
+                      test_idx: np.ndarray) -> np.ndarray:
+    """Scores (float64 ``[test pairs]``) of one rule of :data:`LABEL_ONLY_RULES`, fitted on the training labels.
 
     Args:
         gene_idx: int ``[pairs]`` target index of every pair of the data set.
         labels: 0/1 ``[pairs]``.
         train_idx, test_idx: int pair indices of the training and the test part.
     """
-    n_genes = int(gene_idx.max()) + 1
-    test_labels = labels[test_idx]
-    out = {}
-    for rule, unseen in zip(LABEL_ONLY_RULES, (0.5, 1.0)):
-        scores = target_label_rate(gene_idx[train_idx], labels[train_idx], gene_idx[test_idx],
-                                   n_genes=n_genes, unseen=unseen)
-        out[rule] = auroc(test_labels, scores)
-    return out
+    return target_label_rate(gene_idx[train_idx], labels[train_idx], gene_idx[test_idx],
+                             n_genes=int(gene_idx.max()) + 1, unseen=UNSEEN_SCORES[rule])
+
+
+def label_only_auroc(gene_idx: np.ndarray, labels: np.ndarray, train_idx: np.ndarray,
+                     test_idx: np.ndarray) -> dict[str, float]:
+    """Test AUROC of each rule in :data:`LABEL_ONLY_RULES` (arguments as :func:`label_only_scores`)."""
+    return {rule: auroc(labels[test_idx], label_only_scores(rule, gene_idx, labels, train_idx, test_idx))
+            for rule in LABEL_ONLY_RULES}
