@@ -71,17 +71,24 @@ def label_only_cell(report: dict) -> str:
     return " / ".join(f"{figures[rule]['mean']:.3f}" for rule, _ in LABEL_ONLY)
 
 
-def benchmark_report(path: str | Path, dataset: str, protocol: str) -> dict:
+def benchmark_report(path: str | Path, dataset: str, protocol: str, crossfit: int = 1) -> dict:
     """DeepTGI lite's row of ``benchmarks/accuracy.py``'s JSON, shaped like a cv metrics.json
     (AUROC and AUPR, and the label-only rules where the file has their rows; ``settings`` says
-    where it came from)."""
+    where it came from). ``crossfit`` picks the row of that many cross-fitted members (1: the
+    single network), so a card quotes the figures of the kind of model it describes."""
     results = json.loads(Path(path).read_text())
-    rows = {r["method"]: r for r in results["results"]
-            if r["dataset"] == dataset and r["protocol"] == protocol and r.get("crossfit", 1) == 1}
-    row = rows["lite"]
+    here = [r for r in results["results"] if r["dataset"] == dataset and r["protocol"] == protocol]
+    rows = {r["method"]: r for r in here if r.get("crossfit", 1) == 1}
+    matches = [r for r in here if r["method"] == "lite" and r.get("crossfit", 1) == crossfit]
+    if not matches:
+        raise SystemExit(f"{path}: no DeepTGI lite row with crossfit {crossfit} for {dataset} {protocol}")
+    row = matches[0]
+    settings = {"folds": results["folds"], "config": "lite", "epochs": row.get("epochs_cap"),
+                "seed": results["seed"], "source": "benchmarks/accuracy.py"}
+    if crossfit > 1:
+        settings["crossfit"] = crossfit
     report = {
-        "settings": {"folds": results["folds"], "config": "lite", "epochs": row.get("epochs_cap"),
-                     "seed": results["seed"], "source": "benchmarks/accuracy.py"},
+        "settings": settings,
         "summary": {key: {"mean": row[f"{key}_mean"], "sd": row[f"{key}_sd"]} for key in ("auroc", "aupr")},
     }
     if all(method in rows for _, method in LABEL_ONLY):
@@ -126,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a `deeptgi-train cv` report")
     parser.add_argument("--cv-benchmark", action="append", default=[], metavar="PROTOCOL=ACCURACY.json:DATASET",
                         help="DeepTGI lite's figures from benchmarks/accuracy.py instead")
+    parser.add_argument("--benchmark-crossfit", type=int, default=1, metavar="K",
+                        help="with --cv-benchmark: the rows of K cross-fitted members (default 1: one network)")
     args = parser.parse_args(argv)
     cv = {}
     for item in args.cv:
@@ -134,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.cv_benchmark:
         protocol, _, source = item.partition("=")
         path, _, dataset = source.rpartition(":")
-        cv[protocol] = benchmark_report(path, dataset, protocol)
+        cv[protocol] = benchmark_report(path, dataset, protocol, args.benchmark_crossfit)
     sys.stdout.write(render(Path(args.model), args.title, args.provenance, cv))
     return 0
 

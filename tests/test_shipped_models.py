@@ -59,3 +59,16 @@ def test_card_reads_the_single_network_and_label_only_rows_of_a_benchmark_file(t
     assert make_card.label_only_cell(report) == "0.700 / 0.800"
     del report["label_only_auroc"]
     assert make_card.label_only_cell(report) == "—"
+
+
+def test_card_of_a_cross_fitted_model_reads_the_cross_fitted_row_and_says_so(tmp_path):
+    path = tmp_path / "accuracy.json"
+    path.write_text(json.dumps({"folds": 5, "seed": 0, "results": [
+        _benchmark_row("prior", 0.7), _benchmark_row("novelty", 0.8), _benchmark_row("lite", 0.9),
+        _benchmark_row("lite", 0.95, crossfit=5)]}))
+    report = make_card.benchmark_report(path, "d", "random", crossfit=5)
+    assert report["summary"]["auroc"]["mean"] == 0.95 and report["settings"]["crossfit"] == 5
+    # The label-only rules read no model, so their rows are the same whatever the crossfit.
+    assert make_card.label_only_cell(report) == "0.700 / 0.800"
+    with pytest.raises(SystemExit, match="no DeepTGI lite row with crossfit 10"):
+        make_card.benchmark_report(path, "d", "random", crossfit=10)
