@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2; 1 when runs share the cores)")
-    parser.add_argument("--epochs", type=int, help="cap the preset's epochs")
+    parser.add_argument("--epochs", type=int, help="epoch cap instead of the preset's (lower or higher; early stopping still applies)")
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=list(STEPS))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "ablation.json"))
     parser.add_argument("--merge", nargs="+", metavar="JSON",
