@@ -53,7 +53,7 @@ def choose_providers(
             return [CUDA_PROVIDER, CPU_PROVIDER]
         reason = "the CUDA execution provider did not initialize (no usable GPU or CUDA/cuDNN libraries)"
     if device == "cuda":
-        raise InputError(f"--device cuda requested but {reason}")
+        raise InputError(f"device='cuda' requested but {reason}", parameter="device")
     reporter.info(f"scoring on CPU: {reason}")
     return [CPU_PROVIDER]
 
@@ -109,5 +109,6 @@ def pcc_backend(device: str) -> str:
     except ImportError as exc:
         # A runtime installed without the CUDA PCC kernels still scores on the CPU.
         if device == "cuda":
-            raise InputError(f"--device cuda requested but the CUDA PCC backend cannot be imported ({exc})") from None
+            raise InputError(f"device='cuda' requested but the CUDA PCC backend cannot be imported ({exc})",
+                             parameter="device") from None
         return "cpu"

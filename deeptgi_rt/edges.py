@@ -1,13 +1,15 @@
-"""Edge lists: Arrow batches, the Parquet spool, the global sort, TSV, and top-k per TF.
+"""Edge lists: the index block, Arrow batches, the Parquet spool, the global sort, TSV.
 
 An edge list has three columns: ``TF`` and ``target`` (dictionary-encoded strings: int32
 indices into the run's TF and gene name lists, so no per-edge Python string is ever made) and
 ``score`` (float32). The TSV form is the ``TF<TAB>target<TAB>importance`` adjacency format
-that pySCENIC and decoupler read.
+that pySCENIC and decoupler read. Which scored pairs become edges is decided in
+:mod:`deeptgi_rt.selection`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -15,12 +17,43 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .scoring import EdgeBlock
-
 # Edges per Parquet row group: few row groups (each stores the name dictionaries once), while
 # the buffered indices stay small (12 bytes per edge).
 ROW_GROUP_EDGES = 1 << 21
 TSV_HEADER = ("TF", "target", "importance")
+
+
+@dataclass
+class EdgeBlock:
+    """Scored edges, as indices into the run's TF and target name lists.
+
+    Attributes:
+        tf: int32 ``[n]`` TF indices.
+        target: int32 ``[n]`` target gene indices.
+        score: float32 ``[n]`` scores.
+    """
+
+    tf: np.ndarray
+    target: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return int(len(self.score))
+
+    @staticmethod
+    def concat(blocks: list["EdgeBlock"]) -> "EdgeBlock":
+        """One block holding ``blocks`` in order (an empty block for an empty list)."""
+        if not blocks:
+            return EdgeBlock(np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float32))
+        return EdgeBlock(
+            np.concatenate([b.tf for b in blocks]),
+            np.concatenate([b.target for b in blocks]),
+            np.concatenate([b.score for b in blocks]),
+        )
+
+    def take(self, index: np.ndarray) -> "EdgeBlock":
+        """The edges at ``index`` (int or bool array), in that order."""
+        return EdgeBlock(self.tf[index], self.target[index], self.score[index])
 
 
 def edge_schema() -> pa.Schema:
@@ -146,37 +179,3 @@ def write_tsv(batches: Iterator[pa.RecordBatch], out: str | Path) -> int:
                 writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
                 rows += batch.num_rows
     return rows
-
-
-class TopKPerTF:
-    """The ``k`` best-scored targets of every TF over a stream of edge blocks, in bounded memory.
-
-    Memory: at most ``k`` edges per TF plus one reduction buffer (``reduce_every`` edges).
-    """
-
-    def __init__(self, k: int, reduce_every: int = 1 << 20):
-        self.k = int(k)
-        self.reduce_every = int(reduce_every)
-        self._blocks: list[EdgeBlock] = []
-        self._rows = 0
-
-    def add(self, block: EdgeBlock) -> None:
-        """Take the edges of ``block`` into account."""
-        self._blocks.append(block)
-        self._rows += len(block)
-        if self._rows >= self.reduce_every:
-            kept = self.result()
-            self._blocks, self._rows = [kept], len(kept)
-            # Keep the buffer a multiple of what survives, so reductions stay rare.
-            self.reduce_every = max(self.reduce_every, 4 * len(kept))
-
-    def result(self) -> EdgeBlock:
-        """The kept edges, grouped by TF (ascending index), each TF's by descending score."""
-        edges = EdgeBlock.concat(self._blocks)
-        order = np.lexsort((-edges.score, edges.tf))
-        edges = edges.take(order)
-        if not len(edges):
-            return edges
-        starts = np.flatnonzero(np.r_[True, edges.tf[1:] != edges.tf[:-1]])
-        rank = np.arange(len(edges)) - np.repeat(starts, np.diff(np.r_[starts, len(edges)]))
-        return edges.take(rank < self.k)

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 
 class InputError(ValueError):
-    """A problem with the user's input, described in one self-contained line."""
+    """A problem with the user's input, described in one self-contained line.
 
-    def __init__(self, message: str):
+    Attributes:
+        parameter: the Python parameter at fault (``"top_k"``, ``"device"``, ...) when the
+            message names parameters as ``name`` / ``name=value``; a command line rewrites
+            those to its own flags. ``None`` for problems with a file's content.
+    """
+
+    def __init__(self, message: str, *, parameter: str | None = None):
         # One line only: the CLI prints it verbatim and pipelines log it as one record.
         super().__init__(" ".join(str(message).split()))
+        self.parameter = parameter
 
 
 def require_file(path, *, what: str = "file", expected: str = "a file") -> "Path":

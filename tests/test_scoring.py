@@ -8,11 +8,12 @@ import polars as pl
 import pytest
 
 from deeptgi_rt.api import load_model
-from deeptgi_rt.edges import TopKPerTF
+from deeptgi_rt.edges import EdgeBlock
 from deeptgi_rt.expression import Expression
 from deeptgi_rt.features import entity_features
 from deeptgi_rt.progress import Reporter
-from deeptgi_rt.scoring import EdgeBlock, rows_to_edges, score_tf_rows
+from deeptgi_rt.scoring import score_tf_rows
+from deeptgi_rt.selection import TopKPerTF, rows_to_edges
 from onnx_models import build_model, reference_scores, save_model, synthetic_expression
 
 GENES, VALUES = synthetic_expression(40, 60)

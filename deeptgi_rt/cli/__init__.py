@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from ..errors import InputError
 
 # Subcommand name -> module under deeptgi_rt.cli; order is the order shown in --help.
 SUBCOMMANDS = ("score", "info", "pcc", "convert", "plot")
+# Library parameters whose flag is not ``--`` + the name with dashes.
+FLAG_OF = {"min_coverage": "--allow-missing-features"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,11 +49,37 @@ def run_command(prog: str, args: argparse.Namespace) -> int:
     try:
         return int(args.run(args) or 0)
     except InputError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {flag_message(exc, vars(args))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def flag_message(exc: InputError, options: dict) -> str:
+    """``exc``'s message in the command line's words: when it names Python parameters
+    (``exc.parameter`` set), a leading ``top_k`` becomes ``--top-k`` and ``name='value'`` /
+    ``name=`` become ``--name value`` / ``--name``, for the command's ``options`` (parsed
+    argument names) and :data:`FLAG_OF`; other words are left alone."""
+    message = str(exc)
+    if exc.parameter is None:
+        return message
+    known = set(options) | set(FLAG_OF)
+
+    def flag(name: str) -> str:
+        return FLAG_OF.get(name, "--" + name.replace("_", "-"))
+
+    def keyword(match: re.Match) -> str:
+        name, value = match[1], match[2] if match[2] is not None else match[3]
+        if name not in known:
+            return match[0]
+        return flag(name) + (f" {value}" if value else "")
+
+    message = re.sub(r"(?<![^\s(])([a-z][a-z_]*)=(?:'([^']*)'|([^\s,;)']+))?", keyword, message)
+    leading = re.match(r"[a-z][a-z_]*\b(?!=)", message)
+    if leading and leading[0] == exc.parameter and exc.parameter in known:
+        message = flag(exc.parameter) + message[leading.end():]
+    return message
 
 
 def main(argv: list[str] | None = None) -> int:

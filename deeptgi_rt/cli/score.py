@@ -10,7 +10,6 @@ from . import add_quiet
 DEFAULT_OUT = "grn.parquet"
 
 
-
 def add_parser(subparsers) -> None:
     """Register the `score` subcommand."""
     parser = subparsers.add_parser(
@@ -66,24 +65,14 @@ def output_format(out: str, fmt: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Score and write; print the summary unless ``--quiet``."""
-    from ..api import MAX_SORT_EDGES, check_score_options, load_model
+    from ..api import MAX_SORT_EDGES, ScoreRequest, load_model
     from ..atomic import check_output_path
-    from ..errors import InputError
     from ..progress import make_reporter
 
     # Everything checkable without reading data fails first, before the model is even loaded.
     check_output_path(args.out)
-    check_score_options(top_k=args.top_k, threshold=args.threshold, batch_size=args.batch_size,
-                        min_coverage=1.0 if args.allow_missing_features is None else args.allow_missing_features, unknown_pairs=args.unknown_pairs)
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads must be a positive integer, got {args.threads}")
-    reporter = make_reporter(args.quiet)
-    model = load_model(args.model, device=args.device, threads=args.threads, reporter=reporter)
-    summary = model.write(
-        args.out,
+    request = ScoreRequest(
         args.expression,
-        format=output_format(args.out, args.format),
-        max_sort_edges=MAX_SORT_EDGES if args.max_sort_edges is None else args.max_sort_edges,
         bulk=args.bulk,
         tfs=args.tfs,
         genes=args.genes,
@@ -96,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
         case_insensitive=args.case_insensitive,
         min_coverage=1.0 if args.allow_missing_features is None else args.allow_missing_features,
         unknown_pairs=args.unknown_pairs,
+        format=output_format(args.out, args.format),
+        max_sort_edges=MAX_SORT_EDGES if args.max_sort_edges is None else args.max_sort_edges,
     )
+    reporter = make_reporter(args.quiet)
+    model = load_model(args.model, device=args.device, threads=args.threads, reporter=reporter)
+    summary = model.write_request(args.out, request)
     if not args.quiet:
         print_summary(summary, reporter)
     return 0
@@ -111,7 +105,7 @@ def print_summary(summary, reporter) -> None:
     table.add_column("value", justify="right")
     total = summary.total_seconds
     rate = summary.pairs_scored / summary.stage_seconds["score"] if summary.stage_seconds["score"] > 0 else 0.0
-    table.add_row("TFs x targets", f"{summary.tfs:,} x {summary.targets:,}")
+    table.add_row("TFs x targets", summary.scored_shape())
     table.add_row("pairs scored", f"{summary.pairs_scored:,}")
     table.add_row(f"edges with score >= {summary.threshold:.4g} (model threshold)", f"{summary.edges_over_threshold:,}")
     table.add_row("edges written", f"{summary.edges_written:,} (order: {summary.order})")

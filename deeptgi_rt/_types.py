@@ -1,0 +1,46 @@
+"""Type aliases shared by the public signatures (``ExpressionLike``, ``GeneList``, ...).
+
+Aliases only: importing this module loads no heavy dependency (the frame and Arrow types are
+named as strings for type checkers). The ``Literal`` aliases are also the runtime list of
+accepted choices (``typing.get_args(OutputFormat)``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Literal, Sequence, Tuple, Union
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
+    import pyarrow
+
+    from .expression import Expression
+
+PathLike = Union[str, "os.PathLike[str]"]
+"""A file path."""
+
+GeneList = Union[PathLike, Sequence[str]]
+"""Gene names: a sequence of names or a gene-list file (one name a line)."""
+
+ExpressionLike = Union[
+    "Expression",
+    PathLike,
+    "polars.DataFrame",
+    "pandas.DataFrame",
+    Tuple[np.ndarray, Sequence[str]],
+]
+"""Expression data: an ``Expression``, a file, a frame laid out like a file, or
+``(array [cells, genes], gene_names)``."""
+
+PairsLike = Union[PathLike, "polars.DataFrame", "pandas.DataFrame", "pyarrow.Table"]
+"""A pairs table with TF and target columns: a Parquet/CSV/TSV file or an in-memory table."""
+
+Device = Literal["auto", "cpu", "cuda"]
+Layout = Literal["auto", "cells-by-genes", "genes-by-cells"]
+OutputFormat = Literal["parquet", "tsv"]
+UnknownPairs = Literal["skip", "error"]
+Threshold = Union[float, Literal["youden"]]
+"""A score filter: a float in [0, 1], or ``"youden"`` for the model's threshold."""

@@ -1,0 +1,421 @@
+"""The scoring run behind :class:`~deeptgi_rt.api.DeepTGIModel`: from a :class:`ScoreRequest`
+to an edge list.
+
+:func:`prepare` reads the expression, computes the entities' PCC features and encodes them
+into the TF and gene tables; the returned :class:`ScoreRun` scores the pairs while its output
+is consumed (:meth:`ScoreRun.frame`, :meth:`ScoreRun.batches`, :meth:`ScoreRun.write`), so
+streaming runs hold one block of scores at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .atomic import atomic_output
+from .edges import EdgeBlock, EdgeNames
+from .errors import InputError, preview
+from .expression import Expression
+from .progress import Reporter
+from .request import ScoreRequest
+from .scoring import PairBuffers, score_listed_pairs, score_tf_rows
+from .selection import EdgeSelection
+from .summary import ScoreSummary, peak_rss_bytes
+
+if TYPE_CHECKING:
+    from .model import ScoringModel
+
+
+@dataclass
+class ScoreRun:
+    """A prepared scoring run: the encoded tables and what to score with them.
+
+    Attributes:
+        model: the loaded model.
+        request: the run's request.
+        summary: filled in as the run goes; complete once its output is consumed.
+        reporter: progress and messages.
+        tf_names, target_names: the run's TFs and targets (edge indices point into these).
+        tf_table: float32 ``[tfs, ...]`` what the pair head gathers per TF.
+        gene_table: float32 ``[targets, ...]`` the same per target.
+        self_target: int32 ``[tfs]`` each TF's index among the targets, or -1.
+        pairs_total: pairs the scoring walks (self pairs included), for progress.
+        expected_edges: edges the output will hold at most.
+        pair_source: the pairs table of a listed-pairs run, else ``None``.
+        gene_index: the data's gene-name index (listed pairs are looked up in it).
+        tf_of_row, target_of_row: int32 ``[data genes]`` a data gene's TF / target index, or -1.
+        on_finish: called with the summary once the output is complete.
+    """
+
+    model: ScoringModel
+    request: ScoreRequest
+    summary: ScoreSummary
+    reporter: Reporter
+    tf_names: list[str]
+    target_names: list[str]
+    tf_table: np.ndarray
+    gene_table: np.ndarray
+    self_target: np.ndarray
+    pairs_total: int
+    expected_edges: int
+    pair_source: Any = None
+    gene_index: Any = None
+    tf_of_row: np.ndarray | None = None
+    target_of_row: np.ndarray | None = None
+    on_finish: Callable[[ScoreSummary], None] | None = None
+    _selection: EdgeSelection | None = field(default=None, repr=False)
+
+    # ----------------------------------------------------------------- outputs
+
+    def frame(self):
+        """All edges as a polars DataFrame (``TF``, ``target`` categorical, ``score`` float32),
+        sorted by descending score."""
+        import polars as pl
+        import pyarrow as pa
+
+        blocks = list(self.edge_blocks(rank=False))
+        with self.summary.timed("write"):
+            edges = EdgeBlock.concat(blocks)
+            batch = self.names().batch(_by_score(edges))
+            frame = pl.from_arrow(pa.Table.from_batches([batch]))
+        self.summary.edges_written = len(edges)
+        self._finish()
+        return frame
+
+    def batches(self) -> Iterator:
+        """The edges as ``pyarrow.RecordBatch`` es, streamed (see :meth:`DeepTGIModel.iter_batches`)."""
+        names = self.names()
+        for block in self.edge_blocks(rank=True):
+            self.summary.edges_written += len(block)
+            yield names.batch(block)
+        self._finish()
+
+    def write(self, target: Path) -> ScoreSummary:
+        """Write the edge list to ``target`` (a path checked by :func:`~deeptgi_rt.atomic.check_output_path`)
+        atomically, in ``request.format``; returns the summary."""
+        from .edges import ParquetEdgeWriter, iter_parquet_edges, write_edges, write_tsv
+
+        fmt, summary = self.request.format, self.summary
+        sort_globally = self.expected_edges <= self.request.max_sort_edges
+        listed_in_order = self.pair_source is not None and self.request.top_k is None
+        summary.order = "score" if sort_globally else ("pairs" if listed_in_order else "tf")
+        if not sort_globally:
+            self.reporter.info(
+                f"{self.expected_edges:,} edges exceed the global sort limit of {self.request.max_sort_edges:,}: "
+                + ("edges stay in the pairs file's order" if summary.order == "pairs"
+                   else "edges are grouped per TF, each TF's targets by descending score")
+            )
+        names = self.names()
+        with atomic_output(target) as final, _scratch(target) as scratch:
+            if sort_globally:
+                # Within the budget the edges (12 bytes each) are held and sorted in memory.
+                edges = EdgeBlock.concat(list(self.edge_blocks(rank=False)))
+                with summary.timed("write"):
+                    summary.edges_written = write_edges(_by_score(edges), names, final, fmt)
+            else:
+                # Beyond it they stream to the output (Parquet) or to a spool read back once (TSV).
+                spool = final if fmt == "parquet" else scratch("spool")
+                writer = ParquetEdgeWriter(spool, names, compression="zstd" if fmt == "parquet" else "none")
+                try:
+                    for block in self.edge_blocks(rank=True):
+                        with summary.timed("write"):
+                            writer.write(block)
+                finally:
+                    with summary.timed("write"):
+                        writer.close()
+                with summary.timed("write"):
+                    if fmt == "tsv":
+                        write_tsv(iter_parquet_edges(spool), final)
+                summary.edges_written = writer.rows
+        summary.out = str(target)
+        self._finish()
+        return summary
+
+    def names(self) -> EdgeNames:
+        """The run's TF and target name dictionaries."""
+        return EdgeNames(self.tf_names, self.target_names)
+
+    # ----------------------------------------------------------------- scoring
+
+    def edge_blocks(self, *, rank: bool) -> Iterator[EdgeBlock]:
+        """The run's edges block by block, after the selection (self pairs, threshold, top k).
+
+        Order: all-pairs runs TF block by TF block (each TF's targets by descending score when
+        ``rank``); listed pairs in the table's order, or TF by TF at the end with ``top_k``.
+        Only the scoring work is timed as ``score``; the consumer's time between blocks is not.
+        """
+        request, metadata = self.request, self.model.metadata
+        listed = self.pair_source is not None
+        self._selection = selection = EdgeSelection(
+            len(self.tf_names), top_k=request.top_k, threshold=request.score_filter(metadata.threshold),
+            model_threshold=metadata.threshold, self_target=None if listed else self.self_target,
+        )
+        with self.reporter.task("scoring", self.pairs_total, unit="pairs") as advance:
+            blocks = self._listed_pairs(selection, advance) if listed else self._all_pairs(selection, advance, rank)
+            yield from _timed(blocks, self.summary, "score")
+
+    def _all_pairs(self, selection: EdgeSelection, advance, rank: bool) -> Iterator[EdgeBlock]:
+        for tf_start, rows in score_tf_rows(self.model.pair_scores, self.tf_table, self.gene_table,
+                                            batch_size=self.request.batch_size, progress=advance):
+            yield selection.tf_rows(tf_start, rows, rank=rank)
+
+    def _listed_pairs(self, selection: EdgeSelection, advance) -> Iterator[EdgeBlock]:
+        from .pairs import iter_known_pairs
+
+        buffers = PairBuffers(self.tf_table.shape[1:], self.gene_table.shape[1:], self.request.batch_size)
+        for tf_rows, gene_rows in iter_known_pairs(self.pair_source, self.gene_index):
+            tf_index, target_index = self.tf_of_row[tf_rows], self.target_of_row[gene_rows]
+            scores = score_listed_pairs(self.model.pair_scores, self.tf_table, self.gene_table,
+                                        tf_index, target_index, buffers)
+            advance(len(scores))
+            block = selection.listed(EdgeBlock(tf_index, target_index, scores))
+            if block is not None:
+                yield block
+        held = selection.held()
+        if held is not None:
+            yield held
+
+    def _finish(self) -> None:
+        selection = self._selection
+        self.summary.pairs_scored = selection.pairs_scored
+        self.summary.edges_over_threshold = int(selection.over_per_tf.sum())
+        self.summary.top_tfs = selection.top_tfs(self.tf_names)
+        self.summary.peak_rss_bytes = peak_rss_bytes()
+        if self.on_finish is not None:
+            self.on_finish(self.summary)
+
+
+# --------------------------------------------------------------------- preparation
+
+def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *, pcc_backend: str,
+            reporter: Reporter, on_finish: Callable[[ScoreSummary], None] | None = None) -> ScoreRun:
+    """Read the data, compute PCC features and encode the run's TFs and targets.
+
+    Raises:
+        InputError: wrong number of modalities, unreadable data, too few feature genes, no TF
+            or target (or pair) in the data.
+    """
+    from .pairs import PairSource, scan_pairs
+
+    meta = model.metadata
+    given = request.modalities
+    if len(given) != len(meta.modalities):
+        hint = "give bulk=" if len(meta.modalities) > len(given) else "drop bulk="
+        raise InputError(
+            f"{model.path}: the model expects {len(meta.modalities)} expression modalities "
+            f"({', '.join(meta.modalities)}) but {len(given)} were given ({hint})", parameter="bulk",
+        )
+    pair_source = PairSource(request.pairs) if request.pairs is not None else None
+    with summary.timed("read"):
+        expressions = [
+            as_expression(data, layout=layout, log1p=prep == "log1p", case_insensitive=request.case_insensitive,
+                          what=what)
+            for data, layout, prep, what in zip(given, (request.layout, request.bulk_layout), meta.preprocessing,
+                                                ("expression", "bulk"))
+        ]
+    _warn_missing_features(expressions, meta.feature_genes, request, reporter)
+    data_genes, index = gene_index(expressions, request.case_insensitive)
+    if pair_source is not None:
+        scan = scan_pairs(pair_source, index)
+        if scan.unknown_pairs:
+            if request.unknown_pairs == "error":
+                raise InputError(scan.unknown_message(pair_source.source) + " (unknown_pairs='error')",
+                                 parameter="unknown_pairs")
+            reporter.warn(scan.unknown_message(pair_source.source) + "; skipping those pairs")
+        if scan.unknown_pairs == scan.pairs:
+            raise InputError(f"{pair_source.source}: none of the {scan.pairs} pairs name genes in the data")
+        tf_rows, target_rows = np.flatnonzero(scan.tf_used), np.flatnonzero(scan.gene_used)
+        expected = pairs_total = scan.pairs - scan.unknown_pairs
+        summary.mode = "listed-pairs"
+    else:
+        tf_rows = _tf_rows(request.tfs, meta.tfs, model.path, index, reporter)
+        target_rows = (np.arange(index.n_genes) if request.genes is None
+                       else _rows_in_data(*_name_list(request.genes, "genes"), "target genes", index, reporter))
+        summary.self_pairs = len(np.intersect1d(tf_rows, target_rows))
+        pairs_total = len(tf_rows) * len(target_rows)
+        expected = pairs_total - summary.self_pairs
+        if expected <= 0:
+            raise InputError("no TF -> target pairs to score: the only target genes are the TFs themselves")
+    if request.top_k is not None:
+        expected = min(expected, len(tf_rows) * int(request.top_k))
+
+    entity_rows = np.union1d(tf_rows, target_rows)
+    with summary.timed("pcc"):
+        feats = _entity_features(expressions, [data_genes[row] for row in entity_rows], meta.feature_genes, request,
+                                 pcc_backend, reporter)
+    with summary.timed("encode"), reporter.task("encoding", len(tf_rows) + len(target_rows),
+                                                unit="entities") as advance:
+        tf_table = model.tf_table(feats[np.searchsorted(entity_rows, tf_rows)])
+        advance(len(tf_rows))
+        gene_table = model.gene_table(feats[np.searchsorted(entity_rows, target_rows)])
+        advance(len(target_rows))
+    del feats
+
+    target_of_row = _positions(len(data_genes), target_rows)
+    tf_of_row = _positions(len(data_genes), tf_rows)
+    summary.tfs, summary.targets = len(tf_rows), len(target_rows)
+    return ScoreRun(
+        model=model, request=request, summary=summary, reporter=reporter,
+        tf_names=[data_genes[row] for row in tf_rows], target_names=[data_genes[row] for row in target_rows],
+        tf_table=tf_table, gene_table=gene_table, self_target=target_of_row[tf_rows],
+        pairs_total=int(pairs_total), expected_edges=int(expected),
+        pair_source=pair_source, gene_index=index, tf_of_row=tf_of_row, target_of_row=target_of_row,
+        on_finish=on_finish,
+    )
+
+
+def gene_index(expressions: Sequence[Expression], case_insensitive: bool):
+    """The genes every modality has (in the first's order) and their name index.
+
+    The one place where the run matches gene names across modalities and looks names up.
+    """
+    from .pairs import GeneIndex
+
+    data_genes = _shared_genes(expressions, case_insensitive)
+    return data_genes, GeneIndex(data_genes, case_insensitive)
+
+
+def _shared_genes(expressions: Sequence[Expression], case_insensitive: bool) -> list[str]:
+    """Genes of the first modality that every other modality has too, in the first's order."""
+    genes = list(expressions[0].genes)
+    for other in expressions[1:]:
+        key = str.casefold if case_insensitive else str
+        present = {key(name) for name in other.genes}
+        genes = [name for name in genes if key(name) in present]
+    if not genes:
+        raise InputError(f"{expressions[1].source}: no gene in common with {expressions[0].source}")
+    return genes
+
+
+def as_expression(data, *, layout, log1p: bool, case_insensitive: bool, what: str) -> Expression:
+    """An :class:`Expression` (preprocessed) from any accepted input form."""
+    from .expression import expression_from_frame, read_expression
+
+    if isinstance(data, Expression):
+        if not log1p:
+            return data
+        return expression_from_frame(data.values, genes=data.genes, cells=data.cells, layout="genes-by-cells",
+                                     source=data.source, log1p=True, case_insensitive=case_insensitive)
+    if isinstance(data, (str, os.PathLike)):
+        return read_expression(data, layout=layout or "auto", log1p=log1p, case_insensitive=case_insensitive)
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
+        array, genes = data
+        return expression_from_frame(array, genes=list(genes), layout=layout or "cells-by-genes",
+                                     source=f"<{what} array>", log1p=log1p, case_insensitive=case_insensitive)
+    if isinstance(data, np.ndarray):
+        raise InputError(f"<{what} array>: pass a numpy array with its gene names as (array, gene_names)")
+    return expression_from_frame(data, layout=layout or "cells-by-genes", source=f"<{what} frame>",
+                                 log1p=log1p, case_insensitive=case_insensitive)
+
+
+def _warn_missing_features(expressions, feature_genes: list[str], request: ScoreRequest, reporter: Reporter) -> None:
+    """One warning per modality lacking feature genes (an error below ``min_coverage``)."""
+    from .features import feature_gene_columns
+
+    for data in expressions:
+        columns, _ = feature_gene_columns(data, feature_genes, min_coverage=request.min_coverage,
+                                          case_insensitive=request.case_insensitive)
+        if len(columns) < len(feature_genes):
+            reporter.warn(
+                f"{data.source}: {len(feature_genes) - len(columns)} of {len(feature_genes)} feature "
+                f"genes missing; their PCC columns are zero ({len(columns) / len(feature_genes):.1%} coverage)"
+            )
+
+
+def _entity_features(expressions, names: list[str], feature_genes: list[str], request: ScoreRequest,
+                     backend: str, reporter: Reporter) -> np.ndarray:
+    """float32 ``[entities, modalities, feature_genes]``: one blocked PCC call per modality, with progress."""
+    from .features import entity_features
+
+    with reporter.task("PCC features", len(names) * len(expressions), unit="genes") as advance:
+        return entity_features(
+            expressions, names, feature_genes, min_coverage=request.min_coverage,
+            case_insensitive=request.case_insensitive, backend=backend, reporter=reporter, progress=advance,
+        )
+
+
+def _tf_rows(tfs, model_tfs: list[str] | None, model_path: str, index, reporter: Reporter) -> np.ndarray:
+    """Gene-list positions of the TFs to score (given, or the model's TFs in the data)."""
+    if tfs is not None:
+        return _rows_in_data(*_name_list(tfs, "TFs"), "TFs", index, reporter)
+    if not model_tfs:
+        raise InputError(f"{model_path}: the model lists no TFs (metadata tfs); give tfs=", parameter="tfs")
+    return _rows_in_data(list(model_tfs), f"{model_path}: the model's", "TFs", index, reporter)
+
+
+def _rows_in_data(names: list[str], source: str, what: str, index, reporter: Reporter) -> np.ndarray:
+    """Positions of ``names`` in the data, in order, each once; names not in the data are
+    skipped with an info line, and none in the data is an :class:`InputError`."""
+    import pyarrow as pa
+
+    rows = index.lookup(pa.array(names, type=pa.string()))
+    missing = [name for name, row in zip(names, rows) if row < 0]
+    if len(missing) == len(names):
+        raise InputError(f"{source} {len(names)} {what}: none is in the expression data ({preview(names)})")
+    if missing:
+        reporter.info(f"{len(missing)} of {len(names)} {what} are not in the expression data; "
+                      f"skipped: {preview(missing)}")
+    rows = rows[rows >= 0]
+    _, first = np.unique(rows, return_index=True)
+    return rows[np.sort(first)].astype(np.int64)
+
+
+def _name_list(names, what: str) -> tuple[list[str], str]:
+    """Names from a list or a gene-list file, and how to name their source in a message."""
+    if isinstance(names, (str, os.PathLike)):
+        from .genes import read_gene_list
+
+        return read_gene_list(names), f"{names}: its"
+    names = [str(name) for name in names]
+    if not names:
+        raise InputError(f"the list of {what} is empty")
+    return names, "the given"
+
+
+def _positions(n: int, rows: np.ndarray) -> np.ndarray:
+    """int32 ``[n]``: the index of each of ``n`` data genes in ``rows``, or -1."""
+    out = np.full(n, -1, dtype=np.int32)
+    out[rows] = np.arange(len(rows), dtype=np.int32)
+    return out
+
+
+def _by_score(edges: EdgeBlock) -> EdgeBlock:
+    from .edges import descending_order
+
+    return edges.take(descending_order(edges.score))
+
+
+def _timed(blocks: Iterable[EdgeBlock], summary: ScoreSummary, stage: str) -> Iterator[EdgeBlock]:
+    """``blocks`` passed through, the time spent producing each added to ``stage``."""
+    blocks = iter(blocks)
+    while True:
+        with summary.timed(stage):
+            block = next(blocks, None)
+        if block is None:
+            return
+        yield block
+
+
+@contextlib.contextmanager
+def _scratch(target: Path):
+    """Yield ``name -> path`` making scratch files beside ``target``; all are removed at exit."""
+    made: list[Path] = []
+
+    def scratch(label: str) -> Path:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".{label}.partial", dir=target.parent or ".")
+        os.close(fd)
+        made.append(Path(name))
+        return made[-1]
+
+    try:
+        yield scratch
+    finally:
+        for path in made:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()

@@ -1,0 +1,122 @@
+"""What to score and how: a frozen :class:`ScoreRequest`, checked when it is made.
+
+Every option is checked here, before a model or any data is loaded, so a wrong option costs
+no waiting. Messages name the Python parameters (``top_k must be ...``); the command line
+rewrites them to its flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import get_args
+
+import numpy as np
+
+from ._types import ExpressionLike, GeneList, Layout, OutputFormat, PairsLike, Threshold, UnknownPairs
+from .errors import InputError
+from .scoring import DEFAULT_BATCH_SIZE
+
+# Edge lists up to this size are sorted globally by score (about 32 bytes per edge while sorting).
+MAX_SORT_EDGES = 50_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreRequest:
+    """One scoring run's inputs and options (see :meth:`DeepTGIModel.score` for their meaning).
+
+    Attributes:
+        expression: the (single-cell) expression.
+        bulk: the second modality, for two-modality models.
+        tfs: TF names or gene-list file; ``None``: the model's TFs found in the data.
+        genes: target names or gene-list file; ``None``: every gene in the data.
+        pairs: score only these pairs (then ``tfs`` and ``genes`` stay ``None``).
+        top_k: keep the ``top_k`` best targets per TF.
+        threshold: keep edges with score >= this; ``"youden"``: the model's threshold. A
+            numeric string (as typed on a command line) is stored as its float.
+        batch_size: pairs per head run.
+        layout, bulk_layout: layout of ``expression`` / ``bulk`` (``None``: ``"auto"`` for
+            files, ``"cells-by-genes"`` for in-memory data).
+        case_insensitive: match gene names ignoring case.
+        min_coverage: smallest accepted fraction of the model's feature genes in the data.
+        unknown_pairs: pairs naming genes absent from the data: ``"skip"`` or ``"error"``.
+        format: output format of :meth:`DeepTGIModel.write`.
+        max_sort_edges: :meth:`DeepTGIModel.write` sorts globally by score up to this many edges.
+
+    Raises:
+        InputError: an invalid option (its ``parameter`` names it).
+    """
+
+    expression: ExpressionLike
+    bulk: ExpressionLike | None = None
+    tfs: GeneList | None = None
+    genes: GeneList | None = None
+    pairs: PairsLike | None = None
+    top_k: int | None = None
+    threshold: Threshold | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    layout: Layout | None = None
+    bulk_layout: Layout | None = None
+    case_insensitive: bool = False
+    min_coverage: float = 1.0
+    unknown_pairs: UnknownPairs = "skip"
+    format: OutputFormat = "parquet"
+    max_sort_edges: int = MAX_SORT_EDGES
+
+    def __post_init__(self) -> None:
+        if self.top_k is not None:
+            _count("top_k", self.top_k)
+        object.__setattr__(self, "threshold", _threshold(self.threshold))
+        _count("batch_size", self.batch_size)
+        if not 0.0 < float(self.min_coverage) <= 1.0:
+            raise InputError(f"min_coverage must be a fraction in (0, 1], got {self.min_coverage!r}",
+                             parameter="min_coverage")
+        _choice("unknown_pairs", self.unknown_pairs, UnknownPairs)
+        _choice("format", self.format, OutputFormat)
+        for name in ("layout", "bulk_layout"):
+            if getattr(self, name) is not None:
+                _choice(name, getattr(self, name), Layout)
+        _count("max_sort_edges", self.max_sort_edges, minimum=0)
+        if self.pairs is not None and (self.tfs is not None or self.genes is not None):
+            raise InputError("pairs= lists the pairs to score; it cannot be combined with tfs= or genes=",
+                             parameter="pairs")
+
+    @property
+    def modalities(self) -> list[ExpressionLike]:
+        """The expression data given: ``[expression]`` or ``[expression, bulk]``."""
+        return [self.expression] + ([self.bulk] if self.bulk is not None else [])
+
+    def score_filter(self, model_threshold: float) -> float | None:
+        """The lowest score kept: ``None`` (keep all), the given float, or ``model_threshold`` for ``"youden"``."""
+        if self.threshold == "youden":
+            return float(model_threshold)
+        return None if self.threshold is None else float(self.threshold)
+
+
+def _count(name: str, value, *, minimum: int = 1) -> None:
+    if not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise InputError(f"{name} must be {kind}, got {value!r}", parameter=name)
+
+
+def _choice(name: str, value, literal) -> None:
+    choices = get_args(literal)
+    if value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(choices)}, got {value!r}", parameter=name)
+
+
+def _threshold(threshold) -> Threshold | None:
+    """``threshold`` checked: ``None``, ``"youden"`` (any case) or a float in [0, 1] (numeric strings parsed)."""
+    if threshold is None:
+        return None
+    message = f"threshold must be 'youden' or a number in [0, 1], got {threshold!r}"
+    if isinstance(threshold, str):
+        if threshold.strip().lower() == "youden":
+            return "youden"
+        try:
+            threshold = float(threshold)
+        except ValueError:
+            raise InputError(message, parameter="threshold") from None
+    value = float(threshold)
+    if not 0.0 <= value <= 1.0:
+        raise InputError(message, parameter="threshold")
+    return value
