@@ -246,3 +246,12 @@ def test_outputs_over_the_sort_budget_are_grouped_per_tf(files, capsys, fmt):
     for _, group in by_tf.group_by("TF", maintain_order=True):
         assert np.all(np.diff(group["score"].to_numpy()) <= 0)
     assert by_tf.sort("TF", "target").equals(read(ranked).sort("TF", "target"))
+
+
+def test_summary_shows_the_load_time_and_the_pairs_scored(files, capsys):
+    tmp, expr, model = files
+    code = main(["score", str(expr), "--model", str(model), "--out", str(tmp / "summary.parquet")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "time: load" in err and "time: total" in err
+    assert "39 targets each" in err

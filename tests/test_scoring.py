@@ -247,3 +247,35 @@ def test_descending_order_equals_a_stable_argsort():
     scores[5] = -0.25  # negative floats sort below zero too
     np.testing.assert_array_equal(descending_order(scores), np.argsort(-scores, kind="stable"))
     assert descending_order(np.empty(0, np.float32)).shape == (0,)
+
+
+def test_summary_says_which_pairs_were_scored(tmp_path):
+    model = load_model(model_file(tmp_path))
+    model.score(expression())
+    summary = model.last_summary
+    assert summary.pairs_scored == 6 * 39 and summary.self_pairs == 6
+    assert summary.scored_shape() == "6 TFs x 39 targets each (40 genes less the TF itself)"
+    model.score(expression(), genes=GENES[6:])
+    assert model.last_summary.scored_shape() == "6 TFs x 34 targets"
+    assert model.last_summary.pairs_scored == 6 * 34
+    model.score(expression(), genes=GENES[3:])  # three of the TFs are among the targets
+    assert model.last_summary.scored_shape() == "6 TFs x 37 targets, less 3 TF -> itself pairs"
+    assert model.last_summary.pairs_scored == 6 * 37 - 3
+    model.score(expression(), pairs=pl.DataFrame({"TF": [TFS[0], TFS[0], TFS[1]], "target": GENES[10:13]}))
+    assert model.last_summary.scored_shape() == "2 TFs, 3 targets in the listed pairs"
+    assert model.last_summary.pairs_scored == 3
+
+
+def test_total_time_includes_loading_the_model_in_the_first_run(tmp_path):
+    import time
+
+    path = model_file(tmp_path)
+    started = time.perf_counter()
+    model = load_model(path)
+    loading = time.perf_counter() - started
+    first = model.write(tmp_path / "first.parquet", expression())
+    assert 0 < first.stage_seconds["load"] <= loading
+    assert first.total_seconds == pytest.approx(sum(first.stage_seconds.values()))
+    assert first.total_seconds > sum(seconds for stage, seconds in first.stage_seconds.items() if stage != "load")
+    model.score(expression())  # the same model again: nothing was loaded for this run
+    assert model.last_summary.stage_seconds["load"] == 0.0
