@@ -16,6 +16,7 @@ _LAZY = {
     "load_model": "api",
     "DeepTGIModel": "api",
     "ScoreSummary": "api",
+    "ScoreRequest": "api",
     "Expression": "expression",
     "read_expression": "expression",
     "expression_from_frame": "expression",

@@ -219,10 +219,10 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
             for data, layout, prep, what in zip(given, (request.layout, request.bulk_layout), meta.preprocessing,
                                                 ("expression", "bulk"))
         ]
-    _warn_missing_features(expressions, meta.feature_genes, request, reporter)
-    data_genes, index = gene_index(expressions, request.case_insensitive)
-    if pair_source is not None:
-        scan = scan_pairs(pair_source, index)
+        _warn_missing_features(expressions, meta.feature_genes, request, reporter)
+        data_genes, index = gene_index(expressions, request.case_insensitive)
+        scan = scan_pairs(pair_source, index) if pair_source is not None else None
+    if scan is not None:
         if scan.unknown_pairs:
             if request.unknown_pairs == "error":
                 raise InputError(scan.unknown_message(pair_source.source) + " (unknown_pairs='error')",
