@@ -14,10 +14,11 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ._types import ExpressionLike, Layout
 from .atomic import atomic_output
 from .edges import EdgeBlock, EdgeNames
 from .errors import InputError, preview
@@ -29,7 +30,11 @@ from .selection import EdgeSelection
 from .summary import ScoreSummary, peak_rss_bytes
 
 if TYPE_CHECKING:
+    import polars
+    import pyarrow
+
     from .model import ScoringModel
+    from .pairs import GeneIndex, PairSource
 
 
 @dataclass
@@ -64,8 +69,8 @@ class ScoreRun:
     self_target: np.ndarray
     pairs_total: int
     expected_edges: int
-    pair_source: Any = None
-    gene_index: Any = None
+    pair_source: PairSource | None = None
+    gene_index: GeneIndex | None = None
     tf_of_row: np.ndarray | None = None
     target_of_row: np.ndarray | None = None
     on_finish: Callable[[ScoreSummary], None] | None = None
@@ -73,7 +78,7 @@ class ScoreRun:
 
     # ----------------------------------------------------------------- outputs
 
-    def frame(self):
+    def frame(self) -> polars.DataFrame:
         """All edges as a polars DataFrame (``TF``, ``target`` categorical, ``score`` float32),
         sorted by descending score."""
         import polars as pl
@@ -88,7 +93,7 @@ class ScoreRun:
         self._finish()
         return frame
 
-    def batches(self) -> Iterator:
+    def batches(self) -> Iterator[pyarrow.RecordBatch]:
         """The edges as ``pyarrow.RecordBatch`` es, streamed (see :meth:`DeepTGIModel.iter_batches`)."""
         names = self.names()
         for block in self.edge_blocks(rank=True):
@@ -160,12 +165,13 @@ class ScoreRun:
             blocks = self._listed_pairs(selection, advance) if listed else self._all_pairs(selection, advance, rank)
             yield from _timed(blocks, self.summary, "score")
 
-    def _all_pairs(self, selection: EdgeSelection, advance, rank: bool) -> Iterator[EdgeBlock]:
+    def _all_pairs(self, selection: EdgeSelection, advance: Callable[[float], None],
+                   rank: bool) -> Iterator[EdgeBlock]:
         for tf_start, rows in score_tf_rows(self.model.pair_scores, self.tf_table, self.gene_table,
                                             batch_size=self.request.batch_size, progress=advance):
             yield selection.tf_rows(tf_start, rows, rank=rank)
 
-    def _listed_pairs(self, selection: EdgeSelection, advance) -> Iterator[EdgeBlock]:
+    def _listed_pairs(self, selection: EdgeSelection, advance: Callable[[float], None]) -> Iterator[EdgeBlock]:
         from .pairs import iter_known_pairs
 
         buffers = PairBuffers(self.tf_table.shape[1:], self.gene_table.shape[1:], self.request.batch_size)
@@ -270,7 +276,7 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
     )
 
 
-def gene_index(expressions: Sequence[Expression], case_insensitive: bool):
+def gene_index(expressions: Sequence[Expression], case_insensitive: bool) -> tuple[list[str], GeneIndex]:
     """The genes every modality has (in the first's order) and their name index.
 
     The one place where the run matches gene names across modalities and looks names up.
@@ -293,7 +299,8 @@ def _shared_genes(expressions: Sequence[Expression], case_insensitive: bool) -> 
     return genes
 
 
-def as_expression(data, *, layout, log1p: bool, case_insensitive: bool, what: str) -> Expression:
+def as_expression(data: ExpressionLike, *, layout: Layout | None, log1p: bool, case_insensitive: bool,
+                  what: str) -> Expression:
     """An :class:`Expression` (preprocessed) from any accepted input form."""
     from .expression import expression_from_frame, read_expression
 
