@@ -98,3 +98,18 @@ def test_numpy_array_without_gene_names_is_an_input_error(setup):
     _, _, path = setup
     with pytest.raises(deeptgi_rt.InputError, match="gene_names"):
         deeptgi_rt.load_model(path).score(np.zeros((5, 5)))
+
+
+def test_pairs_with_tfs_is_refused_before_the_expression_is_read(setup):
+    tmp, _, path = setup
+    model = deeptgi_rt.load_model(path)
+    # The expression file does not exist: reading it first would report that instead.
+    with pytest.raises(deeptgi_rt.InputError, match="^pairs= lists the pairs to score; it cannot be combined "
+                                                     "with tfs= or genes=$"):
+        model.score(str(tmp / "missing.csv"), pairs="pairs.csv", genes=["G001"])
+    with pytest.raises(deeptgi_rt.InputError, match="^top_k must be a positive integer, got 0$"):
+        list(model.iter_batches(str(tmp / "missing.csv"), top_k=0))
+    assert not (tmp / "out.parquet").exists()
+    with pytest.raises(deeptgi_rt.InputError, match="^format must be one of parquet, tsv, got 'csv'$"):
+        model.write(tmp / "out.parquet", str(tmp / "missing.csv"), format="csv")
+    assert not (tmp / "out.parquet").exists()
