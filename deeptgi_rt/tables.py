@@ -105,7 +105,7 @@ def table_format(path: str | Path, *, lenient: bool = False) -> TableFormat:
     )
 
 
-def sniff_separator(line: str, default: str = "\t") -> str:
+def sniff_separator(line: str, default: str | None = "\t") -> str | None:
     """The separator of a delimited text line: a tab if it holds one, else a comma if it holds
     one, else ``default``."""
     if "\t" in line:
@@ -160,8 +160,8 @@ def find_tf_target_columns(names: Sequence[str], source: str) -> tuple[str, str]
         if tf is not None and target is not None:
             return tf, target
     raise InputError(
-        f"{source}: no TF and target columns (found {preview(names) or '(none)'}; expected a TF column named "
-        f"{'/'.join(TF_COLUMNS)} and a target column named {'/'.join(TARGET_COLUMNS)}, any case)"
+        f"{source}: no TF and target columns (columns found: {preview(names) or '(none)'}; expected a TF column "
+        f"named {'/'.join(TF_COLUMNS)} and a target column named {'/'.join(TARGET_COLUMNS)}, any case)"
     )
 
 
