@@ -112,8 +112,8 @@ class GeneMatcher:
             folded = {name.casefold() for name in self.genes}
             by_case = [name for name in missing if name.casefold() in folded]
             if by_case:
-                return (f"; {len(by_case)} of them differ only in case ({preview(by_case, 3)}): match ignoring "
-                        "case with --case-insensitive (case_insensitive=True)")
+                return (f"; found when case is ignored: {preview(by_case, 3)}; match ignoring case with "
+                        "--case-insensitive (case_insensitive=True)")
         if looks_like_ensembl(self.genes) and not looks_like_ensembl(missing):
             return ("; the data's genes are Ensembl ids and these are symbols: for an h5ad give the var column "
                     "holding symbols with --var-names-column COL (var_names_column=...)")
