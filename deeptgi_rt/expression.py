@@ -46,7 +46,6 @@ MIN_CELLS = 3
 H5AD_CHUNK_CELLS = 10_000
 
 
-
 @dataclass
 class Expression:
     """An expression matrix, gene-major.
@@ -99,14 +98,7 @@ def read_expression(
     """
     _check_layout(layout)
     source = str(path)
-    if str(path).lower().rstrip("/").endswith(".zarr"):
-        file = Path(path)
-        if not file.is_dir():
-            raise InputError(f"{source}: zarr store not found" if not file.exists() else f"{source}: a .zarr store is a directory")
-    else:
-        file = require_file(path, expected="an expression file")
-        if file.stat().st_size == 0:
-            raise InputError(f"{source}: file is empty")
+    file = _require_input(path, source)
     fmt = table_format(file)
     kind = fmt.kind
     if var_names_column is not None and kind not in ("h5ad", "zarr"):
@@ -224,6 +216,20 @@ def write_expression_parquet(expression: Expression, path, *, compression: str =
         # them anyway triples the write time and grows the file.
         pq.write_table(table, tmp, compression=compression, use_dictionary=names[:1] if expression.cells else False)
     return Path(path)
+
+
+def _require_input(path, source: str) -> Path:
+    """``path`` as a Path if it names a non-empty file, or a directory for a zarr store."""
+    file = Path(path)
+    if file.suffix.lower() == ".zarr":
+        if not file.is_dir():
+            raise InputError(f"{source}: zarr store not found" if not file.exists()
+                             else f"{source}: not a zarr store (a directory)")
+        return file
+    file = require_file(path, expected="an expression file")
+    if file.stat().st_size == 0:
+        raise InputError(f"{source}: file is empty")
+    return file
 
 
 def _check_layout(layout: str) -> None:
