@@ -27,7 +27,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITED_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None}
 ANNDATA_SUFFIXES = {".h5ad": "h5ad", ".zarr": "zarr"}
 # Compressions recognized by name; only gzip is read (polars and pyarrow both decompress it).
-COMPRESSION_SUFFIXES = {".gz": "gzip", ".bgz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
+COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
 READ_COMPRESSIONS = ("gzip",)
 # Names of an edge-list output that mean the TSV adjacency format rather than Parquet.
 TSV_OUTPUT_SUFFIXES = (".tsv", ".txt", ".tab")
