@@ -1,4 +1,4 @@
-"""Expression matrices: reading Parquet, CSV/TSV and h5ad in either layout, and writing Parquet.
+"""Expression matrices: reading Parquet, CSV/TSV and AnnData (h5ad, zarr) in either layout, and writing Parquet.
 
 Two layouts occur in the field:
 
@@ -9,8 +9,9 @@ Two layouts occur in the field:
 
 ``layout="auto"`` decides from the first column: all numeric -> cells-by-genes; non-numeric
 and headed by a cell-id name -> cells-by-genes with cell ids; otherwise genes-by-cells.
-Numeric gene ids (e.g. Entrez) therefore need an explicit layout. h5ad files are always
-cells (obs) x genes (var).
+Numeric gene ids (e.g. Entrez) therefore need an explicit layout; under ``auto`` numbers in a
+first column headed like a gene column (:data:`GENE_ID_HEADERS`) are an error that says so.
+AnnData files (h5ad, zarr) are always cells (obs) x genes (var).
 
 Every reader returns an :class:`Expression` with float32 ``[genes, cells]`` gene-major values
 and raises :class:`~deeptgi_rt.errors.InputError` with one line naming the file and the
@@ -28,18 +29,21 @@ from typing import Sequence
 import numpy as np
 
 from .errors import InputError, preview, require_file
+from .names import duplicate_names
+from .tables import first_line, open_text, table_format
 
 LAYOUTS = ("auto", "cells-by-genes", "genes-by-cells")
 # Headers of a first column that holds cell ids rather than gene names (compared casefolded).
 CELL_ID_HEADERS = frozenset({"cell", "cell_id", "cells", "barcode", "barcodes", "obs_names", "cell_name"})
+# Headers of a first column that holds gene names or ids (compared casefolded): numbers under
+# one of them are gene ids of a genes-by-cells file, never cells-by-genes data.
+GENE_ID_HEADERS = frozenset({"gene", "genes", "gene_id", "gene_ids", "geneid", "gene_name", "gene_symbol",
+                             "symbol", "entrez", "entrez_id", "ensembl", "ensembl_id"})
 # The first column of the canonical Parquet layout written by write_expression_parquet.
 CELL_ID_COLUMN = "cell_id"
 MIN_CELLS = 3
 # Cells per chunk when reading an h5ad X: bounds the dense copy of a sparse chunk.
 H5AD_CHUNK_CELLS = 10_000
-
-_CSV_SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".tab": "\t"}
-_PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 @dataclass
@@ -74,37 +78,43 @@ def read_expression(
     log1p: bool = False,
     case_insensitive: bool = False,
     chunk_cells: int = H5AD_CHUNK_CELLS,
+    var_names_column: str | None = None,
 ) -> Expression:
     """Read an expression file into an :class:`Expression`.
 
     Args:
-        path: ``.parquet``/``.pq``, ``.csv``, ``.tsv``/``.txt``/``.tab`` (optionally ``.gz``), or ``.h5ad``.
+        path: ``.parquet``/``.pq``, ``.csv``, ``.tsv``/``.txt``/``.tab`` (optionally ``.gz``), or an
+            AnnData ``.h5ad`` file or ``.zarr`` store (see :mod:`deeptgi_rt.tables`).
         layout: ``"auto"``, ``"cells-by-genes"`` or ``"genes-by-cells"`` (see the module docs).
         log1p: apply ``log1p`` to the values (negative values are then an error).
         case_insensitive: also reject gene names that differ only in case, so that
             case-insensitive gene lookup is unambiguous.
-        chunk_cells: cells per chunk when reading an h5ad X (bounds memory for sparse X).
+        chunk_cells: cells per chunk when reading an AnnData X (bounds memory for sparse X).
+        var_names_column: AnnData only: the ``var`` column holding the gene names (e.g. symbols
+            when ``var_names`` are Ensembl ids); default ``var_names``.
 
     Returns:
         An :class:`Expression` whose ``values`` are float32 ``[genes, cells]``, C-contiguous.
     """
     _check_layout(layout)
     source = str(path)
-    file = require_file(path, expected="an expression file")
-    if file.stat().st_size == 0:
-        raise InputError(f"{source}: file is empty")
-    kind = _file_kind(file)
-    if kind == "h5ad":
+    file = _require_input(path, source)
+    fmt = table_format(file)
+    kind = fmt.kind
+    if var_names_column is not None and kind not in ("h5ad", "zarr"):
+        raise InputError(f"{source}: --var-names-column (var_names_column) applies to h5ad/zarr files only")
+    if kind in ("h5ad", "zarr"):
         if layout == "genes-by-cells":
-            raise InputError(f"{source}: h5ad files are always cells (obs) x genes (var); drop --layout genes-by-cells")
-        genes, values, cells = _read_h5ad(file, source, chunk_cells)
+            raise InputError(f"{source}: AnnData files are always cells (obs) x genes (var); drop --layout genes-by-cells")
+        genes, values, cells = _read_anndata(file, source, kind, chunk_cells, var_names_column)
         # anndata names var by position ("0", "1", ...) when it was given no gene names.
         return _finish(genes, values, cells, source, "cells-by-genes", False, log1p, case_insensitive,
-                       numeric_hint="the h5ad var_names are not gene names; set adata.var_names to gene symbols")
+                       numeric_hint="the var_names are not gene names; set adata.var_names to gene symbols "
+                                    "or name the var column holding them with --var-names-column COL")
     if kind == "parquet":
         frame, header, first_is_text = _read_parquet(file, source)
     else:
-        frame, header, first_is_text = _read_delimited(file, source, _CSV_SEPARATORS[kind])
+        frame, header, first_is_text = _read_delimited(file, source, fmt.separator)
     genes, values, cells, chosen = _from_columns(frame, header, first_is_text, layout, source)
     return _finish(genes, values, cells, source, chosen, layout == "auto", log1p, case_insensitive)
 
@@ -208,30 +218,23 @@ def write_expression_parquet(expression: Expression, path, *, compression: str =
     return Path(path)
 
 
+def _require_input(path, source: str) -> Path:
+    """``path`` as a Path if it names a non-empty file, or a directory for a zarr store."""
+    file = Path(path)
+    if file.suffix.lower() == ".zarr":
+        if not file.is_dir():
+            raise InputError(f"{source}: zarr store not found" if not file.exists()
+                             else f"{source}: not a zarr store (a directory)")
+        return file
+    file = require_file(path, expected="an expression file")
+    if file.stat().st_size == 0:
+        raise InputError(f"{source}: file is empty")
+    return file
+
+
 def _check_layout(layout: str) -> None:
     if layout not in LAYOUTS:
         raise InputError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
-
-
-def _file_kind(file: Path) -> str:
-    name = file.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-        suffix = Path(name).suffix
-        if suffix in _CSV_SEPARATORS:
-            return suffix
-        raise InputError(f"{file}: only .csv.gz / .tsv.gz / .txt.gz / .tab.gz are read compressed")
-    suffix = Path(name).suffix
-    if suffix in _PARQUET_SUFFIXES:
-        return "parquet"
-    if suffix == ".h5ad":
-        return "h5ad"
-    if suffix in _CSV_SEPARATORS:
-        return suffix
-    raise InputError(
-        f"{file}: unknown file type {suffix or '(no extension)'!r}; "
-        "use .parquet, .csv, .tsv, .txt, .tab (optionally .gz) or .h5ad"
-    )
 
 
 def _read_delimited(file: Path, source: str, separator: str):
@@ -251,20 +254,18 @@ def _read_delimited(file: Path, source: str, separator: str):
         # value that is not a number.
         _locate_ragged_row(file, source, separator, len(header))
         _locate_non_numeric(file, source, separator, header)
-        raise InputError(f"{source}: cannot parse as {'CSV' if separator == ',' else 'TSV'}: {_first_line(exc)}") from None
+        raise InputError(f"{source}: cannot parse as {'CSV' if separator == ',' else 'TSV'}: {first_line(exc)}") from None
     return frame, header, True
 
 
 def _read_header(file: Path, source: str, separator: str) -> list[str]:
     import csv
-    import gzip
 
-    opener = gzip.open if file.name.lower().endswith(".gz") else open
     try:
-        with opener(file, "rt", encoding="utf-8-sig", newline="") as handle:
+        with open_text(file) as handle:
             header = next(csv.reader(handle, delimiter=separator), None)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{source}: cannot read the header line: {_first_line(exc)}") from None
+        raise InputError(f"{source}: cannot read the header line: {first_line(exc)}") from None
     if not header or all(not name.strip() for name in header):
         raise InputError(f"{source}: file is empty (no header line)")
     if len(header) < 2:
@@ -276,10 +277,8 @@ def _read_header(file: Path, source: str, separator: str) -> list[str]:
 def _locate_ragged_row(file: Path, source: str, separator: str, n_columns: int) -> None:
     """Raise an InputError naming the first line whose field count differs from the header's."""
     import csv
-    import gzip
 
-    opener = gzip.open if file.name.lower().endswith(".gz") else open
-    with opener(file, "rt", encoding="utf-8-sig", newline="") as handle:
+    with open_text(file) as handle:
         reader = csv.reader(handle, delimiter=separator)
         next(reader, None)
         for row in reader:
@@ -331,7 +330,7 @@ def _read_parquet(file: Path, source: str):
         table = pq.ParquetFile(file).read()
     except (pa.ArrowException, OSError) as exc:
         # pyarrow repeats the path; the message already starts with it.
-        reason = re.sub(r"^Could not open Parquet input source '.*?': ", "", _first_line(exc))
+        reason = re.sub(r"^Could not open Parquet input source '.*?': ", "", first_line(exc))
         raise InputError(f"{source}: not a readable Parquet file (truncated or corrupt?): {reason}") from None
     header = [str(name) for name in table.column_names]
     if not header:
@@ -340,24 +339,27 @@ def _read_parquet(file: Path, source: str):
     return frame, header, False
 
 
-def _read_h5ad(file: Path, source: str, chunk_cells: int):
-    """X of an h5ad as float32 ``[genes, cells]``, read ``chunk_cells`` cells at a time."""
+def _read_anndata(file: Path, source: str, kind: str, chunk_cells: int, var_names_column: str | None):
+    """X of an h5ad file (backed) or zarr store as float32 ``[genes, cells]``, read
+    ``chunk_cells`` cells at a time; returns ``(genes, values, cells)``."""
     try:
         import anndata
     except ImportError:
         raise InputError(
-            f"{source}: reading .h5ad needs the anndata extra: pip install 'deeptgi-rt[anndata]'"
+            f"{source}: reading .{kind} needs the anndata extra: pip install 'deeptgi-rt[anndata]'"
         ) from None
     try:
-        adata = anndata.read_h5ad(file, backed="r")
-    except Exception as exc:  # h5py/anndata raise many types for a file that is not h5ad
-        raise InputError(f"{source}: not a readable h5ad file: {_first_line(exc)}") from None
+        # Backed mode keeps an h5ad's X on disk; anndata has no backed mode for zarr.
+        adata = anndata.read_h5ad(file, backed="r") if kind == "h5ad" else anndata.read_zarr(file)
+    except Exception as exc:  # h5py/zarr/anndata raise many types for a file that is not AnnData
+        raise InputError(f"{source}: not a readable {kind} file: {first_line(exc)}") from None
     try:
+        genes = _var_gene_names(adata, source, var_names_column)
         x = adata.X
         if x is None:
-            raise InputError(f"{source}: h5ad file has no X matrix")
+            raise InputError(f"{source}: {kind} file has no X matrix")
         if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
-            raise InputError(f"{source}: h5ad X has non-numeric dtype {x.dtype}")
+            raise InputError(f"{source}: {kind} X has non-numeric dtype {x.dtype}")
         n_cells, n_genes = x.shape
         values = np.empty((n_genes, n_cells), dtype=np.float32)
         step = max(1, int(chunk_cells))
@@ -366,12 +368,27 @@ def _read_h5ad(file: Path, source: str, chunk_cells: int):
             chunk = x[start:stop]
             chunk = chunk.toarray() if hasattr(chunk, "toarray") else np.asarray(chunk)
             values[:, start:stop] = chunk.T
-        genes = [str(g) for g in adata.var_names]
         cells = [str(c) for c in adata.obs_names]
     finally:
-        if adata.file is not None:
+        if adata.isbacked:
             adata.file.close()
     return genes, values, cells
+
+
+def _var_gene_names(adata, source: str, column: str | None) -> list[str]:
+    """Gene names from ``var_names`` or from the ``var`` column ``column``."""
+    if column is None:
+        return [str(g) for g in adata.var_names]
+    if column not in adata.var.columns:
+        found = preview(list(adata.var.columns)) or "(none)"
+        raise InputError(f"{source}: no var column {column!r} for --var-names-column; var columns: {found}")
+    names = adata.var[column]
+    empty = names.isna().to_numpy() | (names.astype(str).str.strip() == "").to_numpy()
+    if empty.any():
+        row = int(np.argmax(empty))
+        raise InputError(f"{source}: var column {column!r} has no gene name for var {adata.var_names[row]!r} "
+                         f"({int(empty.sum())} of {len(names)} empty)")
+    return [str(name) for name in names]
 
 
 def _from_columns(frame, header: list[str], first_is_text: bool, layout: str, source: str):
@@ -388,11 +405,14 @@ def _from_columns(frame, header: list[str], first_is_text: bool, layout: str, so
         raise InputError(f"{source}: no data rows")
     first = frame.get_column("c0")
     cell_id_header = header[0].casefold() in CELL_ID_HEADERS
+    gene_id_header = layout == "auto" and header[0].strip().casefold() in GENE_ID_HEADERS
     if first_is_text:
         as_numbers = first.cast(pl.Float64, strict=False)
         # A mostly numeric first column is data with a typo in it, not names: report the typo
         # rather than guessing genes-by-cells and failing on "numeric gene names".
         first_numeric = as_numbers.null_count() - first.null_count() < max(1, frame.height // 2)
+        if first_numeric and gene_id_header:
+            _refuse_numeric_gene_ids(first, header[0], source)
         if first_numeric and layout != "genes-by-cells" and not cell_id_header:
             bad = (as_numbers.is_null() & first.is_not_null()).arg_true()
             if len(bad):
@@ -406,6 +426,8 @@ def _from_columns(frame, header: list[str], first_is_text: bool, layout: str, so
         else:
             first_is_names = layout == "genes-by-cells" or not first_numeric or cell_id_header
     else:
+        if gene_id_header and first.dtype.is_numeric():
+            _refuse_numeric_gene_ids(first, header[0], source)
         first_is_names = (
             first.dtype in (pl.String, pl.Categorical, pl.Enum)
             or layout == "genes-by-cells"
@@ -442,6 +464,14 @@ def _from_columns(frame, header: list[str], first_is_text: bool, layout: str, so
         for j, column in enumerate(numeric.iter_columns()):
             values[:, j] = column.to_numpy()
     return list(genes), values, cells, chosen
+
+
+def _refuse_numeric_gene_ids(first, name: str, source: str) -> None:
+    """Numbers under a gene header: gene ids (e.g. Entrez) that the auto layout would take as data."""
+    raise InputError(
+        f"{source}: the first column {name!r} holds numbers ({preview(first.head(3).to_list(), 3)}); "
+        "numeric gene ids need an explicit layout: --layout genes-by-cells (layout='genes-by-cells')"
+    )
 
 
 def _check_numeric_columns(frame, header: list[str], start: int, source: str) -> None:
@@ -532,7 +562,7 @@ def _check_gene_names(genes: list[str], source: str, layout: str, auto: bool, ca
             f"is the layout right? read as {layout}; use --layout genes-by-cells|cells-by-genes"
         )
         raise InputError(f"{source}: gene names look numeric ({preview(genes, 3)}); {hint}")
-    duplicates = _duplicates(genes, str.casefold if case_insensitive else None)
+    duplicates = duplicate_names(genes, case_insensitive=case_insensitive)
     if duplicates:
         kind = "gene names (ignoring case)" if case_insensitive else "gene names"
         raise InputError(f"{source}: duplicate {kind}: {preview(duplicates, 5)}")
@@ -555,24 +585,6 @@ def _names_look_numeric(genes: list[str], *, strict: bool) -> bool:
     return positions in (list(range(len(genes))), list(range(1, len(genes) + 1)))
 
 
-def _duplicates(names: list[str], key=None) -> list[str]:
-    """Names that occur more than once (under ``key``), each once, in first-seen order."""
-    seen: dict[str, str] = {}
-    repeated: dict[str, None] = {}
-    for name in names:
-        folded = key(name) if key else name
-        if folded in seen:
-            repeated.setdefault(seen[folded] if seen[folded] == name else f"{seen[folded]}/{name}", None)
-        else:
-            seen[folded] = name
-    return list(repeated)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
-
-
 def describe(expression: Expression) -> str:
     """One line for the CLI: ``read FILE: G genes x C cells (layout ...)``."""
     layout = f" (layout {expression.layout})" if expression.layout else ""
@@ -581,6 +593,7 @@ def describe(expression: Expression) -> str:
 
 __all__ = [
     "CELL_ID_HEADERS",
+    "GENE_ID_HEADERS",
     "Expression",
     "describe",
     "LAYOUTS",

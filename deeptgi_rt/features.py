@@ -6,12 +6,14 @@ are exactly the features it is scored on.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import numpy as np
 
 from .errors import InputError, preview
 from .expression import Expression
+from .names import GeneMatcher
 from .pcc import constant_gene_mask, pcc_block
 from .progress import Reporter
 
@@ -36,24 +38,31 @@ def feature_gene_columns(
         ``(present_columns, rows)``: int64 ``[k]`` positions in ``feature_genes`` that the data
         has, and int64 ``[k]`` their row indices in ``expression``.
     """
-    lookup = _name_lookup(expression.genes, case_insensitive)
-    key = str.casefold if case_insensitive else (lambda name: name)
-    present_columns, rows, missing = [], [], []
-    for column, name in enumerate(feature_genes):
-        row = lookup.get(key(name))
-        if row is None:
-            missing.append(name)
-        else:
-            present_columns.append(column)
-            rows.append(row)
+    matcher = GeneMatcher(expression.genes, case_insensitive)
+    found, missing = matcher.match(feature_genes)
+    present_columns = np.flatnonzero(found >= 0)
+    rows = found[present_columns]
     coverage = len(rows) / max(len(feature_genes), 1)
     if missing and (min_coverage >= 1.0 or coverage < min_coverage):
-        allowed = "" if min_coverage >= 1.0 else f" (coverage {coverage:.1%} < required {min_coverage:.1%})"
+        # A spelling fix (case, Ensembl ids) comes before accepting zero columns.
+        hint = matcher.missing_hint(missing) or _coverage_hint(coverage, min_coverage)
         raise InputError(
             f"{expression.source}: {len(missing)} of {len(feature_genes)} feature genes of the model "
-            f"are missing from the data{allowed}: {preview(missing)}"
+            f"are missing from the data: {preview(missing)}{hint}"
         )
-    return np.asarray(present_columns, dtype=np.int64), np.asarray(rows, dtype=np.int64)
+    return present_columns.astype(np.int64), rows
+
+
+def _coverage_hint(coverage: float, min_coverage: float) -> str:
+    """How to accept zero-filled feature columns, or why the accepted coverage is not met."""
+    if min_coverage < 1.0:
+        return f" (coverage {coverage:.1%} < required {min_coverage:.1%})"
+    if coverage == 0:
+        return ""
+    # Rounded down, so that the fraction offered is one this data meets.
+    offer = math.floor(coverage * 100) / 100
+    return (f"; coverage {coverage:.1%}: to score with the missing ones as zero columns, pass "
+            f"--allow-missing-features {offer:.2f} (min_coverage={offer:.2f})")
 
 
 def entity_features(
@@ -113,19 +122,12 @@ def gene_rows(
 
     Raises :class:`InputError` naming the file, how many of the ``what`` are missing and the first few.
     """
-    lookup = _name_lookup(expression.genes, case_insensitive)
-    key = str.casefold if case_insensitive else (lambda name: name)
-    rows = np.empty(len(names), dtype=np.int64)
-    missing = []
-    for i, name in enumerate(names):
-        row = lookup.get(key(name))
-        if row is None:
-            missing.append(name)
-        else:
-            rows[i] = row
+    matcher = GeneMatcher(expression.genes, case_insensitive)
+    rows, missing = matcher.match(names)
     if missing:
         raise InputError(
-            f"{expression.source}: {len(missing)} of {len(names)} {what} are not in the data: {preview(missing)}"
+            f"{expression.source}: {int(np.count_nonzero(rows < 0))} of {len(names)} {what} are not in the data: "
+            f"{preview(missing)}{matcher.missing_hint(missing)}"
         )
     return rows
 
@@ -136,13 +138,3 @@ def _take_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if len(rows) == len(values) and np.array_equal(rows, np.arange(len(values))):
         return values
     return values[rows]
-
-
-def _name_lookup(names: Sequence[str], case_insensitive: bool) -> dict[str, int]:
-    if not case_insensitive:
-        return {name: i for i, name in enumerate(names)}
-    lookup: dict[str, int] = {}
-    for i, name in enumerate(names):
-        # Two genes differing only in case would be ambiguous; the reader rejects them in this mode.
-        lookup.setdefault(name.casefold(), i)
-    return lookup

@@ -13,6 +13,7 @@ import csv
 from pathlib import Path
 
 from .errors import InputError
+from .tables import DELIMITED_SUFFIXES, open_text, sniff_separator, split_compression
 
 # A first row naming the column rather than a gene (compared casefolded).
 HEADER_WORDS = frozenset({"gene", "genes", "tf", "tfs", "name", "symbol", "gene_name", "gene_symbol"})
@@ -23,7 +24,8 @@ def read_gene_list(path) -> list[str]:
 
     Args:
         path: a text file (one name per line) or a ``.csv``/``.tsv``/``.tab`` (first column);
-            a ``.txt`` or extension-less file whose lines hold tabs or commas is split the same way.
+            a ``.txt`` or extension-less file whose lines hold tabs or commas is split the same way;
+            any of them optionally gzipped (``.gz``).
 
     Returns:
         The names, stripped of surrounding whitespace and quotes, without duplicates.
@@ -36,8 +38,9 @@ def read_gene_list(path) -> list[str]:
     if not file.is_file():
         raise InputError(f"{source}: gene list not found" if not file.exists() else f"{source}: not a file")
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        with open_text(file) as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise InputError(f"{source}: cannot read the gene list: {exc}") from None
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
              if line.strip() and not line.lstrip().startswith("#")]
@@ -59,13 +62,8 @@ def read_gene_list(path) -> list[str]:
 
 
 def _separator(file: Path, first_line: str) -> str | None:
-    suffix = file.suffix.lower()
-    if suffix == ".csv":
-        return ","
-    if suffix in (".tsv", ".tab"):
-        return "\t"
-    if "\t" in first_line:
-        return "\t"
-    if "," in first_line:
-        return ","
-    return None
+    """The separator from the name (.csv, .tsv, .tab), else from the first line; ``None`` for
+    one name per line."""
+    name, _ = split_compression(file)
+    known = DELIMITED_SUFFIXES.get(Path(name).suffix)
+    return known or sniff_separator(first_line, default=None)

@@ -1,43 +1,30 @@
 """Candidate pairs to score, streamed from a Parquet or CSV/TSV file (or an in-memory table).
 
-A pairs table has a TF column and a target column, recognized case-insensitively under the
-names in :data:`PAIR_COLUMNS` (``TF``/``Target``, ``Gene1``/``Gene2``, ``TF``/``gene``,
-``source``/``target``); other columns are ignored. Files are read in record batches
+A pairs table has a TF column and a target column, recognized case-insensitively by
+:func:`deeptgi_rt.tables.find_tf_target_columns` (``TF``/``Target``, ``Gene1``/``Gene2``,
+``TF``/``gene``, ``source``/``target``, ``regulator``/``target``, ...), the names training
+labels are read with; other columns are ignored. Files are read in record batches
 (``pyarrow.parquet.ParquetFile.iter_batches`` / ``pyarrow.csv.open_csv``), never whole, and
-names are mapped to gene indices with Arrow's hash lookup (``pyarrow.compute.index_in``).
+names are mapped to gene indices by :class:`deeptgi_rt.names.GeneMatcher` (Arrow hash lookup).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import InputError, preview
+from .names import GeneMatcher
+from .tables import find_tf_target_columns, first_line, table_format
 
-# Accepted (TF column, target column) names, compared casefolded, first match wins.
-PAIR_COLUMNS = (("tf", "target"), ("gene1", "gene2"), ("tf", "gene"), ("source", "target"))
 PAIRS_BATCH_ROWS = 1 << 20
-_PARQUET_SUFFIXES = (".parquet", ".pq")
-_TAB_SUFFIXES = (".tsv", ".tab", ".txt")
-
-
-def find_pair_columns(names: Sequence[str], source: str) -> tuple[str, str]:
-    """The (TF, target) column names among ``names``; :class:`InputError` if there are none."""
-    by_key = {}
-    for name in names:
-        by_key.setdefault(str(name).casefold(), name)
-    for tf_key, gene_key in PAIR_COLUMNS:
-        if tf_key in by_key and gene_key in by_key:
-            return by_key[tf_key], by_key[gene_key]
-    accepted = ", ".join(f"{tf}/{gene}" for tf, gene in PAIR_COLUMNS)
-    raise InputError(
-        f"{source}: no TF and target columns (found {preview(names)}; expected one of {accepted}, any case)"
-    )
+# The name deeptgi_rt.api imports; the matcher itself lives in names.py.
+GeneIndex = GeneMatcher
 
 
 class PairSource:
@@ -55,26 +42,22 @@ class PairSource:
             self._table = None
             if not self._path.is_file():
                 raise InputError(f"{self.source}: pairs file not found")
+            self._format = table_format(self._path, lenient=True)
+            if not (self._format.kind == "parquet" or self._format.delimited):
+                raise InputError(f"{self.source}: a pairs file is Parquet, CSV or TSV, not {self._format.kind}")
             names = self._file_columns()
         else:
             self.source = "<pairs table>"
             self._path = None
             self._table = _as_arrow_table(pairs)
             names = self._table.column_names
-        self.tf_column, self.gene_column = find_pair_columns(names, self.source)
+        self.tf_column, self.gene_column = find_tf_target_columns(names, self.source)
 
     def _is_parquet(self) -> bool:
-        return self._path.name.lower().endswith(_PARQUET_SUFFIXES)
+        return self._format.kind == "parquet"
 
     def _delimiter(self) -> str:
-        name = self._path.name.lower().removesuffix(".gz")
-        if name.endswith(".csv"):
-            return ","
-        if name.endswith(_TAB_SUFFIXES):
-            return "\t"
-        with open(self._path, "rb") as handle:
-            first = handle.readline()
-        return "\t" if b"\t" in first else ","
+        return self._format.separator
 
     def _file_columns(self) -> list[str]:
         try:
@@ -89,7 +72,7 @@ class PairSource:
             reader.close()
             return names
         except (pa.ArrowException, OSError) as exc:
-            raise InputError(f"{self.source}: cannot read the pairs file ({_first_line(exc)})") from None
+            raise InputError(f"{self.source}: cannot read the pairs file ({first_line(exc)})") from None
 
     def batches(self, batch_rows: int = PAIRS_BATCH_ROWS) -> Iterator[tuple[pa.Array, pa.Array]]:
         """Yield ``(tf_names, target_names)`` string arrays, one record batch at a time."""
@@ -115,7 +98,7 @@ class PairSource:
             for batch in stream:
                 yield _as_strings(batch.column(0)), _as_strings(batch.column(1))
         except pa.ArrowException as exc:
-            raise InputError(f"{self.source}: cannot read the pairs file ({_first_line(exc)})") from None
+            raise InputError(f"{self.source}: cannot read the pairs file ({first_line(exc)})") from None
 
 
 def _as_arrow_table(pairs) -> pa.Table:
@@ -137,27 +120,6 @@ def _as_strings(array) -> pa.Array:
     if array.type != pa.string():
         array = pc.cast(array, pa.string())
     return array
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-class GeneIndex:
-    """Maps gene names to their positions in a gene list, vectorized, optionally ignoring case."""
-
-    def __init__(self, genes: Sequence[str], case_insensitive: bool = False):
-        self.case_insensitive = case_insensitive
-        self.n_genes = len(genes)
-        self._value_set = self._key(pa.array(list(genes), type=pa.string()))
-
-    def _key(self, names: pa.Array) -> pa.Array:
-        return pc.utf8_lower(names) if self.case_insensitive else names
-
-    def lookup(self, names: pa.Array) -> np.ndarray:
-        """int32 ``[n]`` positions of ``names`` in the gene list, -1 for unknown names."""
-        found = pc.index_in(self._key(names), value_set=self._value_set)
-        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
 
 
 @dataclass
@@ -185,7 +147,7 @@ class PairScan:
         )
 
 
-def scan_pairs(pairs: PairSource, index: GeneIndex, batch_rows: int = PAIRS_BATCH_ROWS) -> PairScan:
+def scan_pairs(pairs: PairSource, index: GeneMatcher, batch_rows: int = PAIRS_BATCH_ROWS) -> PairScan:
     """First pass: count the pairs, find unknown genes, and mark the genes used as TFs and targets."""
     tf_used = np.zeros(index.n_genes, dtype=bool)
     gene_used = np.zeros(index.n_genes, dtype=bool)
@@ -205,7 +167,7 @@ def scan_pairs(pairs: PairSource, index: GeneIndex, batch_rows: int = PAIRS_BATC
     return PairScan(total, unknown_pairs, list(unknown), tf_used, gene_used)
 
 
-def iter_known_pairs(pairs: PairSource, index: GeneIndex,
+def iter_known_pairs(pairs: PairSource, index: GeneMatcher,
                      batch_rows: int = PAIRS_BATCH_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Second pass: yield ``(tf_rows, gene_rows)``, int32 ``[n]`` gene-list positions of each
     batch's pairs, in file order, pairs naming unknown genes left out."""

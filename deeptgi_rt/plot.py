@@ -23,16 +23,10 @@ def read_edges(path: str | Path):
     """
     import polars as pl
 
+    from .tables import read_frame
+
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        if path.suffix in (".parquet", ".pq"):
-            frame = pl.read_parquet(path)
-        else:
-            frame = pl.read_csv(path, separator="\t" if path.suffix in (".tsv", ".txt", ".tab") else ",")
-    except Exception as exc:  # polars/pyarrow raise many types for unreadable files
-        raise InputError(f"{path}: cannot read edge list ({type(exc).__name__})") from None
+    frame = read_frame(path, what="edge list")
     score = next((c for c in _SCORE_COLUMNS if c in frame.columns), None)
     if "TF" not in frame.columns or "target" not in frame.columns or score is None:
         raise InputError(

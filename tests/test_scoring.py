@@ -218,14 +218,6 @@ def test_top_k_accumulator_equals_brute_force_over_many_blocks():
         np.testing.assert_array_equal(result.score[result.tf == t], expected)
 
 
-@pytest.mark.parametrize("columns", [("TF", "Target"), ("tf", "target"), ("Gene1", "Gene2"), ("tf", "gene"),
-                                     ("source", "target"), ("SOURCE", "Target")])
-def test_pair_columns_are_recognized_in_any_case(columns):
-    from deeptgi_rt.pairs import find_pair_columns
-
-    assert find_pair_columns(["weight", *columns], "p.csv") == columns
-
-
 def test_pairs_file_is_read_in_batches_not_whole(tmp_path):
     from deeptgi_rt.pairs import PairSource
 

@@ -6,7 +6,8 @@ from . import add_quiet
 
 
 def add_expression_options(parser, *, log1p: bool = True) -> None:
-    """``--layout`` (and ``--log1p``, ``--case-insensitive``) for commands that read expression files."""
+    """``--layout``, ``--log1p`` (unless ``log1p=False``), ``--case-insensitive`` and
+    ``--var-names-column`` for commands that read expression files."""
     parser.add_argument(
         "--layout", choices=("auto", "cells-by-genes", "genes-by-cells"), default="auto",
         help="file layout (default auto: a non-numeric first column holds gene names, unless its "
@@ -18,15 +19,20 @@ def add_expression_options(parser, *, log1p: bool = True) -> None:
         "--case-insensitive", action="store_true",
         help="match gene names ignoring case (genes differing only in case are then an error)",
     )
+    parser.add_argument(
+        "--var-names-column", metavar="COL",
+        help="h5ad/zarr: take gene names from this var column (e.g. symbols when var_names are Ensembl ids)",
+    )
 
 
 def check_parquet_output(path):
     """The output path, checked before any work: writable and named ``.parquet``/``.pq``."""
     from ..atomic import check_output_path
     from ..errors import InputError
+    from ..tables import PARQUET_SUFFIXES
 
     out = check_output_path(path)
-    if out.suffix.lower() not in (".parquet", ".pq"):
+    if out.suffix.lower() not in PARQUET_SUFFIXES:
         raise InputError(f"{out}: the output is written as Parquet; name it .parquet")
     return out
 
@@ -39,7 +45,7 @@ def add_parser(subparsers) -> None:
         description="Write expression data as cells-by-genes Parquet (a cell_id column when cell ids "
                     "are known, one float32 column per gene, zstd), the layout every command reads fastest.",
     )
-    parser.add_argument("input", metavar="IN", help="expression file (.csv, .tsv, .txt, .tab, .gz, .h5ad, .parquet)")
+    parser.add_argument("input", metavar="IN", help="expression file (.csv, .tsv, .txt, .tab, .gz, .h5ad, .zarr, .parquet)")
     parser.add_argument("output", metavar="OUT.parquet", help="Parquet file to write")
     add_expression_options(parser, log1p=False)
     add_quiet(parser)
@@ -53,7 +59,8 @@ def run(args) -> int:
 
     reporter = make_reporter(args.quiet)
     out = check_parquet_output(args.output)
-    expression = read_expression(args.input, layout=args.layout, case_insensitive=args.case_insensitive)
+    expression = read_expression(args.input, layout=args.layout, case_insensitive=args.case_insensitive,
+                                 var_names_column=args.var_names_column)
     reporter.info(describe(expression))
     write_expression_parquet(expression, out)
     reporter.info(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")

@@ -45,7 +45,7 @@ def run(args) -> int:
     row_names = read_gene_list(args.rows) if args.rows else None
     col_names = read_gene_list(args.cols) if args.cols else None
     expression = read_expression(args.expression, layout=args.layout, log1p=args.log1p,
-                                 case_insensitive=args.case_insensitive)
+                                 case_insensitive=args.case_insensitive, var_names_column=args.var_names_column)
     reporter.info(describe(expression))
     all_rows = np.arange(len(expression.genes), dtype=np.int64)
     rows = all_rows if row_names is None else gene_rows(

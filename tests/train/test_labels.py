@@ -119,3 +119,22 @@ def test_all_negatives_are_every_non_edge(tmp_path):
 def test_positives_only_without_negatives_is_an_error(tmp_path):
     with pytest.raises(InputError, match="--negatives balanced"):
         check_trainable(_positives(tmp_path))
+
+
+def test_gzipped_tsv_labels_are_tab_separated(tmp_path):
+    import gzip
+
+    path = tmp_path / "labels.tsv.gz"
+    path.write_bytes(gzip.compress(b"TF\tTarget\tLabel\nA\tB\t1\nA\tC\t0\n"))
+    pairs = read_labels(path)
+    assert (pairs.tfs, pairs.targets, pairs.labels.tolist()) == (["A", "A"], ["B", "C"], [1, 0])
+
+
+@pytest.mark.parametrize("header", ["regulator,target", "TF,Target", "Gene1,Gene2", "source,target", "tf,gene"])
+def test_training_and_scoring_accept_the_same_pair_columns(tmp_path, header):
+    from deeptgi_rt.pairs import PairSource
+
+    path = _write(tmp_path, "pairs.csv", f"{header}\nA,B\nA,C\n")
+    pairs = read_labels(path)
+    [(tfs, targets)] = list(PairSource(path).batches())
+    assert (pairs.tfs, pairs.targets) == (tfs.to_pylist(), targets.to_pylist()) == (["A", "A"], ["B", "C"])

@@ -16,6 +16,7 @@ import numpy as np
 from deeptgi_rt.errors import InputError, preview
 from deeptgi_rt.expression import Expression, read_expression
 from deeptgi_rt.features import entity_features
+from deeptgi_rt.names import GeneMatcher, shared_genes
 from deeptgi_rt.progress import Reporter
 
 from .labels import LabelledPairs
@@ -76,14 +77,10 @@ def load_expression_data(
         modalities.append("bulk")
         preprocessing.append("log1p" if bulk_log1p else "none")
 
-    key = str.casefold if case_insensitive else (lambda name: name)
     sc_genes = expressions[0].genes
-    genes = list(sc_genes)
+    genes = shared_genes([e.genes for e in expressions], case_insensitive=case_insensitive,
+                         sources=[e.source for e in expressions])
     if bulk is not None:
-        bulk_keys = {key(name) for name in expressions[1].genes}
-        genes = [name for name in sc_genes if key(name) in bulk_keys]
-        if not genes:
-            raise InputError(f"{bulk}: no gene in common with {expr}")
         if len(genes) < len(sc_genes):
             reporter.info(
                 f"{len(genes)} of {len(sc_genes)} single-cell genes are also in {bulk}; "
@@ -91,10 +88,10 @@ def load_expression_data(
             )
         if case_insensitive:
             # Entity lookup is exact by default: spell bulk genes as in the single-cell data.
-            spelling = {key(name): name for name in sc_genes}
+            spelling = GeneMatcher(sc_genes, case_insensitive=True)
             bulk_expr = expressions[1]
             expressions[1] = Expression(
-                genes=[spelling.get(key(name), name) for name in bulk_expr.genes],
+                genes=[spelling.spelling(name) or name for name in bulk_expr.genes],
                 values=bulk_expr.values,
                 source=bulk_expr.source,
                 cells=bulk_expr.cells,
@@ -106,15 +103,16 @@ def load_expression_data(
         from deeptgi_rt.genes import read_gene_list
 
         listed = read_gene_list(feature_genes_file)
-        lookup = {key(name): name for name in genes}
-        feature_genes = list(dict.fromkeys(lookup[key(n)] for n in listed if key(n) in lookup))
-        absent = [n for n in listed if key(n) not in lookup]
+        matcher = GeneMatcher(genes, case_insensitive)
+        rows, absent = matcher.match(listed)
+        feature_genes = list(dict.fromkeys(genes[row] for row in rows if row >= 0))
         if not feature_genes:
-            raise InputError(f"{feature_genes_file}: none of the {len(listed)} feature genes are in the expression data")
+            raise InputError(f"{feature_genes_file}: none of the {len(listed)} feature genes are in the expression data"
+                             f"{matcher.missing_hint(absent)}")
         if absent:
             reporter.warn(
-                f"{feature_genes_file}: {len(absent)} of {len(listed)} feature genes are not in every "
-                f"expression modality and are left out: {preview(absent)}"
+                f"{feature_genes_file}: {int(np.count_nonzero(rows < 0))} of {len(listed)} feature genes are not "
+                f"in every expression modality and are left out: {preview(absent)}"
             )
     return ExpressionData(
         expressions=expressions,
@@ -127,10 +125,10 @@ def load_expression_data(
 
 def canonical_pair_names(pairs: LabelledPairs, genes: Sequence[str]) -> LabelledPairs:
     """Respell the pairs' gene names as in ``genes`` where they match ignoring case."""
-    spelling = {name.casefold(): name for name in genes}
+    matcher = GeneMatcher(genes, case_insensitive=True)
     return LabelledPairs(
-        tfs=[spelling.get(name.casefold(), name) for name in pairs.tfs],
-        targets=[spelling.get(name.casefold(), name) for name in pairs.targets],
+        tfs=[matcher.spelling(name) or name for name in pairs.tfs],
+        targets=[matcher.spelling(name) or name for name in pairs.targets],
         labels=pairs.labels,
         source=pairs.source,
         had_labels=pairs.had_labels,

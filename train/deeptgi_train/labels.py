@@ -15,10 +15,10 @@ import numpy as np
 
 from deeptgi_rt.errors import InputError, preview
 from deeptgi_rt.progress import Reporter
+from deeptgi_rt.tables import find_column, find_tf_target_columns, read_frame
 
-# Accepted header spellings (compared case-insensitively), in order of preference.
-TF_COLUMNS = ("tf", "gene1", "source", "regulator")
-TARGET_COLUMNS = ("target", "gene2", "gene")
+# Accepted label column header (compared case-insensitively); the TF and target columns are
+# recognized by deeptgi_rt.tables, as for the pairs the scorer reads.
 LABEL_COLUMNS = ("label",)
 NEGATIVE_CHOICES = ("none", "balanced", "all")
 
@@ -64,32 +64,6 @@ class LabelledPairs:
         )
 
 
-def _read_table(path: Path):
-    import polars as pl
-
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            frame = pl.read_parquet(path)
-        else:
-            separator = "\t" if suffix in (".tsv", ".txt", ".tab") else ","
-            frame = pl.read_csv(path, separator=separator, infer_schema=False)
-    except FileNotFoundError:
-        raise InputError(f"{path}: label file not found") from None
-    except Exception as exc:  # polars raises many parse error types
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: cannot read label file ({message})") from None
-    return frame
-
-
-def _pick(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
-    folded = {column.strip().casefold(): column for column in columns}
-    for name in candidates:
-        if name in folded:
-            return folded[name]
-    return None
-
-
 def _parse_label(value, path: Path, row: int) -> int:
     text = str(value).strip() if value is not None else ""
     try:
@@ -104,8 +78,11 @@ def _parse_label(value, path: Path, row: int) -> int:
 def read_labels(path: str | Path, *, reporter: Reporter | None = None) -> LabelledPairs:
     """Read a label file and check it.
 
-    Header spellings (any case): ``TF/Target/Label``, ``Gene1/Gene2`` (extra ``Type`` or
-    ``Score`` columns are ignored), ``tf/gene/label``, ``source/target``. Row numbers in
+    Header spellings (any case): a TF and a target column as
+    :func:`deeptgi_rt.tables.find_tf_target_columns` recognizes them (``TF/Target``,
+    ``Gene1/Gene2``, ``tf/gene``, ``source/target``, ``regulator/target``, ...) and optionally
+    ``Label``; other columns (``Type``, ``Score``) are ignored. CSV, TSV (optionally gzipped)
+    or Parquet, as :func:`deeptgi_rt.tables.table_format` tells them apart. Row numbers in
     messages count the header as row 1, as a spreadsheet shows them.
 
     Duplicate pairs are merged (and counted in ``notes``); the same pair with both labels is an
@@ -114,16 +91,10 @@ def read_labels(path: str | Path, *, reporter: Reporter | None = None) -> Labell
     """
     reporter = reporter or Reporter()
     path = Path(path)
-    frame = _read_table(path)
+    frame = read_frame(path, what="label file", as_text=True)
     columns = list(frame.columns)
-    tf_column = _pick(columns, TF_COLUMNS)
-    target_column = _pick(columns, TARGET_COLUMNS)
-    if tf_column is None or target_column is None or tf_column == target_column:
-        raise InputError(
-            f"{path}: needs a TF column and a target column (e.g. TF,Target[,Label] or Gene1,Gene2); "
-            f"columns found: {', '.join(columns) if columns else '(none)'}"
-        )
-    label_column = _pick(columns, LABEL_COLUMNS)
+    tf_column, target_column = find_tf_target_columns(columns, str(path))
+    label_column = find_column(columns, LABEL_COLUMNS)
     tfs_raw = frame[tf_column].cast(str).to_list()
     targets_raw = frame[target_column].cast(str).to_list()
     labels_raw = frame[label_column].cast(str).to_list() if label_column else None
