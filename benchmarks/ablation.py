@@ -55,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from deeptgi_train.configs import ABLATIONS, model_config
+    from deeptgi_train.configs import ABLATIONS, model_config, train_config, with_epochs
     from deeptgi_train.cv import cv_splits
     from deeptgi_train.data import load_training_set
     from deeptgi_train.metrics import aupr, auroc
-    from deeptgi_train.trainer import predict, train_config, train_model, with_epochs
+    from deeptgi_train.trainer import predict, train_model
 
     torch.set_num_threads(args.threads)
     dataset = load_training_set(DATA / "expression.csv", DATA / "pairs.csv", seed=args.seed).dataset

@@ -90,10 +90,10 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads
     ``members`` is lite's side-by-side ensemble size; ``crossfit`` >= 2 trains lite as a
     cross-fitted ensemble instead, seeded exactly as ``deeptgi-train cv --crossfit`` does.
     """
-    from deeptgi_train.configs import model_config
+    from deeptgi_train.configs import model_config, train_config, with_epochs
     from deeptgi_train.cv import train_fold
     from deeptgi_train.metrics import aupr, auroc
-    from deeptgi_train.trainer import predict, train_config, with_epochs
+    from deeptgi_train.trainer import predict
 
     folds = []
     for split in splits:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.pcc import constant_gene_mask, pcc_block, resolve_backend
-from deeptgi_rt.pcc_cpu import standardize_rows
+from deeptgi_rt.pcc.cpu import standardize_rows
 from reference_pcc import reference_constant, reference_pcc
 
 TOLERANCE = 1e-5
@@ -139,21 +140,33 @@ def test_unknown_backend_is_an_input_error():
 
 
 def test_cuda_without_gpu_is_an_input_error_and_auto_falls_back_to_cpu():
-    from deeptgi_rt.pcc_cuda import cuda_unavailable_reason
-
-    if cuda_unavailable_reason() is None:
-        pytest.skip("a working CUDA GPU is present")
-    with pytest.raises(InputError, match="^--device cuda requested but no working CUDA GPU was found: .+"):
+    try:
         resolve_backend("cuda")
+    except InputError as error:
+        assert re.fullmatch("device='cuda' requested but no working CUDA GPU was found: .+", str(error))
+    else:
+        pytest.skip("a working CUDA GPU is present")
     with pytest.raises(InputError):
         pcc_block(np.zeros((2, 3)), backend="cuda")
     assert resolve_backend("auto") == "cpu"
     assert resolve_backend("cpu") == "cpu"
 
 
-def test_importing_the_package_and_pcc_loads_no_cuda():
+def test_without_importable_cuda_support_auto_is_cpu_and_cuda_names_the_import_failure(monkeypatch):
+    import deeptgi_rt.pcc as pcc
+
+    monkeypatch.setitem(sys.modules, "deeptgi_rt.pcc.cuda", None)  # makes importing it fail
+    monkeypatch.setattr(pcc, "_probe_cache", {})
+    assert resolve_backend("auto") == "cpu"
+    with pytest.raises(InputError, match="^device='cuda' requested but .*numba CUDA support cannot be imported"):
+        resolve_backend("cuda")
+
+
+def test_importing_the_package_and_the_cpu_backend_loads_no_cuda():
+    # numba.cuda takes seconds to import; only probing or using the CUDA backend may load it.
     code = (
-        "import sys, deeptgi_rt, deeptgi_rt.pcc, deeptgi_rt.pcc_cuda; "
+        "import sys, numpy, deeptgi_rt, deeptgi_rt.pcc, deeptgi_rt.pcc.cpu; "
+        "deeptgi_rt.pcc.pcc_block(numpy.ones((2, 3)), backend='cpu'); "
         "print(sorted(m for m in sys.modules if m == 'numba.cuda' or m.startswith(('torch', 'numba.cuda.'))))"
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

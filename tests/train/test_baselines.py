@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from deeptgi_train.baselines import LABEL_ONLY_RULES, label_only_auroc, target_label_rate
-from deeptgi_train.configs import model_config
+from deeptgi_train.configs import model_config, train_config
 from deeptgi_train.cv import cv_splits, run_cv
 from deeptgi_train.metrics import auroc
-from deeptgi_train.trainer import train_config
 
 from .test_trainer import _dataset
 

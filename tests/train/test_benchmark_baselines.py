@@ -46,9 +46,8 @@ def test_merge_orders_rows_by_data_set_protocol_then_baselines_before_deeptgi(tm
 
 @pytest.mark.parametrize("crossfit", [1, 2])
 def test_benchmark_lite_rows_reproduce_deeptgi_train_cv_fold_for_fold(crossfit):
-    from deeptgi_train.configs import model_config
+    from deeptgi_train.configs import model_config, train_config, with_epochs
     from deeptgi_train.cv import cv_splits, run_cv
-    from deeptgi_train.trainer import train_config, with_epochs
 
     from .test_trainer import _dataset
 

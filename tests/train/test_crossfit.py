@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from deeptgi_rt.errors import InputError
-from deeptgi_train.configs import model_config
+from deeptgi_train.configs import model_config, train_config
 from deeptgi_train.crossfit import train_crossfit
 from deeptgi_train.cv import run_cv
 from deeptgi_train.splits import kfold
-from deeptgi_train.trainer import predict, train_config
+from deeptgi_train.trainer import predict
 
 from .test_trainer import _dataset
 

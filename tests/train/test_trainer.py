@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeptgi_train.configs import model_config
+from deeptgi_train.configs import model_config, train_config
 from deeptgi_train.cv import run_cv
 from deeptgi_train.data import PairDataset
 from deeptgi_rt.errors import InputError
-from deeptgi_train.trainer import predict, train_config, train_model
+from deeptgi_train.trainer import EarlyStopping, predict, train_model
 
 
 def _dataset(seed=0, n_entities=40, n_features=24, n_pairs=240):
@@ -34,17 +34,59 @@ def test_training_is_deterministic_for_a_seed():
     dataset = _dataset()
     a, b = _train(dataset, seed=5), _train(dataset, seed=5)
     np.testing.assert_array_equal(a.validation_scores, b.validation_scores)
-    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    assert [h.loss for h in a.history] == [h.loss for h in b.history]
     c = _train(dataset, seed=6)
     assert not np.array_equal(a.validation_scores, c.validation_scores)
+
+
+# (loss, validation AUROC) per epoch of _train(seed=...) as the single-loop trainer of commit
+# 39e7052 produced them, bit for bit, before the loop was split into step / epoch / early
+# stopping / optimizer factory. The second run exercises every option that touches the step.
+# Tolerances allow for other CPUs' float rounding only: a changed order of random draws or
+# updates moves the losses by far more than 1e-4.
+RECORDED_RUNS = [
+    (dict(seed=5), [(4.874911816914876, 0.489337822671156), (4.602781825595432, 0.5061728395061729),
+                    (4.752422290378147, 0.5185185185185185)]),
+    (dict(seed=2, swap_augment=True, ema=0.9, lr_schedule="cosine", input_noise=0.5, optimizer="adamw"),
+     [(4.703704166412353, 0.4433221099887766), (4.61247402826945, 0.4579124579124579),
+      (4.529183091057671, 0.4837261503928171)]),
+]
+
+
+@pytest.mark.parametrize("overrides, recorded", RECORDED_RUNS)
+def test_training_reproduces_the_recorded_runs(overrides, recorded):
+    result = _train(_dataset(), **overrides)
+    assert [h.epoch for h in result.history] == [1, 2, 3]
+    assert [h.loss for h in result.history] == pytest.approx([loss for loss, _ in recorded], rel=1e-4)
+    assert [h.validation_auroc for h in result.history] == pytest.approx([a for _, a in recorded], abs=0.01)
+
+
+def test_early_stopping_keeps_the_first_best_epoch_and_counts_patience_from_it():
+    class Weights:
+        def __init__(self, value):
+            self.value = value
+
+        def state_dict(self):
+            return {"w": [self.value]}
+
+    stopping = EarlyStopping(patience=2, n_validation=3)
+    weights = Weights(1.0)
+    for epoch, score in enumerate([0.6, 0.7, 0.7, 0.65], start=1):
+        scores = np.full(3, score, dtype=np.float32)
+        stopping.update(epoch, score, weights, scores)
+        weights.value += 1.0  # the tracker must hold a copy, not the live weights
+        assert stopping.should_stop(epoch) == (epoch == 4)
+    assert (stopping.best_epoch, stopping.best_score) == (2, 0.7)
+    assert stopping.best_state == {"w": [2.0]}
+    np.testing.assert_array_equal(stopping.best_scores, np.full(3, 0.7, dtype=np.float32))
 
 
 def test_best_epoch_weights_are_restored():
     dataset = _dataset()
     result = _train(dataset, epochs=4, patience=4)
-    best = max(result.history, key=lambda h: h["validation_auroc"])
-    assert result.best_epoch == best["epoch"]
-    assert result.validation_auroc == pytest.approx(best["validation_auroc"])
+    best = max(result.history, key=lambda h: h.validation_auroc)
+    assert result.best_epoch == best.epoch
+    assert result.validation_auroc == pytest.approx(best.validation_auroc)
     # The returned model is the best epoch's: rescoring the validation pairs reproduces its scores.
     rescored = predict(result.model, dataset, np.arange(180, 240))
     np.testing.assert_allclose(rescored, result.validation_scores, atol=1e-6)

@@ -103,8 +103,7 @@ def _load(args, reporter):
 
 
 def _configs(args):
-    from .configs import model_config
-    from .trainer import train_config, with_epochs
+    from .configs import model_config, train_config, with_epochs
 
     train = train_config(args.config, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          threads=args.threads, swap_augment=args.swap_augment)

@@ -1,6 +1,7 @@
-"""Architecture configurations of the DeepTGI model.
+"""Presets: the DeepTGI architecture sizes and the training hyperparameters that go with them.
 
-Three named sizes:
+Three named sizes, each with a training preset of the same name (:func:`model_config`,
+:func:`train_config`):
 
 * ``paper``: the sizes of the published model (latent 512 within the paper's 400-1000 range,
   hidden layer (input + latent) / 2, 4 attention heads, 2 transformer encoder layers, dropout
@@ -19,8 +20,10 @@ Three named sizes:
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from deeptgi_rt.errors import InputError
 
 BRANCHES = ("autoencoder", "cnn", "siamese", "add_autoencoder")
 FUSIONS = ("attention", "mlp")
@@ -66,8 +69,8 @@ class ModelConfig:
         members: networks of this architecture trained side by side whose logits are averaged
             (a seed ensemble in one model; the entity state and the head's cost grow by this
             factor). 1 is a single network.
-        training: training hyperparameters of the reference (kept for the record only; the
-            training loop has its own configuration).
+        training: the reference's training hyperparameters, kept for the record only (a
+            training run takes a :class:`TrainConfig`).
     """
 
     name: str = "lite"
@@ -231,3 +234,82 @@ def model_config(name: str = "lite", **overrides: Any) -> ModelConfig:
         raise ValueError(f"unknown model config {name!r} (choose from {', '.join(_PRESETS)})")
     values = {"name": name, **_PRESETS[name], **overrides}
     return ModelConfig.from_dict(values)
+
+
+# Training hyperparameters per model config. ``paper`` follows the publication; ``lite`` and
+# ``tiny`` were tuned on validation splits inside training folds only (see docs/training.md).
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": dict(epochs=100, batch_size=64, lr=1e-5, weight_decay=1e-4, bce_weight=5.0,
+                  recon_weight=1.0, mixup_alpha=0.5, patience=20),
+    "lite": dict(epochs=300, batch_size=64, lr=1e-3, weight_decay=1e-4, bce_weight=5.0,
+                 recon_weight=0.1, mixup_alpha=0.5, patience=60, input_noise=1.0, optimizer="adamw"),
+    "tiny": dict(epochs=30, batch_size=64, lr=2e-3, weight_decay=1e-4, bce_weight=5.0,
+                 recon_weight=1.0, mixup_alpha=0.5, patience=8),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one training run.
+
+    Attributes:
+        epochs: maximum passes over the training pairs.
+        batch_size: pairs per optimizer step.
+        lr: learning rate.
+        weight_decay: weight decay (see ``optimizer``).
+        bce_weight: weight of the classification loss.
+        recon_weight: weight of the auto-encoder reconstruction MSE.
+        mixup_alpha: Beta(alpha, alpha) parameter of Mixup; 0 disables Mixup.
+        patience: epochs without validation AUROC improvement before stopping.
+        seed: seeds torch and the numpy Generator (shuffling, Mixup).
+        threads: torch intra-op threads.
+        swap_augment: also train on (target, TF) copies of the training pairs, same label.
+        lr_schedule: ``"constant"`` or ``"cosine"`` (cosine decay from ``lr`` to 0 over ``epochs``).
+        ema: decay of an exponential moving average of the weights (and batch-norm statistics)
+            that is validated and returned instead of the raw weights; 0 disables it.
+        input_noise: sd of Gaussian noise added to the transformed (standardized) features of
+            every training pair; 0 disables it.
+        optimizer: ``"radam"`` (the paper's; weight decay as an L2 term in the gradient) or
+            ``"adamw"`` (weight decay decoupled from the adaptive step).
+    """
+
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    bce_weight: float = 5.0
+    recon_weight: float = 1.0
+    mixup_alpha: float = 0.5
+    patience: int = 12
+    seed: int = 0
+    threads: int = 2
+    swap_augment: bool = False
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    ema: float = 0.0
+    input_noise: float = 0.0
+    optimizer: Literal["radam", "adamw"] = "radam"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The hyperparameters as a JSON-ready dict."""
+        return asdict(self)
+
+
+def train_config(name: str = "lite", **overrides: Any) -> TrainConfig:
+    """The training preset of model config ``name`` with ``overrides`` (``None`` values ignored)."""
+    if name not in TRAIN_PRESETS:
+        raise InputError(f"--config {name!r}: choose one of {', '.join(TRAIN_PRESETS)}")
+    values = dict(TRAIN_PRESETS[name])
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    config = TrainConfig(**values)
+    if config.epochs < 1:
+        raise InputError(f"--epochs {config.epochs}: need at least 1 epoch")
+    if config.batch_size < 2:
+        raise InputError(f"--batch-size {config.batch_size}: batch norm needs at least 2 pairs per batch")
+    return config
+
+
+def with_epochs(config: TrainConfig, epochs: int | None) -> TrainConfig:
+    """``config`` with ``epochs`` replaced when given (patience capped to it)."""
+    if epochs is None:
+        return config
+    return replace(config, epochs=epochs, patience=min(config.patience, epochs))

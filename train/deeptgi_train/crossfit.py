@@ -23,10 +23,11 @@ import numpy as np
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
 
+from .configs import TrainConfig
 from .data import PairDataset
 from .metrics import auroc
 from .splits import kfold
-from .trainer import TrainConfig, train_model
+from .trainer import train_model
 
 # Member seeds are spaced this far apart so they never meet the seeds of other folds (seed + fold).
 MEMBER_SEED_STRIDE = 1000

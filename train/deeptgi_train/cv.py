@@ -21,11 +21,12 @@ import numpy as np
 from deeptgi_rt.progress import Reporter
 
 from .baselines import LABEL_ONLY_RULES, label_only_auroc
+from .configs import TrainConfig
 from .crossfit import train_crossfit
 from .data import PairDataset
 from .metrics import evaluate, threshold_metrics, youden_threshold
 from .splits import holdout, kfold
-from .trainer import TrainConfig, predict, train_model
+from .trainer import predict, train_model
 
 # Cross-fitting seeds its part assignment apart from the validation holdout's (seed + 1000 + fold).
 CROSSFIT_SEED_OFFSET = 2000

@@ -17,11 +17,12 @@ from deeptgi_rt.contract import ModelMetadata
 from deeptgi_rt.progress import Reporter
 
 from . import __version__
+from .configs import TrainConfig
 from .crossfit import CrossfitResult, train_crossfit
 from .data import TrainingSet
 from .metrics import evaluate, youden_threshold
 from .splits import holdout
-from .trainer import TrainConfig, train_model
+from .trainer import train_model
 
 
 @dataclass

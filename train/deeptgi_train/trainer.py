@@ -6,91 +6,55 @@ the (transformed) input features of two pairs with a Beta(alpha, alpha) weight a
 their labels the same way. An ensemble model's members each pay their own BCE. Validation
 AUROC after every epoch picks the best epoch; training stops after ``patience`` epochs
 without improvement. The test fold is never seen here.
+
+The pieces, in the order :func:`train_model` uses them: :func:`make_optimizer` (optimizer and
+learning-rate schedule), :class:`TrainingPairs` (what an epoch walks over), :func:`train_epoch`
+(shuffled batches of :func:`training_step`, each followed by the schedule and the weight
+average), :func:`predict` on the validation pairs, and :class:`EarlyStopping` (best epoch,
+its weights and scores, patience). The hyperparameters and presets are
+:class:`~deeptgi_train.configs.TrainConfig` in :mod:`deeptgi_train.configs`.
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
 
+from .configs import ModelConfig, TrainConfig
 from .data import PairDataset
 from .metrics import auroc
 
-# Training hyperparameters per model config. ``paper`` follows the publication; ``lite`` and
-# ``tiny`` were tuned on validation splits inside training folds only (see docs/training.md).
-TRAIN_PRESETS: dict[str, dict] = {
-    "paper": dict(epochs=100, batch_size=64, lr=1e-5, weight_decay=1e-4, bce_weight=5.0,
-                  recon_weight=1.0, mixup_alpha=0.5, patience=20),
-    "lite": dict(epochs=300, batch_size=64, lr=1e-3, weight_decay=1e-4, bce_weight=5.0,
-                 recon_weight=0.1, mixup_alpha=0.5, patience=60, input_noise=1.0, optimizer="adamw"),
-    "tiny": dict(epochs=30, batch_size=64, lr=2e-3, weight_decay=1e-4, bce_weight=5.0,
-                 recon_weight=1.0, mixup_alpha=0.5, patience=8),
-}
+if TYPE_CHECKING:
+    from torch import Tensor
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import LRScheduler
+
+    from .model import DeepTGI, DeepTGIEnsemble
+
+    Network = DeepTGI | DeepTGIEnsemble
 
 
-@dataclass
-class TrainConfig:
-    """Hyperparameters of one training run.
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch of :func:`train_model`.
 
     Attributes:
-        epochs: maximum passes over the training pairs.
-        batch_size: pairs per optimizer step.
-        lr: learning rate.
-        weight_decay: weight decay (see ``optimizer``).
-        bce_weight: weight of the classification loss.
-        recon_weight: weight of the auto-encoder reconstruction MSE.
-        mixup_alpha: Beta(alpha, alpha) parameter of Mixup; 0 disables Mixup.
-        patience: epochs without validation AUROC improvement before stopping.
-        seed: seeds torch and the numpy Generator (shuffling, Mixup).
-        threads: torch intra-op threads.
-        swap_augment: also train on (target, TF) copies of the training pairs, same label.
-        lr_schedule: ``"constant"`` or ``"cosine"`` (cosine decay from ``lr`` to 0 over ``epochs``).
-        ema: decay of an exponential moving average of the weights (and batch-norm statistics)
-            that is validated and returned instead of the raw weights; 0 disables it.
-        input_noise: sd of Gaussian noise added to the transformed (standardized) features of
-            every training pair; 0 disables it.
-        optimizer: ``"radam"`` (the paper's; weight decay as an L2 term in the gradient) or
-            ``"adamw"`` (weight decay decoupled from the adaptive step).
+        epoch: 1-based epoch number.
+        loss: mean training loss per pair over the epoch's batches.
+        validation_auroc: AUROC of the validated weights on the validation pairs after the epoch.
     """
 
-    epochs: int = 60
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    bce_weight: float = 5.0
-    recon_weight: float = 1.0
-    mixup_alpha: float = 0.5
-    patience: int = 12
-    seed: int = 0
-    threads: int = 2
-    swap_augment: bool = False
-    lr_schedule: str = "constant"
-    ema: float = 0.0
-    input_noise: float = 0.0
-    optimizer: str = "radam"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def train_config(name: str = "lite", **overrides) -> TrainConfig:
-    """The training preset of model config ``name`` with ``overrides`` (``None`` values ignored)."""
-    if name not in TRAIN_PRESETS:
-        raise InputError(f"--config {name!r}: choose one of {', '.join(TRAIN_PRESETS)}")
-    values = dict(TRAIN_PRESETS[name])
-    values.update({key: value for key, value in overrides.items() if value is not None})
-    config = TrainConfig(**values)
-    if config.epochs < 1:
-        raise InputError(f"--epochs {config.epochs}: need at least 1 epoch")
-    if config.batch_size < 2:
-        raise InputError(f"--batch-size {config.batch_size}: batch norm needs at least 2 pairs per batch")
-    return config
+    epoch: int
+    loss: float
+    validation_auroc: float
 
 
 @dataclass
@@ -102,15 +66,15 @@ class TrainResult:
         best_epoch: 1-based epoch of those weights.
         validation_auroc: validation AUROC at ``best_epoch``.
         validation_scores: float32 ``[validation pairs]`` probabilities of the best model.
-        history: per epoch ``{"epoch", "loss", "validation_auroc"}``.
+        history: one record per epoch run.
         seconds: wall time of the training loop.
     """
 
-    model: object
+    model: Network
     best_epoch: int
     validation_auroc: float
-    validation_scores: np.ndarray
-    history: list[dict] = field(default_factory=list)
+    validation_scores: npt.NDArray[np.float32]
+    history: list[EpochRecord] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -123,8 +87,8 @@ def setup_torch(threads: int, seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def predict(model, dataset: PairDataset, idx: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
-    """Interaction probabilities of the pairs ``idx``: float32 ``[len(idx)]``."""
+def predict(model: Network, dataset: PairDataset, idx: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+    """Interaction probabilities of the pairs ``idx`` (int ``[n]``): float32 ``[n]``."""
     import torch
 
     model.eval()
@@ -139,14 +103,156 @@ def predict(model, dataset: PairDataset, idx: np.ndarray, *, batch_size: int = 1
     return out
 
 
-def build_model(model_config, dataset: PairDataset):
+def build_model(model_config: ModelConfig, dataset: PairDataset) -> Network:
     """A fresh network sized for ``dataset``: a DeepTGI, or a DeepTGIEnsemble when ``model_config.members`` > 1."""
     from .model import build_deeptgi
 
     return build_deeptgi(model_config, dataset.n_modalities, dataset.n_feature_genes)
 
 
-def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.ndarray, model_config,
+def make_optimizer(model: Network, config: TrainConfig, steps_per_epoch: int) -> tuple[Optimizer, LRScheduler | None]:
+    """The optimizer of ``model``'s parameters and its learning-rate schedule (``None``: constant).
+
+    RAdam is the paper's (weight decay as an L2 term), AdamW decouples the weight decay; the
+    cosine schedule decays ``config.lr`` to 0 over ``config.epochs * steps_per_epoch`` steps.
+
+    Raises:
+        InputError: an unknown ``config.optimizer`` or ``config.lr_schedule``.
+    """
+    import torch
+
+    if config.optimizer == "radam":
+        optimizer = torch.optim.RAdam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    elif config.optimizer == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        raise InputError(f"optimizer {config.optimizer!r}: choose radam or adamw")
+    if config.lr_schedule == "constant":
+        return optimizer, None
+    if config.lr_schedule == "cosine":
+        return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
+    raise InputError(f"lr schedule {config.lr_schedule!r}: choose constant or cosine")
+
+
+@dataclass
+class TrainingPairs:
+    """The pairs an epoch walks over (with their swapped copies under ``swap_augment``).
+
+    Attributes:
+        features: float32 ``[entities, modalities, feature_genes]`` tensor of every entity.
+        tf_rows, gene_rows: int ``[n]`` entity rows of each pair's two sides.
+        labels: float32 ``[n]`` tensor of the pairs' labels.
+    """
+
+    features: Tensor
+    tf_rows: npt.NDArray[np.int64]
+    gene_rows: npt.NDArray[np.int64]
+    labels: Tensor
+
+    @classmethod
+    def from_dataset(cls, dataset: PairDataset, idx: np.ndarray, *, swap_augment: bool) -> TrainingPairs:
+        """The pairs ``idx`` (int ``[n]``) of ``dataset``, followed by their (target, TF) copies if ``swap_augment``."""
+        import torch
+
+        tf_rows, gene_rows, labels = dataset.tf_idx[idx], dataset.gene_idx[idx], dataset.labels[idx]
+        if swap_augment:
+            tf_rows, gene_rows = np.r_[tf_rows, gene_rows], np.r_[gene_rows, tf_rows]
+            labels = np.r_[labels, labels]
+        return cls(torch.from_numpy(dataset.features), tf_rows, gene_rows, torch.from_numpy(labels.astype(np.float32)))
+
+    def __len__(self) -> int:
+        return len(self.tf_rows)
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        """Optimizer steps per epoch at ``batch_size`` (at least 1)."""
+        return max(1, -(-len(self) // batch_size))
+
+
+class EarlyStopping:
+    """The best validation score so far, the epoch, weights and scores that gave it, and patience.
+
+    A score counts as better only if strictly greater, so ties keep the earlier epoch.
+    """
+
+    def __init__(self, patience: int, n_validation: int) -> None:
+        self.patience = patience
+        self.best_score = -np.inf
+        self.best_epoch = 0
+        self.best_state: dict[str, Tensor] | None = None
+        self.best_scores = np.zeros(n_validation, dtype=np.float32)
+
+    def update(self, epoch: int, score: float, model: Network, scores: np.ndarray) -> None:
+        """Record epoch ``epoch``'s validation ``score`` and ``scores`` (float32 ``[n_validation]``),
+        copying ``model``'s weights if it is the best so far."""
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.best_scores = score, epoch, scores
+            self.best_state = copy.deepcopy(model.state_dict())
+
+    def should_stop(self, epoch: int) -> bool:
+        """Whether ``patience`` epochs have passed since the best one, counted at epoch ``epoch``."""
+        return epoch - self.best_epoch >= self.patience
+
+
+def training_step(model: Network, optimizer: Optimizer, tf: Tensor, gene: Tensor, labels: Tensor,
+                  config: TrainConfig, rng: np.random.Generator) -> float:
+    """One optimizer step on a batch; returns its loss.
+
+    Args:
+        model: the network, in train mode.
+        optimizer: from :func:`make_optimizer`.
+        tf, gene: float32 ``[B, modalities, feature_genes]`` features of the batch's two sides.
+        labels: float32 ``[B]``.
+        config: loss weights, Mixup and input noise.
+        rng: draws the Mixup weight and partners.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    mixup = None
+    if config.mixup_alpha > 0:
+        lam = float(rng.beta(config.mixup_alpha, config.mixup_alpha))
+        partner = torch.from_numpy(rng.permutation(len(labels)))
+        mixup = (lam, partner)
+        labels = lam * labels + (1 - lam) * labels[partner]
+    logits, reconstruction = model.forward_train(tf, gene, config.input_noise, mixup)
+    # An ensemble returns [members, B] logits: each member's BCE counts in full.
+    bce = F.binary_cross_entropy_with_logits(logits, labels.expand_as(logits), reduction="none")
+    loss = config.bce_weight * bce.mean(dim=-1).sum()
+    loss = loss + config.recon_weight * reconstruction
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def train_epoch(model: Network, pairs: TrainingPairs, optimizer: Optimizer, schedule: LRScheduler | None,
+                averaged: Network, config: TrainConfig, rng: np.random.Generator) -> float:
+    """One pass over ``pairs`` in a random order; returns the mean loss per pair.
+
+    After each step the schedule advances and, when ``averaged`` is not ``model``, the weight
+    average moves towards ``model`` by ``1 - config.ema``.
+    """
+    import torch
+
+    model.train()
+    order = rng.permutation(len(pairs))
+    total_loss = 0.0
+    for start in range(0, len(order), config.batch_size):
+        batch = order[start:start + config.batch_size]
+        if len(batch) < 2:
+            continue  # batch norm needs two samples
+        tf = pairs.features[torch.from_numpy(pairs.tf_rows[batch])]
+        gene = pairs.features[torch.from_numpy(pairs.gene_rows[batch])]
+        loss = training_step(model, optimizer, tf, gene, pairs.labels[torch.from_numpy(batch)], config, rng)
+        if schedule is not None:
+            schedule.step()
+        if averaged is not model:
+            _update_average(averaged, model, config.ema)
+        total_loss += loss * len(batch)
+    return total_loss / max(len(pairs), 1)
+
+
+def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.ndarray, model_config: ModelConfig,
                 config: TrainConfig, *, reporter: Reporter | None = None, description: str = "training",
                 transform_idx: np.ndarray | None = None) -> TrainResult:
     """Train a model on ``train_idx`` pairs, early-stopping on ``validation_idx`` AUROC.
@@ -154,115 +260,55 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     Args:
         dataset: all pairs and entity features.
         train_idx, validation_idx: int ``[n]`` disjoint pair indices.
-        model_config: a :class:`~deeptgi_train.configs.ModelConfig`.
+        model_config: the architecture.
         config: training hyperparameters.
         reporter: progress bar over epochs.
+        description: the progress bar's label.
         transform_idx: int ``[m]`` pairs whose entities fit the input transform's statistics
             (default ``train_idx``; cross-fitting passes all training pairs so members share them).
 
     Returns:
         :class:`TrainResult` holding the best-validation-epoch model.
     """
-    import torch
-    import torch.nn.functional as F
-
     reporter = reporter or Reporter()
     setup_torch(config.threads, config.seed)
     rng = np.random.default_rng(config.seed)
     model = build_model(model_config, dataset)
-    # Standardization statistics come from the entities of the training pairs only.
-    transform_idx = train_idx if transform_idx is None else transform_idx
-    training_entities = np.unique(np.r_[dataset.tf_idx[transform_idx], dataset.gene_idx[transform_idx]])
-    model.input_transform.fit(torch.from_numpy(dataset.features[training_entities]))
-    optimizer = _optimizer(model, config)
-    steps_per_epoch = max(1, -(-len(train_idx) * (2 if config.swap_augment else 1) // config.batch_size))
-    schedule = None
-    if config.lr_schedule == "cosine":
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps_per_epoch)
-    elif config.lr_schedule != "constant":
-        raise InputError(f"lr schedule {config.lr_schedule!r}: choose constant or cosine")
+    _fit_input_transform(model, dataset, train_idx if transform_idx is None else transform_idx)
+    pairs = TrainingPairs.from_dataset(dataset, train_idx, swap_augment=config.swap_augment)
+    optimizer, schedule = make_optimizer(model, config, pairs.steps_per_epoch(config.batch_size))
     # The averaged copy is what gets validated and returned; the raw model keeps training.
     averaged = copy.deepcopy(model) if config.ema > 0 else model
-
-    features = torch.from_numpy(dataset.features)
-    tf_rows = dataset.tf_idx[train_idx]
-    gene_rows = dataset.gene_idx[train_idx]
-    labels = dataset.labels[train_idx]
-    if config.swap_augment:
-        tf_rows, gene_rows = np.r_[tf_rows, gene_rows], np.r_[gene_rows, tf_rows]
-        labels = np.r_[labels, labels]
-    labels_t = torch.from_numpy(labels.astype(np.float32))
     validation_labels = dataset.labels[validation_idx]
-
-    best_state, best_auroc, best_epoch = None, -np.inf, 0
-    best_scores = np.zeros(len(validation_idx), dtype=np.float32)
-    history: list[dict] = []
+    stopping = EarlyStopping(config.patience, len(validation_idx))
+    history: list[EpochRecord] = []
     started = time.perf_counter()
     with reporter.task(description, total=config.epochs, unit="epochs") as advance:
         for epoch in range(1, config.epochs + 1):
-            model.train()
-            order = rng.permutation(len(labels))
-            total_loss = 0.0
-            for start in range(0, len(order), config.batch_size):
-                batch = order[start:start + config.batch_size]
-                if len(batch) < 2:
-                    continue  # batch norm needs two samples
-                tf = features[torch.from_numpy(tf_rows[batch])]
-                gene = features[torch.from_numpy(gene_rows[batch])]
-                y = labels_t[torch.from_numpy(batch)]
-                mixup = None
-                if config.mixup_alpha > 0:
-                    lam = float(rng.beta(config.mixup_alpha, config.mixup_alpha))
-                    partner = torch.from_numpy(rng.permutation(len(batch)))
-                    mixup = (lam, partner)
-                    y = lam * y + (1 - lam) * y[partner]
-                logits, reconstruction = model.forward_train(tf, gene, config.input_noise, mixup)
-                # An ensemble returns [members, B] logits: each member's BCE counts in full.
-                bce = F.binary_cross_entropy_with_logits(logits, y.expand_as(logits), reduction="none")
-                loss = config.bce_weight * bce.mean(dim=-1).sum()
-                loss = loss + config.recon_weight * reconstruction
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if schedule is not None:
-                    schedule.step()
-                if averaged is not model:
-                    _update_average(averaged, model, config.ema)
-                total_loss += float(loss.detach()) * len(batch)
+            loss = train_epoch(model, pairs, optimizer, schedule, averaged, config, rng)
             scores = predict(averaged, dataset, validation_idx)
             validation_auroc = auroc(validation_labels, scores)
-            history.append({"epoch": epoch, "loss": total_loss / max(len(labels), 1),
-                            "validation_auroc": validation_auroc})
-            if validation_auroc > best_auroc:
-                best_auroc, best_epoch, best_scores = validation_auroc, epoch, scores
-                best_state = copy.deepcopy(averaged.state_dict())
+            history.append(EpochRecord(epoch, loss, validation_auroc))
+            stopping.update(epoch, validation_auroc, averaged, scores)
             advance(1)
-            if epoch - best_epoch >= config.patience:
+            if stopping.should_stop(epoch):
                 break
-    model.load_state_dict(best_state)
+    model.load_state_dict(stopping.best_state)
     model.eval()
-    return TrainResult(
-        model=model,
-        best_epoch=best_epoch,
-        validation_auroc=float(best_auroc),
-        validation_scores=best_scores,
-        history=history,
-        seconds=time.perf_counter() - started,
-    )
+    return TrainResult(model=model, best_epoch=stopping.best_epoch, validation_auroc=float(stopping.best_score),
+                       validation_scores=stopping.best_scores, history=history,
+                       seconds=time.perf_counter() - started)
 
 
-def _optimizer(model, config: TrainConfig):
-    """RAdam (the paper's, L2 weight decay) or AdamW (decoupled weight decay)."""
+def _fit_input_transform(model: Network, dataset: PairDataset, idx: np.ndarray) -> None:
+    """Standardization statistics from the entities of the pairs ``idx`` only (never validation's)."""
     import torch
 
-    if config.optimizer == "radam":
-        return torch.optim.RAdam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    raise InputError(f"optimizer {config.optimizer!r}: choose radam or adamw")
+    entities = np.unique(np.r_[dataset.tf_idx[idx], dataset.gene_idx[idx]])
+    model.input_transform.fit(torch.from_numpy(dataset.features[entities]))
 
 
-def _update_average(averaged, model, decay: float) -> None:
+def _update_average(averaged: Network, model: Network, decay: float) -> None:
     """``averaged <- decay * averaged + (1 - decay) * model`` for every float parameter and buffer."""
     import torch
 
@@ -272,10 +318,3 @@ def _update_average(averaged, model, decay: float) -> None:
                 mean.mul_(decay).add_(value, alpha=1.0 - decay)
             else:
                 mean.copy_(value)
-
-
-def with_epochs(config: TrainConfig, epochs: int | None) -> TrainConfig:
-    """``config`` with ``epochs`` replaced when given (patience capped to it)."""
-    if epochs is None:
-        return config
-    return replace(config, epochs=epochs, patience=min(config.patience, epochs))

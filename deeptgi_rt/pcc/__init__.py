@@ -4,8 +4,9 @@ Each gene row is standardized once (float64 statistics, float32 result) so that 
 genes is the dot product of their standardized rows; a block of PCCs is then one float32 matrix
 product. Row genes are processed a block at a time, so memory holds the output, one block of
 standardized row genes and the standardized column genes, never a genes x genes matrix that
-was not asked for. Backends: ``"cpu"`` (numba + BLAS, :mod:`deeptgi_rt.pcc_cpu`) and ``"cuda"``
-(numba CUDA kernels, :mod:`deeptgi_rt.pcc_cuda`), the same results to float32 rounding.
+was not asked for. Backends: ``"cpu"`` (numba + BLAS, :mod:`deeptgi_rt.pcc.cpu`) and ``"cuda"``
+(numba CUDA kernels, :mod:`deeptgi_rt.pcc.cuda`), the same results to float32 rounding.
+Importing this package loads neither numba nor numba.cuda; each backend is imported on first use.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 BACKENDS = ("auto", "cpu", "cuda")
 
@@ -62,10 +63,10 @@ def pcc_block(row_values: np.ndarray, col_values: np.ndarray | None = None, *, b
     block_rows = int(block_rows)
 
     if resolve_backend(backend) == "cuda":
-        from .pcc_cuda import pcc_block_cuda
+        from .cuda import pcc_block_cuda
 
         return pcc_block_cuda(row_values, col_values, block_rows, progress=progress)
-    from .pcc_cpu import pcc_block_cpu
+    from .cpu import pcc_block_cpu
 
     return pcc_block_cpu(row_values, None if symmetric else col_values, block_rows, progress=progress)
 
@@ -80,7 +81,7 @@ def constant_gene_mask(values: np.ndarray) -> np.ndarray:
 
     These are the genes :func:`pcc_block` gives correlation 0 with everything.
     """
-    from .pcc_cpu import constant_rows, kernel_input
+    from .cpu import constant_rows, kernel_input
 
     return constant_rows(kernel_input(_as_matrix(values, "values")))
 
@@ -104,15 +105,21 @@ def resolve_backend(backend: str) -> str:
         return "cpu"
     allow_simulator = backend == "cuda"
     if allow_simulator not in _probe_cache:
-        from .pcc_cuda import cuda_unavailable_reason
-
-        _probe_cache[allow_simulator] = cuda_unavailable_reason(allow_simulator=allow_simulator)
+        _probe_cache[allow_simulator] = _cuda_unavailable_reason(allow_simulator)
     reason = _probe_cache[allow_simulator]
     if reason is None:
         return "cuda"
     if backend == "cuda":
-        raise InputError(f"--device cuda requested but no working CUDA GPU was found: {reason}")
+        raise InputError(f"device='cuda' requested but no working CUDA GPU was found: {reason}", parameter="device")
     return "cpu"
+
+
+def _cuda_unavailable_reason(allow_simulator: bool) -> str | None:
+    try:
+        from .cuda import cuda_unavailable_reason
+    except Exception as error:  # missing bindings, broken toolkit: all mean "no CUDA here"
+        return f"numba CUDA support cannot be imported ({' '.join(str(error).split())})"
+    return cuda_unavailable_reason(allow_simulator=allow_simulator)
 
 
 def _as_matrix(values, name: str) -> np.ndarray:
