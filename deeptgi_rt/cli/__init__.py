@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..errors import InputError
@@ -41,12 +42,21 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
 
 def run_command(prog: str, args: argparse.Namespace) -> int:
     """Run a parsed subcommand (``args.run``) the way every console script of the project does:
-    a user mistake (:class:`InputError`) becomes one line ``PROG: error: ...`` on stderr and exit
-    code 2, an interrupt exit code 130."""
+    a user mistake (:class:`InputError`, or a file that cannot be written or read for lack of
+    space or permission) becomes one line ``PROG: error: ...`` on stderr and exit code 2; an
+    interrupt exit code 130."""
+    from ..atomic import WRITE_ERRNOS
+
     try:
         return int(args.run(args) or 0)
     except InputError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"{prog}: error: {where}{os.strerror(exc.errno)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
