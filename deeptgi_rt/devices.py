@@ -8,7 +8,6 @@ created. So the choice is made by creating a session and reading back the provid
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Sequence
 
 from .errors import InputError
@@ -59,11 +58,14 @@ def choose_providers(
 
 
 def session_options(threads: int | None = None):
-    """onnxruntime ``SessionOptions`` for scoring: ``threads`` intra-op threads (default all cores)."""
+    """onnxruntime ``SessionOptions`` for scoring: ``threads`` intra-op threads (default
+    :func:`deeptgi_rt.threads.default_threads`: the usable cores, capped by OMP_NUM_THREADS)."""
     import onnxruntime as ort
 
+    from .threads import default_threads
+
     options = ort.SessionOptions()
-    options.intra_op_num_threads = int(threads or os.cpu_count() or 1)
+    options.intra_op_num_threads = int(threads or default_threads())
     # One operator at a time keeps the cores on the big matrix products rather than contending.
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

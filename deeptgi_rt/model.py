@@ -13,7 +13,6 @@ The encoders run once per entity and the head once per pair. A model without sta
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -236,7 +235,9 @@ class PairRunner:
     MIN_SLICE = 1024
 
     def __init__(self, model_bytes: bytes, providers: list[str], threads: int | None = None):
-        workers = int(threads or os.cpu_count() or 1)
+        from .threads import default_threads
+
+        workers = int(threads or default_threads())
         if providers[0] != CPU_PROVIDER or workers == 1:
             self._sessions = [create_session(model_bytes, providers, threads)]
             self._pool = None

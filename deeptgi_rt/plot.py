@@ -1,7 +1,7 @@
 """Pictures of an inferred network: the top TFs and their top targets.
 
 matplotlib and networkx are imported inside the functions (the ``plot`` extra), so the
-scoring path never pays for them.
+scoring path never pays for them; :func:`require_plot_extra` checks for them up front.
 """
 
 from __future__ import annotations
@@ -10,6 +10,10 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import InputError, preview
+
+# What `pip install -e ".[plot]"` brings; the install line is quoted in the error when one is missing.
+_PLOT_MODULES = ("matplotlib", "networkx")
+PLOT_INSTALL = 'pip install -e ".[plot]"'
 
 # Column spellings of the edge lists this project writes (Parquet: score; TSV: importance).
 _SCORE_COLUMNS = ("score", "importance")
@@ -39,22 +43,38 @@ def read_edges(path: str | Path):
     )
 
 
+def require_plot_extra() -> None:
+    """Raise :class:`InputError` naming the ``plot`` extra when matplotlib or networkx is missing."""
+    import importlib
+
+    for module in _PLOT_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise InputError(f"drawing needs {module}, which is not installed: {PLOT_INSTALL}") from None
+
+
 def select_subnetwork(edges, *, tfs: Sequence[str] | None = None, top_tfs: int = 5, top_targets: int = 10,
-                      source: str = "<edges>"):
+                      threshold: float | None = None, source: str = "<edges>"):
     """The edges to draw: for each chosen TF, its ``top_targets`` best-scoring targets.
 
     Args:
         edges: polars DataFrame with TF, target, score.
-        tfs: TFs to show; ``None`` picks the ``top_tfs`` TFs with the highest total score over
-            their ``top_targets`` best targets.
+        tfs: TFs to show; ``None`` picks the ``top_tfs`` strongest TFs the way the score summary
+            ranks them (:func:`deeptgi_rt.ranking.strongest_tfs`: most edges with score >=
+            ``threshold`` in ``edges``).
         top_tfs: how many TFs to pick when ``tfs`` is None.
         top_targets: targets kept per TF.
+        threshold: score that counts as an edge when ranking TFs (the model's threshold, as in
+            the summary); ``None`` counts every edge in ``edges`` (a file already thresholded).
         source: file name for error messages.
 
     Returns:
         polars DataFrame with TF, target, score: at most ``len(tfs) * top_targets`` rows.
     """
     import polars as pl
+
+    from .ranking import strongest_tfs
 
     if top_targets <= 0 or top_tfs <= 0:
         raise InputError(f"{source}: --top-tfs and --top-targets must be positive")
@@ -70,48 +90,117 @@ def select_subnetwork(edges, *, tfs: Sequence[str] | None = None, top_tfs: int =
             raise InputError(f"{source}: {len(missing)} of {len(tfs)} TFs have no edges in the file: {preview(missing)}")
         chosen = list(tfs)
     else:
-        ranking = best.group_by("TF").agg(pl.col("score").sum()).sort(["score", "TF"], descending=[True, False])
-        chosen = ranking["TF"].head(top_tfs).to_list()
+        over = pl.col("score") >= threshold if threshold is not None else pl.lit(True)
+        counts = edges.group_by("TF").agg(over.sum().alias("over"))
+        chosen = [tf for tf, _ in strongest_tfs(counts["TF"].to_list(), counts["over"].to_numpy(), limit=top_tfs)]
+        if not chosen:
+            raise InputError(f"{source}: no edge has a score >= {threshold:.4g}; no TF to draw")
     return best.filter(pl.col("TF").is_in(chosen))
 
 
-def draw_network(subnetwork, out: str | Path, *, image_format: str = "png", title: str | None = None, seed: int = 0) -> None:
-    """Draw TFs (large, labelled) and their targets, edges shaded by score, into a PNG/SVG/PDF.
+def network_layout(subnetwork) -> dict[str, tuple[float, float]]:
+    """Node positions: TFs evenly on an inner circle, targets evenly on an outer one.
+
+    Each target sits at the angle nearest the (circular) mean angle of its TFs, so the edges stay
+    short and a target shared by several TFs lies between them; every node has its own slot on
+    its circle, so no two nodes coincide (a force-directed layout stacks TFs whose target sets
+    are the same, as GATA1 and KLF1 on mhsc-e).
+
+    Args:
+        subnetwork: polars DataFrame with TF, target (and score).
+
+    Returns:
+        ``{node name: (x, y)}`` for every TF and target, coordinates within [-1, 1].
+    """
+    import numpy as np
+
+    tfs = list(dict.fromkeys(subnetwork["TF"].to_list()))
+    tf_angle = {tf: 2 * np.pi * k / len(tfs) + np.pi / 2 for k, tf in enumerate(tfs)}
+    # A TF with fewer than three partners would sit at the centre of a one-node ring; put it off-centre.
+    inner = 0.0 if len(tfs) == 1 else 0.45
+    positions = {tf: (inner * np.cos(a), inner * np.sin(a)) for tf, a in tf_angle.items()}
+    regulators: dict[str, list[str]] = {}
+    for tf, target in subnetwork.select("TF", "target").iter_rows():
+        if target not in tf_angle:
+            regulators.setdefault(target, []).append(tf)
+    wanted = {}
+    for target, its_tfs in regulators.items():
+        x = sum(np.cos(tf_angle[tf]) for tf in its_tfs)
+        y = sum(np.sin(tf_angle[tf]) for tf in its_tfs)
+        # TFs straight across each other cancel out; the first one's angle is as good as any then.
+        wanted[target] = float(np.arctan2(y, x)) if np.hypot(x, y) > 1e-9 else tf_angle[its_tfs[0]]
+    order = sorted(wanted, key=lambda target: (wanted[target] % (2 * np.pi), target))
+    if order:
+        slot = 2 * np.pi / len(order)
+        # Rotate the evenly spaced slots so that on average targets land where they want to be.
+        shift = float(np.angle(np.mean([np.exp(1j * (wanted[t] - k * slot)) for k, t in enumerate(order)])))
+        for k, target in enumerate(order):
+            angle = shift + k * slot
+            positions[target] = (float(np.cos(angle)), float(np.sin(angle)))
+    return {node: (float(x), float(y)) for node, (x, y) in positions.items()}
+
+
+def draw_network(subnetwork, out: str | Path, *, image_format: str = "png", title: str | None = None) -> None:
+    """Draw TFs (large, labelled) and their targets, edges coloured by score rank, into a PNG/SVG/PDF.
+
+    Edge colours follow the rank of each edge's score among the drawn edges, so neighbouring
+    scores are told apart however narrow their range (model scores often span 0.98-0.99); the
+    colour bar's ticks give the scores at those ranks.
 
     Args:
         subnetwork: polars DataFrame with TF, target, score (see :func:`select_subnetwork`).
         out: output image path.
         image_format: ``"png"``, ``"svg"`` or ``"pdf"``.
         title: figure title.
-        seed: layout seed, so the same network always looks the same.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import networkx as nx
+    import numpy as np
 
     graph = nx.DiGraph()
     for tf, target, score in subnetwork.iter_rows():
         graph.add_edge(tf, target, score=float(score))
     tfs = set(subnetwork["TF"].to_list())
-    layout = nx.spring_layout(graph, seed=seed, k=1.5 / max(len(graph) ** 0.5, 1.0))
+    layout = network_layout(subnetwork)
     figure, axes = plt.subplots(figsize=(10, 8), dpi=120)
-    scores = [graph.edges[e]["score"] for e in graph.edges]
+    edges = list(graph.edges)
+    scores = np.array([graph.edges[e]["score"] for e in edges], dtype=np.float64)
+    rank = edge_score_rank(scores)
     nx.draw_networkx_edges(
-        graph, layout, ax=axes, edge_color=scores, edge_cmap=plt.cm.viridis, edge_vmin=min(scores, default=0),
-        edge_vmax=max(scores, default=1), arrows=True, arrowsize=8, width=1.2, node_size=300,
+        graph, layout, edgelist=edges, ax=axes, edge_color=rank, edge_cmap=plt.cm.viridis, edge_vmin=0.0,
+        edge_vmax=1.0, arrows=True, arrowsize=8, width=1.2, node_size=300,
     )
     targets_only = [n for n in graph if n not in tfs]
     nx.draw_networkx_nodes(graph, layout, nodelist=targets_only, node_size=120, node_color="#c7d3e3", ax=axes)
     nx.draw_networkx_nodes(graph, layout, nodelist=sorted(tfs), node_size=700, node_color="#d1495b", ax=axes)
     nx.draw_networkx_labels(graph, layout, labels={n: n for n in tfs}, font_size=9, font_weight="bold", ax=axes)
     nx.draw_networkx_labels(graph, layout, labels={n: n for n in targets_only}, font_size=6, ax=axes)
-    if scores:
-        mappable = plt.cm.ScalarMappable(cmap=plt.cm.viridis, norm=plt.Normalize(min(scores), max(scores)))
-        figure.colorbar(mappable, ax=axes, shrink=0.6, label="DeepTGI score")
+    if len(scores):
+        mappable = plt.cm.ScalarMappable(cmap=plt.cm.viridis, norm=plt.Normalize(0.0, 1.0))
+        bar = figure.colorbar(mappable, ax=axes, shrink=0.6,
+                              label=f"DeepTGI score (colour: rank among the {len(scores)} drawn edges)")
+        distinct = np.unique(scores)
+        ticks = np.linspace(0.0, 1.0, min(5, len(distinct)))
+        bar.set_ticks(ticks)
+        bar.set_ticklabels([f"{distinct[i]:.4g}" for i in np.round(ticks * (len(distinct) - 1)).astype(int)])
     axes.set_title(title or f"{len(tfs)} TFs and their top targets")
+    axes.set_aspect("equal")
     axes.axis("off")
     figure.tight_layout()
     figure.savefig(out, format=image_format)
     plt.close(figure)
+
+
+def edge_score_rank(scores):
+    """Colour positions in [0, 1] from the rank of each score (float64 ``[edges]`` -> ``[edges]``):
+    0 the lowest score, 1 the highest, equal scores equal positions."""
+    import numpy as np
+
+    scores = np.asarray(scores, dtype=np.float64)
+    if len(scores) < 2:
+        return np.ones(len(scores))
+    distinct, position = np.unique(scores, return_inverse=True)
+    return position / max(len(distinct) - 1, 1)

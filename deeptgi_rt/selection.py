@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .edges import EdgeBlock
+from .ranking import strongest_tfs
 
 
 class EdgeSelection:
@@ -63,9 +64,9 @@ class EdgeSelection:
         return None if self._top is None else self._top.result()
 
     def top_tfs(self, names: list[str], limit: int = 10) -> list[tuple[str, int]]:
-        """Up to ``limit`` ``(TF name, edges over the model threshold)``, most first, zero counts left out."""
-        best = np.argsort(-self.over_per_tf, kind="stable")[:limit]
-        return [(names[i], int(self.over_per_tf[i])) for i in best if self.over_per_tf[i] > 0]
+        """Up to ``limit`` ``(TF name, edges over the model threshold)``, most first, zero counts left
+        out; the ranking ``plot`` uses too (:func:`~deeptgi_rt.ranking.strongest_tfs`)."""
+        return strongest_tfs(names, self.over_per_tf, limit)
 
 
 def rows_to_edges(

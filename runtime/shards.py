@@ -27,24 +27,48 @@ def split_tfs(tfs: Sequence[str], n_shards: int) -> list[list[str]]:
     return [list(tfs[k::n_shards]) for k in range(n_shards)]
 
 
+def shard_count(tfs_file: str | Path, n_shards: int) -> int:
+    """How many shard files ``split`` writes for ``tfs_file``: ``n_shards``, or fewer when the
+    file lists fewer TFs. Workflow files declare their jobs with it, so a request for more
+    shards than TFs means fewer jobs rather than outputs that never appear."""
+    from deeptgi_rt.genes import read_gene_list
+
+    return len(split_tfs(read_gene_list(tfs_file), n_shards))
+
+
 def merge_edge_lists(paths: Sequence[str | Path], out: str | Path) -> int:
     """Concatenate shard edge lists (Parquet, columns TF, target, score) into one file ranked
     by descending score (ties by TF, then target); returns the number of edges.
 
-    The merge is a polars streaming sort, so it needs memory for the sort keys, not for
-    every shard at once; the output appears at ``out`` only when complete.
+    ``out`` is written in the format its name asks for, as ``deeptgi-rt score`` does: the
+    ``TF<TAB>target<TAB>importance`` adjacency table for ``.tsv``/``.txt``/``.tab``, else
+    Parquet (TF, target, score float32). The merge is a polars streaming sort, so it needs
+    memory for the sort keys, not for every shard at once; the output appears at ``out``
+    only when complete.
     """
     import polars as pl
 
     from deeptgi_rt.atomic import atomic_output
+    from deeptgi_rt.cli.score import output_format
+    from deeptgi_rt.edges import iter_parquet_edges, write_tsv
 
     frames = [pl.scan_parquet(path) for path in paths]
-    merged = pl.concat(frames, how="vertical_relaxed").sort(
-        ["score", "TF", "target"], descending=[True, False, False]
+    merged = (
+        pl.concat(frames, how="vertical_relaxed")
+        .select(pl.col("TF", "target").cast(pl.String), pl.col("score").cast(pl.Float32))
+        .sort(["score", "TF", "target"], descending=[True, False, False])
     )
     with atomic_output(out) as tmp:
-        merged.sink_parquet(tmp)
-    return pl.scan_parquet(out).select(pl.len()).collect().item()
+        if output_format(str(out), None) == "parquet":
+            merged.sink_parquet(tmp)
+            return pl.scan_parquet(tmp).select(pl.len()).collect().item()
+        # The sorted edges stream through a Parquet spool into the TSV, in bounded memory.
+        spool = tmp.with_name(tmp.name + ".spool")
+        try:
+            merged.sink_parquet(spool)
+            return write_tsv(iter_parquet_edges(spool), tmp)
+        finally:
+            spool.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     split.add_argument("tfs", help="TF list, one per line")
     split.add_argument("n_shards", type=int)
     split.add_argument("out_dir")
-    merge = commands.add_parser("merge", help="merge shard edge lists into one ranked Parquet file")
+    merge = commands.add_parser("merge", help="merge shard edge lists into one ranked file (Parquet, or TSV for .tsv)")
     merge.add_argument("out")
     merge.add_argument("parts", nargs="+")
     args = parser.parse_args(argv)

@@ -7,7 +7,9 @@ import polars as pl
 import pytest
 
 from deeptgi_rt.cli import main
-from deeptgi_rt.plot import select_subnetwork
+from deeptgi_rt.errors import InputError
+from deeptgi_rt.plot import edge_score_rank, network_layout, read_edges, select_subnetwork
+from deeptgi_rt.ranking import strongest_tfs
 
 
 @pytest.fixture()
@@ -28,14 +30,77 @@ def test_subnetwork_keeps_each_tfs_best_targets(edges_file):
         assert sorted(group["score"].to_list(), reverse=True) == expected.to_list()
 
 
-def test_subnetwork_picks_tfs_with_the_strongest_top_targets(edges_file):
+def test_subnetwork_picks_the_tfs_with_most_edges_over_the_threshold(edges_file):
     edges = pl.read_parquet(edges_file)
-    totals = {
-        tf[0]: group.sort("score", descending=True)["score"].head(4).sum() for tf, group in edges.group_by("TF")
-    }
-    strongest = sorted(totals, key=totals.get, reverse=True)[:2]
-    picked = select_subnetwork(edges, top_tfs=2, top_targets=4)
+    counts = {tf[0]: int((group["score"] >= 0.6).sum()) for tf, group in edges.group_by("TF")}
+    strongest = sorted(counts, key=lambda tf: (-counts[tf], tf))[:2]
+    picked = select_subnetwork(edges, top_tfs=2, top_targets=4, threshold=0.6)
     assert set(picked["TF"].unique().to_list()) == set(strongest)
+    with pytest.raises(InputError, match="no edge has a score >= 2"):
+        select_subnetwork(edges, top_tfs=2, threshold=2.0)
+
+
+def test_plot_ranks_tfs_as_the_score_summary_does(tmp_path):
+    from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
+
+    import deeptgi_rt
+
+    genes, values = synthetic_expression(30, 40)
+    expr = write_genes_by_cells_csv(tmp_path / "expr.csv", genes, values)
+    model_path = save_model(build_model(genes[:12], head="mlp", tfs=genes[:8], threshold=0.5), tmp_path / "m.onnx")
+    summary = deeptgi_rt.load_model(model_path).write(tmp_path / "grn.parquet", expr)
+    assert summary.top_tfs, "the synthetic model should call some edges"
+    edges = read_edges(tmp_path / "grn.parquet")
+    counts = edges.group_by("TF").agg((pl.col("score") >= summary.threshold).sum().alias("over"))
+    from_file = strongest_tfs(counts["TF"].to_list(), counts["over"].to_numpy())
+    assert dict(from_file) == dict(summary.top_tfs)
+    assert [count for _, count in from_file] == [count for _, count in summary.top_tfs]
+    k = 3
+    picked = select_subnetwork(edges, top_tfs=k, threshold=summary.threshold)
+    assert set(picked["TF"].unique().to_list()) == {tf for tf, _ in from_file[:k]}
+    out = tmp_path / "network.png"
+    assert main(["plot", str(tmp_path / "grn.parquet"), "--model", str(model_path), "--top-tfs", str(k),
+                 "--out", str(out), "--quiet"]) == 0
+
+
+def test_strongest_tfs_most_edges_first_ties_by_name():
+    assert strongest_tfs(["B", "A", "C", "D"], np.array([3, 3, 5, 0])) == [("C", 5), ("A", 3), ("B", 3)]
+    assert strongest_tfs(["B", "A", "C"], [3, 3, 5], limit=2) == [("C", 5), ("A", 3)]
+    assert strongest_tfs([], []) == []
+
+
+def test_layout_gives_tfs_sharing_their_targets_separate_places():
+    # GATA1 and KLF1 regulate the same genes: a force-directed layout put them on one spot.
+    shared = [f"T{i}" for i in range(10)]
+    rows = [(tf, target, 0.98 + 0.001 * i) for tf in ("GATA1", "KLF1") for i, target in enumerate(shared)]
+    rows += [("TAL1", target, 0.97) for target in shared[:4] + ["OWN1", "OWN2"]]
+    rows += [("GATA1", "KLF1", 0.99)]  # a TF that is also a target stays one node
+    subnetwork = pl.DataFrame(rows, schema=["TF", "target", "score"], orient="row")
+    layout = network_layout(subnetwork)
+    assert set(layout) == set(subnetwork["TF"]) | set(subnetwork["target"])
+    points = np.array(list(layout.values()))
+    distances = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))
+    np.fill_diagonal(distances, np.inf)
+    assert distances.min() > 0.1
+    assert np.abs(points).max() <= 1.0 + 1e-9
+
+
+def test_edge_colours_spread_over_the_drawn_scores():
+    # A model's top scores crowd into 0.98-0.99; colours by rank use the whole scale for them.
+    rank = edge_score_rank([0.982, 0.992, 0.985, 0.985])
+    assert rank.tolist() == [0.0, 1.0, 0.5, 0.5]
+    assert edge_score_rank([0.5]).tolist() == [1.0]
+
+
+def test_missing_plot_extra_is_one_line_naming_it(edges_file, tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "networkx", None)  # import networkx now raises ImportError
+    out = tmp_path / "network.png"
+    assert main(["plot", str(edges_file), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == 'deeptgi-rt: error: drawing needs networkx, which is not installed: pip install -e ".[plot]"'
+    assert not out.exists()
 
 
 def test_plot_writes_a_png(edges_file, tmp_path):

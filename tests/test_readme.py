@@ -1,6 +1,8 @@
-"""Every command in README.md runs: the setup lines match CI, the quick commands are executed.
+"""Every command and snippet in README.md runs: the setup lines match CI, the quick commands and
+the ```python blocks are executed.
 
-Commands are the lines of ```bash blocks. Setup lines (venv and pip) are not re-run here (the
+Commands are the lines of ```bash blocks; a Python block runs as written, in the directory where
+the README's commands wrote the files it reads. Setup lines (venv and pip) are not re-run here (the
 suite already runs inside that setup), but the test command must be exactly what `.ci/run`
 runs. `deeptgi-train` commands run with a tiny model and one epoch so that the check stays
 quick: what is exercised is the command line, not the training budget.
@@ -104,3 +106,49 @@ def _run(argv: list[str], cwd: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{' '.join(argv)} failed:\n{result.stderr[-2000:]}"
+
+
+def python_blocks() -> list[str]:
+    """The ```python blocks of README, each as one program."""
+    blocks, current = [], None
+    for line in README.read_text().splitlines():
+        if line.startswith("```"):
+            if current is not None:
+                blocks.append("\n".join(current) + "\n")
+            current = [] if line.strip() == "```python" else None
+            continue
+        if current is not None:
+            current.append(line)
+    return blocks
+
+
+def _files_read(block: str) -> list[str]:
+    return re.findall(r"[\"']([\w./-]+\.(?:parquet|tsv|csv|onnx))[\"']", block)
+
+
+def _written_by(argv: list[str]) -> str | None:
+    """The file a README command writes (its ``--out``, or ``convert``'s second argument)."""
+    if "--out" in argv:
+        return argv[argv.index("--out") + 1]
+    if argv[:2] == ["deeptgi-rt", "convert"]:
+        return argv[3]
+    return None
+
+
+def test_readme_has_python_blocks():
+    assert len(python_blocks()) >= 2
+
+
+@pytest.mark.parametrize("block", python_blocks(), ids=lambda b: b.split("\n")[2][:40])
+def test_readme_python_block_runs(block, workdir):
+    # The files a snippet reads are the repo's or are written by a README command, run first if
+    # an earlier test has not.
+    for name in _files_read(block):
+        if (workdir / name).exists():
+            continue
+        writers = [c for c in runnable_commands() + [SETUP.match(bash_commands()[0]).group(2)]
+                   if _written_by(shlex.split(c)) == name]
+        assert writers, f"README's Python reads {name}, which no README command writes"
+        _run(_quick(writers[0], workdir), workdir)
+        assert (workdir / name).exists(), f"{writers[0]} did not write {name}"
+    _run(["python", "-c", block], workdir)

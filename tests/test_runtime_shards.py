@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import types
 
 import polars as pl
 import pytest
@@ -43,6 +44,15 @@ def test_scatter_score_merge_equals_one_run(tmp_path):
     assert shards.main(["merge", str(merged), *parts]) == 0
     whole = tmp_path / "whole.parquet"
     assert main(["score", str(expr), "--model", str(model), "--out", str(whole), "--quiet"]) == 0
+    # A .tsv name gets the adjacency table `deeptgi-rt score --format tsv` writes.
+    assert shards.main(["merge", str(tmp_path / "merged.tsv"), *parts]) == 0
+    assert main(["score", str(expr), "--model", str(model), "--out", str(tmp_path / "whole.tsv"), "--quiet"]) == 0
+    merged_tsv, whole_tsv = ((tmp_path / name).read_text().splitlines() for name in ("merged.tsv", "whole.tsv"))
+    assert merged_tsv[0] == whole_tsv[0] == "TF\ttarget\timportance"
+    assert sorted(merged_tsv[1:]) == sorted(whole_tsv[1:]) and len(merged_tsv) == 7 * 29 + 1
+    importance = [float(line.split("\t")[2]) for line in merged_tsv[1:]]
+    assert importance == sorted(importance, reverse=True)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
     got = pl.read_parquet(merged).with_columns(pl.col("TF", "target").cast(pl.String))
     want = pl.read_parquet(whole).with_columns(pl.col("TF", "target").cast(pl.String))
@@ -50,3 +60,27 @@ def test_scatter_score_merge_equals_one_run(tmp_path):
     assert got["score"].to_list() == sorted(got["score"].to_list(), reverse=True)
     key = ["TF", "target"]
     assert got.sort(key).equals(want.sort(key))
+
+
+def _snakefile_shards(tfs_file, n_shards) -> list[int]:
+    """The shard numbers runtime/Snakefile declares jobs for (its Python header, run as Snakemake would)."""
+    text = (REPO / "runtime" / "Snakefile").read_text()
+    header = text[:text.index("\nrule ")]
+    namespace = {"config": {"tfs": str(tfs_file), "shards": n_shards},
+                 "workflow": types.SimpleNamespace(basedir=str(REPO / "runtime"))}
+    exec(compile(header, "Snakefile", "exec"), namespace)
+    return list(namespace["SHARDS"])
+
+
+@pytest.mark.parametrize("n_tfs, n_shards", [(2, 5), (1, 4), (6, 4)])
+def test_workflow_declares_exactly_the_shards_split_writes(tmp_path, n_tfs, n_shards):
+    # More shards than TFs used to leave Snakemake waiting for shard lists split never wrote.
+    tfs = tmp_path / "tfs.txt"
+    tfs.write_text("".join(f"TF{i}\n" for i in range(n_tfs)))
+    assert shards.main(["split", str(tfs), str(n_shards), str(tmp_path / "shards")]) == 0
+    written = sorted(int(p.stem.split("-")[1]) for p in (tmp_path / "shards").glob("shard-*.txt"))
+    assert written == list(range(min(n_tfs, n_shards)))
+    assert shards.shard_count(tfs, n_shards) == len(written)
+    assert _snakefile_shards(tfs, n_shards) == written
+    listed = [line for k in written for line in (tmp_path / "shards" / f"shard-{k}.txt").read_text().split()]
+    assert sorted(listed) == [f"TF{i}" for i in range(n_tfs)]

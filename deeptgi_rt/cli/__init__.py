@@ -8,9 +8,13 @@ Each subcommand lives in its own module with two functions, ``add_parser(subpars
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import re
+import signal
 import sys
+import threading
 
 from ..errors import InputError
 
@@ -42,15 +46,67 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info lines (warnings still shown)")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread so that every cleanup written for Ctrl-C
+    (``finally`` blocks, :func:`~deeptgi_rt.atomic.atomic_output`) runs for them too."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+# Workflow managers and batch schedulers cancel jobs with SIGTERM (Snakemake, Nextflow, SLURM);
+# a closed terminal sends SIGHUP.
+_CLEANUP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _raise_terminated(signum, frame):
+    # A second signal of the same kind kills at once, as without this handler.
+    signal.signal(signum, signal.SIG_DFL)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals_raise_terminated():
+    """While active, SIGTERM and SIGHUP raise :class:`Terminated` (main thread only; a signal
+    the parent set to be ignored, as ``nohup`` does for SIGHUP, stays ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in _CLEANUP_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def run_command(prog: str, args: argparse.Namespace) -> int:
     """Run a parsed subcommand (``args.run``) the way every console script of the project does:
-    a user mistake (:class:`InputError`) becomes one line ``PROG: error: ...`` on stderr and exit
-    code 2, an interrupt exit code 130."""
+    a user mistake (:class:`InputError`, or a file that cannot be written or read for lack of
+    space or permission) becomes one line ``PROG: error: ...`` on stderr and exit code 2; an
+    interrupt (SIGINT) exit code 130, SIGTERM / SIGHUP 128 + the signal number, after the same
+    cleanup (no partial output left)."""
+    from ..atomic import WRITE_ERRNOS
+
     try:
-        return int(args.run(args) or 0)
+        with _signals_raise_terminated():
+            return int(args.run(args) or 0)
     except InputError as exc:
         print(f"{prog}: error: {flag_message(exc, vars(args))}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"{prog}: error: {where}{os.strerror(exc.errno)}", file=sys.stderr)
+        return 2
+    except Terminated as exc:
+        print(f"{prog}: terminated by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

@@ -48,7 +48,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                                "scores (default: one network and a --validation-fraction split); scoring cost "
                                "grows K-fold")
     training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    training.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
+    training.add_argument("--threads", default="auto", metavar="N|auto",
+                          help="threads for torch, numba and BLAS (default auto: the usable cores, "
+                               "capped by OMP_NUM_THREADS and the like when set)")
     training.add_argument("--swap-augment", action="store_true",
                           help="also train on (target, TF) copies of training pairs (erases direction)")
     training.add_argument("--validation-fraction", type=float, default=0.15,
@@ -105,8 +107,12 @@ def _load(args, reporter):
 def _configs(args):
     from .configs import model_config, train_config, with_epochs
 
+    from deeptgi_rt.threads import limit_threads, resolve_threads
+
+    threads = resolve_threads(args.threads)
+    limit_threads(threads)  # before the PCC features are computed (numba, BLAS)
     train = train_config(args.config, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         threads=args.threads, swap_augment=args.swap_augment)
+                         threads=threads, swap_augment=args.swap_augment)
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs {args.epochs}: need at least 1 epoch")
     if args.members is not None and args.members < 1:
