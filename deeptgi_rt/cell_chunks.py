@@ -238,7 +238,12 @@ def _open_anndata(path, source: str):
         try:
             import zarr
 
-            return zarr.open_group(str(path), mode="r")
+            try:
+                # Consolidated metadata can list elements deleted since it was written (a store
+                # without X would look whole): read what is in the store itself.
+                return zarr.open_group(str(path), mode="r", use_consolidated=False)
+            except TypeError:  # zarr 2 has no use_consolidated and reads the store itself
+                return zarr.open_group(str(path), mode="r")
         except Exception as exc:  # zarr raises many types for a directory that is not a store
             raise InputError(f"{source}: not a readable AnnData zarr store: {_first_line(exc)}") from None
     file = require_file(path, expected="an h5ad file or a zarr store")
@@ -257,8 +262,7 @@ def _close(store) -> None:
 
 
 def _var_names(store, var_key: str, source: str) -> list[str]:
-    from anndata.io import read_elem
-
+    read_elem = _anndata_io().read_elem
     if var_key not in store:
         raise InputError(f"{source}: no {var_key} (gene names) in the AnnData store")
     return [str(name) for name in read_elem(store[var_key]).index]
@@ -269,14 +273,23 @@ def _matrix(element, source: str, key: str):
     (row slices of which are scipy CSR/CSC matrices)."""
     encoding = element.attrs.get("encoding-type", "")
     if encoding in ("csr_matrix", "csc_matrix"):
-        from anndata.io import sparse_dataset
-
-        return sparse_dataset(element)
+        return _anndata_io().sparse_dataset(element)
     if not hasattr(element, "dtype") or getattr(element, "ndim", 0) != 2:
         raise InputError(f"{source}: {key} is not a matrix (encoding {encoding or 'unknown'!r})")
     if not (np.issubdtype(element.dtype, np.number) or element.dtype == np.bool_):
         raise InputError(f"{source}: {key} has non-numeric dtype {element.dtype}")
     return element
+
+
+def _anndata_io():
+    """anndata's element readers: ``anndata.io`` (0.11+) or ``anndata.experimental`` (0.10)."""
+    try:
+        import anndata.io as io
+
+        io.sparse_dataset, io.read_elem
+    except (ImportError, AttributeError):
+        import anndata.experimental as io
+    return io
 
 
 def _as_float32(chunk):
