@@ -29,6 +29,10 @@ TARGET_TOTAL = 1e4
 # Dense bytes of one chunk (cells x genes float32) when the caller gives no chunk size: large
 # enough for BLAS to run at full speed over the chunk, small against an atlas.
 CHUNK_BYTES = 64 * 2**20
+# CSC stored matrices: entries read per slab of whole genes, and bytes of entries gathered per
+# window of cells (one scan of the file per window).
+CSC_SLAB_ENTRIES = 1 << 22
+CSC_WINDOW_BYTES = 256 * 2**20
 
 
 @dataclass
@@ -164,6 +168,9 @@ def anndata_chunks(path, *, layer: str | None = None, use_raw: bool = False, chu
         store = _open_anndata(path, source)
         try:
             data = _matrix(store[matrix_key], source, matrix_key)
+            if isinstance(data, _StoredCsc):
+                yield from data.row_chunks(step)
+                return
             for start in range(0, n_cells, step):
                 yield data[start:min(start + step, n_cells)]
         finally:
@@ -272,13 +279,66 @@ def _matrix(element, source: str, key: str):
     """A row-sliceable view of a stored matrix: a dense array, or anndata's backed sparse dataset
     (row slices of which are scipy CSR/CSC matrices)."""
     encoding = element.attrs.get("encoding-type", "")
-    if encoding in ("csr_matrix", "csc_matrix"):
+    if encoding == "csc_matrix":
+        return _StoredCsc(element)
+    if encoding == "csr_matrix":
         return _anndata_io().sparse_dataset(element)
     if not hasattr(element, "dtype") or getattr(element, "ndim", 0) != 2:
         raise InputError(f"{source}: {key} is not a matrix (encoding {encoding or 'unknown'!r})")
     if not (np.issubdtype(element.dtype, np.number) or element.dtype == np.bool_):
         raise InputError(f"{source}: {key} has non-numeric dtype {element.dtype}")
     return element
+
+
+class _StoredCsc:
+    """A CSC matrix in an h5ad/zarr group, read by cells in bounded memory.
+
+    Cells of a CSC matrix are scattered over every gene's column, so a block of cells costs a
+    scan of the whole index (anndata's backed row slice instead loads the whole matrix per
+    slice). The scan reads :data:`CSC_SLAB_ENTRIES` entries at a time and gathers a window of
+    cells holding up to :data:`CSC_WINDOW_BYTES` of entries, so the file is read once per
+    window, not once per chunk; CSR is the layout for atlases (read once in all).
+    """
+
+    def __init__(self, group):
+        self.group = group
+        self.shape = tuple(int(n) for n in group.attrs["shape"])
+        self.indptr = np.asarray(group["indptr"][:], dtype=np.int64)
+
+    def row_chunks(self, step: int):
+        """Yield float32 CSR chunks of ``step`` consecutive cells, in order."""
+        n_cells = self.shape[0]
+        entries_per_cell = max(1.0, self.indptr[-1] / max(n_cells, 1))
+        window = max(step, int(CSC_WINDOW_BYTES / (8 * entries_per_cell)) // step * step)
+        for w0 in range(0, n_cells, window):
+            block = self.rows(w0, min(w0 + window, n_cells))
+            for start in range(0, block.shape[0], step):
+                yield block[start:start + step]
+
+    def rows(self, start: int, stop: int):
+        """Cells ``start:stop`` as a float32 CSR matrix ``[stop - start, genes]``."""
+        import scipy.sparse as sp
+
+        n_genes = self.shape[1]
+        rows, cols, values = [], [], []
+        gene = 0
+        while gene < n_genes:
+            end = int(np.searchsorted(self.indptr, self.indptr[gene] + CSC_SLAB_ENTRIES, side="right")) - 1
+            end = min(max(end, gene + 1), n_genes)
+            lo, hi = self.indptr[gene], self.indptr[end]
+            cells = np.asarray(self.group["indices"][lo:hi])
+            keep = (cells >= start) & (cells < stop)
+            if keep.any():
+                genes = np.repeat(np.arange(gene, end), np.diff(self.indptr[gene:end + 1]))
+                rows.append(cells[keep] - start)
+                cols.append(genes[keep])
+                values.append(np.asarray(self.group["data"][lo:hi])[keep])
+            gene = end
+        if not rows:
+            return sp.csr_matrix((stop - start, n_genes), dtype=np.float32)
+        coo = sp.coo_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                            shape=(stop - start, n_genes))
+        return coo.tocsr()
 
 
 def _anndata_io():

@@ -186,3 +186,18 @@ def test_shipped_parquet_streams_to_the_dense_pcc():
     result, _ = streamed_pcc(chunks, len(chunks.genes), None, features)
     np.testing.assert_allclose(result, pcc_block(expression.values, expression.values[features], backend="cpu"),
                                rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("store", [".h5ad", ".zarr"])
+def test_stored_csc_is_read_in_slabs_and_windows(tmp_path, monkeypatch, store):
+    import deeptgi_rt.cell_chunks as cell_chunks
+
+    values = counts(cells=41)
+    values[30:33] = 0  # cells without entries at a window's edge
+    path = write_h5ad(tmp_path / f"data{store}", sp.csc_matrix(values))
+    # A few genes per slab and a window of a few chunks: every boundary is crossed.
+    monkeypatch.setattr(cell_chunks, "CSC_SLAB_ENTRIES", 7)
+    monkeypatch.setattr(cell_chunks, "CSC_WINDOW_BYTES", 8 * 3 * 12)
+    parts = list(anndata_chunks(path, chunk_cells=4))
+    assert [part.shape[0] for part in parts] == [4] * 10 + [1]
+    np.testing.assert_array_equal(stacked(parts), values)
