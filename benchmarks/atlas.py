@@ -67,11 +67,14 @@ def main(argv=None) -> int:
     if args.stage:
         limit_threads(args.threads)
         result = STAGES[args.stage](args)
-        result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_rss_mib"] = peak_rss_mib()
         print(json.dumps(result))
         return 0
 
-    path = synthetic_h5ad(args)
+    path = synthetic_h5ad_path(args)
+    if not path.exists():
+        # In a child, so that the generator's memory never counts toward the stages' peaks.
+        run_stage("write", argv or sys.argv[1:])
     results = {"config": config(args, path), "stages": {}}
     stages = [s for s in ("stats", "gemm", "sweep") if s not in args.skip] + (["dense"] if args.dense_path else [])
     for stage in stages:
@@ -95,6 +98,15 @@ def limit_threads(threads: int) -> None:
     globals()["_blas_limit"] = threadpool_limits(threads)
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process's own address space;
+    getrusage's ru_maxrss survives exec, so a child would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_stage(stage: str, argv: list[str]) -> dict:
     command = [sys.executable, __file__, *argv, "--stage", stage]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
@@ -107,10 +119,14 @@ def run_stage(stage: str, argv: list[str]) -> dict:
 # ----------------------------------------------------------------- input
 
 
+def synthetic_h5ad_path(args) -> Path:
+    return args.work / f"atlas-{args.cells}x{args.genes}-d{args.density:g}.h5ad"
+
+
 def synthetic_h5ad(args) -> Path:
     """The synthetic raw-count h5ad for these sizes (CSR X), written once under ``--work``."""
     args.work.mkdir(parents=True, exist_ok=True)
-    path = args.work / f"atlas-{args.cells}x{args.genes}-d{args.density:g}.h5ad"
+    path = synthetic_h5ad_path(args)
     if path.exists():
         return path
     print(f"writing {path} ...", file=sys.stderr, flush=True)
@@ -284,7 +300,8 @@ def stage_dense(args) -> dict:
             "pcc_cpu_s": time.process_time() - c}
 
 
-STAGES = {"stats": stage_stats, "gemm": stage_gemm, "sweep": stage_sweep, "dense": stage_dense}
+STAGES = {"write": lambda args: {"path": str(synthetic_h5ad(args))}, "stats": stage_stats, "gemm": stage_gemm,
+          "sweep": stage_sweep, "dense": stage_dense}
 
 
 # ----------------------------------------------------------------- report

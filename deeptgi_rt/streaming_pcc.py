@@ -37,12 +37,13 @@ import numpy as np
 from numba import njit, prange
 
 # Sparse chunks at or above this fraction of non-zeros are densified and multiplied by BLAS.
-# Measured on the 2-core AMD EPYC (Zen 5, AVX-512) development machine, one thread,
-# 2,048 cells x 20,000 entity genes x 1,000 feature genes per chunk (benchmarks/atlas.py
-# --sweep, results/atlas.md): the float64 sparse kernel costs about 0.95 s per 1 % of density
-# against 2.3 s for densify + shift + float32 GEMM, so the two cross near 2.5 %; above it BLAS
-# wins, below it the sparse kernel does. 10x-like data (about 6 %) is therefore densified.
-DENSIFY_DENSITY = 0.12
+# Measured (benchmarks/atlas.py, results/atlas.md) on the 2-core AMD EPYC (Zen 5, AVX-512)
+# development machine, one thread, a chunk of 1,024 cells x 20,000 entity genes x 1,000 feature
+# genes, CPU seconds: the float64 sparse kernel costs about 0.024 s per 1 % of density (0.03 s
+# at 1 %, 0.20 s at 6 %, 0.37 s at 15 %, 0.49 s at 20 %), densify + shift + float32 GEMM about
+# 0.46 s whatever the density (0.60 s at 100 %, where densifying itself costs), so the two cross
+# near 19 %: below it the sparse kernel wins (2.3x at 6 %, the density of 10x data), above it BLAS.
+DENSIFY_DENSITY = 0.18
 
 # Genes handled together by the per-gene statistics kernel on row-major chunks: a block's
 # float64 accumulators stay in L1 while the chunk's rows stream past.
