@@ -39,10 +39,11 @@ from numba import njit, prange
 # Sparse chunks at or above this fraction of non-zeros are densified and multiplied by BLAS.
 # Measured (benchmarks/atlas.py, results/atlas.md) on the 2-core AMD EPYC (Zen 5, AVX-512)
 # development machine, one thread, a chunk of 1,024 cells x 20,000 entity genes x 1,000 feature
-# genes, CPU seconds: the float64 sparse kernel costs about 0.024 s per 1 % of density (0.03 s
-# at 1 %, 0.20 s at 6 %, 0.37 s at 15 %, 0.49 s at 20 %), densify + shift + float32 GEMM about
-# 0.46 s whatever the density (0.60 s at 100 %, where densifying itself costs), so the two cross
-# near 19 %: below it the sparse kernel wins (2.3x at 6 %, the density of 10x data), above it BLAS.
+# genes, CPU seconds in two runs: the float64 sparse kernel grows with the density (0.03-0.05 s
+# at 1 %, 0.20-0.21 s at 6 %, 0.37-0.45 s at 15 %, 0.49-0.75 s at 20 %), densify + shift +
+# float32 GEMM stays near 0.46-0.52 s (0.60-0.72 s at 100 %, where densifying itself costs);
+# they cross between 15 % and 20 % in both runs. Below, the sparse kernel wins (2.3x at 6 %, the
+# density of 10x data); above, BLAS does.
 DENSIFY_DENSITY = 0.18
 
 # Genes handled together by the per-gene statistics kernel on row-major chunks: a block's
