@@ -39,10 +39,10 @@ from numba import njit, prange
 # Sparse chunks at or above this fraction of non-zeros are densified and multiplied by BLAS.
 # Measured (benchmarks/atlas.py, results/atlas.md) on the 2-core AMD EPYC (Zen 5, AVX-512)
 # development machine, one thread, a chunk of 1,024 cells x 20,000 entity genes x 1,000 feature
-# genes, CPU seconds in two runs: the float64 sparse kernel grows with the density (0.03-0.05 s
-# at 1 %, 0.20-0.21 s at 6 %, 0.37-0.45 s at 15 %, 0.49-0.75 s at 20 %), densify + shift +
-# float32 GEMM stays near 0.46-0.52 s (0.60-0.72 s at 100 %, where densifying itself costs);
-# they cross between 15 % and 20 % in both runs. Below, the sparse kernel wins (2.3x at 6 %, the
+# genes, CPU seconds in three runs: the float64 sparse kernel grows with the density (0.03-0.06 s
+# at 1 %, 0.20-0.21 s at 6 %, 0.37-0.48 s at 15 %, 0.49-0.75 s at 20 %), densify + shift +
+# float32 GEMM stays near 0.46-0.57 s (0.60-0.72 s at 100 %, where densifying itself costs);
+# they cross between 15 % and 20 % in every run. Below, the sparse kernel wins (2.3x at 6 %, the
 # density of 10x data); above, BLAS does.
 DENSIFY_DENSITY = 0.18
 
@@ -204,6 +204,15 @@ class PccStatistics:
             densified there).
         densify_density: sparse chunks with at least this fraction of non-zeros take the dense
             BLAS path (see :data:`DENSIFY_DENSITY`).
+
+    Attributes:
+        cells: cells added so far.
+        chunks_dense, chunks_sparse: chunks multiplied by BLAS (or the GPU; densified sparse
+            chunks included) and by the sparse kernel.
+        sums, squares: float64 ``[n_genes]`` sums of ``x - shift`` and of its square.
+        differing: int64 ``[n_genes]`` cells whose value differs from ``reference``.
+        products: float64 ``[E, F]`` sums of entity x shifted feature values (entity values
+            shifted in dense chunks, not in sparse ones; ``feature_sums`` corrects for those).
     """
 
     def __init__(self, n_genes: int, entity_columns=None, feature_columns=None, *, shift=None, reference=None,
