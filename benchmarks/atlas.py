@@ -1,0 +1,410 @@
+"""Atlas scale: the streaming PCC statistics over a sparse h5ad, against a bare GEMM of the same shape.
+
+    python benchmarks/atlas.py [--cells 20000] [--genes 20000] [--features 1000] [--density 0.06]
+                               [--chunk-cells N] [--sweep-cells 1024] [--dense-path] [--threads 1]
+
+Input: synthetic 10x-like raw counts, negative binomial with per-gene means and per-cell depths
+drawn log-normally and scaled so that about ``--density`` of the entries are non-zero, written
+once as an h5ad with a CSR X under ``--work`` (reused by later runs of the same size).
+
+Stages, each in a fresh child process so that its peak RSS is its own:
+
+- ``stats``: :func:`deeptgi_rt.cell_chunks.anndata_chunks` (backed reading, ``normalize="total"``)
+  into :class:`deeptgi_rt.streaming_pcc.PccStatistics` with every gene as an entity and
+  ``--features`` feature genes (the shape of genome-wide scoring: the TFs are among the entity
+  genes, so they add no work), then the float32 PCC block. Read+normalize and statistics
+  times are reported apart.
+- ``gemm``: a bare float32 GEMM of the same shape (``[genes, cells] @ [cells, features]``), in
+  chunks of the same number of cells: the limit the statistics pass is held to.
+- ``sweep``: one chunk of ``--sweep-cells`` cells at several densities, through the BLAS path
+  (densify, shift, GEMM) and through the sparse kernel; the crossover sets
+  :data:`deeptgi_rt.streaming_pcc.DENSIFY_DENSITY`.
+- ``dense`` (``--dense-path``): today's path, ``read_expression`` of the whole h5ad (dense float32
+  genes x cells) and ``pcc_block``, for the memory and time it needs at this size.
+
+Times are wall and process CPU seconds (CPU time is steadier on a shared machine); ratios use
+CPU seconds. Results go to ``benchmarks/results/atlas.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "atlas.json"
+# The synthetic h5ad is large (about 1 GiB per 100,000 cells at 6 %): outside the repository.
+DEFAULT_WORK = Path(tempfile.gettempdir()) / "deeptgi-atlas"
+SWEEP_DENSITIES = (0.01, 0.03, 0.06, 0.1, 0.15, 0.2, 1.0)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cells", type=int, default=20_000)
+    parser.add_argument("--genes", type=int, default=20_000)
+    parser.add_argument("--features", type=int, default=1_000)
+    parser.add_argument("--density", type=float, default=0.06)
+    parser.add_argument("--chunk-cells", type=int, default=None, help="cells per chunk (default: the reader's)")
+    parser.add_argument("--sweep-cells", type=int, default=1_024)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per sweep point (best is kept)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dense-path", action="store_true", help="also run read_expression + pcc_block")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["stats", "gemm", "sweep"])
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--render", action="store_true", help="only rewrite the .md from the existing .json")
+    args = parser.parse_args(argv)
+    if args.render:
+        results = json.loads(args.out.read_text())
+        args.out.with_suffix(".md").write_text(markdown(results))
+        return 0
+    if args.stage:
+        limit_threads(args.threads)
+        result = STAGES[args.stage](args)
+        result["peak_rss_mib"] = peak_rss_mib()
+        print(json.dumps(result))
+        return 0
+
+    path = synthetic_h5ad_path(args)
+    if not path.exists():
+        # In a child, so that the generator's memory never counts toward the stages' peaks.
+        run_stage("write", argv or sys.argv[1:])
+    results = {"config": config(args, path), "stages": {}}
+    if args.skip and args.out.exists():
+        # A partial run updates the stages it runs and keeps the others' last results.
+        previous = json.loads(args.out.read_text())
+        if previous["config"]["cells"] == args.cells and previous["config"]["genes"] == args.genes:
+            results["stages"] = previous["stages"]
+    stages = [s for s in ("stats", "gemm", "sweep") if s not in args.skip] + (["dense"] if args.dense_path else [])
+    for stage in stages:
+        print(f"running {stage} ...", file=sys.stderr, flush=True)
+        results["stages"][stage] = run_stage(stage, argv or sys.argv[1:])
+        results["stages"][stage]["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    results["config"]["load_average_after"] = os.getloadavg()
+    summarize(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+def limit_threads(threads: int) -> None:
+    """Pin numba and BLAS to ``threads`` for the whole child process."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(threads)
+    globals()["_blas_limit"] = threadpool_limits(threads)
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process's own address space;
+    getrusage's ru_maxrss survives exec, so a child would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_stage(stage: str, argv: list[str]) -> dict:
+    command = [sys.executable, __file__, *argv, "--stage", stage]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"stage {stage} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------- input
+
+
+def synthetic_h5ad_path(args) -> Path:
+    return args.work / f"atlas-{args.cells}x{args.genes}-d{args.density:g}.h5ad"
+
+
+def synthetic_h5ad(args) -> Path:
+    """The synthetic raw-count h5ad for these sizes (CSR X), written once under ``--work``."""
+    args.work.mkdir(parents=True, exist_ok=True)
+    path = synthetic_h5ad_path(args)
+    if path.exists():
+        return path
+    print(f"writing {path} ...", file=sys.stderr, flush=True)
+    import anndata
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    gene_means = np.exp(rng.normal(0.0, 1.5, size=args.genes))
+    depths = np.exp(rng.normal(0.0, 0.5, size=args.cells))
+    # NB with size 1: P(x > 0) = m / (1 + m). Scale the means so the expected density is the target.
+    low, high = 1e-6, 1e3
+    for _ in range(60):
+        scale = np.sqrt(low * high)
+        m = scale * np.outer(depths[:2000], gene_means)
+        low, high = (scale, high) if np.mean(m / (1 + m)) < args.density else (low, scale)
+    gene_means *= scale
+    parts = []
+    for start in range(0, args.cells, 2000):
+        m = np.outer(depths[start:start + 2000], gene_means).astype(np.float32)
+        nonzero = rng.random(m.shape, dtype=np.float32) < m / (1 + m)
+        rows, cols = np.nonzero(nonzero)
+        mean = m[rows, cols]
+        # Given x > 0, NB(1, p) is 1 + NB(1, p) (memoryless): values 1, 2, ... with the gene's tail.
+        values = 1 + rng.negative_binomial(1, 1 / (1 + mean)).astype(np.float32)
+        parts.append(sp.csr_matrix((values, (rows, cols)), shape=m.shape, dtype=np.float32))
+    x = sp.vstack(parts, format="csr")
+    adata = anndata.AnnData(X=x)
+    adata.var_names = [f"G{i:05d}" for i in range(args.genes)]
+    adata.obs_names = [f"cell{i}" for i in range(args.cells)]
+    tmp = path.with_suffix(".tmp.h5ad")
+    adata.write_h5ad(tmp)
+    tmp.rename(path)
+    return path
+
+
+def config(args, path: Path) -> dict:
+    import h5py
+    import numba
+    from threadpoolctl import threadpool_info
+
+    with h5py.File(path, "r") as f:
+        nnz = int(f["X/data"].shape[0])
+    return {
+        "cells": args.cells, "genes": args.genes, "features": args.features, "entities": args.genes,
+        "density": nnz / (args.cells * args.genes), "h5ad": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
+        "h5ad_mib": path.stat().st_size / 2**20, "chunk_cells": args.chunk_cells, "sweep_cells": args.sweep_cells,
+        "threads": args.threads, "cpu": platform.processor() or platform.machine(),
+        "blas": [{k: i.get(k) for k in ("internal_api", "version", "architecture")} for i in threadpool_info()],
+        "numba": numba.__version__, "load_average_before": os.getloadavg(),
+    }
+
+
+# ----------------------------------------------------------------- stages
+
+
+def feature_columns(args) -> np.ndarray:
+    return np.sort(np.random.default_rng(1).choice(args.genes, args.features, replace=False))
+
+
+def stage_stats(args) -> dict:
+    from deeptgi_rt.cell_chunks import anndata_chunks
+    from deeptgi_rt.streaming_pcc import DENSIFY_DENSITY, PccStatistics
+
+    path = synthetic_h5ad(args)
+    warm_up()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    chunks = anndata_chunks(path, normalize="total", chunk_cells=args.chunk_cells)
+    stats = PccStatistics(len(chunks.genes), None, feature_columns(args))
+    read = [0.0, 0.0]
+    add = [0.0, 0.0]
+    iterator = iter(chunks)
+    while True:
+        w, c = time.perf_counter(), time.process_time()
+        chunk = next(iterator, None)
+        read[0] += time.perf_counter() - w
+        read[1] += time.process_time() - c
+        if chunk is None:
+            break
+        w, c = time.perf_counter(), time.process_time()
+        stats.add(chunk)
+        add[0] += time.perf_counter() - w
+        add[1] += time.process_time() - c
+    w, c = time.perf_counter(), time.process_time()
+    block = stats.pcc()
+    finish = [time.perf_counter() - w, time.process_time() - c]
+    return {
+        "read_normalize_s": read[0], "read_normalize_cpu_s": read[1],
+        "statistics_s": add[0], "statistics_cpu_s": add[1], "finish_s": finish[0], "finish_cpu_s": finish[1],
+        "total_s": time.perf_counter() - wall0, "total_cpu_s": time.process_time() - cpu0,
+        "chunk_cells": chunks.chunk_cells, "chunks_sparse": stats.chunks_sparse, "chunks_dense": stats.chunks_dense,
+        "densify_density": DENSIFY_DENSITY, "excluded_cells": chunks.excluded_cells, "cells": stats.cells,
+        "output_shape": list(block.shape), "output_finite": bool(np.isfinite(block).all()),
+    }
+
+
+def warm_up() -> None:
+    """Load (or compile) every numba kernel of the statistics on a tiny input, outside the timing."""
+    import scipy.sparse as sp
+
+    from deeptgi_rt.streaming_pcc import PccStatistics
+
+    tiny = np.eye(4, dtype=np.float32)
+    for densify in (0.0, 2.0):
+        stats = PccStatistics(4, None, [0, 1], densify_density=densify)
+        for chunk in (tiny, sp.csr_matrix(tiny), sp.csc_matrix(tiny)):
+            stats.add(chunk)
+        stats.pcc()
+
+
+def stage_gemm(args) -> dict:
+    from deeptgi_rt.cell_chunks import _chunk_cells
+
+    step = args.chunk_cells or _chunk_cells(None, args.genes)
+    rng = np.random.default_rng(2)
+    entities = rng.random((step, args.genes), dtype=np.float32)
+    features = rng.random((step, args.features), dtype=np.float32)
+    out = np.empty((args.genes, args.features), dtype=np.float32)
+    np.matmul(entities[:8].T, features[:8], out=out)
+    w, c = time.perf_counter(), time.process_time()
+    for start in range(0, args.cells, step):
+        k = min(step, args.cells - start)
+        np.matmul(entities[:k].T, features[:k], out=out)
+    return {"gemm_s": time.perf_counter() - w, "gemm_cpu_s": time.process_time() - c, "chunk_cells": step}
+
+
+def stage_sweep(args) -> dict:
+    import scipy.sparse as sp
+
+    from deeptgi_rt.streaming_pcc import PccStatistics
+
+    rng = np.random.default_rng(3)
+    features = feature_columns(args)
+    cells = args.sweep_cells
+    dense_entities = rng.random((cells, args.genes), dtype=np.float32)
+    dense_features = rng.random((cells, args.features), dtype=np.float32)
+    out = np.empty((args.genes, args.features), dtype=np.float32)
+
+    def gemm():
+        np.matmul(dense_entities.T, dense_features, out=out)
+
+    rows = []
+    for density in SWEEP_DENSITIES:
+        chunk = sp.random(cells, args.genes, density=density, format="csr", dtype=np.float32, random_state=rng)
+        chunk.data = np.log1p(rng.integers(1, 20, size=chunk.nnz)).astype(np.float32)
+        blas = PccStatistics(args.genes, None, features, densify_density=0.0)
+        kernel = PccStatistics(args.genes, None, features, densify_density=2.0)
+        blas.add(chunk)
+        kernel.add(chunk)  # compiles, and sets the shift, outside the timing
+        times = {"blas": [], "sparse_kernel": [], "bare_gemm": []}
+        for _ in range(args.repeats):  # interleaved, so load changes hit all three alike
+            for name, run in (("blas", lambda: blas.add(chunk)), ("sparse_kernel", lambda: kernel.add(chunk)),
+                              ("bare_gemm", gemm)):
+                c = time.process_time()
+                run()
+                times[name].append(time.process_time() - c)
+        rows.append({"density": density, **{f"{name}_cpu_s": min(values) for name, values in times.items()}})
+    # A dense input chunk (dense h5ad X, Parquet, numpy) skips densifying: statistics, shifted
+    # copies and the GEMM only.
+    dense = PccStatistics(args.genes, None, features)
+    dense.add(dense_entities)
+    times = {"dense_input": [], "bare_gemm": []}
+    for _ in range(args.repeats):
+        for name, run in (("dense_input", lambda: dense.add(dense_entities)), ("bare_gemm", gemm)):
+            c = time.process_time()
+            run()
+            times[name].append(time.process_time() - c)
+    dense_row = {f"{name}_cpu_s": min(values) for name, values in times.items()}
+    return {"cells": cells, "rows": rows, "dense_input": dense_row}
+
+
+def stage_dense(args) -> dict:
+    from deeptgi_rt.expression import read_expression
+    from deeptgi_rt.pcc import pcc_block
+
+    path = synthetic_h5ad(args)
+    w, c = time.perf_counter(), time.process_time()
+    expression = read_expression(path, log1p=True)
+    read = [time.perf_counter() - w, time.process_time() - c]
+    w, c = time.perf_counter(), time.process_time()
+    pcc_block(expression.values, expression.values[feature_columns(args)], backend="cpu")
+    return {"read_s": read[0], "read_cpu_s": read[1], "pcc_s": time.perf_counter() - w,
+            "pcc_cpu_s": time.process_time() - c}
+
+
+STAGES = {"write": lambda args: {"path": str(synthetic_h5ad(args))}, "stats": stage_stats, "gemm": stage_gemm,
+          "sweep": stage_sweep, "dense": stage_dense}
+
+
+# ----------------------------------------------------------------- report
+
+
+def summarize(results: dict) -> None:
+    stages = results["stages"]
+    if "stats" in stages and "gemm" in stages:
+        stats, gemm = stages["stats"], stages["gemm"]
+        results["statistics_over_gemm_cpu"] = stats["statistics_cpu_s"] / gemm["gemm_cpu_s"]
+        results["pass_over_gemm_cpu"] = (stats["statistics_cpu_s"] + stats["finish_cpu_s"]) / gemm["gemm_cpu_s"]
+    if "sweep" in stages:
+        for row in stages["sweep"]["rows"]:
+            row["faster"] = "sparse_kernel" if row["sparse_kernel_cpu_s"] < row["blas_cpu_s"] else "blas"
+            row["blas_over_gemm"] = row["blas_cpu_s"] / row["bare_gemm_cpu_s"]
+            row["sparse_kernel_over_gemm"] = row["sparse_kernel_cpu_s"] / row["bare_gemm_cpu_s"]
+
+
+def markdown(results: dict) -> str:
+    cfg, stages = results["config"], results["stages"]
+    lines = [
+        "# Atlas scale: streaming PCC statistics",
+        "",
+        f"Synthetic 10x-like raw counts, {cfg['cells']:,} cells x {cfg['genes']:,} genes, "
+        f"{cfg['density']:.1%} non-zero, CSR h5ad ({cfg['h5ad_mib']:.0f} MiB); entities: all {cfg['entities']:,} "
+        f"genes, {cfg['features']:,} feature genes; normalize='total'; {cfg['threads']} thread(s) "
+        f"(numba and BLAS). Machine: {cfg['cpu']}, load average before {_load(cfg['load_average_before'])}, "
+        f"after {_load(cfg.get('load_average_after'))} (shared: CPU seconds are the steadier measure).",
+        "",
+    ]
+    if cfg.get("note"):
+        lines += [cfg["note"], ""]
+    if "stats" in stages:
+        s = stages["stats"]
+        lines += [
+            "## Statistics pass (backed h5ad, chunk by chunk)", "",
+            "| part | wall s | CPU s |", "|---|---:|---:|",
+            f"| read + normalize | {s['read_normalize_s']:.1f} | {s['read_normalize_cpu_s']:.1f} |",
+            f"| statistics (products, sums) | {s['statistics_s']:.1f} | {s['statistics_cpu_s']:.1f} |",
+            f"| PCC block from the statistics | {s['finish_s']:.1f} | {s['finish_cpu_s']:.1f} |",
+            f"| whole pass | {s['total_s']:.1f} | {s['total_cpu_s']:.1f} |", "",
+            f"{s['chunks_sparse']} chunks through the sparse kernel, {s['chunks_dense']} densified "
+            f"({s['chunk_cells']:,} cells per chunk, densify at >= {s['densify_density']:.0%}); "
+            f"peak RSS {s['peak_rss_mib']:.0f} MiB; {s['excluded_cells']} zero-count cells excluded.", "",
+        ]
+    if "gemm" in stages:
+        g = stages["gemm"]
+        lines += [f"Bare float32 GEMM of the same shape ({cfg['genes']:,} x {cfg['cells']:,} @ {cfg['cells']:,} x "
+                  f"{cfg['features']:,}, {g['chunk_cells']:,}-cell chunks): {g['gemm_s']:.1f} s wall, "
+                  f"{g['gemm_cpu_s']:.1f} s CPU, peak RSS {g['peak_rss_mib']:.0f} MiB.", ""]
+    if "statistics_over_gemm_cpu" in results:
+        lines += [f"**Statistics / bare GEMM (CPU): {results['statistics_over_gemm_cpu']:.2f}x**; with the final "
+                  f"PCC block: {results['pass_over_gemm_cpu']:.2f}x.", ""]
+    if "sweep" in stages:
+        sw = stages["sweep"]
+        lines += [f"## Density sweep: one chunk of {sw['cells']:,} cells x {cfg['genes']:,} genes x "
+                  f"{cfg['features']:,} features (best CPU s of the runs)", "",
+                  "| density | densify + BLAS s | sparse kernel s | bare GEMM s | BLAS / GEMM | kernel / GEMM | faster |",
+                  "|---:|---:|---:|---:|---:|---:|---|"]
+        for r in sw["rows"]:
+            lines.append(f"| {r['density']:.0%} | {r['blas_cpu_s']:.3f} | {r['sparse_kernel_cpu_s']:.3f} | "
+                         f"{r['bare_gemm_cpu_s']:.3f} | {r['blas_over_gemm']:.2f} | {r['sparse_kernel_over_gemm']:.2f} "
+                         f"| {r['faster']} |")
+        d = sw.get("dense_input")
+        if d:
+            lines.append(f"| dense input (no densify) | {d['dense_input_cpu_s']:.3f} | | {d['bare_gemm_cpu_s']:.3f} | "
+                         f"{d['dense_input_cpu_s'] / d['bare_gemm_cpu_s']:.2f} | | blas |")
+        lines.append("")
+    if "dense" in stages:
+        d = stages["dense"]
+        lines += ["## Today's dense path at this size", "",
+                  f"read_expression (whole matrix, dense float32, log1p): {d['read_s']:.1f} s wall; pcc_block: "
+                  f"{d['pcc_s']:.1f} s wall, {d['pcc_cpu_s']:.1f} s CPU; peak RSS {d['peak_rss_mib']:.0f} MiB.", ""]
+    lines += ["Not measured here: `score` end to end (the streaming engine is not yet wired into `score`, "
+              "`pcc` and training), the Dask path on this input, and 200,000+ cells.", ""]
+    return "\n".join(lines)
+
+
+def _load(values) -> str:
+    return " ".join(f"{v:.1f}" for v in values) if values else "?"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

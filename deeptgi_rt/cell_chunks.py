@@ -1,0 +1,387 @@
+"""Cells x genes inputs read a chunk of cells at a time, never whole.
+
+Every source here yields chunks of consecutive cells with all genes, float32, either a dense
+C-contiguous ``[cells, genes]`` array or a scipy CSR (or CSC) matrix (sparse storage stays sparse), with
+the gene names known before the first chunk. Sources: in-memory numpy and scipy sparse
+matrices, h5ad files read in backed mode (X dense, CSR or CSC, a layer, or raw/X), AnnData zarr
+stores, and Parquet files in the canonical cells-by-genes layout, by record batches.
+
+Each chunk is checked (NaN/inf are an :class:`~deeptgi_rt.errors.InputError` naming the file, the
+gene and the cell) and optionally normalized with ``normalize="total"``: each cell scaled to a
+total of 10,000 then ``log1p``, as scanpy's ``normalize_total(target_sum=1e4)`` + ``log1p``.
+A chunk holds every gene of its cells, so the per-cell totals come from the chunk itself. Cells
+whose total is zero cannot be normalized; they are left out and counted in
+:attr:`CellChunks.excluded_cells` (the caller warns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from .errors import InputError, preview, require_file
+
+NORMALIZATIONS = (None, "total")
+# Per-cell total after normalize="total" (scanpy's conventional target_sum).
+TARGET_TOTAL = 1e4
+# Dense bytes of one chunk (cells x genes float32) when the caller gives no chunk size: large
+# enough for BLAS to run at full speed over the chunk, small against an atlas.
+CHUNK_BYTES = 64 * 2**20
+# CSC stored matrices: entries read per slab of whole genes, and bytes of entries gathered per
+# window of cells (one scan of the file per window).
+CSC_SLAB_ENTRIES = 1 << 22
+CSC_WINDOW_BYTES = 256 * 2**20
+
+
+@dataclass
+class CellChunks:
+    """A cells x genes input, iterated a chunk of cells at a time.
+
+    Attributes:
+        genes: gene names, one per column of every chunk.
+        n_cells: cells in the input (before any are excluded).
+        source: where it came from, for messages.
+        chunk_cells: cells per chunk (the last may be shorter).
+        normalize: ``None`` or ``"total"``.
+        excluded_cells: cells left out so far because their total count is zero
+            (``normalize="total"`` only); complete after a full iteration.
+    """
+
+    genes: list[str]
+    n_cells: int
+    source: str
+    chunk_cells: int
+    normalize: str | None
+    _raw_chunks: Callable[[], Iterator] = field(repr=False)
+    excluded_cells: int = 0
+
+    def __iter__(self) -> Iterator:
+        """Yield float32 chunks ``[cells, genes]``: dense C-contiguous arrays or scipy CSR/CSC."""
+        self.excluded_cells = 0
+        first_cell = 0
+        for chunk in self._raw_chunks():
+            cells = chunk.shape[0]
+            chunk = _as_float32(chunk)
+            self._check_finite(chunk, first_cell)
+            if self.normalize == "total":
+                chunk = self._normalize_total(chunk, first_cell)
+            first_cell += cells
+            if chunk.shape[0]:
+                yield chunk
+
+    def _check_finite(self, chunk, first_cell: int) -> None:
+        values = chunk.data if _is_sparse(chunk) else chunk
+        # One float64 sum is NaN/inf exactly when some value is (or when finite values
+        # overflow, which the exact mask then rules out): the common clean chunk costs one pass.
+        if np.isfinite(values.sum(dtype=np.float64)):
+            return
+        cell, gene = _first_where(chunk, ~np.isfinite(values))
+        if cell is not None:
+            value = chunk[cell, gene]
+            raise InputError(f"{self.source}: {value} value for gene {self.genes[gene]!r} in {_cell(first_cell + cell)}")
+
+    def _normalize_total(self, chunk, first_cell: int):
+        values = chunk.data if _is_sparse(chunk) else chunk
+        if values.size and values.min() < 0:
+            cell, gene = _first_where(chunk, values < 0)
+            raise InputError(
+                f"{self.source}: negative value {chunk[cell, gene]:g} for gene {self.genes[gene]!r} in "
+                f"{_cell(first_cell + cell)}; normalize='total' needs raw counts"
+            )
+        totals = np.asarray(chunk.sum(axis=1, dtype=np.float64)).ravel()
+        empty = totals == 0
+        if empty.any():
+            self.excluded_cells += int(np.count_nonzero(empty))
+            chunk = chunk[~empty]
+            totals = totals[~empty]
+        scale = TARGET_TOTAL / totals
+        if _is_sparse(chunk):
+            chunk = chunk.tocsr(copy=True) if chunk.format != "csr" else chunk.copy()
+            chunk.data = np.log1p(chunk.data * np.repeat(scale, np.diff(chunk.indptr))).astype(np.float32)
+            return chunk
+        chunk = np.multiply(chunk, scale[:, None]).astype(np.float32)
+        return np.log1p(chunk, out=chunk)
+
+
+def array_chunks(values, genes: Sequence[str], *, chunk_cells: int | None = None, normalize: str | None = None,
+                 source: str = "<memory>") -> CellChunks:
+    """Chunks of an in-memory cells x genes matrix.
+
+    Args:
+        values: ``[cells, genes]`` numpy array (any real dtype) or scipy sparse matrix.
+        genes: gene names, one per column.
+        chunk_cells: cells per chunk; ``None`` picks about :data:`CHUNK_BYTES` of dense float32.
+        normalize: ``None`` or ``"total"``.
+        source: name used in messages.
+    """
+    if values.ndim != 2:
+        raise InputError(f"{source}: expected a 2-D cells x genes matrix, got shape {values.shape}")
+    if not _is_sparse(values):
+        values = np.asarray(values)
+    elif values.format not in ("csr", "csc"):
+        values = values.tocsr()
+    step = _chunk_cells(chunk_cells, values.shape[1])
+    return _chunks(genes, values.shape[0], source, step, normalize,
+                   lambda: (values[start:start + step] for start in range(0, values.shape[0], step)))
+
+
+def anndata_chunks(path, *, layer: str | None = None, use_raw: bool = False, chunk_cells: int | None = None,
+                   normalize: str | None = None) -> CellChunks:
+    """Chunks of an AnnData file or store: ``.h5ad`` (read through h5py) or a zarr store
+    (a directory), without loading the matrix.
+
+    Args:
+        path: an ``.h5ad`` file or an AnnData zarr store.
+        layer: read ``layers/<layer>`` instead of X.
+        use_raw: read ``raw/X`` (with ``raw/var`` gene names) instead of X.
+        chunk_cells, normalize: as for :func:`array_chunks`.
+
+    Raises:
+        InputError: unreadable file, no X (or no such layer / no raw), a non-numeric matrix,
+            ``layer`` together with ``use_raw``.
+    """
+    source = str(path)
+    if layer is not None and use_raw:
+        raise InputError(f"{source}: give a layer or use_raw, not both (raw has no layers)")
+    opened = _open_anndata(path, source)
+    try:
+        matrix_key, var_key = ("raw/X", "raw/var") if use_raw else (f"layers/{layer}" if layer else "X", "var")
+        if use_raw and "raw" not in opened:
+            raise InputError(f"{source}: use_raw was asked but the file has no raw (raw/X)")
+        if layer is not None and layer not in opened.get("layers", {}):
+            layers = list(opened["layers"].keys()) if "layers" in opened else []
+            raise InputError(f"{source}: no layer {layer!r} (layers: {preview(layers) if layers else 'none'})")
+        if matrix_key not in opened:
+            raise InputError(f"{source}: no {matrix_key} matrix in the AnnData store")
+        genes = _var_names(opened, var_key, source)
+        matrix = _matrix(opened[matrix_key], source, matrix_key)
+        n_cells, n_genes = matrix.shape
+    finally:
+        _close(opened)
+    if n_genes != len(genes):
+        raise InputError(f"{source}: {matrix_key} has {n_genes} genes but {var_key} names {len(genes)}")
+    step = _chunk_cells(chunk_cells, n_genes)
+
+    def raw_chunks():
+        store = _open_anndata(path, source)
+        try:
+            data = _matrix(store[matrix_key], source, matrix_key)
+            if isinstance(data, _StoredCsc):
+                yield from data.row_chunks(step)
+                return
+            for start in range(0, n_cells, step):
+                yield data[start:min(start + step, n_cells)]
+        finally:
+            _close(store)
+
+    return _chunks(genes, n_cells, source, step, normalize, raw_chunks)
+
+
+def parquet_chunks(path, *, chunk_cells: int | None = None, normalize: str | None = None) -> CellChunks:
+    """Chunks of a Parquet file in the canonical cells-by-genes layout (an optional first string
+    column of cell ids, then one numeric column per gene), read a record batch at a time.
+
+    Raises:
+        InputError: unreadable file, no numeric columns, a non-numeric gene column, duplicate genes.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = str(path)
+    file = require_file(path, expected="a Parquet file")
+    try:
+        parquet = pq.ParquetFile(file)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{source}: not a readable Parquet file: {_first_line(exc)}") from None
+    schema = parquet.schema_arrow
+    names = list(schema.names)
+    first = 1 if names and (pa.types.is_string(schema.field(0).type) or pa.types.is_large_string(schema.field(0).type)) else 0
+    genes = names[first:]
+    if not genes:
+        raise InputError(f"{source}: no gene columns")
+    for name in genes:
+        kind = schema.field(name).type
+        if not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind)):
+            raise InputError(f"{source}: column {name!r} is not numeric ({kind}); expected the cells-by-genes layout")
+    repeated = sorted({name for name in genes if genes.count(name) > 1}) if len(set(genes)) < len(genes) else []
+    if repeated:
+        raise InputError(f"{source}: duplicate gene names: {preview(repeated)}")
+    step = _chunk_cells(chunk_cells, len(genes))
+
+    def raw_chunks():
+        reader = pq.ParquetFile(file)
+        for batch in reader.iter_batches(batch_size=step, columns=genes):
+            chunk = np.empty((batch.num_rows, len(genes)), dtype=np.float32)
+            for g, column in enumerate(batch.columns):
+                # Missing values arrive as NaN and are reported by the finiteness check.
+                chunk[:, g] = column.to_numpy(zero_copy_only=False)
+            yield chunk
+
+    return _chunks(genes, parquet.metadata.num_rows, source, step, normalize, raw_chunks)
+
+
+def _chunks(genes, n_cells: int, source: str, step: int, normalize, raw_chunks) -> CellChunks:
+    if normalize not in NORMALIZATIONS:
+        raise InputError(f"unknown normalize {normalize!r}; use None or 'total'")
+    return CellChunks(genes=[str(g) for g in genes], n_cells=int(n_cells), source=source, chunk_cells=step,
+                      normalize=normalize, _raw_chunks=raw_chunks)
+
+
+def _chunk_cells(chunk_cells: int | None, n_genes: int) -> int:
+    if chunk_cells is None:
+        return max(1, CHUNK_BYTES // (4 * max(int(n_genes), 1)))
+    if int(chunk_cells) < 1:
+        raise InputError(f"chunk_cells must be a positive integer, got {chunk_cells!r}")
+    return int(chunk_cells)
+
+
+def _open_anndata(path, source: str):
+    """The root group of an h5ad file (h5py) or a zarr store."""
+    from pathlib import Path
+
+    if Path(path).is_dir():
+        try:
+            import zarr
+
+            try:
+                # Consolidated metadata can list elements deleted since it was written (a store
+                # without X would look whole): read what is in the store itself.
+                return zarr.open_group(str(path), mode="r", use_consolidated=False)
+            except TypeError:  # zarr 2 has no use_consolidated and reads the store itself
+                return zarr.open_group(str(path), mode="r")
+        except Exception as exc:  # zarr raises many types for a directory that is not a store
+            raise InputError(f"{source}: not a readable AnnData zarr store: {_first_line(exc)}") from None
+    file = require_file(path, expected="an h5ad file or a zarr store")
+    try:
+        import h5py
+
+        return h5py.File(file, "r")
+    except OSError as exc:
+        raise InputError(f"{source}: not a readable h5ad file: {_first_line(exc)}") from None
+
+
+def _close(store) -> None:
+    close = getattr(store, "close", None)
+    if close is not None:
+        close()
+
+
+def _var_names(store, var_key: str, source: str) -> list[str]:
+    read_elem = _anndata_io().read_elem
+    if var_key not in store:
+        raise InputError(f"{source}: no {var_key} (gene names) in the AnnData store")
+    return [str(name) for name in read_elem(store[var_key]).index]
+
+
+def _matrix(element, source: str, key: str):
+    """A row-sliceable view of a stored matrix: a dense array, or anndata's backed sparse dataset
+    (row slices of which are scipy CSR/CSC matrices)."""
+    encoding = element.attrs.get("encoding-type", "")
+    if encoding == "csc_matrix":
+        return _StoredCsc(element)
+    if encoding == "csr_matrix":
+        return _anndata_io().sparse_dataset(element)
+    if not hasattr(element, "dtype") or getattr(element, "ndim", 0) != 2:
+        raise InputError(f"{source}: {key} is not a matrix (encoding {encoding or 'unknown'!r})")
+    if not (np.issubdtype(element.dtype, np.number) or element.dtype == np.bool_):
+        raise InputError(f"{source}: {key} has non-numeric dtype {element.dtype}")
+    return element
+
+
+class _StoredCsc:
+    """A CSC matrix in an h5ad/zarr group, read by cells in bounded memory.
+
+    Cells of a CSC matrix are scattered over every gene's column, so a block of cells costs a
+    scan of the whole index (anndata's backed row slice instead loads the whole matrix per
+    slice). The scan reads :data:`CSC_SLAB_ENTRIES` entries at a time and gathers a window of
+    cells holding up to :data:`CSC_WINDOW_BYTES` of entries, so the file is read once per
+    window, not once per chunk; CSR is the layout for atlases (read once in all).
+    """
+
+    def __init__(self, group):
+        self.group = group
+        self.shape = tuple(int(n) for n in group.attrs["shape"])
+        self.indptr = np.asarray(group["indptr"][:], dtype=np.int64)
+
+    def row_chunks(self, step: int):
+        """Yield float32 CSR chunks of ``step`` consecutive cells, in order."""
+        n_cells = self.shape[0]
+        entries_per_cell = max(1.0, self.indptr[-1] / max(n_cells, 1))
+        window = max(step, int(CSC_WINDOW_BYTES / (8 * entries_per_cell)) // step * step)
+        for w0 in range(0, n_cells, window):
+            block = self.rows(w0, min(w0 + window, n_cells))
+            for start in range(0, block.shape[0], step):
+                yield block[start:start + step]
+
+    def rows(self, start: int, stop: int):
+        """Cells ``start:stop`` as a float32 CSR matrix ``[stop - start, genes]``."""
+        import scipy.sparse as sp
+
+        n_genes = self.shape[1]
+        rows, cols, values = [], [], []
+        gene = 0
+        while gene < n_genes:
+            end = int(np.searchsorted(self.indptr, self.indptr[gene] + CSC_SLAB_ENTRIES, side="right")) - 1
+            end = min(max(end, gene + 1), n_genes)
+            lo, hi = self.indptr[gene], self.indptr[end]
+            cells = np.asarray(self.group["indices"][lo:hi])
+            keep = (cells >= start) & (cells < stop)
+            if keep.any():
+                genes = np.repeat(np.arange(gene, end), np.diff(self.indptr[gene:end + 1]))
+                rows.append(cells[keep] - start)
+                cols.append(genes[keep])
+                values.append(np.asarray(self.group["data"][lo:hi])[keep])
+            gene = end
+        if not rows:
+            return sp.csr_matrix((stop - start, n_genes), dtype=np.float32)
+        coo = sp.coo_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                            shape=(stop - start, n_genes))
+        return coo.tocsr()
+
+
+def _anndata_io():
+    """anndata's element readers: ``anndata.io`` (0.11+) or ``anndata.experimental`` (0.10)."""
+    try:
+        import anndata.io as io
+
+        io.sparse_dataset, io.read_elem
+    except (ImportError, AttributeError):
+        import anndata.experimental as io
+    return io
+
+
+def _as_float32(chunk):
+    if _is_sparse(chunk):
+        chunk = chunk.tocsr() if chunk.format not in ("csr", "csc") else chunk
+        return chunk.astype(np.float32) if chunk.dtype != np.float32 else chunk
+    return np.ascontiguousarray(chunk, dtype=np.float32)
+
+
+def _first_where(chunk, mask: np.ndarray) -> tuple[int | None, int | None]:
+    """(cell, gene) within ``chunk`` of the first True of ``mask`` in cell order; ``mask`` is
+    over the dense values, or over ``chunk.data`` for a sparse chunk."""
+    if not _is_sparse(chunk):
+        hits = np.argwhere(mask)
+        return (int(hits[0][0]), int(hits[0][1])) if len(hits) else (None, None)
+    # tocoo() keeps the stored order of the entries, so ``mask`` indexes its rows and columns.
+    coo = chunk.tocoo()
+    hits = np.flatnonzero(mask)
+    if not len(hits):
+        return None, None
+    first = hits[np.lexsort((coo.col[hits], coo.row[hits]))[0]]
+    return int(coo.row[first]), int(coo.col[first])
+
+
+def _is_sparse(chunk) -> bool:
+    return hasattr(chunk, "tocsr") and hasattr(chunk, "nnz")
+
+
+def _cell(index: int) -> str:
+    return f"cell at row {index + 1}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
