@@ -147,8 +147,11 @@ class DeepTGIModel:
     def write_request(self, out: PathLike, request: ScoreRequest) -> ScoreSummary:
         """:meth:`write` for a ready :class:`ScoreRequest`: the output path is checked, then the run prepared."""
         from .atomic import check_output_path
+        from .edges import tsv_compression
 
         target = check_output_path(out)
+        if request.format == "tsv":
+            tsv_compression(target)
         return self.prepare(request).write(target)
 
     def prepare(self, request: ScoreRequest) -> ScoreRun:

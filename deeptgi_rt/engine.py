@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     import pyarrow
 
     from .model import ScoringModel
-    from .pairs import GeneIndex, PairSource
+    from .names import GeneMatcher
+    from .pairs import PairSource
 
 
 @dataclass
@@ -70,7 +71,7 @@ class ScoreRun:
     pairs_total: int
     expected_edges: int
     pair_source: PairSource | None = None
-    gene_index: GeneIndex | None = None
+    gene_index: GeneMatcher | None = None
     tf_of_row: np.ndarray | None = None
     target_of_row: np.ndarray | None = None
     on_finish: Callable[[ScoreSummary], None] | None = None
@@ -104,9 +105,10 @@ class ScoreRun:
     def write(self, target: Path) -> ScoreSummary:
         """Write the edge list to ``target`` (a path checked by :func:`~deeptgi_rt.atomic.check_output_path`)
         atomically, in ``request.format``; returns the summary."""
-        from .edges import ParquetEdgeWriter, iter_parquet_edges, write_edges, write_tsv
+        from .edges import ParquetEdgeWriter, iter_parquet_edges, tsv_compression, write_edges, write_tsv
 
         fmt, summary = self.request.format, self.summary
+        compression = tsv_compression(target) if fmt == "tsv" else None
         sort_globally = self.expected_edges <= self.request.max_sort_edges
         listed_in_order = self.pair_source is not None and self.request.top_k is None
         summary.order = "score" if sort_globally else ("pairs" if listed_in_order else "tf")
@@ -122,7 +124,7 @@ class ScoreRun:
                 # Within the budget the edges (12 bytes each) are held and sorted in memory.
                 edges = EdgeBlock.concat(list(self.edge_blocks(rank=False)))
                 with summary.timed("write"):
-                    summary.edges_written = write_edges(_by_score(edges), names, final, fmt)
+                    summary.edges_written = write_edges(_by_score(edges), names, final, fmt, compression=compression)
             else:
                 # Beyond it they stream to the output (Parquet) or to a spool read back once (TSV).
                 spool = final if fmt == "parquet" else scratch("spool")
@@ -136,7 +138,7 @@ class ScoreRun:
                         writer.close()
                 with summary.timed("write"):
                     if fmt == "tsv":
-                        write_tsv(iter_parquet_edges(spool), final)
+                        write_tsv(iter_parquet_edges(spool), final, compression=compression)
                 summary.edges_written = writer.rows
         summary.out = str(target)
         self._finish()
@@ -276,27 +278,16 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
     )
 
 
-def gene_index(expressions: Sequence[Expression], case_insensitive: bool) -> tuple[list[str], GeneIndex]:
+def gene_index(expressions: Sequence[Expression], case_insensitive: bool) -> tuple[list[str], GeneMatcher]:
     """The genes every modality has (in the first's order) and their name index.
 
     The one place where the run matches gene names across modalities and looks names up.
     """
-    from .pairs import GeneIndex
+    from .names import GeneMatcher, shared_genes
 
-    data_genes = _shared_genes(expressions, case_insensitive)
-    return data_genes, GeneIndex(data_genes, case_insensitive)
-
-
-def _shared_genes(expressions: Sequence[Expression], case_insensitive: bool) -> list[str]:
-    """Genes of the first modality that every other modality has too, in the first's order."""
-    genes = list(expressions[0].genes)
-    for other in expressions[1:]:
-        key = str.casefold if case_insensitive else str
-        present = {key(name) for name in other.genes}
-        genes = [name for name in genes if key(name) in present]
-    if not genes:
-        raise InputError(f"{expressions[1].source}: no gene in common with {expressions[0].source}")
-    return genes
+    data_genes = shared_genes([data.genes for data in expressions], case_insensitive=case_insensitive,
+                              sources=[data.source for data in expressions])
+    return data_genes, GeneMatcher(data_genes, case_insensitive)
 
 
 def as_expression(data: ExpressionLike, *, layout: Layout | None, log1p: bool, case_insensitive: bool,

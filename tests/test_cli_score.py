@@ -69,6 +69,18 @@ def test_tsv_format_is_the_adjacency_format(files, capsys):
     np.testing.assert_allclose(tsv["importance"].to_numpy(), parquet["score"].to_numpy(), rtol=1e-6)
 
 
+def test_tsv_gz_output_is_gzipped_tsv(files, capsys):
+    import gzip
+
+    tmp, expr, model = files
+    out_tsv, out_gz = tmp / "grn.tsv", tmp / "grn.tsv.gz"
+    assert score(capsys, expr, "--model", model, "--out", out_tsv)[0] == 0
+    assert score(capsys, expr, "--model", model, "--out", out_gz)[0] == 0
+    assert out_gz.read_bytes()[:2] == b"\x1f\x8b"  # gzip magic, not Parquet's PAR1
+    assert gzip.decompress(out_gz.read_bytes()).decode() == out_tsv.read_text()
+    assert_input_error(capsys, tmp / "grn.tsv.zst", expr, "--model", model, match=".tsv.gz")
+
+
 def test_top_k_and_threshold_options(files, capsys):
     tmp, expr, model = files
     out = tmp / "top.parquet"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..scoring import DEFAULT_BATCH_SIZE
+from ..tables import TARGET_COLUMNS, TF_COLUMNS
 from . import add_quiet
 
 DEFAULT_OUT = "grn.parquet"
@@ -26,14 +27,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--tfs", metavar="TFS", help="gene list of TFs (default: the model's TFs found in the data)")
     parser.add_argument("--genes", metavar="GENES", help="gene list of targets (default: every gene in the data)")
     parser.add_argument("--pairs", metavar="PAIRS",
-                        help="score only these pairs: Parquet/CSV/TSV with TF and target columns "
-                             "(TF/Target, Gene1/Gene2, TF/gene or source/target)")
+                        help="score only these pairs: Parquet/CSV/TSV with a TF column (any case: "
+                             f"{'/'.join(TF_COLUMNS)}) and a target column ({'/'.join(TARGET_COLUMNS)})")
     parser.add_argument("--unknown-pairs", choices=("skip", "error"), default="skip",
                         help="pairs naming genes absent from the data: skip them (default) or fail")
     parser.add_argument("--out", "-o", default=DEFAULT_OUT, help=f"output edge list (default: {DEFAULT_OUT})")
     parser.add_argument("--format", choices=("parquet", "tsv"), default=None,
-                        help="parquet (TF, target, score) or tsv (TF<TAB>target<TAB>importance); "
-                             "default from --out's extension, else parquet")
+                        help="parquet (TF, target, score) or tsv (TF<TAB>target<TAB>importance, gzipped for .gz); "
+                             "default tsv for .tsv/.txt/.tab[.gz] names, else parquet")
     parser.add_argument("--top-k", type=int, metavar="K", help="keep the K best targets per TF")
     parser.add_argument("--threshold", metavar="youden|FLOAT",
                         help="keep edges with score >= this (youden = the model's threshold); default: all pairs")
@@ -57,10 +58,11 @@ def add_parser(subparsers) -> None:
 
 
 def output_format(out: str, fmt: str | None) -> str:
-    """The output format: ``fmt`` if given, else ``tsv`` for .tsv/.txt/.tsv.gz paths, else ``parquet``."""
-    if fmt:
-        return fmt
-    return "tsv" if out.lower().endswith((".tsv", ".txt", ".tab")) else "parquet"
+    """The output format: ``fmt`` if given, else ``tsv`` for .tsv/.txt/.tab paths (optionally
+    .gz, see :func:`~deeptgi_rt.tables.is_tsv_output`), else ``parquet``."""
+    from ..tables import is_tsv_output
+
+    return fmt or ("tsv" if is_tsv_output(out) else "parquet")
 
 
 def run(args: argparse.Namespace) -> int:
