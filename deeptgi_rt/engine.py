@@ -219,14 +219,17 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
             f"{model.path}: the model expects {len(meta.modalities)} expression modalities "
             f"({', '.join(meta.modalities)}) but {len(given)} were given ({hint})", parameter="bulk",
         )
+    transforms = run_transforms(meta, request, model.path)
     pair_source = PairSource(request.pairs) if request.pairs is not None else None
     with summary.timed("read"):
         expressions = [
-            as_expression(data, layout=layout, log1p=prep == "log1p", case_insensitive=request.case_insensitive,
-                          what=what)
-            for data, layout, prep, what in zip(given, (request.layout, request.bulk_layout), meta.preprocessing,
-                                                ("expression", "bulk"))
+            as_expression(data, layout=layout, transform=transform, case_insensitive=request.case_insensitive,
+                          what=what, var_names_column=request.var_names_column if what == "expression" else None)
+            for data, layout, transform, what in zip(given, (request.layout, request.bulk_layout), transforms,
+                                                     ("expression", "bulk"))
         ]
+        for modality, (data, transform) in enumerate(zip(expressions, transforms)):
+            _check_not_raw_counts(data, transform, meta.transform_of(modality), model.path, reporter)
         _warn_missing_features(expressions, meta.feature_genes, request, reporter)
         data_genes, index = gene_index(expressions, request.case_insensitive)
         scan = scan_pairs(pair_source, index) if pair_source is not None else None
@@ -290,26 +293,64 @@ def gene_index(expressions: Sequence[Expression], case_insensitive: bool) -> tup
     return data_genes, GeneMatcher(data_genes, case_insensitive)
 
 
-def as_expression(data: ExpressionLike, *, layout: Layout | None, log1p: bool, case_insensitive: bool,
-                  what: str) -> Expression:
-    """An :class:`Expression` (preprocessed) from any accepted input form."""
+def run_transforms(meta, request: ScoreRequest, model_path: str) -> list[str]:
+    """The transform applied to each modality: the model's own preprocessing, else the request's.
+
+    Raises:
+        InputError: a transform requested for a modality the model transforms itself (it would
+            be applied twice).
+    """
+    transforms = []
+    for prep, asked, name in zip(meta.preprocessing, (request.transform, request.bulk_transform),
+                                 ("transform", "bulk_transform")):
+        if prep != "none" and asked != "none":
+            flags = "--log1p/--normalize" if name == "transform" else "--bulk-log1p/--bulk-normalize"
+            raise InputError(f"{model_path}: the model applies {prep} itself (metadata preprocessing), so the data "
+                             f"would be transformed twice; drop {flags} ({name}='none')")
+        transforms.append(prep if prep != "none" else asked)
+    return transforms
+
+
+def _check_not_raw_counts(data: Expression, transform: str, trained_on: str, model_path: str,
+                          reporter: Reporter) -> None:
+    """Raw-looking counts reaching PCC untransformed: an error when the model records that it
+    learned from values that were not raw counts, a warning when it does not say
+    (``"unknown"``), nothing for a model trained on raw counts."""
+    from .expression import looks_like_counts, raw_counts_hint
+
+    if transform != "none" or trained_on == "raw_counts" or not looks_like_counts(data.values):
+        return
+    if trained_on == "unknown":
+        reporter.warn(raw_counts_hint(data))
+        return
+    raise InputError(raw_counts_hint(data) + f"; {model_path} learned from values that were not raw counts "
+                     f"(metadata expression_transform {trained_on!r})")
+
+
+def as_expression(data: ExpressionLike, *, layout: Layout | None, transform: str, case_insensitive: bool,
+                  what: str, var_names_column: str | None = None) -> Expression:
+    """An :class:`Expression` (transformed) from any accepted input form."""
     from .expression import expression_from_frame, read_expression
 
     if isinstance(data, Expression):
-        if not log1p:
+        if transform == "none":
             return data
         return expression_from_frame(data.values, genes=data.genes, cells=data.cells, layout="genes-by-cells",
-                                     source=data.source, log1p=True, case_insensitive=case_insensitive)
+                                     source=data.source, transform=transform, case_insensitive=case_insensitive)
     if isinstance(data, (str, os.PathLike)):
-        return read_expression(data, layout=layout or "auto", log1p=log1p, case_insensitive=case_insensitive)
+        return read_expression(data, layout=layout or "auto", transform=transform, case_insensitive=case_insensitive,
+                               var_names_column=var_names_column)
+    if var_names_column is not None:
+        raise InputError(f"<{what}>: var_names_column= names a column of an h5ad/zarr file; pass gene names "
+                         "with in-memory data instead", parameter="var_names_column")
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
         array, genes = data
         return expression_from_frame(array, genes=list(genes), layout=layout or "cells-by-genes",
-                                     source=f"<{what} array>", log1p=log1p, case_insensitive=case_insensitive)
+                                     source=f"<{what} array>", transform=transform, case_insensitive=case_insensitive)
     if isinstance(data, np.ndarray):
         raise InputError(f"<{what} array>: pass a numpy array with its gene names as (array, gene_names)")
     return expression_from_frame(data, layout=layout or "cells-by-genes", source=f"<{what} frame>",
-                                 log1p=log1p, case_insensitive=case_insensitive)
+                                 transform=transform, case_insensitive=case_insensitive)
 
 
 def _warn_missing_features(expressions, feature_genes: list[str], request: ScoreRequest, reporter: Reporter) -> None:

@@ -12,7 +12,7 @@ from typing import get_args
 
 import numpy as np
 
-from ._types import ExpressionLike, GeneList, Layout, OutputFormat, PairsLike, Threshold, UnknownPairs
+from ._types import ExpressionLike, GeneList, Layout, OutputFormat, PairsLike, Threshold, Transform, UnknownPairs
 from .errors import InputError
 from .scoring import DEFAULT_BATCH_SIZE
 
@@ -37,6 +37,9 @@ class ScoreRequest:
         layout, bulk_layout: layout of ``expression`` / ``bulk`` (``None``: ``"auto"`` for
             files, ``"cells-by-genes"`` for in-memory data).
         case_insensitive: match gene names ignoring case.
+        var_names_column: h5ad/zarr ``expression`` only: the ``var`` column holding gene names.
+        transform, bulk_transform: transform of raw counts in ``expression`` / ``bulk`` before
+            the model's own preprocessing: ``"none"``, ``"log1p"`` or ``"normalize_total_log1p"``.
         min_coverage: smallest accepted fraction of the model's feature genes in the data.
         unknown_pairs: pairs naming genes absent from the data: ``"skip"`` or ``"error"``.
         format: output format of :meth:`DeepTGIModel.write`.
@@ -57,6 +60,9 @@ class ScoreRequest:
     layout: Layout | None = None
     bulk_layout: Layout | None = None
     case_insensitive: bool = False
+    var_names_column: str | None = None
+    transform: Transform = "none"
+    bulk_transform: Transform = "none"
     min_coverage: float = 1.0
     unknown_pairs: UnknownPairs = "skip"
     format: OutputFormat = "parquet"
@@ -72,6 +78,11 @@ class ScoreRequest:
                              parameter="min_coverage")
         _choice("unknown_pairs", self.unknown_pairs, UnknownPairs)
         _choice("format", self.format, OutputFormat)
+        _choice("transform", self.transform, Transform)
+        _choice("bulk_transform", self.bulk_transform, Transform)
+        if self.bulk is None and self.bulk_transform != "none":
+            raise InputError("bulk_transform= transforms the bulk modality; give bulk= too or drop it",
+                             parameter="bulk_transform")
         for name in ("layout", "bulk_layout"):
             if getattr(self, name) is not None:
                 _choice(name, getattr(self, name), Layout)

@@ -7,6 +7,7 @@ import argparse
 from ..scoring import DEFAULT_BATCH_SIZE
 from ..tables import TARGET_COLUMNS, TF_COLUMNS
 from . import add_quiet
+from .convert import add_expression_options, add_transform_options, transform_option
 
 DEFAULT_OUT = "grn.parquet"
 
@@ -43,11 +44,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
                         help=f"pairs per model run (default {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
-    parser.add_argument("--layout", default="auto", choices=("auto", "cells-by-genes", "genes-by-cells"),
-                        help="layout of EXPR (default auto)")
+    add_expression_options(parser)
     parser.add_argument("--bulk-layout", default="auto", choices=("auto", "cells-by-genes", "genes-by-cells"),
                         help="layout of --bulk (default auto)")
-    parser.add_argument("--case-insensitive", action="store_true", help="match gene names ignoring case")
+    add_transform_options(parser, prefix="bulk-", what="--bulk")
     parser.add_argument("--allow-missing-features", type=float, metavar="MIN_COVERAGE",
                         help="accept missing feature genes (zero columns) when at least this fraction is present, e.g. 0.9")
     parser.add_argument("--max-sort-edges", type=int, default=None, metavar="N",
@@ -85,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         layout=args.layout,
         bulk_layout=args.bulk_layout,
         case_insensitive=args.case_insensitive,
+        var_names_column=args.var_names_column,
+        transform=transform_option(args.log1p, args.normalize),
+        bulk_transform=transform_option(args.bulk_log1p, args.bulk_normalize),
         min_coverage=1.0 if args.allow_missing_features is None else args.allow_missing_features,
         unknown_pairs=args.unknown_pairs,
         format=output_format(args.out, args.format),

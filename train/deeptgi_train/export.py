@@ -228,6 +228,14 @@ def export_onnx(model: DeepTGI, metadata: ModelMetadata, path: str | os.PathLike
     return {"max_abs_diff": worst, "diffs": diffs, "state_tensors": dict(STATE_TENSORS), "metadata": metadata}
 
 
+def with_training_data(metadata: ModelMetadata, training) -> ModelMetadata:
+    """``metadata`` completed with what the training data say about scoring (additive contract
+    fields): ``expression_transform`` per modality, from the transforms used and the values
+    read (a :class:`~deeptgi_train.data.TrainingSet`)."""
+    data = training.data
+    return dataclasses.replace(metadata, expression_transform=list(data.expression_transform or []) or None)
+
+
 def save_checkpoint(model: DeepTGI, metadata: ModelMetadata | None, path: str | os.PathLike) -> Path:
     """Save weights, configuration, input dimensions and (optional) metadata to ``path`` atomically."""
     payload = {
