@@ -85,8 +85,11 @@ class DeepTGIModel:
             pairs: score only these pairs: a Parquet/CSV/TSV file or a polars/pandas/pyarrow
                 table with TF and target columns (then ``tfs``/``genes`` must be ``None``).
             top_k: keep the ``top_k`` best targets per TF.
-            threshold: keep edges with score >= this float in [0, 1], or ``"youden"`` for the
-                model's threshold; ``None`` keeps every scored pair.
+            threshold: keep edges with score >= this float in [0, 1], ``"youden"`` for the
+                model's threshold at the genome-wide density of its training network (when the
+                model records ``label_prior``), ``"balanced-youden"`` for it as chosen on
+                balanced pairs; ``None`` keeps every scored pair. Below 90 % feature-gene
+                coverage the model's threshold is refused.
             batch_size: pairs per head run.
             layout, bulk_layout: ``"auto"`` (files), ``"cells-by-genes"`` or ``"genes-by-cells"``.
             case_insensitive: match gene names ignoring case.

@@ -62,6 +62,11 @@ class ModelMetadata:
         expression_transform: optional, one entry per modality (:data:`EXPRESSION_TRANSFORMS`):
             what the model's training values were; ``None`` for models written before the
             field (see :meth:`transform_of`).
+        label_prior: optional, the labelled pairs' base rates: ``class_balance`` (positives /
+            labelled pairs, what the threshold was chosen on), ``network_density`` (positives /
+            TF x target pairs of the training data, or ``None``), and the counts behind them
+            (``positives``, ``labelled_pairs``, ``tfs``, ``targets``); ``None`` for models
+            written before the field (see :mod:`deeptgi_rt.thresholds`).
     """
 
     feature_genes: list[str]
@@ -74,6 +79,7 @@ class ModelMetadata:
     training: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     expression_transform: list[str] | None = None
+    label_prior: dict[str, Any] | None = None
 
     def transform_of(self, modality: int) -> str:
         """The ``expression_transform`` of modality ``modality``, ``"unknown"`` when not recorded."""
@@ -98,6 +104,8 @@ class ModelMetadata:
             props["state_tensors"] = self.state_tensors
         if self.expression_transform is not None:
             props["expression_transform"] = self.expression_transform
+        if self.label_prior is not None:
+            props["label_prior"] = self.label_prior
         return {key: json.dumps(value) for key, value in props.items()}
 
     @classmethod
@@ -123,6 +131,7 @@ class ModelMetadata:
             training=values.get("training", {}),
             format_version=values["deeptgi_format_version"],
             expression_transform=values.get("expression_transform"),
+            label_prior=values.get("label_prior"),
         )
         meta.validate(source)
         return meta
@@ -153,8 +162,24 @@ class ModelMetadata:
                 or any(t not in EXPRESSION_TRANSFORMS for t in self.expression_transform)):
             raise InputError(f"{source}: metadata expression_transform must give one of "
                              f"{', '.join(EXPRESSION_TRANSFORMS)} per modality, got {self.expression_transform!r}")
+        if self.label_prior is not None:
+            _check_label_prior(self.label_prior, source)
         if self.state_tensors is not None and set(self.state_tensors) != {"tf", "gene"}:
             raise InputError(f"{source}: metadata state_tensors must name exactly 'tf' and 'gene'")
 
 
-_KNOWN_KEYS = set(_REQUIRED_KEYS) | {"state_tensors", "tfs", "config", "training", "expression_transform"}
+_KNOWN_KEYS = set(_REQUIRED_KEYS) | {"state_tensors", "tfs", "config", "training", "expression_transform",
+                                     "label_prior"}
+
+
+def _check_label_prior(prior, source: str) -> None:
+    """``label_prior``: an object whose ``class_balance`` (required) and ``network_density``
+    (may be null) are fractions strictly between 0 and 1."""
+    if not isinstance(prior, dict) or "class_balance" not in prior:
+        raise InputError(f"{source}: metadata label_prior must be an object with class_balance")
+    for key in ("class_balance", "network_density"):
+        value = prior.get(key)
+        if value is None and key == "network_density":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
+            raise InputError(f"{source}: metadata label_prior {key} {value!r} is not a fraction in (0, 1)")

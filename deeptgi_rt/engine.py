@@ -28,6 +28,7 @@ from .request import ScoreRequest
 from .scoring import PairBuffers, score_listed_pairs, score_tf_rows
 from .selection import EdgeSelection
 from .summary import ScoreSummary, peak_rss_bytes
+from .thresholds import model_threshold
 
 if TYPE_CHECKING:
     import polars
@@ -157,11 +158,11 @@ class ScoreRun:
         ``rank``); listed pairs in the table's order, or TF by TF at the end with ``top_k``.
         Only the scoring work is timed as ``score``; the consumer's time between blocks is not.
         """
-        request, metadata = self.request, self.model.metadata
+        request, model_cut = self.request, self.summary.threshold
         listed = self.pair_source is not None
         self._selection = selection = EdgeSelection(
-            len(self.tf_names), top_k=request.top_k, threshold=request.score_filter(metadata.threshold),
-            model_threshold=metadata.threshold, self_target=None if listed else self.self_target,
+            len(self.tf_names), top_k=request.top_k, threshold=request.score_filter(model_cut),
+            model_threshold=model_cut, self_target=None if listed else self.self_target,
         )
         with self.reporter.task("scoring", self.pairs_total, unit="pairs") as advance:
             blocks = self._listed_pairs(selection, advance) if listed else self._all_pairs(selection, advance, rank)
@@ -194,6 +195,11 @@ class ScoreRun:
         self.summary.pairs_scored = selection.pairs_scored
         self.summary.edges_over_threshold = int(selection.over_per_tf.sum())
         self.summary.top_tfs = selection.top_tfs(self.tf_names)
+        if self.summary.edges_over_threshold == 0 and self.summary.pairs_scored and "moved to" in self.summary.threshold_how:
+            # Measured on mdc-lite: its scores stop at 0.990, under the 0.9905 the shift asks for.
+            self.reporter.warn(f"no pair reaches the genome-wide threshold {self.summary.threshold:.4g}: the model's "
+                               "scores are not calibrated that far; rank with --top-k K or use --threshold "
+                               "balanced-youden (top_k=, threshold='balanced-youden')")
         self.summary.peak_rss_bytes = peak_rss_bytes()
         if self.on_finish is not None:
             self.on_finish(self.summary)
@@ -220,6 +226,11 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
             f"({', '.join(meta.modalities)}) but {len(given)} were given ({hint})", parameter="bulk",
         )
     transforms = run_transforms(meta, request, model.path)
+    threshold = model_threshold(meta, request.threshold_name)
+    summary.threshold, summary.threshold_how = threshold.value, threshold.describe()
+    if request.threshold == "youden" and not threshold.shifted:
+        reporter.warn(f"{model.path}: --threshold youden is the threshold chosen on balanced labelled pairs "
+                      "(the model records no label_prior); genome-wide it calls far more pairs than a network holds")
     pair_source = PairSource(request.pairs) if request.pairs is not None else None
     with summary.timed("read"):
         expressions = [
@@ -230,7 +241,8 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
         ]
         for modality, (data, transform) in enumerate(zip(expressions, transforms)):
             _check_not_raw_counts(data, transform, meta.transform_of(modality), model.path, reporter)
-        _warn_missing_features(expressions, meta.feature_genes, request, reporter)
+        summary.feature_coverage = _warn_missing_features(expressions, meta.feature_genes, request, reporter)
+        _check_threshold_applies(summary.feature_coverage, request)
         data_genes, index = gene_index(expressions, request.case_insensitive)
         scan = scan_pairs(pair_source, index) if pair_source is not None else None
     if scan is not None:
@@ -353,10 +365,24 @@ def as_expression(data: ExpressionLike, *, layout: Layout | None, transform: str
                                  transform=transform, case_insensitive=case_insensitive)
 
 
-def _warn_missing_features(expressions, feature_genes: list[str], request: ScoreRequest, reporter: Reporter) -> None:
-    """One warning per modality lacking feature genes (an error below ``min_coverage``)."""
+def _check_threshold_applies(coverage: float, request: ScoreRequest) -> None:
+    """Refuse the model's threshold below :data:`~deeptgi_rt.thresholds.MIN_THRESHOLD_COVERAGE`
+    feature-gene coverage: zero-filled columns shift every score."""
+    from .thresholds import MIN_THRESHOLD_COVERAGE, THRESHOLD_NAMES
+
+    if request.threshold in THRESHOLD_NAMES and coverage < MIN_THRESHOLD_COVERAGE:
+        raise InputError(
+            f"threshold='{request.threshold}': the data hold {coverage:.1%} of the model's feature genes, below the "
+            f"{MIN_THRESHOLD_COVERAGE:.0%} at which its threshold applies; give a threshold=FLOAT of your own or "
+            "top_k=K (ranking without a threshold still works)", parameter="threshold")
+
+
+def _warn_missing_features(expressions, feature_genes: list[str], request: ScoreRequest, reporter: Reporter) -> float:
+    """One warning per modality lacking feature genes (an error below ``min_coverage``);
+    returns the lowest coverage (fraction of feature genes present) over the modalities."""
     from .features import feature_gene_columns
 
+    coverage = 1.0
     for data in expressions:
         columns, _ = feature_gene_columns(data, feature_genes, min_coverage=request.min_coverage,
                                           case_insensitive=request.case_insensitive)
@@ -365,6 +391,8 @@ def _warn_missing_features(expressions, feature_genes: list[str], request: Score
                 f"{data.source}: {len(feature_genes) - len(columns)} of {len(feature_genes)} feature "
                 f"genes missing; their PCC columns are zero ({len(columns) / len(feature_genes):.1%} coverage)"
             )
+        coverage = min(coverage, len(columns) / len(feature_genes))
+    return coverage
 
 
 def _entity_features(expressions, names: list[str], feature_genes: list[str], request: ScoreRequest,

@@ -15,6 +15,7 @@ import numpy as np
 from ._types import ExpressionLike, GeneList, Layout, OutputFormat, PairsLike, Threshold, Transform, UnknownPairs
 from .errors import InputError
 from .scoring import DEFAULT_BATCH_SIZE
+from .thresholds import THRESHOLD_NAMES
 
 # Edge lists up to this size are sorted globally by score (about 32 bytes per edge while sorting).
 MAX_SORT_EDGES = 50_000_000
@@ -31,8 +32,10 @@ class ScoreRequest:
         genes: target names or gene-list file; ``None``: every gene in the data.
         pairs: score only these pairs (then ``tfs`` and ``genes`` stay ``None``).
         top_k: keep the ``top_k`` best targets per TF.
-        threshold: keep edges with score >= this; ``"youden"``: the model's threshold. A
-            numeric string (as typed on a command line) is stored as its float.
+        threshold: keep edges with score >= this; ``"youden"``: the model's threshold at the
+            genome-wide base rate, ``"balanced-youden"``: as chosen on balanced pairs (see
+            :mod:`deeptgi_rt.thresholds`). A numeric string (as typed on a command line) is
+            stored as its float.
         batch_size: pairs per head run.
         layout, bulk_layout: layout of ``expression`` / ``bulk`` (``None``: ``"auto"`` for
             files, ``"cells-by-genes"`` for in-memory data).
@@ -97,10 +100,16 @@ class ScoreRequest:
         return [self.expression] + ([self.bulk] if self.bulk is not None else [])
 
     def score_filter(self, model_threshold: float) -> float | None:
-        """The lowest score kept: ``None`` (keep all), the given float, or ``model_threshold`` for ``"youden"``."""
-        if self.threshold == "youden":
+        """The lowest score kept: ``None`` (keep all), the given float, or ``model_threshold``
+        (the cut the request's threshold name resolves to, see :mod:`deeptgi_rt.thresholds`)."""
+        if self.threshold in THRESHOLD_NAMES:
             return float(model_threshold)
         return None if self.threshold is None else float(self.threshold)
+
+    @property
+    def threshold_name(self) -> str:
+        """The model threshold this run reports: the named one, else ``"youden"``."""
+        return self.threshold if self.threshold in THRESHOLD_NAMES else "youden"
 
 
 def _count(name: str, value, *, minimum: int = 1) -> None:
@@ -116,13 +125,15 @@ def _choice(name: str, value, literal) -> None:
 
 
 def _threshold(threshold) -> Threshold | None:
-    """``threshold`` checked: ``None``, ``"youden"`` (any case) or a float in [0, 1] (numeric strings parsed)."""
+    """``threshold`` checked: ``None``, a name of :data:`THRESHOLD_NAMES` (any case) or a float
+    in [0, 1] (numeric strings parsed)."""
     if threshold is None:
         return None
-    message = f"threshold must be 'youden' or a number in [0, 1], got {threshold!r}"
+    message = (f"threshold must be {' or '.join(repr(name) for name in THRESHOLD_NAMES)} or a number in [0, 1], "
+               f"got {threshold!r}")
     if isinstance(threshold, str):
-        if threshold.strip().lower() == "youden":
-            return "youden"
+        if threshold.strip().lower() in THRESHOLD_NAMES:
+            return threshold.strip().lower()
         try:
             threshold = float(threshold)
         except ValueError:

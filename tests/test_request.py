@@ -15,8 +15,8 @@ from deeptgi_rt.request import ScoreRequest
 BAD_OPTIONS = [
     ("top_k", 0, "top_k must be a positive integer", "--top-k must be a positive integer"),
     ("top_k", 2.5, "top_k must be a positive integer", "--top-k must be a positive integer"),
-    ("threshold", 1.5, "threshold must be 'youden' or a number", "--threshold must be 'youden' or a number"),
-    ("threshold", "high", "threshold must be 'youden' or a number", "--threshold must be 'youden' or a number"),
+    ("threshold", 1.5, "threshold must be 'youden' or 'balanced-youden' or a number", "--threshold must be 'youden' or 'balanced-youden' or a number"),
+    ("threshold", "high", "threshold must be 'youden' or 'balanced-youden' or a number", "--threshold must be 'youden' or 'balanced-youden' or a number"),
     ("batch_size", -1, "batch_size must be a positive integer", "--batch-size must be a positive integer"),
     ("min_coverage", 1.5, "min_coverage must be a fraction", "--allow-missing-features must be a fraction"),
     ("unknown_pairs", "ignore", "unknown_pairs must be one of skip, error",
@@ -66,6 +66,8 @@ def test_threshold_strings_are_parsed_and_youden_resolves_to_the_model_threshold
     assert ScoreRequest("e", threshold="youden").score_filter(0.7) == 0.7
     assert ScoreRequest("e", threshold=0.3).score_filter(0.7) == 0.3
     assert ScoreRequest("e").score_filter(0.7) is None
+    assert ScoreRequest("e", threshold="Balanced-Youden").threshold == "balanced-youden"
+    assert ScoreRequest("e", threshold="balanced-youden").score_filter(0.4) == 0.4
 
 
 def test_request_is_frozen_and_lists_its_modalities():

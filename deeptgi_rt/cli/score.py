@@ -37,8 +37,10 @@ def add_parser(subparsers) -> None:
                         help="parquet (TF, target, score) or tsv (TF<TAB>target<TAB>importance, gzipped for .gz); "
                              "default tsv for .tsv/.txt/.tab[.gz] names, else parquet")
     parser.add_argument("--top-k", type=int, metavar="K", help="keep the K best targets per TF")
-    parser.add_argument("--threshold", metavar="youden|FLOAT",
-                        help="keep edges with score >= this (youden = the model's threshold); default: all pairs")
+    parser.add_argument("--threshold", metavar="youden|balanced-youden|FLOAT",
+                        help="keep edges with score >= this: youden = the model's threshold moved to the genome-wide "
+                             "density of its training network, balanced-youden = as chosen on balanced labelled "
+                             "pairs (docs/scoring.md); default: all pairs")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where PCC and scoring run (default: auto = CUDA if it works, else CPU)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
@@ -105,6 +107,8 @@ def print_summary(summary, reporter) -> None:
     """The run's summary as a rich table on stderr."""
     from rich.table import Table
 
+    from ..thresholds import MIN_THRESHOLD_COVERAGE
+
     table = Table(title=f"deeptgi-rt score -> {summary.out}", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
@@ -112,7 +116,11 @@ def print_summary(summary, reporter) -> None:
     rate = summary.pairs_scored / summary.stage_seconds["score"] if summary.stage_seconds["score"] > 0 else 0.0
     table.add_row("TFs x targets", summary.scored_shape())
     table.add_row("pairs scored", f"{summary.pairs_scored:,}")
-    table.add_row(f"edges with score >= {summary.threshold:.4g} (model threshold)", f"{summary.edges_over_threshold:,}")
+    table.add_row(f"edges with score >= {summary.threshold:.4g} (model threshold)",
+                  f"{summary.edges_over_threshold:,} ({summary.share_over_threshold:.1%} of pairs)")
+    table.add_row("model threshold", summary.threshold_how)
+    if summary.feature_coverage < MIN_THRESHOLD_COVERAGE:
+        table.add_row("", f"not meaningful at {summary.feature_coverage:.0%} feature-gene coverage")
     table.add_row("edges written", f"{summary.edges_written:,} (order: {summary.order})")
     for stage, seconds in summary.stage_seconds.items():
         table.add_row(f"time: {stage}", f"{seconds:.2f} s")

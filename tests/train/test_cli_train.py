@@ -262,7 +262,11 @@ def test_fit_without_a_transform_records_what_the_values_were(tmp_path, capsys):
     code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
                                  *FAST, "--out", str(tmp_path / "m.onnx")])
     assert code == 0, err
-    assert _check_metadata(tmp_path / "m.onnx").expression_transform == ["none"]
+    metadata = _check_metadata(tmp_path / "m.onnx")
+    assert metadata.expression_transform == ["none"]
+    # 6 of 12 labelled pairs positive; 6 positives over 3 TFs x 5 other genes.
+    assert metadata.label_prior == {"class_balance": 0.5, "network_density": 0.4, "positives": 6,
+                                    "labelled_pairs": 12, "tfs": 3, "targets": 5}
 
 
 def _check_metadata(path):
