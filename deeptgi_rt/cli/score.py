@@ -71,10 +71,14 @@ def run(args: argparse.Namespace) -> int:
     """Score and write; print the summary unless ``--quiet``."""
     from ..api import MAX_SORT_EDGES, ScoreRequest, load_model
     from ..atomic import check_output_path
+    from ..edges import tsv_compression
     from ..progress import make_reporter
 
     # Everything checkable without reading data fails first, before the model is even loaded.
     check_output_path(args.out)
+    fmt = output_format(args.out, args.format)
+    if fmt == "tsv":
+        tsv_compression(args.out)
     request = ScoreRequest(
         args.expression,
         bulk=args.bulk,
@@ -92,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         bulk_transform=transform_option(args.bulk_log1p, args.bulk_normalize),
         min_coverage=1.0 if args.allow_missing_features is None else args.allow_missing_features,
         unknown_pairs=args.unknown_pairs,
-        format=output_format(args.out, args.format),
+        format=fmt,
         max_sort_edges=MAX_SORT_EDGES if args.max_sort_edges is None else args.max_sort_edges,
     )
     reporter = make_reporter(args.quiet)
