@@ -16,7 +16,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Iterator
 
-from ._types import Device, ExpressionLike, GeneList, Layout, OutputFormat, PairsLike, PathLike, Threshold, UnknownPairs
+from ._types import (Device, ExpressionLike, GeneList, Layout, OutputFormat, PairsLike, PathLike, Threshold, Transform,
+                     UnknownPairs)
 from .errors import InputError
 from .progress import Reporter
 from .request import MAX_SORT_EDGES, ScoreRequest
@@ -70,7 +71,8 @@ class DeepTGIModel:
               genes: GeneList | None = None, pairs: PairsLike | None = None, top_k: int | None = None,
               threshold: Threshold | None = None, batch_size: int = DEFAULT_BATCH_SIZE, layout: Layout | None = None,
               bulk_layout: Layout | None = None, case_insensitive: bool = False, min_coverage: float = 1.0,
-              unknown_pairs: UnknownPairs = "skip") -> polars.DataFrame:
+              unknown_pairs: UnknownPairs = "skip", transform: Transform = "none",
+              bulk_transform: Transform = "none", var_names_column: str | None = None) -> polars.DataFrame:
         """Score pairs and return them as a polars DataFrame sorted by descending score.
 
         Args:
@@ -83,13 +85,22 @@ class DeepTGIModel:
             pairs: score only these pairs: a Parquet/CSV/TSV file or a polars/pandas/pyarrow
                 table with TF and target columns (then ``tfs``/``genes`` must be ``None``).
             top_k: keep the ``top_k`` best targets per TF.
-            threshold: keep edges with score >= this float in [0, 1], or ``"youden"`` for the
-                model's threshold; ``None`` keeps every scored pair.
+            threshold: keep edges with score >= this float in [0, 1], ``"youden"`` for the
+                model's threshold at the genome-wide density of its training network (when the
+                model records ``label_prior``), ``"balanced-youden"`` for it as chosen on
+                balanced pairs; ``None`` keeps every scored pair. Below 90 % feature-gene
+                coverage the model's threshold is refused.
             batch_size: pairs per head run.
             layout, bulk_layout: ``"auto"`` (files), ``"cells-by-genes"`` or ``"genes-by-cells"``.
             case_insensitive: match gene names ignoring case.
             min_coverage: accept missing feature genes (zero PCC columns) down to this fraction.
             unknown_pairs: pairs naming genes absent from the data: ``"skip"`` or ``"error"``.
+            transform, bulk_transform: transform raw counts first: ``"log1p"`` or
+                ``"normalize_total_log1p"`` (each cell to a total of 10,000, then log1p, as
+                scanpy); refused for a modality the model transforms itself (metadata
+                ``preprocessing``). Raw-looking counts left untransformed get a warning, or an
+                error when the model records it learned from other values.
+            var_names_column: h5ad/zarr ``expression``: the ``var`` column holding gene names.
 
         Returns:
             polars DataFrame with columns ``TF``, ``target`` (categorical) and ``score`` (float32).
@@ -100,14 +111,16 @@ class DeepTGIModel:
         return self.prepare(ScoreRequest(
             expression, bulk=bulk, tfs=tfs, genes=genes, pairs=pairs, top_k=top_k, threshold=threshold,
             batch_size=batch_size, layout=layout, bulk_layout=bulk_layout, case_insensitive=case_insensitive,
-            min_coverage=min_coverage, unknown_pairs=unknown_pairs)).frame()
+            min_coverage=min_coverage, unknown_pairs=unknown_pairs, transform=transform,
+            bulk_transform=bulk_transform, var_names_column=var_names_column)).frame()
 
     def iter_batches(self, expression: ExpressionLike, *, bulk: ExpressionLike | None = None,
                      tfs: GeneList | None = None, genes: GeneList | None = None, pairs: PairsLike | None = None,
                      top_k: int | None = None, threshold: Threshold | None = None,
                      batch_size: int = DEFAULT_BATCH_SIZE, layout: Layout | None = None,
                      bulk_layout: Layout | None = None, case_insensitive: bool = False, min_coverage: float = 1.0,
-                     unknown_pairs: UnknownPairs = "skip") -> Iterator[pyarrow.RecordBatch]:
+                     unknown_pairs: UnknownPairs = "skip", transform: Transform = "none",
+              bulk_transform: Transform = "none", var_names_column: str | None = None) -> Iterator[pyarrow.RecordBatch]:
         """Stream the scored edges as ``pyarrow.RecordBatch`` es (TF and target
         dictionary-encoded, score float32), in bounded memory.
 
@@ -118,14 +131,16 @@ class DeepTGIModel:
         return self.prepare(ScoreRequest(
             expression, bulk=bulk, tfs=tfs, genes=genes, pairs=pairs, top_k=top_k, threshold=threshold,
             batch_size=batch_size, layout=layout, bulk_layout=bulk_layout, case_insensitive=case_insensitive,
-            min_coverage=min_coverage, unknown_pairs=unknown_pairs)).batches()
+            min_coverage=min_coverage, unknown_pairs=unknown_pairs, transform=transform,
+            bulk_transform=bulk_transform, var_names_column=var_names_column)).batches()
 
     def write(self, out: PathLike, expression: ExpressionLike, *, format: OutputFormat = "parquet",
               max_sort_edges: int = MAX_SORT_EDGES, bulk: ExpressionLike | None = None, tfs: GeneList | None = None,
               genes: GeneList | None = None, pairs: PairsLike | None = None, top_k: int | None = None,
               threshold: Threshold | None = None, batch_size: int = DEFAULT_BATCH_SIZE, layout: Layout | None = None,
               bulk_layout: Layout | None = None, case_insensitive: bool = False, min_coverage: float = 1.0,
-              unknown_pairs: UnknownPairs = "skip") -> ScoreSummary:
+              unknown_pairs: UnknownPairs = "skip", transform: Transform = "none",
+              bulk_transform: Transform = "none", var_names_column: str | None = None) -> ScoreSummary:
         """Score and write the edge list to ``out`` atomically (nothing at ``out`` unless complete).
 
         Args:
@@ -142,13 +157,17 @@ class DeepTGIModel:
         return self.write_request(out, ScoreRequest(
             expression, bulk=bulk, tfs=tfs, genes=genes, pairs=pairs, top_k=top_k, threshold=threshold,
             batch_size=batch_size, layout=layout, bulk_layout=bulk_layout, case_insensitive=case_insensitive,
-            min_coverage=min_coverage, unknown_pairs=unknown_pairs, format=format, max_sort_edges=max_sort_edges))
+            min_coverage=min_coverage, unknown_pairs=unknown_pairs, transform=transform,
+            bulk_transform=bulk_transform, var_names_column=var_names_column, format=format, max_sort_edges=max_sort_edges))
 
     def write_request(self, out: PathLike, request: ScoreRequest) -> ScoreSummary:
         """:meth:`write` for a ready :class:`ScoreRequest`: the output path is checked, then the run prepared."""
         from .atomic import check_output_path
+        from .edges import tsv_compression
 
         target = check_output_path(out)
+        if request.format == "tsv":
+            tsv_compression(target)
         return self.prepare(request).write(target)
 
     def prepare(self, request: ScoreRequest) -> ScoreRun:

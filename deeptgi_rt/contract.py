@@ -26,7 +26,12 @@ FORMAT_VERSION = 1
 TF_INPUT = "tf_features"
 GENE_INPUT = "gene_features"
 SCORE_OUTPUT = "score"
-PREPROCESSING_CHOICES = ("none", "log1p")
+PREPROCESSING_CHOICES = ("none", "log1p", "normalize_total_log1p")
+# How the values a model learned from were made from the expression given to training (per
+# modality): by deeptgi-train's transform, or taken as given, which did ("raw_counts") or did
+# not ("none") look like raw counts. Models written before the field read as "unknown".
+EXPRESSION_TRANSFORMS = ("none", "log1p", "normalize_total_log1p", "raw_counts")
+UNKNOWN_TRANSFORM = "unknown"
 
 # metadata_props keys; every value is a JSON document.
 _REQUIRED_KEYS = (
@@ -46,14 +51,22 @@ class ModelMetadata:
         feature_genes: gene names whose PCC with an entity forms its feature row, in column order.
         modalities: names of the expression modalities in input order, e.g. ``["single_cell"]`` or
             ``["single_cell", "bulk"]``.
-        preprocessing: one entry per modality, ``"none"`` or ``"log1p"``, applied to the raw
-            expression before PCC.
+        preprocessing: one entry per modality, ``"none"``, ``"log1p"`` or
+            ``"normalize_total_log1p"``, applied by the runtime to the expression before PCC.
         threshold: the Youden-index threshold chosen on validation data (never on test data).
         state_tensors: ``{"tf": name, "gene": name}`` of the two intermediate state tensors, or
             ``None`` for a model that cannot be factorized (scored end to end).
         tfs: transcription factors the model was trained on (the default TF list when scoring).
         config: the model configuration (architecture sizes, branches).
         training: a summary of the training run (data, protocol, metrics, package version).
+        expression_transform: optional, one entry per modality (:data:`EXPRESSION_TRANSFORMS`):
+            what the model's training values were; ``None`` for models written before the
+            field (see :meth:`transform_of`).
+        label_prior: optional, the labelled pairs' base rates: ``class_balance`` (positives /
+            labelled pairs, what the threshold was chosen on), ``network_density`` (positives /
+            TF x target pairs of the training data, or ``None``), and the counts behind them
+            (``positives``, ``labelled_pairs``, ``tfs``, ``targets``); ``None`` for models
+            written before the field (see :mod:`deeptgi_rt.thresholds`).
     """
 
     feature_genes: list[str]
@@ -65,6 +78,14 @@ class ModelMetadata:
     config: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    expression_transform: list[str] | None = None
+    label_prior: dict[str, Any] | None = None
+
+    def transform_of(self, modality: int) -> str:
+        """The ``expression_transform`` of modality ``modality``, ``"unknown"`` when not recorded."""
+        if self.expression_transform is None:
+            return UNKNOWN_TRANSFORM
+        return self.expression_transform[modality]
 
     def to_props(self) -> dict[str, str]:
         """Serialize to ONNX ``metadata_props`` (str -> JSON str)."""
@@ -81,6 +102,10 @@ class ModelMetadata:
         }
         if self.state_tensors is not None:
             props["state_tensors"] = self.state_tensors
+        if self.expression_transform is not None:
+            props["expression_transform"] = self.expression_transform
+        if self.label_prior is not None:
+            props["label_prior"] = self.label_prior
         return {key: json.dumps(value) for key, value in props.items()}
 
     @classmethod
@@ -105,6 +130,8 @@ class ModelMetadata:
             config=values.get("config", {}),
             training=values.get("training", {}),
             format_version=values["deeptgi_format_version"],
+            expression_transform=values.get("expression_transform"),
+            label_prior=values.get("label_prior"),
         )
         meta.validate(source)
         return meta
@@ -129,8 +156,30 @@ class ModelMetadata:
             raise InputError(f"{source}: unknown preprocessing {bad[0]!r} in metadata")
         if not isinstance(self.threshold, (int, float)) or not 0.0 <= float(self.threshold) <= 1.0:
             raise InputError(f"{source}: metadata threshold {self.threshold!r} is not in [0, 1]")
+        if self.expression_transform is not None and (
+                not isinstance(self.expression_transform, list)
+                or len(self.expression_transform) != len(self.modalities)
+                or any(t not in EXPRESSION_TRANSFORMS for t in self.expression_transform)):
+            raise InputError(f"{source}: metadata expression_transform must give one of "
+                             f"{', '.join(EXPRESSION_TRANSFORMS)} per modality, got {self.expression_transform!r}")
+        if self.label_prior is not None:
+            _check_label_prior(self.label_prior, source)
         if self.state_tensors is not None and set(self.state_tensors) != {"tf", "gene"}:
             raise InputError(f"{source}: metadata state_tensors must name exactly 'tf' and 'gene'")
 
 
-_KNOWN_KEYS = set(_REQUIRED_KEYS) | {"state_tensors", "tfs", "config", "training"}
+_KNOWN_KEYS = set(_REQUIRED_KEYS) | {"state_tensors", "tfs", "config", "training", "expression_transform",
+                                     "label_prior"}
+
+
+def _check_label_prior(prior, source: str) -> None:
+    """``label_prior``: an object whose ``class_balance`` (required) and ``network_density``
+    (may be null) are fractions strictly between 0 and 1."""
+    if not isinstance(prior, dict) or "class_balance" not in prior:
+        raise InputError(f"{source}: metadata label_prior must be an object with class_balance")
+    for key in ("class_balance", "network_density"):
+        value = prior.get(key)
+        if value is None and key == "network_density":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
+            raise InputError(f"{source}: metadata label_prior {key} {value!r} is not a fraction in (0, 1)")

@@ -120,11 +120,12 @@ class ParquetEdgeWriter:
 
 
 def write_edges(edges: EdgeBlock, names: EdgeNames, out: str | Path, format: str = "parquet",
-                row_group_edges: int = ROW_GROUP_EDGES) -> int:
-    """Write an in-memory edge list to ``out`` as Parquet or TSV, in row-group slices; returns the edge count."""
+                row_group_edges: int = ROW_GROUP_EDGES, *, compression: str | None = None) -> int:
+    """Write an in-memory edge list to ``out`` as Parquet or TSV, in row-group slices; returns
+    the edge count. ``compression`` (``"gzip"`` or ``None``) applies to TSV."""
     slices = (edges.take(slice(start, start + row_group_edges)) for start in range(0, len(edges), row_group_edges))
     if format == "tsv":
-        return write_tsv((names.batch(part) for part in slices), out)
+        return write_tsv((names.batch(part) for part in slices), out, compression=compression)
     writer = ParquetEdgeWriter(out, names, row_group_edges)
     try:
         for part in slices:
@@ -132,6 +133,19 @@ def write_edges(edges: EdgeBlock, names: EdgeNames, out: str | Path, format: str
     finally:
         writer.close()
     return writer.rows
+
+
+def tsv_compression(path: str | Path) -> str | None:
+    """The compression of a TSV edge list named ``path``: ``"gzip"`` for ``.gz``, ``None`` for
+    none; other compressions are an :class:`~deeptgi_rt.errors.InputError` (checked before any work)."""
+    from .errors import InputError
+    from .tables import split_compression
+
+    _, compression = split_compression(path)
+    if compression not in (None, "gzip"):
+        raise InputError(f"{path}: TSV edge lists are written plain or gzipped; name it .tsv or .tsv.gz",
+                         parameter="out")
+    return compression
 
 
 def descending_order(scores: np.ndarray) -> np.ndarray:
@@ -160,13 +174,15 @@ def iter_parquet_edges(path: str | Path, batch_edges: int = ROW_GROUP_EDGES) -> 
     yield from pq.ParquetFile(str(path)).iter_batches(batch_size=batch_edges)
 
 
-def write_tsv(batches: Iterator[pa.RecordBatch], out: str | Path) -> int:
-    """Write edge batches as ``TF<TAB>target<TAB>importance`` with a header line; returns the edge count."""
+def write_tsv(batches: Iterator[pa.RecordBatch], out: str | Path, *, compression: str | None = None) -> int:
+    """Write edge batches as ``TF<TAB>target<TAB>importance`` with a header line, gzipped when
+    ``compression`` is ``"gzip"`` (see :func:`tsv_compression`); returns the edge count."""
     import pyarrow.csv as pacsv
 
     schema = pa.schema([(TSV_HEADER[0], pa.string()), (TSV_HEADER[1], pa.string()), (TSV_HEADER[2], pa.float32())])
     rows = 0
-    with open(out, "wb") as sink:
+    with pa.OSFile(str(out), "wb") as raw, \
+            (pa.CompressedOutputStream(raw, "gzip") if compression == "gzip" else raw) as sink:
         sink.write(("\t".join(TSV_HEADER) + "\n").encode())
         options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
         with pacsv.CSVWriter(sink, schema, write_options=options) as writer:

@@ -28,13 +28,15 @@ from .request import ScoreRequest
 from .scoring import PairBuffers, score_listed_pairs, score_tf_rows
 from .selection import EdgeSelection
 from .summary import ScoreSummary, peak_rss_bytes
+from .thresholds import model_threshold
 
 if TYPE_CHECKING:
     import polars
     import pyarrow
 
     from .model import ScoringModel
-    from .pairs import GeneIndex, PairSource
+    from .names import GeneMatcher
+    from .pairs import PairSource
 
 
 @dataclass
@@ -70,7 +72,7 @@ class ScoreRun:
     pairs_total: int
     expected_edges: int
     pair_source: PairSource | None = None
-    gene_index: GeneIndex | None = None
+    gene_index: GeneMatcher | None = None
     tf_of_row: np.ndarray | None = None
     target_of_row: np.ndarray | None = None
     on_finish: Callable[[ScoreSummary], None] | None = None
@@ -104,9 +106,10 @@ class ScoreRun:
     def write(self, target: Path) -> ScoreSummary:
         """Write the edge list to ``target`` (a path checked by :func:`~deeptgi_rt.atomic.check_output_path`)
         atomically, in ``request.format``; returns the summary."""
-        from .edges import ParquetEdgeWriter, iter_parquet_edges, write_edges, write_tsv
+        from .edges import ParquetEdgeWriter, iter_parquet_edges, tsv_compression, write_edges, write_tsv
 
         fmt, summary = self.request.format, self.summary
+        compression = tsv_compression(target) if fmt == "tsv" else None
         sort_globally = self.expected_edges <= self.request.max_sort_edges
         listed_in_order = self.pair_source is not None and self.request.top_k is None
         summary.order = "score" if sort_globally else ("pairs" if listed_in_order else "tf")
@@ -122,7 +125,7 @@ class ScoreRun:
                 # Within the budget the edges (12 bytes each) are held and sorted in memory.
                 edges = EdgeBlock.concat(list(self.edge_blocks(rank=False)))
                 with summary.timed("write"):
-                    summary.edges_written = write_edges(_by_score(edges), names, final, fmt)
+                    summary.edges_written = write_edges(_by_score(edges), names, final, fmt, compression=compression)
             else:
                 # Beyond it they stream to the output (Parquet) or to a spool read back once (TSV).
                 spool = final if fmt == "parquet" else scratch("spool")
@@ -136,7 +139,7 @@ class ScoreRun:
                         writer.close()
                 with summary.timed("write"):
                     if fmt == "tsv":
-                        write_tsv(iter_parquet_edges(spool), final)
+                        write_tsv(iter_parquet_edges(spool), final, compression=compression)
                 summary.edges_written = writer.rows
         summary.out = str(target)
         self._finish()
@@ -155,11 +158,11 @@ class ScoreRun:
         ``rank``); listed pairs in the table's order, or TF by TF at the end with ``top_k``.
         Only the scoring work is timed as ``score``; the consumer's time between blocks is not.
         """
-        request, metadata = self.request, self.model.metadata
+        request, model_cut = self.request, self.summary.threshold
         listed = self.pair_source is not None
         self._selection = selection = EdgeSelection(
-            len(self.tf_names), top_k=request.top_k, threshold=request.score_filter(metadata.threshold),
-            model_threshold=metadata.threshold, self_target=None if listed else self.self_target,
+            len(self.tf_names), top_k=request.top_k, threshold=request.score_filter(model_cut),
+            model_threshold=model_cut, self_target=None if listed else self.self_target,
         )
         with self.reporter.task("scoring", self.pairs_total, unit="pairs") as advance:
             blocks = self._listed_pairs(selection, advance) if listed else self._all_pairs(selection, advance, rank)
@@ -192,6 +195,11 @@ class ScoreRun:
         self.summary.pairs_scored = selection.pairs_scored
         self.summary.edges_over_threshold = int(selection.over_per_tf.sum())
         self.summary.top_tfs = selection.top_tfs(self.tf_names)
+        if self.summary.edges_over_threshold == 0 and self.summary.pairs_scored and "moved to" in self.summary.threshold_how:
+            # Measured on mdc-lite: its scores stop at 0.990, under the 0.9905 the shift asks for.
+            self.reporter.warn(f"no pair reaches the genome-wide threshold {self.summary.threshold:.4g}: the model's "
+                               "scores are not calibrated that far; rank with --top-k K or use --threshold "
+                               "balanced-youden (top_k=, threshold='balanced-youden')")
         self.summary.peak_rss_bytes = peak_rss_bytes()
         if self.on_finish is not None:
             self.on_finish(self.summary)
@@ -217,15 +225,24 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
             f"{model.path}: the model expects {len(meta.modalities)} expression modalities "
             f"({', '.join(meta.modalities)}) but {len(given)} were given ({hint})", parameter="bulk",
         )
+    transforms = run_transforms(meta, request, model.path)
+    threshold = model_threshold(meta, request.threshold_name)
+    summary.threshold, summary.threshold_how = threshold.value, threshold.describe()
+    if request.threshold == "youden" and not threshold.shifted:
+        reporter.warn(f"{model.path}: --threshold youden is the threshold chosen on balanced labelled pairs "
+                      "(the model records no label_prior); genome-wide it calls far more pairs than a network holds")
     pair_source = PairSource(request.pairs) if request.pairs is not None else None
     with summary.timed("read"):
         expressions = [
-            as_expression(data, layout=layout, log1p=prep == "log1p", case_insensitive=request.case_insensitive,
-                          what=what)
-            for data, layout, prep, what in zip(given, (request.layout, request.bulk_layout), meta.preprocessing,
-                                                ("expression", "bulk"))
+            as_expression(data, layout=layout, transform=transform, case_insensitive=request.case_insensitive,
+                          what=what, var_names_column=request.var_names_column if what == "expression" else None)
+            for data, layout, transform, what in zip(given, (request.layout, request.bulk_layout), transforms,
+                                                     ("expression", "bulk"))
         ]
-        _warn_missing_features(expressions, meta.feature_genes, request, reporter)
+        for modality, (data, transform) in enumerate(zip(expressions, transforms)):
+            _check_not_raw_counts(data, transform, meta.transform_of(modality), model.path, reporter)
+        summary.feature_coverage = _warn_missing_features(expressions, meta.feature_genes, request, reporter)
+        _check_threshold_applies(summary.feature_coverage, request)
         data_genes, index = gene_index(expressions, request.case_insensitive)
         scan = scan_pairs(pair_source, index) if pair_source is not None else None
     if scan is not None:
@@ -276,55 +293,96 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
     )
 
 
-def gene_index(expressions: Sequence[Expression], case_insensitive: bool) -> tuple[list[str], GeneIndex]:
+def gene_index(expressions: Sequence[Expression], case_insensitive: bool) -> tuple[list[str], GeneMatcher]:
     """The genes every modality has (in the first's order) and their name index.
 
     The one place where the run matches gene names across modalities and looks names up.
     """
-    from .pairs import GeneIndex
+    from .names import GeneMatcher, shared_genes
 
-    data_genes = _shared_genes(expressions, case_insensitive)
-    return data_genes, GeneIndex(data_genes, case_insensitive)
-
-
-def _shared_genes(expressions: Sequence[Expression], case_insensitive: bool) -> list[str]:
-    """Genes of the first modality that every other modality has too, in the first's order."""
-    genes = list(expressions[0].genes)
-    for other in expressions[1:]:
-        key = str.casefold if case_insensitive else str
-        present = {key(name) for name in other.genes}
-        genes = [name for name in genes if key(name) in present]
-    if not genes:
-        raise InputError(f"{expressions[1].source}: no gene in common with {expressions[0].source}")
-    return genes
+    data_genes = shared_genes([data.genes for data in expressions], case_insensitive=case_insensitive,
+                              sources=[data.source for data in expressions])
+    return data_genes, GeneMatcher(data_genes, case_insensitive)
 
 
-def as_expression(data: ExpressionLike, *, layout: Layout | None, log1p: bool, case_insensitive: bool,
-                  what: str) -> Expression:
-    """An :class:`Expression` (preprocessed) from any accepted input form."""
+def run_transforms(meta, request: ScoreRequest, model_path: str) -> list[str]:
+    """The transform applied to each modality: the model's own preprocessing, else the request's.
+
+    Raises:
+        InputError: a transform requested for a modality the model transforms itself (it would
+            be applied twice).
+    """
+    transforms = []
+    for prep, asked, name in zip(meta.preprocessing, (request.transform, request.bulk_transform),
+                                 ("transform", "bulk_transform")):
+        if prep != "none" and asked != "none":
+            flags = "--log1p/--normalize" if name == "transform" else "--bulk-log1p/--bulk-normalize"
+            raise InputError(f"{model_path}: the model applies {prep} itself (metadata preprocessing), so the data "
+                             f"would be transformed twice; drop {flags} ({name}='none')")
+        transforms.append(prep if prep != "none" else asked)
+    return transforms
+
+
+def _check_not_raw_counts(data: Expression, transform: str, trained_on: str, model_path: str,
+                          reporter: Reporter) -> None:
+    """Raw-looking counts reaching PCC untransformed: an error when the model records that it
+    learned from values that were not raw counts, a warning when it does not say
+    (``"unknown"``), nothing for a model trained on raw counts."""
+    from .expression import looks_like_counts, raw_counts_hint
+
+    if transform != "none" or trained_on == "raw_counts" or not looks_like_counts(data.values):
+        return
+    if trained_on == "unknown":
+        reporter.warn(raw_counts_hint(data))
+        return
+    raise InputError(raw_counts_hint(data) + f"; {model_path} learned from values that were not raw counts "
+                     f"(metadata expression_transform {trained_on!r})")
+
+
+def as_expression(data: ExpressionLike, *, layout: Layout | None, transform: str, case_insensitive: bool,
+                  what: str, var_names_column: str | None = None) -> Expression:
+    """An :class:`Expression` (transformed) from any accepted input form."""
     from .expression import expression_from_frame, read_expression
 
     if isinstance(data, Expression):
-        if not log1p:
+        if transform == "none":
             return data
         return expression_from_frame(data.values, genes=data.genes, cells=data.cells, layout="genes-by-cells",
-                                     source=data.source, log1p=True, case_insensitive=case_insensitive)
+                                     source=data.source, transform=transform, case_insensitive=case_insensitive)
     if isinstance(data, (str, os.PathLike)):
-        return read_expression(data, layout=layout or "auto", log1p=log1p, case_insensitive=case_insensitive)
+        return read_expression(data, layout=layout or "auto", transform=transform, case_insensitive=case_insensitive,
+                               var_names_column=var_names_column)
+    if var_names_column is not None:
+        raise InputError(f"<{what}>: var_names_column= names a column of an h5ad/zarr file; pass gene names "
+                         "with in-memory data instead", parameter="var_names_column")
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
         array, genes = data
         return expression_from_frame(array, genes=list(genes), layout=layout or "cells-by-genes",
-                                     source=f"<{what} array>", log1p=log1p, case_insensitive=case_insensitive)
+                                     source=f"<{what} array>", transform=transform, case_insensitive=case_insensitive)
     if isinstance(data, np.ndarray):
         raise InputError(f"<{what} array>: pass a numpy array with its gene names as (array, gene_names)")
     return expression_from_frame(data, layout=layout or "cells-by-genes", source=f"<{what} frame>",
-                                 log1p=log1p, case_insensitive=case_insensitive)
+                                 transform=transform, case_insensitive=case_insensitive)
 
 
-def _warn_missing_features(expressions, feature_genes: list[str], request: ScoreRequest, reporter: Reporter) -> None:
-    """One warning per modality lacking feature genes (an error below ``min_coverage``)."""
+def _check_threshold_applies(coverage: float, request: ScoreRequest) -> None:
+    """Refuse the model's threshold below :data:`~deeptgi_rt.thresholds.MIN_THRESHOLD_COVERAGE`
+    feature-gene coverage: zero-filled columns shift every score."""
+    from .thresholds import MIN_THRESHOLD_COVERAGE, THRESHOLD_NAMES
+
+    if request.threshold in THRESHOLD_NAMES and coverage < MIN_THRESHOLD_COVERAGE:
+        raise InputError(
+            f"threshold='{request.threshold}': the data hold {coverage:.1%} of the model's feature genes, below the "
+            f"{MIN_THRESHOLD_COVERAGE:.0%} at which its threshold applies; give a threshold=FLOAT of your own or "
+            "top_k=K (ranking without a threshold still works)", parameter="threshold")
+
+
+def _warn_missing_features(expressions, feature_genes: list[str], request: ScoreRequest, reporter: Reporter) -> float:
+    """One warning per modality lacking feature genes (an error below ``min_coverage``);
+    returns the lowest coverage (fraction of feature genes present) over the modalities."""
     from .features import feature_gene_columns
 
+    coverage = 1.0
     for data in expressions:
         columns, _ = feature_gene_columns(data, feature_genes, min_coverage=request.min_coverage,
                                           case_insensitive=request.case_insensitive)
@@ -333,6 +391,8 @@ def _warn_missing_features(expressions, feature_genes: list[str], request: Score
                 f"{data.source}: {len(feature_genes) - len(columns)} of {len(feature_genes)} feature "
                 f"genes missing; their PCC columns are zero ({len(columns) / len(feature_genes):.1%} coverage)"
             )
+        coverage = min(coverage, len(columns) / len(feature_genes))
+    return coverage
 
 
 def _entity_features(expressions, names: list[str], feature_genes: list[str], request: ScoreRequest,

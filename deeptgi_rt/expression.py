@@ -44,6 +44,14 @@ CELL_ID_COLUMN = "cell_id"
 MIN_CELLS = 3
 # Cells per chunk when reading an h5ad X: bounds the dense copy of a sparse chunk.
 H5AD_CHUNK_CELLS = 10_000
+# Value transforms applied after reading: none, log1p, or each cell scaled to this total and
+# then log1p (scanpy's normalize_total(target_sum=1e4) followed by log1p).
+TRANSFORMS = ("none", "log1p", "normalize_total_log1p")
+NORMALIZE_TOTAL = 1e4
+# Raw counts are non-negative integers; above this maximum they cannot be log-scale values
+# (log1p reaches 50 only at 5e21), while integer data with a small maximum (binarized, a few
+# reads per cell) stay ambiguous and are not flagged. Typical UMI matrices reach hundreds.
+COUNTS_MIN_MAX = 50.0
 
 
 @dataclass
@@ -79,6 +87,7 @@ def read_expression(
     case_insensitive: bool = False,
     chunk_cells: int = H5AD_CHUNK_CELLS,
     var_names_column: str | None = None,
+    transform: str = "none",
 ) -> Expression:
     """Read an expression file into an :class:`Expression`.
 
@@ -86,17 +95,20 @@ def read_expression(
         path: ``.parquet``/``.pq``, ``.csv``, ``.tsv``/``.txt``/``.tab`` (optionally ``.gz``), or an
             AnnData ``.h5ad`` file or ``.zarr`` store (see :mod:`deeptgi_rt.tables`).
         layout: ``"auto"``, ``"cells-by-genes"`` or ``"genes-by-cells"`` (see the module docs).
-        log1p: apply ``log1p`` to the values (negative values are then an error).
+        log1p: apply ``log1p`` to the values (negative values are then an error); the same as
+            ``transform="log1p"``.
         case_insensitive: also reject gene names that differ only in case, so that
             case-insensitive gene lookup is unambiguous.
         chunk_cells: cells per chunk when reading an AnnData X (bounds memory for sparse X).
         var_names_column: AnnData only: the ``var`` column holding the gene names (e.g. symbols
             when ``var_names`` are Ensembl ids); default ``var_names``.
+        transform: one of :data:`TRANSFORMS` (see :func:`transform_values`).
 
     Returns:
         An :class:`Expression` whose ``values`` are float32 ``[genes, cells]``, C-contiguous.
     """
     _check_layout(layout)
+    transform = combined_transform(transform, log1p)
     source = str(path)
     file = _require_input(path, source)
     fmt = table_format(file)
@@ -108,7 +120,7 @@ def read_expression(
             raise InputError(f"{source}: AnnData files are always cells (obs) x genes (var); drop --layout genes-by-cells")
         genes, values, cells = _read_anndata(file, source, kind, chunk_cells, var_names_column)
         # anndata names var by position ("0", "1", ...) when it was given no gene names.
-        return _finish(genes, values, cells, source, "cells-by-genes", False, log1p, case_insensitive,
+        return _finish(genes, values, cells, source, "cells-by-genes", False, transform, case_insensitive,
                        numeric_hint="the var_names are not gene names; set adata.var_names to gene symbols "
                                     "or name the var column holding them with --var-names-column COL")
     if kind == "parquet":
@@ -116,7 +128,7 @@ def read_expression(
     else:
         frame, header, first_is_text = _read_delimited(file, source, fmt.separator)
     genes, values, cells, chosen = _from_columns(frame, header, first_is_text, layout, source)
-    return _finish(genes, values, cells, source, chosen, layout == "auto", log1p, case_insensitive)
+    return _finish(genes, values, cells, source, chosen, layout == "auto", transform, case_insensitive)
 
 
 def expression_from_frame(
@@ -128,6 +140,7 @@ def expression_from_frame(
     source: str = "<memory>",
     log1p: bool = False,
     case_insensitive: bool = False,
+    transform: str = "none",
 ) -> Expression:
     """Build a validated :class:`Expression` from a polars or pandas DataFrame or a numpy array.
 
@@ -142,12 +155,13 @@ def expression_from_frame(
         cells: cell ids for a numpy array (optional).
         layout: ``"cells-by-genes"``, ``"genes-by-cells"`` or ``"auto"`` (DataFrames only).
         source: name used in error messages.
-        log1p, case_insensitive: as for :func:`read_expression`.
+        log1p, case_insensitive, transform: as for :func:`read_expression`.
 
     Returns:
         An :class:`Expression` with float32 ``[genes, cells]`` C-contiguous values.
     """
     _check_layout(layout)
+    transform = combined_transform(transform, log1p)
     if isinstance(data, np.ndarray):
         if layout == "auto":
             raise InputError(f"{source}: give layout='cells-by-genes' or 'genes-by-cells' for a numpy array")
@@ -164,7 +178,7 @@ def expression_from_frame(
         values = np.array(matrix, dtype=np.float32, order="C", copy=True)
         return _finish(
             [str(g) for g in genes], values, None if cells is None else [str(c) for c in cells],
-            source, layout, False, log1p, case_insensitive,
+            source, layout, False, transform, case_insensitive,
         )
     import polars as pl
 
@@ -180,7 +194,7 @@ def expression_from_frame(
     header = [str(name) for name in data.columns]
     frame = data.rename({name: f"c{i}" for i, name in enumerate(data.columns)})
     genes_, values, cells_, chosen = _from_columns(frame, header, False, layout, source)
-    return _finish(genes_, values, cells_, source, chosen, layout == "auto", log1p, case_insensitive)
+    return _finish(genes_, values, cells_, source, chosen, layout == "auto", transform, case_insensitive)
 
 
 def write_expression_parquet(expression: Expression, path, *, compression: str = "zstd") -> Path:
@@ -499,8 +513,8 @@ def _check_missing(numeric, header: list[str], start: int, names: list[str] | No
             )
 
 
-def _finish(genes, values, cells, source, layout, auto, log1p, case_insensitive, numeric_hint=None) -> Expression:
-    """Validate names and values shared by every reader, then apply log1p.
+def _finish(genes, values, cells, source, layout, auto, transform, case_insensitive, numeric_hint=None) -> Expression:
+    """Validate names and values shared by every reader, then apply ``transform``.
 
     ``auto``: the layout was guessed, so any all-numeric gene names mean a wrong guess.
     """
@@ -514,17 +528,70 @@ def _finish(genes, values, cells, source, layout, auto, log1p, case_insensitive,
         raise InputError(
             f"{source}: {values[gene, cell]} value for gene {genes[gene]!r} in {_cell_label(cells, cell)}"
         )
-    if log1p:
-        negative = values.min(axis=1) < 0
-        if negative.any():
-            gene = int(np.argmax(negative))
-            cell = int(np.argmax(values[gene] < 0))
-            raise InputError(
-                f"{source}: negative value {values[gene, cell]:g} for gene {genes[gene]!r} in "
-                f"{_cell_label(cells, cell)}; log1p needs non-negative counts (is the data already log-transformed?)"
-            )
-        np.log1p(values, out=values)
-    return Expression(genes=genes, values=values, source=source, cells=cells, layout=layout)
+    expression = Expression(genes=genes, values=values, source=source, cells=cells, layout=layout)
+    transform_values(expression, transform)
+    return expression
+
+
+def combined_transform(transform: str, log1p: bool = False) -> str:
+    """``transform`` checked against :data:`TRANSFORMS`, with a ``log1p=True`` flag folded in
+    (normalize_total_log1p already ends in log1p, so the flag adds nothing to it)."""
+    if transform not in TRANSFORMS:
+        raise InputError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}",
+                         parameter="transform")
+    return "log1p" if log1p and transform == "none" else transform
+
+
+def transform_values(expression: Expression, transform: str) -> None:
+    """Apply ``transform`` to ``expression.values`` (float32 ``[genes, cells]``) in place.
+
+    ``"log1p"``: ``log(1 + x)``. ``"normalize_total_log1p"``: each cell (column) scaled so its
+    values over the file's genes sum to :data:`NORMALIZE_TOTAL`, then ``log1p``, as scanpy's
+    ``normalize_total(target_sum=1e4)`` + ``log1p``; cells summing to 0 stay 0.
+
+    Raises:
+        InputError: a negative value (counts are expected; names the gene and cell).
+    """
+    if transform == "none":
+        return
+    values = expression.values
+    negative = values.min(axis=1) < 0
+    if negative.any():
+        gene = int(np.argmax(negative))
+        cell = int(np.argmax(values[gene] < 0))
+        option = "--log1p" if transform == "log1p" else "--normalize total"
+        raise InputError(
+            f"{expression.source}: negative value {values[gene, cell]:g} for gene {expression.genes[gene]!r} in "
+            f"{_cell_label(expression.cells, cell)}; {option} needs non-negative counts (is the data already "
+            f"log-transformed? then drop {option})"
+        )
+    if transform == "normalize_total_log1p":
+        totals = values.sum(axis=0, dtype=np.float64)
+        scale = np.divide(NORMALIZE_TOTAL, totals, out=np.zeros_like(totals), where=totals > 0)
+        values *= scale.astype(np.float32)[None, :]
+    np.log1p(values, out=values)
+
+
+def looks_like_counts(values: np.ndarray, block_values: int = 1 << 24) -> bool:
+    """Whether float32 ``values`` look like raw counts: all non-negative integers with a
+    maximum above :data:`COUNTS_MIN_MAX`. Checked in blocks of rows that stop at the first
+    fraction, so log-scale data cost about one block."""
+    if values.size == 0 or float(values.max()) <= COUNTS_MIN_MAX or float(values.min()) < 0:
+        return False
+    step = max(1, block_values // max(values.shape[1], 1))
+    for start in range(0, values.shape[0], step):
+        block = values[start:start + step]
+        if not np.array_equal(block, np.floor(block)):
+            return False
+    return True
+
+
+def raw_counts_hint(expression: Expression) -> str:
+    """One line naming the options that transform raw counts, for data that look like them."""
+    return (f"{expression.source}: the values look like raw counts (non-negative integers, maximum "
+            f"{float(expression.values.max()):g}); models score log-scale expression: add --normalize total "
+            "(per-cell total to 10,000 then log1p, as scanpy) or --log1p (transform='normalize_total_log1p' "
+            "or 'log1p')")
 
 
 def _first_non_finite(values: np.ndarray, block_values: int = 1 << 24) -> tuple[int, int] | None:
@@ -593,6 +660,11 @@ def describe(expression: Expression) -> str:
 
 __all__ = [
     "CELL_ID_HEADERS",
+    "TRANSFORMS",
+    "combined_transform",
+    "looks_like_counts",
+    "raw_counts_hint",
+    "transform_values",
     "GENE_ID_HEADERS",
     "Expression",
     "describe",

@@ -23,9 +23,6 @@ from .names import GeneMatcher
 from .tables import find_tf_target_columns, first_line, table_format
 
 PAIRS_BATCH_ROWS = 1 << 20
-# The name deeptgi_rt.api imports; the matcher itself lives in names.py.
-GeneIndex = GeneMatcher
-
 
 class PairSource:
     """A table of pairs that can be read several times, each time in record batches.

@@ -12,9 +12,10 @@ from typing import get_args
 
 import numpy as np
 
-from ._types import ExpressionLike, GeneList, Layout, OutputFormat, PairsLike, Threshold, UnknownPairs
+from ._types import ExpressionLike, GeneList, Layout, OutputFormat, PairsLike, Threshold, Transform, UnknownPairs
 from .errors import InputError
 from .scoring import DEFAULT_BATCH_SIZE
+from .thresholds import THRESHOLD_NAMES
 
 # Edge lists up to this size are sorted globally by score (about 32 bytes per edge while sorting).
 MAX_SORT_EDGES = 50_000_000
@@ -31,12 +32,17 @@ class ScoreRequest:
         genes: target names or gene-list file; ``None``: every gene in the data.
         pairs: score only these pairs (then ``tfs`` and ``genes`` stay ``None``).
         top_k: keep the ``top_k`` best targets per TF.
-        threshold: keep edges with score >= this; ``"youden"``: the model's threshold. A
-            numeric string (as typed on a command line) is stored as its float.
+        threshold: keep edges with score >= this; ``"youden"``: the model's threshold at the
+            genome-wide base rate, ``"balanced-youden"``: as chosen on balanced pairs (see
+            :mod:`deeptgi_rt.thresholds`). A numeric string (as typed on a command line) is
+            stored as its float.
         batch_size: pairs per head run.
         layout, bulk_layout: layout of ``expression`` / ``bulk`` (``None``: ``"auto"`` for
             files, ``"cells-by-genes"`` for in-memory data).
         case_insensitive: match gene names ignoring case.
+        var_names_column: h5ad/zarr ``expression`` only: the ``var`` column holding gene names.
+        transform, bulk_transform: transform of raw counts in ``expression`` / ``bulk`` before
+            the model's own preprocessing: ``"none"``, ``"log1p"`` or ``"normalize_total_log1p"``.
         min_coverage: smallest accepted fraction of the model's feature genes in the data.
         unknown_pairs: pairs naming genes absent from the data: ``"skip"`` or ``"error"``.
         format: output format of :meth:`DeepTGIModel.write`.
@@ -57,6 +63,9 @@ class ScoreRequest:
     layout: Layout | None = None
     bulk_layout: Layout | None = None
     case_insensitive: bool = False
+    var_names_column: str | None = None
+    transform: Transform = "none"
+    bulk_transform: Transform = "none"
     min_coverage: float = 1.0
     unknown_pairs: UnknownPairs = "skip"
     format: OutputFormat = "parquet"
@@ -72,6 +81,11 @@ class ScoreRequest:
                              parameter="min_coverage")
         _choice("unknown_pairs", self.unknown_pairs, UnknownPairs)
         _choice("format", self.format, OutputFormat)
+        _choice("transform", self.transform, Transform)
+        _choice("bulk_transform", self.bulk_transform, Transform)
+        if self.bulk is None and self.bulk_transform != "none":
+            raise InputError("bulk_transform= transforms the bulk modality; give bulk= too or drop it",
+                             parameter="bulk_transform")
         for name in ("layout", "bulk_layout"):
             if getattr(self, name) is not None:
                 _choice(name, getattr(self, name), Layout)
@@ -86,10 +100,16 @@ class ScoreRequest:
         return [self.expression] + ([self.bulk] if self.bulk is not None else [])
 
     def score_filter(self, model_threshold: float) -> float | None:
-        """The lowest score kept: ``None`` (keep all), the given float, or ``model_threshold`` for ``"youden"``."""
-        if self.threshold == "youden":
+        """The lowest score kept: ``None`` (keep all), the given float, or ``model_threshold``
+        (the cut the request's threshold name resolves to, see :mod:`deeptgi_rt.thresholds`)."""
+        if self.threshold in THRESHOLD_NAMES:
             return float(model_threshold)
         return None if self.threshold is None else float(self.threshold)
+
+    @property
+    def threshold_name(self) -> str:
+        """The model threshold this run reports: the named one, else ``"youden"``."""
+        return self.threshold if self.threshold in THRESHOLD_NAMES else "youden"
 
 
 def _count(name: str, value, *, minimum: int = 1) -> None:
@@ -105,13 +125,15 @@ def _choice(name: str, value, literal) -> None:
 
 
 def _threshold(threshold) -> Threshold | None:
-    """``threshold`` checked: ``None``, ``"youden"`` (any case) or a float in [0, 1] (numeric strings parsed)."""
+    """``threshold`` checked: ``None``, a name of :data:`THRESHOLD_NAMES` (any case) or a float
+    in [0, 1] (numeric strings parsed)."""
     if threshold is None:
         return None
-    message = f"threshold must be 'youden' or a number in [0, 1], got {threshold!r}"
+    message = (f"threshold must be {' or '.join(repr(name) for name in THRESHOLD_NAMES)} or a number in [0, 1], "
+               f"got {threshold!r}")
     if isinstance(threshold, str):
-        if threshold.strip().lower() == "youden":
-            return "youden"
+        if threshold.strip().lower() in THRESHOLD_NAMES:
+            return threshold.strip().lower()
         try:
             threshold = float(threshold)
         except ValueError:

@@ -18,7 +18,9 @@ class ScoreSummary:
     Attributes:
         pairs_scored: pairs the model scored (self pairs of all-pairs runs excluded).
         edges_over_threshold: scored pairs with score >= ``threshold``.
-        threshold: the model's threshold (metadata ``threshold``).
+        threshold: the model's threshold for this run (see :mod:`deeptgi_rt.thresholds`).
+        threshold_how: how that threshold was chosen, in words.
+        feature_coverage: the lowest fraction of the model's feature genes in the data.
         edges_written: edges in the output (after ``top_k`` / score filter).
         order: ``"score"`` (global, descending), ``"tf"`` (per TF, targets by descending score)
             or ``"pairs"`` (the pairs table's order).
@@ -39,6 +41,8 @@ class ScoreSummary:
     pairs_scored: int = 0
     edges_over_threshold: int = 0
     threshold: float = 0.5
+    threshold_how: str = ""
+    feature_coverage: float = 1.0
     edges_written: int = 0
     order: str = "score"
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
@@ -52,6 +56,11 @@ class ScoreSummary:
     self_pairs: int = 0
     mode: Literal["all-pairs", "listed-pairs"] = "all-pairs"
     out: str | None = None
+
+    @property
+    def share_over_threshold(self) -> float:
+        """``edges_over_threshold`` as a fraction of ``pairs_scored`` (0 when none were scored)."""
+        return self.edges_over_threshold / self.pairs_scored if self.pairs_scored else 0.0
 
     @property
     def total_seconds(self) -> float:

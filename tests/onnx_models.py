@@ -40,6 +40,8 @@ def build_model(
     threshold: float = 0.5,
     seed: int = 0,
     weight_scale: float = 1.0,
+    expression_transform: Sequence[str] | None = None,
+    training: dict | None = None,
 ) -> onnx.ModelProto:
     """A DeepTGI-contract model with random weights.
 
@@ -56,6 +58,8 @@ def build_model(
         threshold: the ``threshold`` metadata.
         seed: weight seed.
         weight_scale: multiplies the encoder weights (spreads the scores).
+        expression_transform: the optional ``expression_transform`` metadata.
+        training: the ``training`` metadata (default a stub).
 
     Returns:
         The model, checked with ``onnx.checker``.
@@ -121,7 +125,8 @@ def build_model(
         state_tensors={"tf": TF_STATE, "gene": GENE_STATE} if with_state_tensors else None,
         tfs=list(tfs),
         config={"name": f"test-{head}", "state_size": state_size},
-        training={"data": "synthetic", "metrics": {"auroc": 0.5}},
+        training=training if training is not None else {"data": "synthetic", "metrics": {"auroc": 0.5}},
+        expression_transform=list(expression_transform) if expression_transform is not None else None,
     )
     helper.set_model_props(model, metadata.to_props())
     onnx.checker.check_model(model)

@@ -69,6 +69,82 @@ def test_tsv_format_is_the_adjacency_format(files, capsys):
     np.testing.assert_allclose(tsv["importance"].to_numpy(), parquet["score"].to_numpy(), rtol=1e-6)
 
 
+def test_tsv_gz_output_is_gzipped_tsv(files, capsys):
+    import gzip
+
+    tmp, expr, model = files
+    out_tsv, out_gz = tmp / "grn.tsv", tmp / "grn.tsv.gz"
+    assert score(capsys, expr, "--model", model, "--out", out_tsv)[0] == 0
+    assert score(capsys, expr, "--model", model, "--out", out_gz)[0] == 0
+    assert out_gz.read_bytes()[:2] == b"\x1f\x8b"  # gzip magic, not Parquet's PAR1
+    assert gzip.decompress(out_gz.read_bytes()).decode() == out_tsv.read_text()
+    assert_input_error(capsys, tmp / "grn.tsv.zst", expr, "--model", model, match=".tsv.gz")
+
+
+@pytest.fixture()
+def counts_files(tmp_path):
+    counts = np.round(np.expm1(VALUES * 2)).astype(np.float32)  # integers, maxima in the hundreds
+    assert counts.max() > 50
+    return (write_genes_by_cells_csv(tmp_path / "counts.csv", GENES, counts),
+            write_genes_by_cells_csv(tmp_path / "logged.csv", GENES, np.log1p(counts)))
+
+
+def test_raw_counts_warn_and_log1p_scores_them_like_logged_data(files, counts_files, capsys):
+    tmp, _, model = files
+    counts, logged = counts_files
+    code, err = score(capsys, counts, "--model", model, "--out", tmp / "raw.parquet")
+    assert code == 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "look like raw counts" in lines[0] and "--normalize total" in lines[0]
+    assert "--log1p" in lines[0]
+    code, err = score(capsys, counts, "--model", model, "--log1p", "--out", tmp / "log1p.parquet")
+    assert code == 0 and "raw counts" not in err
+    assert score(capsys, logged, "--model", model, "--out", tmp / "logged.parquet")[0] == 0
+    ours, logged_edges = (pl.read_parquet(tmp / name).cast({"TF": pl.String, "target": pl.String}).sort("TF", "target")
+                          for name in ("log1p.parquet", "logged.parquet"))
+    assert ours.select("TF", "target").equals(logged_edges.select("TF", "target"))
+    # The same up to the CSV's printed digits of the logged values.
+    np.testing.assert_allclose(ours["score"].to_numpy(), logged_edges["score"].to_numpy(), atol=1e-5)
+    assert score(capsys, counts, "--model", model, "--normalize", "total", "--out", tmp / "norm.parquet")[0] == 0
+
+
+def test_raw_counts_are_refused_by_a_model_that_learned_from_other_values(files, counts_files, capsys):
+    tmp, _, _ = files
+    counts, _ = counts_files
+    model = save_model(build_model(FEATURES, tfs=TFS, expression_transform=["none"]), tmp / "logmodel.onnx")
+    assert_input_error(capsys, tmp / "g.parquet", counts, "--model", model,
+                       match="add --normalize total (per-cell total to 10,000 then log1p, as scanpy) or --log1p")
+    assert score(capsys, counts, "--model", model, "--normalize", "total", "--out", tmp / "g.parquet")[0] == 0
+    raw = save_model(build_model(FEATURES, tfs=TFS, expression_transform=["raw_counts"]), tmp / "rawmodel.onnx")
+    code, err = score(capsys, counts, "--model", raw, "--out", tmp / "r.parquet")
+    assert code == 0 and "raw counts" not in err
+
+
+def test_a_transform_the_model_applies_itself_is_refused(files, counts_files, capsys):
+    tmp, _, _ = files
+    counts, _ = counts_files
+    model = save_model(build_model(FEATURES, tfs=TFS, preprocessing=["log1p"]), tmp / "m.onnx")
+    assert_input_error(capsys, tmp / "g.parquet", counts, "--model", model, "--normalize", "total",
+                       match="applies log1p itself")
+
+
+def test_var_names_column_takes_symbols_from_an_h5ad(files, capsys):
+    anndata = pytest.importorskip("anndata")
+    import pandas as pd
+
+    tmp, expr, model = files
+    adata = anndata.AnnData(VALUES.T.copy(), var=pd.DataFrame({"symbol": GENES},
+                                                              index=[f"ENSG{i:011d}" for i in range(len(GENES))]))
+    adata.write_h5ad(tmp / "e.h5ad")
+    assert score(capsys, expr, "--model", model, "--out", tmp / "csv.parquet")[0] == 0
+    code, err = score(capsys, tmp / "e.h5ad", "--model", model, "--var-names-column", "symbol", "--out", tmp / "h.parquet")
+    assert code == 0, err
+    from_h5ad, from_csv = (pl.read_parquet(tmp / name).cast({"TF": pl.String, "target": pl.String}).sort("TF", "target")
+                           for name in ("h.parquet", "csv.parquet"))
+    assert from_h5ad.select("TF", "target").equals(from_csv.select("TF", "target"))
+    np.testing.assert_allclose(from_h5ad["score"].to_numpy(), from_csv["score"].to_numpy(), atol=1e-5)
+
+
 def test_top_k_and_threshold_options(files, capsys):
     tmp, expr, model = files
     out = tmp / "top.parquet"
@@ -157,6 +233,7 @@ def test_info_prints_the_metadata_and_json(files, capsys):
     assert main(["info", str(model)]) == 0
     text = capsys.readouterr().out
     assert "15" in text and "G000" in text and "single_cell" in text and "0.55" in text and "tf_state" in text
+    assert "expression transform" in text and "unknown" in text
     assert main(["info", str(model), "--json"]) == 0
     meta = json.loads(capsys.readouterr().out)
     assert meta["feature_genes"] == FEATURES and meta["threshold"] == 0.55 and meta["state_tensors"]["tf"] == "tf_state"

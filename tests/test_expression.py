@@ -163,6 +163,33 @@ def test_log1p_transforms_every_value(tmp_path, values):
     np.testing.assert_allclose(expression.values, np.log1p(values.astype(np.float64)), rtol=1e-6)
 
 
+def test_normalize_total_scales_each_cell_to_ten_thousand_then_log1p(tmp_path, values):
+    counts = np.round(values * 10)  # [genes, cells]
+    counts[:, 0] = 0  # a cell without counts stays zero instead of dividing by zero
+    expression = read_expression(cells_by_genes(tmp_path / "a.csv", counts), transform="normalize_total_log1p")
+    totals = counts.sum(axis=0, keepdims=True)
+    expected = np.log1p(np.divide(counts * 1e4, totals, out=np.zeros_like(counts), where=totals > 0))
+    np.testing.assert_allclose(expression.values, expected, rtol=1e-5)
+    assert np.all(expression.values[:, 0] == 0)
+    with pytest.raises(InputError, match="--normalize total needs non-negative counts"):
+        read_expression(cells_by_genes(tmp_path / "b.csv", values - 1), transform="normalize_total_log1p")
+    with pytest.raises(InputError, match="transform must be one of"):
+        read_expression(cells_by_genes(tmp_path / "a.csv", counts), transform="scale")
+
+
+def test_raw_counts_are_integers_with_a_large_maximum():
+    from deeptgi_rt.expression import looks_like_counts
+
+    counts = np.random.default_rng(0).poisson(40.0, (30, 40)).astype(np.float32)
+    assert looks_like_counts(counts)
+    assert looks_like_counts(counts, block_values=40)  # decided block by block the same way
+    assert not looks_like_counts(np.log1p(counts))
+    assert not looks_like_counts(np.minimum(counts, 50))  # small integers stay ambiguous
+    fractional = counts.copy()
+    fractional[-1, -1] += 0.5
+    assert not looks_like_counts(fractional, block_values=40)
+
+
 def test_case_insensitive_lookup_finds_genes_in_any_case(tmp_path, values):
     expression = read_expression(cells_by_genes(tmp_path / "a.csv", values), case_insensitive=True)
     assert list(gene_rows(expression, ["KLF1", "cebpa"], case_insensitive=True)) == [1, 3]

@@ -15,8 +15,8 @@ from deeptgi_rt.request import ScoreRequest
 BAD_OPTIONS = [
     ("top_k", 0, "top_k must be a positive integer", "--top-k must be a positive integer"),
     ("top_k", 2.5, "top_k must be a positive integer", "--top-k must be a positive integer"),
-    ("threshold", 1.5, "threshold must be 'youden' or a number", "--threshold must be 'youden' or a number"),
-    ("threshold", "high", "threshold must be 'youden' or a number", "--threshold must be 'youden' or a number"),
+    ("threshold", 1.5, "threshold must be 'youden' or 'balanced-youden' or a number", "--threshold must be 'youden' or 'balanced-youden' or a number"),
+    ("threshold", "high", "threshold must be 'youden' or 'balanced-youden' or a number", "--threshold must be 'youden' or 'balanced-youden' or a number"),
     ("batch_size", -1, "batch_size must be a positive integer", "--batch-size must be a positive integer"),
     ("min_coverage", 1.5, "min_coverage must be a fraction", "--allow-missing-features must be a fraction"),
     ("unknown_pairs", "ignore", "unknown_pairs must be one of skip, error",
@@ -66,6 +66,8 @@ def test_threshold_strings_are_parsed_and_youden_resolves_to_the_model_threshold
     assert ScoreRequest("e", threshold="youden").score_filter(0.7) == 0.7
     assert ScoreRequest("e", threshold=0.3).score_filter(0.7) == 0.3
     assert ScoreRequest("e").score_filter(0.7) is None
+    assert ScoreRequest("e", threshold="Balanced-Youden").threshold == "balanced-youden"
+    assert ScoreRequest("e", threshold="balanced-youden").score_filter(0.4) == 0.4
 
 
 def test_request_is_frozen_and_lists_its_modalities():
@@ -93,3 +95,35 @@ def test_load_model_checks_threads_before_reading_the_model(tmp_path):
     with pytest.raises(InputError, match="^threads must be a positive integer, got 0$") as caught:
         load_model(tmp_path / "missing.onnx", threads=0)
     assert flag_message(caught.value, {"threads": 0}) == "--threads must be a positive integer, got 0"
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--bulk-log1p"], "--bulk-log1p/--bulk-normalize transforms the bulk modality; give --bulk too"),
+    (["--threshold", "balanced"], "--threshold must be 'youden' or 'balanced-youden' or a number"),
+    (["--top-k", "0"], "--top-k must be a positive integer"),
+    (["--allow-missing-features", "0"], "--allow-missing-features must be a fraction"),
+    (["--out", "grn.tsv.zst"], "name it .tsv or .tsv.gz"),
+])
+def test_cli_refuses_every_conflict_before_loading_anything(tmp_path, capsys, monkeypatch, options, message):
+    monkeypatch.chdir(tmp_path)
+    argv = ["score", "absent.csv", "--model", "absent.onnx", *options]
+    if "--out" not in options:
+        argv += ["--out", "out.parquet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("deeptgi-rt: error: ") and message in err, err
+    assert "absent" not in err  # not a report about the files, which a later check would give
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_score_path_errors_name_the_fix(tmp_path, capsys):
+    from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
+
+    genes, values = synthetic_expression(20, 30)
+    expr = write_genes_by_cells_csv(tmp_path / "e.csv", [g.lower() for g in genes], values)
+    model = save_model(build_model(genes[:8], tfs=genes[:3]), tmp_path / "m.onnx")
+    assert main(["score", str(expr), "--model", str(model), "--out", str(tmp_path / "o.parquet"), "-q"]) == 2
+    assert "--case-insensitive" in capsys.readouterr().err
+    partial = write_genes_by_cells_csv(tmp_path / "p.csv", genes[2:], values[2:])
+    assert main(["score", str(partial), "--model", str(model), "--out", str(tmp_path / "o.parquet"), "-q"]) == 2
+    assert "--allow-missing-features 0.75" in capsys.readouterr().err

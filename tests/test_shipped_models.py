@@ -72,3 +72,15 @@ def test_card_of_a_cross_fitted_model_reads_the_cross_fitted_row_and_says_so(tmp
     assert make_card.label_only_cell(report) == "0.700 / 0.800"
     with pytest.raises(SystemExit, match="no DeepTGI lite row with crossfit 10"):
         make_card.benchmark_report(path, "d", "random", crossfit=10)
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
+def test_added_training_facts_are_those_of_the_training_files(path):
+    spec = importlib.util.spec_from_file_location("add_training_facts", REPO / "models" / "add_training_facts.py")
+    facts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(facts)
+    meta = deeptgi_rt.load_model(path, device="cpu").metadata
+    assert facts.training_facts(meta) == {"label_prior": meta.label_prior,
+                                          "expression_transform": meta.expression_transform}
+    assert meta.label_prior["class_balance"] == pytest.approx(meta.training["n_positive"] / meta.training["n_pairs"],
+                                                              abs=1e-6)

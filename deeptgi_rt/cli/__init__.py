@@ -21,7 +21,8 @@ from ..errors import InputError
 # Subcommand name -> module under deeptgi_rt.cli; order is the order shown in --help.
 SUBCOMMANDS = ("score", "info", "pcc", "convert", "plot")
 # Library parameters whose flag is not ``--`` + the name with dashes.
-FLAG_OF = {"min_coverage": "--allow-missing-features"}
+FLAG_OF = {"min_coverage": "--allow-missing-features", "transform": "--log1p/--normalize",
+           "bulk_transform": "--bulk-log1p/--bulk-normalize"}
 
 
 def build_parser() -> argparse.ArgumentParser:

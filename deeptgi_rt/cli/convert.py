@@ -6,15 +6,16 @@ from . import add_quiet
 
 
 def add_expression_options(parser, *, log1p: bool = True) -> None:
-    """``--layout``, ``--log1p`` (unless ``log1p=False``), ``--case-insensitive`` and
-    ``--var-names-column`` for commands that read expression files."""
+    """``--layout``, the value transforms ``--log1p`` and ``--normalize total`` (unless
+    ``log1p=False``), ``--case-insensitive`` and ``--var-names-column`` for commands that read
+    expression files; :func:`transform_option` turns the parsed transforms into one name."""
     parser.add_argument(
         "--layout", choices=("auto", "cells-by-genes", "genes-by-cells"), default="auto",
         help="file layout (default auto: a non-numeric first column holds gene names, unless its "
              "header is a cell-id name such as cell_id or barcode)",
     )
     if log1p:
-        parser.add_argument("--log1p", action="store_true", help="apply log1p to the values first")
+        add_transform_options(parser)
     parser.add_argument(
         "--case-insensitive", action="store_true",
         help="match gene names ignoring case (genes differing only in case are then an error)",
@@ -23,6 +24,23 @@ def add_expression_options(parser, *, log1p: bool = True) -> None:
         "--var-names-column", metavar="COL",
         help="h5ad/zarr: take gene names from this var column (e.g. symbols when var_names are Ensembl ids)",
     )
+
+
+def add_transform_options(parser, *, prefix: str = "", what: str = "the values") -> None:
+    """``--{prefix}log1p`` and ``--{prefix}normalize total``: transforms of raw counts."""
+    parser.add_argument(f"--{prefix}log1p", action="store_true",
+                        help=f"apply log1p to {what} first (raw counts -> log scale)")
+    parser.add_argument(f"--{prefix}normalize", choices=("total",), default=None,
+                        help=f"total: scale each cell of {what} to a total of 10,000, then log1p "
+                             "(scanpy normalize_total + log1p); no separate --log1p needed")
+
+
+def transform_option(log1p: bool, normalize: str | None) -> str:
+    """The transform name (:data:`deeptgi_rt.expression.TRANSFORMS`) of parsed ``--log1p`` /
+    ``--normalize`` values."""
+    if normalize == "total":
+        return "normalize_total_log1p"
+    return "log1p" if log1p else "none"
 
 
 def check_parquet_output(path):

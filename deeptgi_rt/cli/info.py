@@ -49,6 +49,8 @@ def metadata_table(path: str, meta, model):
     table.add_row("feature genes", f"{len(genes):,}: {', '.join(genes[:PREVIEW_GENES])}"
                   + (", ..." if len(genes) > PREVIEW_GENES else ""))
     table.add_row("modalities", ", ".join(f"{name} ({prep})" for name, prep in zip(meta.modalities, meta.preprocessing)))
+    table.add_row("expression transform", ", ".join(
+        f"{name}: {describe_transform(meta.transform_of(m))}" for m, name in enumerate(meta.modalities)))
     table.add_row("threshold (Youden)", f"{meta.threshold:.6g}")
     if meta.state_tensors:
         table.add_row("state tensors", f"TF: {meta.state_tensors['tf']}, gene: {meta.state_tensors['gene']}")
@@ -70,6 +72,20 @@ def metadata_table(path: str, meta, model):
     elif metrics is not None:
         table.add_row("metrics", _short(metrics))
     return table
+
+
+TRANSFORM_WORDS = {
+    "none": "none (trained on the values as given; they did not look like raw counts)",
+    "log1p": "log1p (applied by the runtime too)",
+    "normalize_total_log1p": "normalize_total_log1p: per-cell total 10,000, then log1p (applied by the runtime too)",
+    "raw_counts": "none (trained on raw counts as given)",
+    "unknown": "unknown (not recorded by this model's trainer)",
+}
+
+
+def describe_transform(transform: str) -> str:
+    """An ``expression_transform`` value in words."""
+    return TRANSFORM_WORDS.get(transform, transform)
 
 
 def _short(value, limit: int = 160) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import add_quiet
-from .convert import add_expression_options, check_parquet_output
+from .convert import add_expression_options, check_parquet_output, transform_option
 
 # Output values held per written row group (float32 cells): bounds memory for genome-wide runs.
 _BLOCK_VALUES = 16_000_000
@@ -33,7 +33,7 @@ def run(args) -> int:
     import numpy as np
 
     from ..atomic import atomic_output
-    from ..expression import describe, read_expression
+    from ..expression import describe, looks_like_counts, raw_counts_hint, read_expression
     from ..features import gene_rows
     from ..genes import read_gene_list
     from ..pcc import constant_gene_mask, resolve_backend
@@ -44,9 +44,12 @@ def run(args) -> int:
     backend = resolve_backend(args.device)  # an unusable --device cuda fails before any reading
     row_names = read_gene_list(args.rows) if args.rows else None
     col_names = read_gene_list(args.cols) if args.cols else None
-    expression = read_expression(args.expression, layout=args.layout, log1p=args.log1p,
+    transform = transform_option(args.log1p, args.normalize)
+    expression = read_expression(args.expression, layout=args.layout, transform=transform,
                                  case_insensitive=args.case_insensitive, var_names_column=args.var_names_column)
     reporter.info(describe(expression))
+    if transform == "none" and looks_like_counts(expression.values):
+        reporter.warn(raw_counts_hint(expression))
     all_rows = np.arange(len(expression.genes), dtype=np.int64)
     rows = all_rows if row_names is None else gene_rows(
         expression, row_names, what=f"row genes of {args.rows}", case_insensitive=args.case_insensitive)

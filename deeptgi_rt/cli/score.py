@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..scoring import DEFAULT_BATCH_SIZE
+from ..tables import TARGET_COLUMNS, TF_COLUMNS
 from . import add_quiet
+from .convert import add_expression_options, add_transform_options, transform_option
 
 DEFAULT_OUT = "grn.parquet"
 
@@ -26,27 +28,28 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--tfs", metavar="TFS", help="gene list of TFs (default: the model's TFs found in the data)")
     parser.add_argument("--genes", metavar="GENES", help="gene list of targets (default: every gene in the data)")
     parser.add_argument("--pairs", metavar="PAIRS",
-                        help="score only these pairs: Parquet/CSV/TSV with TF and target columns "
-                             "(TF/Target, Gene1/Gene2, TF/gene or source/target)")
+                        help="score only these pairs: Parquet/CSV/TSV with a TF column (any case: "
+                             f"{'/'.join(TF_COLUMNS)}) and a target column ({'/'.join(TARGET_COLUMNS)})")
     parser.add_argument("--unknown-pairs", choices=("skip", "error"), default="skip",
                         help="pairs naming genes absent from the data: skip them (default) or fail")
     parser.add_argument("--out", "-o", default=DEFAULT_OUT, help=f"output edge list (default: {DEFAULT_OUT})")
     parser.add_argument("--format", choices=("parquet", "tsv"), default=None,
-                        help="parquet (TF, target, score) or tsv (TF<TAB>target<TAB>importance); "
-                             "default from --out's extension, else parquet")
+                        help="parquet (TF, target, score) or tsv (TF<TAB>target<TAB>importance, gzipped for .gz); "
+                             "default tsv for .tsv/.txt/.tab[.gz] names, else parquet")
     parser.add_argument("--top-k", type=int, metavar="K", help="keep the K best targets per TF")
-    parser.add_argument("--threshold", metavar="youden|FLOAT",
-                        help="keep edges with score >= this (youden = the model's threshold); default: all pairs")
+    parser.add_argument("--threshold", metavar="youden|balanced-youden|FLOAT",
+                        help="keep edges with score >= this: youden = the model's threshold moved to the genome-wide "
+                             "density of its training network, balanced-youden = as chosen on balanced labelled "
+                             "pairs (docs/scoring.md); default: all pairs")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where PCC and scoring run (default: auto = CUDA if it works, else CPU)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
                         help=f"pairs per model run (default {DEFAULT_BATCH_SIZE})")
     parser.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
-    parser.add_argument("--layout", default="auto", choices=("auto", "cells-by-genes", "genes-by-cells"),
-                        help="layout of EXPR (default auto)")
+    add_expression_options(parser)
     parser.add_argument("--bulk-layout", default="auto", choices=("auto", "cells-by-genes", "genes-by-cells"),
                         help="layout of --bulk (default auto)")
-    parser.add_argument("--case-insensitive", action="store_true", help="match gene names ignoring case")
+    add_transform_options(parser, prefix="bulk-", what="--bulk")
     parser.add_argument("--allow-missing-features", type=float, metavar="MIN_COVERAGE",
                         help="accept missing feature genes (zero columns) when at least this fraction is present, e.g. 0.9")
     parser.add_argument("--max-sort-edges", type=int, default=None, metavar="N",
@@ -57,20 +60,25 @@ def add_parser(subparsers) -> None:
 
 
 def output_format(out: str, fmt: str | None) -> str:
-    """The output format: ``fmt`` if given, else ``tsv`` for .tsv/.txt/.tsv.gz paths, else ``parquet``."""
-    if fmt:
-        return fmt
-    return "tsv" if out.lower().endswith((".tsv", ".txt", ".tab")) else "parquet"
+    """The output format: ``fmt`` if given, else ``tsv`` for .tsv/.txt/.tab paths (optionally
+    .gz, see :func:`~deeptgi_rt.tables.is_tsv_output`), else ``parquet``."""
+    from ..tables import is_tsv_output
+
+    return fmt or ("tsv" if is_tsv_output(out) else "parquet")
 
 
 def run(args: argparse.Namespace) -> int:
     """Score and write; print the summary unless ``--quiet``."""
     from ..api import MAX_SORT_EDGES, ScoreRequest, load_model
     from ..atomic import check_output_path
+    from ..edges import tsv_compression
     from ..progress import make_reporter
 
     # Everything checkable without reading data fails first, before the model is even loaded.
     check_output_path(args.out)
+    fmt = output_format(args.out, args.format)
+    if fmt == "tsv":
+        tsv_compression(args.out)
     request = ScoreRequest(
         args.expression,
         bulk=args.bulk,
@@ -83,9 +91,12 @@ def run(args: argparse.Namespace) -> int:
         layout=args.layout,
         bulk_layout=args.bulk_layout,
         case_insensitive=args.case_insensitive,
+        var_names_column=args.var_names_column,
+        transform=transform_option(args.log1p, args.normalize),
+        bulk_transform=transform_option(args.bulk_log1p, args.bulk_normalize),
         min_coverage=1.0 if args.allow_missing_features is None else args.allow_missing_features,
         unknown_pairs=args.unknown_pairs,
-        format=output_format(args.out, args.format),
+        format=fmt,
         max_sort_edges=MAX_SORT_EDGES if args.max_sort_edges is None else args.max_sort_edges,
     )
     reporter = make_reporter(args.quiet)
@@ -100,6 +111,8 @@ def print_summary(summary, reporter) -> None:
     """The run's summary as a rich table on stderr."""
     from rich.table import Table
 
+    from ..thresholds import MIN_THRESHOLD_COVERAGE
+
     table = Table(title=f"deeptgi-rt score -> {summary.out}", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
@@ -107,7 +120,11 @@ def print_summary(summary, reporter) -> None:
     rate = summary.pairs_scored / summary.stage_seconds["score"] if summary.stage_seconds["score"] > 0 else 0.0
     table.add_row("TFs x targets", summary.scored_shape())
     table.add_row("pairs scored", f"{summary.pairs_scored:,}")
-    table.add_row(f"edges with score >= {summary.threshold:.4g} (model threshold)", f"{summary.edges_over_threshold:,}")
+    table.add_row(f"edges with score >= {summary.threshold:.4g} (model threshold)",
+                  f"{summary.edges_over_threshold:,} ({summary.share_over_threshold:.1%} of pairs)")
+    table.add_row("model threshold", summary.threshold_how)
+    if summary.feature_coverage < MIN_THRESHOLD_COVERAGE:
+        table.add_row("", f"not meaningful at {summary.feature_coverage:.0%} feature-gene coverage")
     table.add_row("edges written", f"{summary.edges_written:,} (order: {summary.order})")
     for stage, seconds in summary.stage_seconds.items():
         table.add_row(f"time: {stage}", f"{seconds:.2f} s")

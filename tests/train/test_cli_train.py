@@ -230,3 +230,47 @@ def test_refused_export_is_one_line_and_exit_1(monkeypatch, capsys):
     assert cli.main([]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["deeptgi-train: export refused: ONNX Runtime differs from PyTorch by 3e-3 > 1e-5"]
+
+
+def test_fit_with_normalize_total_records_the_transform_and_scoring_applies_it(tmp_path, capsys):
+    from deeptgi_rt.cli import main as rt_main
+
+    rng = np.random.default_rng(2)
+    counts = rng.poisson(rng.uniform(5, 80, (6, 1)), (6, 12))  # raw counts, maxima well over 50
+    lines = ["gene," + ",".join(f"c{i}" for i in range(12))]
+    lines += [name + "," + ",".join(str(v) for v in row) for name, row in zip("ABCDEF", counts)]
+    (tmp_path / "counts.csv").write_text("\n".join(lines) + "\n")
+    _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
+    out_model = tmp_path / "m.onnx"
+    code, _, err = _run(capsys, ["fit", "--expr", str(tmp_path / "counts.csv"), "--normalize", "total",
+                                 "--labels", str(tmp_path / "labels.csv"), *FAST, "--out", str(out_model)])
+    assert code == 0, err
+    metadata = _check_metadata(out_model)
+    assert metadata.preprocessing == ["normalize_total_log1p"]
+    assert metadata.expression_transform == ["normalize_total_log1p"]
+    # Scoring the same counts needs no option: the runtime normalizes itself, and refuses a second transform.
+    assert rt_main(["score", str(tmp_path / "counts.csv"), "--model", str(out_model), "--out",
+                    str(tmp_path / "g.parquet"), "--quiet"]) == 0
+    assert "raw counts" not in capsys.readouterr().err
+    assert rt_main(["score", str(tmp_path / "counts.csv"), "--model", str(out_model), "--log1p", "--out",
+                    str(tmp_path / "g2.parquet"), "--quiet"]) == 2
+    assert "drop --log1p/--normalize" in capsys.readouterr().err
+
+
+def test_fit_without_a_transform_records_what_the_values_were(tmp_path, capsys):
+    _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
+    code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
+                                 *FAST, "--out", str(tmp_path / "m.onnx")])
+    assert code == 0, err
+    metadata = _check_metadata(tmp_path / "m.onnx")
+    assert metadata.expression_transform == ["none"]
+    # 6 of 12 labelled pairs positive; 6 positives over 3 TFs x 5 other genes.
+    assert metadata.label_prior == {"class_balance": 0.5, "network_density": 0.4, "positives": 6,
+                                    "labelled_pairs": 12, "tfs": 3, "targets": 5}
+
+
+def _check_metadata(path):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))

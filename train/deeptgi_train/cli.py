@@ -11,6 +11,7 @@ import shlex
 import sys
 
 from deeptgi_rt.cli import run_command
+from deeptgi_rt.cli.convert import add_transform_options, transform_option
 from deeptgi_rt.errors import InputError
 
 from . import __version__
@@ -26,8 +27,8 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                       help="layout of --expr (default: auto)")
     data.add_argument("--bulk-layout", default="auto", choices=("auto", "genes-by-cells", "cells-by-genes"),
                       help="layout of --bulk (default: auto)")
-    data.add_argument("--log1p", action="store_true", help="apply log1p to --expr (recorded in the model)")
-    data.add_argument("--bulk-log1p", action="store_true", help="apply log1p to --bulk (recorded in the model)")
+    add_transform_options(data, what="--expr")
+    add_transform_options(data, prefix="bulk-", what="--bulk")
     data.add_argument("--case-insensitive", action="store_true", help="match gene names ignoring case")
     data.add_argument("--feature-genes", metavar="FILE", help="feature gene list (default: every gene of --expr)")
     data.add_argument("--tfs", metavar="FILE", help="use only pairs whose TF is in this list")
@@ -99,7 +100,8 @@ def _load(args, reporter):
         raise InputError(f"--validation-fraction {args.validation_fraction}: must be in (0, 0.5)")
     return load_training_set(
         args.expr, args.labels, bulk=args.bulk, layout=args.layout, bulk_layout=args.bulk_layout,
-        log1p=args.log1p, bulk_log1p=args.bulk_log1p, feature_genes_file=args.feature_genes, tfs_file=args.tfs,
+        transform=transform_option(args.log1p, args.normalize),
+        bulk_transform=transform_option(args.bulk_log1p, args.bulk_normalize), feature_genes_file=args.feature_genes, tfs_file=args.tfs,
         negatives=args.negatives, case_insensitive=args.case_insensitive, seed=args.seed, reporter=reporter,
     )
 
@@ -158,6 +160,7 @@ def run_fit(args) -> int:
     from deeptgi_rt.atomic import check_output_path
     from deeptgi_rt.progress import make_reporter
 
+    from .export import with_training_data
     from .fit import export_fitted, fit_model, model_metadata
 
     reporter = make_reporter(args.quiet)
@@ -171,6 +174,7 @@ def run_fit(args) -> int:
     command = "deeptgi-train " + " ".join(shlex.quote(arg) for arg in args.argv)
     metadata = model_metadata(training, result, model, train, protocol=args.split,
                               files={"expr": args.expr, "bulk": args.bulk, "labels": args.labels}, command=command)
+    metadata = with_training_data(metadata, training)
     report = export_fitted(training, result, metadata, args.out, checkpoint=args.checkpoint)
     v = result.validation
     reporter.info(

@@ -29,9 +29,13 @@ class ExpressionData:
     Attributes:
         expressions: one :class:`Expression` per modality, preprocessed.
         modalities: ``["single_cell"]`` or ``["single_cell", "bulk"]``.
-        preprocessing: per modality, ``"log1p"`` or ``"none"``.
+        preprocessing: per modality, the transform applied (``"none"``, ``"log1p"`` or
+            ``"normalize_total_log1p"``), which the runtime applies again when scoring.
         feature_genes: feature gene names, in single-cell order.
         genes: genes present in every modality (candidate TFs and targets), single-cell order.
+        expression_transform: per modality, what the training values were (the model
+            contract's ``expression_transform``): the transform applied, or for none ``"raw_counts"``
+            when the values looked like raw counts and ``"none"`` otherwise.
     """
 
     expressions: list[Expression]
@@ -39,14 +43,26 @@ class ExpressionData:
     preprocessing: list[str]
     feature_genes: list[str]
     genes: list[str]
+    expression_transform: list[str] | None = None
 
     @property
     def sources(self) -> list[str]:
         return [expression.source for expression in self.expressions]
 
 
-def _read_modality(path: str | Path, layout: str, log1p: bool, case_insensitive: bool) -> Expression:
-    return read_expression(path, layout=layout, log1p=log1p, case_insensitive=case_insensitive)
+def _read_modality(path: str | Path, layout: str, transform: str, case_insensitive: bool,
+                   reporter: Reporter) -> tuple[Expression, str]:
+    """The modality read and transformed, and its ``expression_transform`` (raw-looking counts
+    read untransformed are warned about, as when scoring)."""
+    from deeptgi_rt.expression import looks_like_counts, raw_counts_hint
+
+    expression = read_expression(path, layout=layout, transform=transform, case_insensitive=case_insensitive)
+    if transform != "none":
+        return expression, transform
+    if looks_like_counts(expression.values):
+        reporter.warn(raw_counts_hint(expression) + " (the model then expects raw counts too)")
+        return expression, "raw_counts"
+    return expression, "none"
 
 
 def load_expression_data(
@@ -60,22 +76,30 @@ def load_expression_data(
     feature_genes_file: str | Path | None = None,
     case_insensitive: bool = False,
     reporter: Reporter | None = None,
+    transform: str = "none",
+    bulk_transform: str = "none",
 ) -> ExpressionData:
     """Read the single-cell (and optional bulk) expression and choose the feature genes.
 
     Feature genes are all genes of the single-cell data, or those listed in
     ``feature_genes_file``; with bulk data only genes present in both modalities are kept (in
     single-cell order, the count dropped is reported). With ``case_insensitive`` the bulk and
-    list names are matched ignoring case and spelled as in the single-cell data.
+    list names are matched ignoring case and spelled as in the single-cell data. ``transform``
+    / ``bulk_transform`` (``"log1p"``, ``"normalize_total_log1p"``; ``log1p`` / ``bulk_log1p``
+    are the older flags for ``"log1p"``) transform raw counts first.
     """
+    from deeptgi_rt.expression import combined_transform
+
     reporter = reporter or Reporter()
-    expressions = [_read_modality(expr, layout, log1p, case_insensitive)]
+    preprocessing = [combined_transform(transform, log1p)]
     modalities = ["single_cell"]
-    preprocessing = ["log1p" if log1p else "none"]
     if bulk is not None:
-        expressions.append(_read_modality(bulk, bulk_layout, bulk_log1p, case_insensitive))
+        preprocessing.append(combined_transform(bulk_transform, bulk_log1p))
         modalities.append("bulk")
-        preprocessing.append("log1p" if bulk_log1p else "none")
+    read = [_read_modality(path, how, prep, case_insensitive, reporter)
+            for path, how, prep in zip((expr, bulk), (layout, bulk_layout), preprocessing)]
+    expressions = [expression for expression, _ in read]
+    expression_transform = [trained_on for _, trained_on in read]
 
     sc_genes = expressions[0].genes
     genes = shared_genes([e.genes for e in expressions], case_insensitive=case_insensitive,
@@ -120,6 +144,7 @@ def load_expression_data(
         preprocessing=preprocessing,
         feature_genes=feature_genes,
         genes=genes,
+        expression_transform=expression_transform,
     )
 
 
@@ -246,6 +271,8 @@ def load_training_set(
     case_insensitive: bool = False,
     seed: int = 0,
     reporter: Reporter | None = None,
+    transform: str = "none",
+    bulk_transform: str = "none",
 ) -> TrainingSet:
     """Read labels and expression, drop pairs with unknown genes, add negatives, compute features.
 
@@ -267,6 +294,7 @@ def load_training_set(
     data = load_expression_data(
         expr, bulk, layout=layout, bulk_layout=bulk_layout, log1p=log1p, bulk_log1p=bulk_log1p,
         feature_genes_file=feature_genes_file, case_insensitive=case_insensitive, reporter=reporter,
+        transform=transform, bulk_transform=bulk_transform,
     )
     if case_insensitive:
         pairs = canonical_pair_names(pairs, data.genes)

@@ -228,6 +228,40 @@ def export_onnx(model: DeepTGI, metadata: ModelMetadata, path: str | os.PathLike
     return {"max_abs_diff": worst, "diffs": diffs, "state_tensors": dict(STATE_TENSORS), "metadata": metadata}
 
 
+def with_training_data(metadata: ModelMetadata, training) -> ModelMetadata:
+    """``metadata`` completed with what the training data say about scoring (additive contract
+    fields), for a :class:`~deeptgi_train.data.TrainingSet`: ``expression_transform`` per
+    modality (the transforms used and the values read) and ``label_prior`` (see
+    :func:`label_prior`)."""
+    data = training.data
+    return dataclasses.replace(
+        metadata, expression_transform=list(data.expression_transform or []) or None,
+        label_prior=label_prior(training.pairs.tfs, training.pairs.labels, len(data.genes)),
+    )
+
+
+def label_prior(pair_tfs, labels, n_genes: int) -> dict[str, Any]:
+    """The base rates of labelled pairs (the contract's ``label_prior``).
+
+    Args:
+        pair_tfs: the TF of each labelled pair (negatives included), ``[pairs]``.
+        labels: 0/1 ``[pairs]``.
+        n_genes: genes of the training data (every TF's candidate targets, itself excluded).
+
+    Returns:
+        ``{"class_balance": positives / labelled pairs, "network_density": positives /
+        (TFs x (n_genes - 1)), "positives", "labelled_pairs", "tfs", "targets"}``: the
+        density is that of the known positives over every TF -> target pair of the data,
+        which the scorer scores genome-wide.
+    """
+    labels = np.asarray(labels)
+    positives, tfs = int(np.count_nonzero(labels == 1)), len(set(pair_tfs))
+    space = tfs * (n_genes - 1)
+    density = positives / space if space > 0 and 0 < positives < space else None
+    return {"class_balance": round(positives / len(labels), 6), "network_density": density and round(density, 6),
+            "positives": positives, "labelled_pairs": int(len(labels)), "tfs": tfs, "targets": n_genes - 1}
+
+
 def save_checkpoint(model: DeepTGI, metadata: ModelMetadata | None, path: str | os.PathLike) -> Path:
     """Save weights, configuration, input dimensions and (optional) metadata to ``path`` atomically."""
     payload = {

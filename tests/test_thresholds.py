@@ -1,0 +1,115 @@
+"""The model threshold by name: balanced as chosen, or moved to the genome-wide base rate."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from deeptgi_rt.cli import main
+from deeptgi_rt.contract import ModelMetadata
+from deeptgi_rt.errors import InputError
+from deeptgi_rt.thresholds import logit, model_threshold
+from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
+
+GENES, VALUES = synthetic_expression(40, 60)
+FEATURES = GENES[:15]
+TFS = GENES[:6]
+
+
+def metadata(threshold=0.5, prior=None):
+    return ModelMetadata(feature_genes=["A"], modalities=["single_cell"], preprocessing=["none"],
+                         threshold=threshold, label_prior=prior)
+
+
+def test_youden_moves_by_the_difference_of_log_prior_odds():
+    meta = metadata(0.48, {"class_balance": 0.5, "network_density": 0.04})
+    shifted = model_threshold(meta, "youden")
+    assert shifted.shifted and shifted.balanced == 0.48
+    assert logit(shifted.value) == pytest.approx(logit(0.48) + 0.0 - math.log(0.04 / 0.96))
+    assert 0.95 < shifted.value < 0.96
+    assert model_threshold(meta, "balanced-youden").value == 0.48
+    # Labels as dense as the network: nothing to correct.
+    same = model_threshold(metadata(0.48, {"class_balance": 0.2, "network_density": 0.2}))
+    assert same.value == pytest.approx(0.48)
+    unknown = model_threshold(metadata(0.48))
+    assert not unknown.shifted and unknown.value == 0.48 and "balanced" in unknown.describe()
+
+
+@pytest.mark.parametrize("prior", [{"network_density": 0.1}, {"class_balance": 1.0}, {"class_balance": 0.5,
+                                                                                      "network_density": 0}])
+def test_a_label_prior_outside_zero_and_one_is_not_a_model(prior):
+    with pytest.raises(InputError, match="label_prior"):
+        metadata(0.5, prior).validate("m.onnx")
+
+
+@pytest.fixture()
+def files(tmp_path):
+    expr = write_genes_by_cells_csv(tmp_path / "expr.csv", GENES, VALUES)
+    prior = {"class_balance": 0.5, "network_density": 0.05}
+    shifted = save_model(build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0,
+                                     training={"label_prior": "unused"}), tmp_path / "old.onnx")
+    model = build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0)
+    props = {p.key: p.value for p in model.metadata_props}
+    meta = ModelMetadata.from_props(props, "m")
+    meta.label_prior = prior
+    del model.metadata_props[:]
+    for key, value in meta.to_props().items():
+        model.metadata_props.add(key=key, value=value)
+    return tmp_path, expr, save_model(model, tmp_path / "prior.onnx"), shifted
+
+
+def run(capsys, *argv):
+    code = main(["score", *map(str, argv), "--device", "cpu"])
+    return code, capsys.readouterr().err
+
+
+def test_youden_calls_the_shifted_density_and_the_summary_says_how(files, capsys):
+    tmp, expr, model, _ = files
+    code, err = run(capsys, expr, "--model", model, "--threshold", "youden", "--out", tmp / "y.parquet")
+    assert code == 0, err
+    cut = model_threshold(metadata(0.3, {"class_balance": 0.5, "network_density": 0.05})).value
+    youden = pl.read_parquet(tmp / "y.parquet")
+    assert youden["score"].min() >= cut
+    assert run(capsys, expr, "--model", model, "--threshold", "balanced-youden", "--out", tmp / "b.parquet",
+               "--quiet")[0] == 0
+    balanced = pl.read_parquet(tmp / "b.parquet")
+    assert balanced["score"].min() >= 0.3 and len(balanced) > len(youden)
+    share = len(youden) / (6 * 39)
+    assert f"({share:.1%} of pairs)" in err and "model threshold" in err
+    import deeptgi_rt
+
+    summary = deeptgi_rt.load_model(model, device="cpu").write(tmp / "api.parquet", expr, threshold="youden")
+    assert summary.threshold == pytest.approx(cut) and summary.share_over_threshold == pytest.approx(share)
+    assert summary.edges_over_threshold == len(youden)
+    assert "moved to the training network's density 5.00%" in summary.threshold_how
+
+
+def test_old_models_keep_the_balanced_threshold_and_say_so(files, capsys):
+    tmp, expr, _, old = files
+    code, err = run(capsys, expr, "--model", old, "--threshold", "youden", "--out", tmp / "o.parquet", "--quiet")
+    assert code == 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "chosen on balanced labelled pairs" in lines[0]
+    assert pl.read_parquet(tmp / "o.parquet")["score"].min() >= 0.3
+
+
+def test_the_model_threshold_is_refused_below_the_stated_coverage(files, capsys):
+    tmp, _, model, _ = files
+    # 12 of the 15 feature genes: 80 % coverage.
+    keep = [g for g in GENES if g not in FEATURES[:3]]
+    expr = write_genes_by_cells_csv(tmp / "part.csv", keep, VALUES[[GENES.index(g) for g in keep]])
+    out = tmp / "cov.parquet"
+    for name in ("youden", "balanced-youden"):
+        code, err = run(capsys, expr, "--model", model, "--threshold", name, "--allow-missing-features", "0.5",
+                        "--out", out, "--quiet")
+        lines = [line for line in err.splitlines() if line.strip() and not line.startswith("warning")]
+        assert code == 2 and len(lines) == 1, err
+        assert "80.0% of the model's feature genes" in lines[0] and "--threshold FLOAT" in lines[0]
+        assert "--top-k K" in lines[0] and not out.exists()
+    for option in (["--top-k", "3"], ["--threshold", "0.5"], []):
+        code, err = run(capsys, expr, "--model", model, *option, "--allow-missing-features", "0.5", "--out", out)
+        assert code == 0 and "3 of 15 feature genes missing" in err
+    assert "not meaningful at 80% feature-gene" in err
