@@ -76,8 +76,12 @@ def test_pcc_backend_follows_the_device():
     assert pcc_backend("auto") in ("cpu", "cuda")
 
 
-def test_session_threads_default_to_all_cores():
-    import os
+def test_session_threads_default_to_all_cores_the_environment_allows(monkeypatch):
+    from deeptgi_rt.threads import ENV_LIMITS, available_cores
 
-    assert session_options().intra_op_num_threads == os.cpu_count()
+    for name in ENV_LIMITS:
+        monkeypatch.delenv(name, raising=False)
+    assert session_options().intra_op_num_threads == available_cores()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert session_options().intra_op_num_threads == 1
     assert session_options(1).intra_op_num_threads == 1
