@@ -9,8 +9,8 @@ once as an h5ad with a CSR X under ``--work`` (reused by later runs of the same 
 
 Stages, each in a fresh child process so that its peak RSS is its own:
 
-- ``stats``: :func:`deeptgi_rt.cell_chunks.anndata_chunks` (backed reading, ``normalize="total"``)
-  into :class:`deeptgi_rt.streaming_pcc.PccStatistics` with every gene as an entity and
+- ``stats``: :func:`deeptgi_rt.cells.anndata_chunks` (backed reading, ``normalize="total"``)
+  into :class:`deeptgi_rt.pcc.streaming.PccStatistics` with every gene as an entity and
   ``--features`` feature genes (the shape of genome-wide scoring: the TFs are among the entity
   genes, so they add no work), then the float32 PCC block. Read+normalize and statistics
   times are reported apart.
@@ -18,7 +18,7 @@ Stages, each in a fresh child process so that its peak RSS is its own:
   chunks of the same number of cells: the limit the statistics pass is held to.
 - ``sweep``: one chunk of ``--sweep-cells`` cells at several densities, through the BLAS path
   (densify, shift, GEMM) and through the sparse kernel; the crossover sets
-  :data:`deeptgi_rt.streaming_pcc.DENSIFY_DENSITY`.
+  :data:`deeptgi_rt.pcc.streaming.DENSIFY_DENSITY`.
 - ``dense`` (``--dense-path``): today's path, ``read_expression`` of the whole h5ad (dense float32
   genes x cells) and ``pcc_block``, for the memory and time it needs at this size.
 
@@ -198,8 +198,8 @@ def feature_columns(args) -> np.ndarray:
 
 
 def stage_stats(args) -> dict:
-    from deeptgi_rt.cell_chunks import anndata_chunks
-    from deeptgi_rt.streaming_pcc import DENSIFY_DENSITY, PccStatistics
+    from deeptgi_rt.cells import anndata_chunks
+    from deeptgi_rt.pcc.streaming import DENSIFY_DENSITY, PccStatistics
 
     path = synthetic_h5ad(args)
     warm_up()
@@ -237,7 +237,7 @@ def warm_up() -> None:
     """Load (or compile) every numba kernel of the statistics on a tiny input, outside the timing."""
     import scipy.sparse as sp
 
-    from deeptgi_rt.streaming_pcc import PccStatistics
+    from deeptgi_rt.pcc.streaming import PccStatistics
 
     tiny = np.eye(4, dtype=np.float32)
     for densify in (0.0, 2.0):
@@ -248,7 +248,7 @@ def warm_up() -> None:
 
 
 def stage_gemm(args) -> dict:
-    from deeptgi_rt.cell_chunks import _chunk_cells
+    from deeptgi_rt.cells import _chunk_cells
 
     step = args.chunk_cells or _chunk_cells(None, args.genes)
     rng = np.random.default_rng(2)
@@ -266,7 +266,7 @@ def stage_gemm(args) -> dict:
 def stage_sweep(args) -> dict:
     import scipy.sparse as sp
 
-    from deeptgi_rt.streaming_pcc import PccStatistics
+    from deeptgi_rt.pcc.streaming import PccStatistics
 
     rng = np.random.default_rng(3)
     features = feature_columns(args)

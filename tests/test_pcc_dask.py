@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 from deeptgi_rt.pcc import pcc_block
-from deeptgi_rt.streaming_pcc import PccStatistics
+from deeptgi_rt.pcc.streaming import PccStatistics
 
 
 FEATURES = np.array([0, 3, 3, 11, 17, 29])
@@ -36,7 +36,7 @@ def in_process(values: np.ndarray, chunk_cells: int) -> np.ndarray:
 
 @pytest.mark.parametrize("blocks", ["dense", "csr"])
 def test_local_scheduler_equals_in_process_engine(blocks):
-    from deeptgi_rt.dask_pcc import dask_pcc_statistics
+    from deeptgi_rt.pcc.dask_reduce import dask_pcc_statistics
 
     values = anndata_like()
     array = da.from_array(values, chunks=(64, 7))
@@ -52,7 +52,7 @@ def test_local_scheduler_equals_in_process_engine(blocks):
 
 def test_distributed_local_cluster_equals_in_process_engine():
     import distributed
-    from deeptgi_rt.dask_pcc import dask_pcc_statistics
+    from deeptgi_rt.pcc.dask_reduce import dask_pcc_statistics
 
     values = anndata_like()
     array = da.from_array(values, chunks=(50, 30))
