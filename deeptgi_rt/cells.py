@@ -8,7 +8,8 @@ stores, and Parquet files in the canonical cells-by-genes layout, by record batc
 
 Each chunk is checked (NaN/inf are an :class:`~deeptgi_rt.errors.InputError` naming the file, the
 gene and the cell) and optionally normalized with ``normalize="total"``: each cell scaled to a
-total of 10,000 then ``log1p``, as scanpy's ``normalize_total(target_sum=1e4)`` + ``log1p``.
+total of 10,000 then ``log1p``, as scanpy's ``normalize_total(target_sum=1e4)`` + ``log1p``;
+or ``normalize="log1p"`` (``log1p`` alone, a model's preprocessing, as ``read_expression(log1p=True)``).
 A chunk holds every gene of its cells, so the per-cell totals come from the chunk itself. Cells
 whose total is zero cannot be normalized; they are left out and counted in
 :attr:`CellChunks.excluded_cells` (the caller warns).
@@ -23,7 +24,7 @@ import numpy as np
 
 from .errors import InputError, preview, require_file
 
-NORMALIZATIONS = (None, "total")
+NORMALIZATIONS = (None, "total", "log1p")
 # Per-cell total after normalize="total" (scanpy's conventional target_sum).
 TARGET_TOTAL = 1e4
 # Dense bytes of one chunk (cells x genes float32) when the caller gives no chunk size: large
@@ -44,7 +45,7 @@ class CellChunks:
         n_cells: cells in the input (before any are excluded).
         source: where it came from, for messages.
         chunk_cells: cells per chunk (the last may be shorter).
-        normalize: ``None`` or ``"total"``.
+        normalize: ``None``, ``"total"`` or ``"log1p"``.
         excluded_cells: cells left out so far because their total count is zero
             (``normalize="total"`` only); complete after a full iteration.
     """
@@ -67,6 +68,8 @@ class CellChunks:
             self._check_finite(chunk, first_cell)
             if self.normalize == "total":
                 chunk = self._normalize_total(chunk, first_cell)
+            elif self.normalize == "log1p":
+                chunk = self._log1p(chunk, first_cell)
             first_cell += cells
             if chunk.shape[0]:
                 yield chunk
@@ -82,14 +85,25 @@ class CellChunks:
             value = chunk[cell, gene]
             raise InputError(f"{self.source}: {value} value for gene {self.genes[gene]!r} in {_cell(first_cell + cell)}")
 
-    def _normalize_total(self, chunk, first_cell: int):
+    def _check_counts(self, chunk, first_cell: int) -> None:
         values = chunk.data if _is_sparse(chunk) else chunk
         if values.size and values.min() < 0:
             cell, gene = _first_where(chunk, values < 0)
             raise InputError(
                 f"{self.source}: negative value {chunk[cell, gene]:g} for gene {self.genes[gene]!r} in "
-                f"{_cell(first_cell + cell)}; normalize='total' needs raw counts"
+                f"{_cell(first_cell + cell)}; normalize={self.normalize!r} needs non-negative counts"
             )
+
+    def _log1p(self, chunk, first_cell: int):
+        self._check_counts(chunk, first_cell)
+        if _is_sparse(chunk):
+            chunk = chunk.copy()
+            chunk.data = np.log1p(chunk.data)
+            return chunk
+        return np.log1p(chunk)
+
+    def _normalize_total(self, chunk, first_cell: int):
+        self._check_counts(chunk, first_cell)
         totals = np.asarray(chunk.sum(axis=1, dtype=np.float64)).ravel()
         empty = totals == 0
         if empty.any():
@@ -113,7 +127,7 @@ def array_chunks(values, genes: Sequence[str], *, chunk_cells: int | None = None
         values: ``[cells, genes]`` numpy array (any real dtype) or scipy sparse matrix.
         genes: gene names, one per column.
         chunk_cells: cells per chunk; ``None`` picks about :data:`CHUNK_BYTES` of dense float32.
-        normalize: ``None`` or ``"total"``.
+        normalize: ``None``, ``"total"`` or ``"log1p"``.
         source: name used in messages.
     """
     if values.ndim != 2:
@@ -222,9 +236,59 @@ def parquet_chunks(path, *, chunk_cells: int | None = None, normalize: str | Non
     return _chunks(genes, parquet.metadata.num_rows, source, step, normalize, raw_chunks)
 
 
+def open_cells(path, *, layer: str | None = None, use_raw: bool = False, normalize: str | None = None,
+               chunk_cells: int | None = None) -> CellChunks:
+    """A cells x genes file opened for reading a chunk of cells at a time: the one entry the
+    CLI and the scoring engine use.
+
+    Args:
+        path: an ``.h5ad`` file or AnnData zarr store (a directory), read in backed mode, or a
+            ``.parquet`` file in the cells-by-genes layout, read by record batches.
+        layer, use_raw: AnnData only (see :func:`anndata_chunks`).
+        normalize: ``None``, ``"total"`` or ``"log1p"``.
+        chunk_cells: cells per chunk; ``None`` picks about :data:`CHUNK_BYTES` of dense float32.
+
+    Raises:
+        InputError: another file type, a layer or use_raw for Parquet, and everything the
+            readers raise.
+    """
+    from pathlib import Path
+
+    source = str(path)
+    if Path(path).is_dir() or source.lower().endswith(".h5ad"):
+        return anndata_chunks(path, layer=layer, use_raw=use_raw, chunk_cells=chunk_cells, normalize=normalize)
+    if source.lower().endswith(".parquet"):
+        if layer is not None or use_raw:
+            raise InputError(f"{source}: layer and use_raw apply to AnnData (.h5ad, zarr), not Parquet")
+        return parquet_chunks(path, chunk_cells=chunk_cells, normalize=normalize)
+    raise InputError(f"{source}: chunked reading needs an .h5ad file, an AnnData zarr store or a .parquet file")
+
+
+@dataclass
+class DaskCells:
+    """A dask array of cells x genes with its gene names: a modality whose PCC statistics are
+    computed by :func:`deeptgi_rt.pcc.dask_reduce.dask_pcc_statistics` on the active scheduler.
+
+    Attributes:
+        array: dask array ``[cells, genes]`` (already preprocessed: no normalization is applied).
+        genes: gene names, one per column.
+        source: name used in messages.
+    """
+
+    array: object
+    genes: list[str]
+    source: str = "<dask array>"
+
+    def __post_init__(self):
+        if self.array.ndim != 2 or self.array.shape[1] != len(self.genes):
+            raise InputError(f"{self.source}: a dask array of cells x {len(self.genes)} genes is needed, "
+                             f"got shape {self.array.shape}")
+        self.genes = [str(g) for g in self.genes]
+
+
 def _chunks(genes, n_cells: int, source: str, step: int, normalize, raw_chunks) -> CellChunks:
     if normalize not in NORMALIZATIONS:
-        raise InputError(f"unknown normalize {normalize!r}; use None or 'total'")
+        raise InputError(f"unknown normalize {normalize!r}; use None, 'total' or 'log1p'")
     return CellChunks(genes=[str(g) for g in genes], n_cells=int(n_cells), source=source, chunk_cells=step,
                       normalize=normalize, _raw_chunks=raw_chunks)
 
