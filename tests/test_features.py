@@ -86,3 +86,13 @@ def test_missing_entity_gene_names_the_source(example):
     chunks = parquet_chunks(EXAMPLE)
     with pytest.raises(InputError, match=r"mhsc-e\.parquet: 1 of 2 genes are not in the data: .*NOPE"):
         entity_features([chunks], [expression.genes[0], "NOPE"], features[:-1], backend="cpu")
+
+
+@pytest.mark.parametrize("normalize", ["log1p", "total"])
+def test_cells_as_dask_blocks_equal_streamed_cells(example, normalize):
+    expression, entities, features = example
+    chunks = parquet_chunks(EXAMPLE, chunk_cells=300, normalize=normalize)
+    cells = chunks.to_dask()
+    assert cells.array.numblocks[0] == 4
+    streamed = entity_features([chunks], entities, features[:-1], backend="cpu")
+    assert np.abs(entity_features([cells], entities, features[:-1]) - streamed).max() <= 1e-6
