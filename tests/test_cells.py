@@ -201,3 +201,13 @@ def test_stored_csc_is_read_in_slabs_and_windows(tmp_path, monkeypatch, store):
     parts = list(anndata_chunks(path, chunk_cells=4))
     assert [part.shape[0] for part in parts] == [4] * 10 + [1]
     np.testing.assert_array_equal(stacked(parts), values)
+
+
+def test_open_cells_names_what_it_can_stream(tmp_path):
+    from deeptgi_rt.cells import open_cells
+    from deeptgi_rt.errors import InputError
+
+    table = tmp_path / "expr.csv"
+    table.write_text("A,B\n1,2\n")
+    with pytest.raises(InputError, match=r"expr\.csv: chunked reading needs an \.h5ad file, an AnnData zarr store"):
+        open_cells(table)
