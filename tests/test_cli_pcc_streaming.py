@@ -14,6 +14,19 @@ from deeptgi_rt.cli import main
 GENES = [f"G{i}" for i in range(10)]
 
 
+@pytest.fixture(autouse=True)
+def _environment_kept():
+    """A dask cluster sets OMP_NUM_THREADS=1 and the like in this process (for its workers):
+    put the environment back after each test, so later tests see the real one."""
+    import os
+
+    saved = dict(os.environ)
+    yield
+    for key in set(os.environ) - set(saved):
+        del os.environ[key]
+    os.environ.update(saved)
+
+
 @pytest.fixture
 def counts_h5ad(tmp_path):
     """A small h5ad: raw counts (CSR X, also layer 'counts'), a zero-count cell, a constant gene."""

@@ -18,6 +18,19 @@ from deeptgi_rt.pcc.streaming import PccStatistics
 FEATURES = np.array([0, 3, 3, 11, 17, 29])
 
 
+@pytest.fixture(autouse=True)
+def _environment_kept():
+    """A dask cluster sets OMP_NUM_THREADS=1 and the like in this process (for its workers):
+    put the environment back after each test, so later tests see the real one."""
+    import os
+
+    saved = dict(os.environ)
+    yield
+    for key in set(os.environ) - set(saved):
+        del os.environ[key]
+    os.environ.update(saved)
+
+
 def anndata_like(cells=300, genes=30) -> np.ndarray:
     """log-normalized-looking counts, about 30 % non-zero, with a constant and a large-mean gene."""
     rng = np.random.default_rng(5)

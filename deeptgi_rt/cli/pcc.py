@@ -9,6 +9,7 @@ so that cells x genes is never held; the two agree to float32 rounding.
 from __future__ import annotations
 
 import contextlib
+import os
 
 from . import add_quiet
 from .convert import add_expression_options, check_parquet_output
@@ -212,14 +213,29 @@ def _dask_client(address: str):
         from distributed import Client
     except ImportError:
         raise InputError("--dask-scheduler needs the distributed package (pip install distributed)") from None
-    if address == "local":
-        return Client(threads_per_worker=1, dashboard_address=None)
     try:
-        # A short connect timeout: an unreachable address should fail in seconds, not minutes.
-        return Client(address, timeout="5s")
+        with _environment_restored():
+            if address == "local":
+                return Client(threads_per_worker=1, dashboard_address=None)
+            # A short connect timeout: an unreachable address should fail in seconds, not minutes.
+            return Client(address, timeout="5s")
     except (OSError, TimeoutError, ValueError) as error:
         message = " ".join(str(error).split()) or type(error).__name__
         raise InputError(f"--dask-scheduler {address}: cannot connect to a dask scheduler ({message[:200]})") from None
+
+
+@contextlib.contextmanager
+def _environment_restored():
+    """Put this process's environment back as it was: starting a dask cluster sets
+    OMP_NUM_THREADS=1 and the like here (meant for its worker processes), which would pin
+    every later thread pool of an embedding program to one thread."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        os.environ.update(saved)
 
 
 def _statistics(cells, rows, cols, backend: str, client, reporter):
