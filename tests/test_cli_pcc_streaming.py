@@ -10,21 +10,16 @@ import pytest
 import scipy.sparse as sp
 
 from deeptgi_rt.cli import main
+from deeptgi_rt.cli.pcc import environment_restored
 
 GENES = [f"G{i}" for i in range(10)]
 
 
 @pytest.fixture(autouse=True)
 def _environment_kept():
-    """A dask cluster sets OMP_NUM_THREADS=1 and the like in this process (for its workers):
-    put the environment back after each test, so later tests see the real one."""
-    import os
-
-    saved = dict(os.environ)
-    yield
-    for key in set(os.environ) - set(saved):
-        del os.environ[key]
-    os.environ.update(saved)
+    """A dask cluster sets OMP_NUM_THREADS=1 and the like in this process (for its workers)."""
+    with environment_restored():
+        yield
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from deeptgi_rt.cli.pcc import environment_restored
 from deeptgi_rt.pcc import pcc_block
 from deeptgi_rt.pcc.streaming import PccStatistics
 
@@ -20,15 +21,9 @@ FEATURES = np.array([0, 3, 3, 11, 17, 29])
 
 @pytest.fixture(autouse=True)
 def _environment_kept():
-    """A dask cluster sets OMP_NUM_THREADS=1 and the like in this process (for its workers):
-    put the environment back after each test, so later tests see the real one."""
-    import os
-
-    saved = dict(os.environ)
-    yield
-    for key in set(os.environ) - set(saved):
-        del os.environ[key]
-    os.environ.update(saved)
+    """A dask cluster sets OMP_NUM_THREADS=1 and the like in this process (for its workers)."""
+    with environment_restored():
+        yield
 
 
 def anndata_like(cells=300, genes=30) -> np.ndarray:

@@ -214,7 +214,7 @@ def _dask_client(address: str):
     except ImportError:
         raise InputError("--dask-scheduler needs the distributed package (pip install distributed)") from None
     try:
-        with _environment_restored():
+        with environment_restored():
             if address == "local":
                 return Client(threads_per_worker=1, dashboard_address=None)
             # A short connect timeout: an unreachable address should fail in seconds, not minutes.
@@ -225,7 +225,7 @@ def _dask_client(address: str):
 
 
 @contextlib.contextmanager
-def _environment_restored():
+def environment_restored():
     """Put this process's environment back as it was: starting a dask cluster sets
     OMP_NUM_THREADS=1 and the like here (meant for its worker processes), which would pin
     every later thread pool of an embedding program to one thread."""
