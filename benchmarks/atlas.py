@@ -9,8 +9,8 @@ once as an h5ad with a CSR X under ``--work`` (reused by later runs of the same 
 
 Stages, each in a fresh child process so that its peak RSS is its own:
 
-- ``stats``: :func:`deeptgi_rt.cell_chunks.anndata_chunks` (backed reading, ``normalize="total"``)
-  into :class:`deeptgi_rt.streaming_pcc.PccStatistics` with every gene as an entity and
+- ``stats``: :func:`deeptgi_rt.cells.anndata_chunks` (backed reading, ``normalize="total"``)
+  into :class:`deeptgi_rt.pcc.streaming.PccStatistics` with every gene as an entity and
   ``--features`` feature genes (the shape of genome-wide scoring: the TFs are among the entity
   genes, so they add no work), then the float32 PCC block. Read+normalize and statistics
   times are reported apart.
@@ -18,7 +18,14 @@ Stages, each in a fresh child process so that its peak RSS is its own:
   chunks of the same number of cells: the limit the statistics pass is held to.
 - ``sweep``: one chunk of ``--sweep-cells`` cells at several densities, through the BLAS path
   (densify, shift, GEMM) and through the sparse kernel; the crossover sets
-  :data:`deeptgi_rt.streaming_pcc.DENSIFY_DENSITY`.
+  :data:`deeptgi_rt.pcc.streaming.DENSIFY_DENSITY`.
+- ``score`` (``--score``): end to end through the library at this size: ``open_cells`` (backed
+  h5ad, ``normalize="total"``) into ``features.entity_features`` (the streamed statistics) for
+  every gene, then factorized scoring of ``--tfs`` TFs x all genes with a random-weight ``lite``
+  model of ``--features`` feature genes (built once by ``benchmarks/score.py``'s ``build_lite``
+  in a child of its own, so torch never counts toward the stage's memory): TF and gene states,
+  then every pair through the pair head (``scoring.score_tf_rows``), scores kept as float32
+  ``[tfs, genes]``. Writing an edge file is not part of it (the engine is not yet wired to cells sources).
 - ``dense`` (``--dense-path``): today's path, ``read_expression`` of the whole h5ad (dense float32
   genes x cells) and ``pcc_block``, for the memory and time it needs at this size.
 
@@ -59,6 +66,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per sweep point (best is kept)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dense-path", action="store_true", help="also run read_expression + pcc_block")
+    parser.add_argument("--score", action="store_true", help="also run statistics + factorized scoring end to end")
+    parser.add_argument("--tfs", type=int, default=1_600)
     parser.add_argument("--skip", nargs="*", default=[], choices=["stats", "gemm", "sweep"])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -86,13 +95,23 @@ def main(argv=None) -> int:
         previous = json.loads(args.out.read_text())
         if previous["config"]["cells"] == args.cells and previous["config"]["genes"] == args.genes:
             results["stages"] = previous["stages"]
-    stages = [s for s in ("stats", "gemm", "sweep") if s not in args.skip] + (["dense"] if args.dense_path else [])
+    stages = [s for s in ("stats", "gemm", "sweep") if s not in args.skip] + (["score"] if args.score else []) \
+        + (["dense"] if args.dense_path else [])
+    if args.score and not lite_model_path(args).exists():
+        run_stage("model", argv or sys.argv[1:])
     for stage in stages:
         print(f"running {stage} ...", file=sys.stderr, flush=True)
         results["stages"][stage] = run_stage(stage, argv or sys.argv[1:])
         results["stages"][stage]["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
     results["config"]["load_average_after"] = os.getloadavg()
     summarize(results)
+    if args.out.exists():
+        previous = json.loads(args.out.read_text())
+        if previous["config"]["cells"] != args.cells or previous["config"]["genes"] != args.genes:
+            # Another size: kept beside the file's main run, which stays as it was.
+            other = previous.setdefault("other_sizes", {})
+            other[f"{args.cells}x{args.genes}"] = results
+            results = previous
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(results))
@@ -198,8 +217,8 @@ def feature_columns(args) -> np.ndarray:
 
 
 def stage_stats(args) -> dict:
-    from deeptgi_rt.cell_chunks import anndata_chunks
-    from deeptgi_rt.streaming_pcc import DENSIFY_DENSITY, PccStatistics
+    from deeptgi_rt.cells import anndata_chunks
+    from deeptgi_rt.pcc.streaming import DENSIFY_DENSITY, PccStatistics
 
     path = synthetic_h5ad(args)
     warm_up()
@@ -237,7 +256,7 @@ def warm_up() -> None:
     """Load (or compile) every numba kernel of the statistics on a tiny input, outside the timing."""
     import scipy.sparse as sp
 
-    from deeptgi_rt.streaming_pcc import PccStatistics
+    from deeptgi_rt.pcc.streaming import PccStatistics
 
     tiny = np.eye(4, dtype=np.float32)
     for densify in (0.0, 2.0):
@@ -248,7 +267,7 @@ def warm_up() -> None:
 
 
 def stage_gemm(args) -> dict:
-    from deeptgi_rt.cell_chunks import _chunk_cells
+    from deeptgi_rt.cells import _chunk_cells
 
     step = args.chunk_cells or _chunk_cells(None, args.genes)
     rng = np.random.default_rng(2)
@@ -266,7 +285,7 @@ def stage_gemm(args) -> dict:
 def stage_sweep(args) -> dict:
     import scipy.sparse as sp
 
-    from deeptgi_rt.streaming_pcc import PccStatistics
+    from deeptgi_rt.pcc.streaming import PccStatistics
 
     rng = np.random.default_rng(3)
     features = feature_columns(args)
@@ -322,8 +341,65 @@ def stage_dense(args) -> dict:
             "pcc_cpu_s": time.process_time() - c}
 
 
+def lite_model_path(args) -> Path:
+    return args.work / f"lite-{args.genes}g-{args.features}f-{args.tfs}tf.onnx"
+
+
+def tf_columns(args) -> np.ndarray:
+    return np.sort(np.random.default_rng(4).choice(args.genes, args.tfs, replace=False))
+
+
+def stage_model(args) -> dict:
+    """Build the random-weight lite model (feature genes and TFs of this size) once under ``--work``."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from score import build_lite
+
+    genes = [f"G{i:05d}" for i in range(args.genes)]
+    path = lite_model_path(args)
+    tmp = path.with_suffix(".tmp.onnx")
+    built = build_lite(tmp, [genes[i] for i in feature_columns(args)], [genes[i] for i in tf_columns(args)])
+    tmp.rename(path)
+    return {"model": built}
+
+
+def stage_score(args) -> dict:
+    """Statistics pass + factorized scoring of every TF x gene pair, timed per stage."""
+    from deeptgi_rt.api import load_model
+    from deeptgi_rt.cells import open_cells
+    from deeptgi_rt.features import entity_features
+    from deeptgi_rt.scoring import score_tf_rows
+
+    path = synthetic_h5ad(args)
+    warm_up()
+    times = {}
+    w = time.perf_counter()
+    model = load_model(lite_model_path(args), device="cpu", threads=args.threads)
+    times["load_model_s"] = time.perf_counter() - w
+    cpu0 = time.process_time()
+    w = time.perf_counter()
+    cells = open_cells(path, normalize="total", chunk_cells=args.chunk_cells)
+    feats = entity_features([cells], cells.genes, model.metadata.feature_genes, backend="cpu")
+    times["statistics_s"] = time.perf_counter() - w
+    rss_after_statistics = peak_rss_mib()
+    w = time.perf_counter()
+    inner = model._model
+    tf_table = inner.tf_table(np.ascontiguousarray(feats[tf_columns(args)]))
+    gene_table = inner.gene_table(feats)
+    times["encode_s"] = time.perf_counter() - w
+    w = time.perf_counter()
+    scores = np.empty((len(tf_table), len(gene_table)), dtype=np.float32)
+    for tf_start, block in score_tf_rows(inner.pair_scores, tf_table, gene_table):
+        scores[tf_start:tf_start + len(block)] = block
+    times["score_s"] = time.perf_counter() - w
+    return {**times, "total_s": sum(v for k, v in times.items() if k != "load_model_s"),
+            "total_cpu_s": time.process_time() - cpu0, "pairs": int(scores.size),
+            "peak_rss_after_statistics_mib": rss_after_statistics, "excluded_cells": cells.excluded_cells,
+            "chunk_cells": cells.chunk_cells, "scores_finite": bool(np.isfinite(scores).all()),
+            "providers": list(model.providers)}
+
+
 STAGES = {"write": lambda args: {"path": str(synthetic_h5ad(args))}, "stats": stage_stats, "gemm": stage_gemm,
-          "sweep": stage_sweep, "dense": stage_dense}
+          "sweep": stage_sweep, "dense": stage_dense, "model": stage_model, "score": stage_score}
 
 
 # ----------------------------------------------------------------- report
@@ -392,13 +468,30 @@ def markdown(results: dict) -> str:
             lines.append(f"| dense input (no densify) | {d['dense_input_cpu_s']:.3f} | | {d['bare_gemm_cpu_s']:.3f} | "
                          f"{d['dense_input_cpu_s'] / d['bare_gemm_cpu_s']:.2f} | | blas |")
         lines.append("")
+    if "score" in stages:
+        e = stages["score"]
+        lines += [f"## End to end: statistics + factorized scoring ({e['pairs']:,} pairs)", "",
+                  "| stage | wall s |", "|---|---:|",
+                  f"| statistics pass (backed h5ad, normalize total, all genes x {cfg['features']:,} features) "
+                  f"| {e['statistics_s']:.1f} |",
+                  f"| encode (TF and gene states) | {e['encode_s']:.1f} |",
+                  f"| score every pair (pair head) | {e['score_s']:.1f} |",
+                  f"| **total** | **{e['total_s']:.1f}** |", "",
+                  f"CPU {e['total_cpu_s']:.1f} s; peak RSS {e['peak_rss_mib']:.0f} MiB "
+                  f"({e['peak_rss_after_statistics_mib']:.0f} MiB after the statistics); model loading "
+                  f"{e['load_model_s']:.1f} s not counted; scores kept in memory, no edge file written.", ""]
     if "dense" in stages:
         d = stages["dense"]
         lines += ["## Today's dense path at this size", "",
                   f"read_expression (whole matrix, dense float32, log1p): {d['read_s']:.1f} s wall; pcc_block: "
                   f"{d['pcc_s']:.1f} s wall, {d['pcc_cpu_s']:.1f} s CPU; peak RSS {d['peak_rss_mib']:.0f} MiB.", ""]
-    lines += ["Not measured here: `score` end to end (the streaming engine is not yet wired into `score`, "
-              "`pcc` and training), the Dask path on this input, and 200,000+ cells.", ""]
+    for size, other in results.get("other_sizes", {}).items():
+        body = markdown({**other, "other_sizes": {}}).split("\n")
+        lines += [f"# Another size: {size.replace('x', ' cells x ')} genes", ""]
+        lines += [line if not line.startswith("#") else "#" + line for line in body[2:]
+                  if not line.startswith("Not measured here")]
+    lines += ["Not measured here: writing the edge file (`deeptgi-rt score` is not yet wired to cells sources) "
+              "and the Dask path on this input.", ""]
     return "\n".join(lines)
 
 

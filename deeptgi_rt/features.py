@@ -1,25 +1,33 @@
 """PCC feature rows of entities (TFs, target genes) against a model's feature genes.
 
 Training and scoring both build their inputs here, so the features a model was trained on
-are exactly the features it is scored on.
+are exactly the features it is scored on. A modality is either an in-memory
+:class:`~deeptgi_rt.expression.Expression` (genes x cells, :func:`~deeptgi_rt.pcc.pcc_block`)
+or a cells source read a chunk at a time (:class:`~deeptgi_rt.cells.CellChunks`,
+:class:`~deeptgi_rt.cells.DaskCells`), whose PCC comes from statistics streamed over its cells
+(:mod:`deeptgi_rt.pcc.streaming`) and is never held as cells x genes.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Callable, Sequence, Union
 
 import numpy as np
 
+from .cells import CellChunks, DaskCells
 from .errors import InputError, preview
 from .expression import Expression
 from .names import GeneMatcher
 from .pcc import constant_gene_mask, pcc_block
 from .progress import Reporter
 
+# A modality: anything with ``.genes`` and ``.source`` that entity_features can correlate.
+Modality = Union[Expression, CellChunks, DaskCells]
+
 
 def feature_gene_columns(
-    expression: Expression,
+    expression: Modality,
     feature_genes: Sequence[str],
     *,
     min_coverage: float = 1.0,
@@ -28,7 +36,7 @@ def feature_gene_columns(
     """Locate the feature genes in ``expression``.
 
     Args:
-        expression: the data.
+        expression: the data (an :class:`Expression` or a cells source; only its genes are read).
         feature_genes: the model's feature gene names, in column order.
         min_coverage: fraction of feature genes that must be present; 1.0 (the default) makes
             any missing feature gene an error, lower values accept zero-filled columns.
@@ -66,7 +74,7 @@ def _coverage_hint(coverage: float, min_coverage: float) -> str:
 
 
 def entity_features(
-    expressions: Sequence[Expression],
+    expressions: Sequence[Modality],
     genes: Sequence[str],
     feature_genes: Sequence[str],
     *,
@@ -79,14 +87,19 @@ def entity_features(
     """Feature tensor of ``genes``: PCC with each feature gene, per modality.
 
     Args:
-        expressions: one :class:`Expression` per modality, already preprocessed.
+        expressions: one modality each, already preprocessed: an :class:`Expression`, a
+            :class:`~deeptgi_rt.cells.CellChunks` (streamed chunk by chunk; its ``normalize``
+            is the preprocessing) or a :class:`~deeptgi_rt.cells.DaskCells`.
         genes: entity names (TFs or targets); each must be in every modality.
         feature_genes: the model's feature genes.
         min_coverage, case_insensitive: see :func:`feature_gene_columns`.
-        backend: PCC backend, ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        reporter: receives one warning per modality that has constant entity profiles.
-        progress: optional ``advance(n)``, called as blocks of ``n`` entities finish in each
-            modality (``len(genes) * len(expressions)`` in all).
+        backend: PCC backend, ``"auto"``, ``"cpu"`` or ``"cuda"`` (dask modalities run on the CPU
+            of the scheduler's workers).
+        reporter: receives one warning per modality that has constant entity profiles, and one
+            per cells source that left out cells with zero total counts.
+        progress: optional ``advance(n)``: for an :class:`Expression`, called as blocks of ``n``
+            entities finish (``len(genes)`` per modality); for a cells source, ``len(genes)`` in
+            proportion to the cells read, so the total is ``len(genes) * len(expressions)`` either way.
 
     Returns:
         float32 ``[len(genes), len(expressions), len(feature_genes)]``.
@@ -98,16 +111,15 @@ def entity_features(
         columns, feature_rows = feature_gene_columns(
             expression, feature_genes, min_coverage=min_coverage, case_insensitive=case_insensitive
         )
-        entity_values = _take_rows(expression.values, entity_rows)
-        # The mask stops at a row's first differing value: nearly free, unlike a full min/max pass.
-        constant = int(np.count_nonzero(constant_gene_mask(entity_values)))
+        if isinstance(expression, Expression):
+            block, constant = _expression_pcc(expression, entity_rows, feature_rows, backend, progress)
+        else:
+            block, constant = _streamed_pcc(expression, entity_rows, feature_rows, backend, reporter, progress)
         if constant:
             reporter.warn(
                 f"{expression.source}: {constant} of {len(genes)} genes have constant expression; "
                 "their correlations are set to 0"
             )
-        block = pcc_block(entity_values, _take_rows(expression.values, feature_rows), backend=backend,
-                          progress=progress)
         if len(columns) == len(feature_genes):
             out[:, modality, :] = block
         else:
@@ -115,8 +127,51 @@ def entity_features(
     return out
 
 
+def _expression_pcc(expression: Expression, entity_rows, feature_rows, backend: str, progress):
+    """(float32 ``[E, F]`` PCC, number of constant entity genes) of an in-memory modality."""
+    entity_values = _take_rows(expression.values, entity_rows)
+    # The mask stops at a row's first differing value: nearly free, unlike a full min/max pass.
+    constant = int(np.count_nonzero(constant_gene_mask(entity_values)))
+    block = pcc_block(entity_values, _take_rows(expression.values, feature_rows), backend=backend,
+                      progress=progress)
+    return block, constant
+
+
+def _streamed_pcc(source, entity_rows, feature_rows, backend: str, reporter: Reporter, progress):
+    """(float32 ``[E, F]`` PCC, number of constant entity genes) of a cells source, from
+    statistics accumulated over its cells."""
+    from .pcc import resolve_backend
+    from .pcc.streaming import PccStatistics
+
+    if isinstance(source, DaskCells):
+        from .pcc.dask_reduce import dask_pcc_statistics
+
+        stats = dask_pcc_statistics(source.array, entity_rows, feature_rows)
+        if progress is not None:
+            progress(len(entity_rows))
+    else:
+        stats = PccStatistics(len(source.genes), entity_rows, feature_rows, backend=resolve_backend(backend))
+        done = 0.0
+        for chunk in source:
+            stats.add(chunk)
+            if progress is not None and source.n_cells:
+                # Entities "finished" in proportion to the cells read: one progress unit for both paths.
+                step = len(entity_rows) * chunk.shape[0] / source.n_cells
+                progress(step)
+                done += step
+        if progress is not None and done < len(entity_rows):
+            progress(len(entity_rows) - done)  # the cells left out as zero-count
+        if source.excluded_cells:
+            reporter.warn(f"{source.source}: {source.excluded_cells} of {source.n_cells} cells have zero total "
+                          "counts; they are left out")
+        if stats.cells == 0:
+            raise InputError(f"{source.source}: no cells left to correlate")
+    constant = int(np.count_nonzero(stats.constant_genes()[entity_rows]))
+    return stats.pcc(), constant
+
+
 def gene_rows(
-    expression: Expression, names: Sequence[str], *, what: str = "genes", case_insensitive: bool = False
+    expression: Modality, names: Sequence[str], *, what: str = "genes", case_insensitive: bool = False
 ) -> np.ndarray:
     """Row indices (int64 ``[len(names)]``) of ``names`` in ``expression``.
 

@@ -1,6 +1,15 @@
-"""`deeptgi-rt pcc`: Pearson correlation of row genes with column genes, written as Parquet."""
+"""`deeptgi-rt pcc`: Pearson correlation of row genes with column genes, written as Parquet.
+
+Two ways to compute: the whole matrix read into memory (any format, ``pcc_block``), or, for
+h5ad/zarr/Parquet with ``--normalize``, ``--layer``, ``--use-raw``, ``--chunk-cells`` or
+``--dask-scheduler``, statistics streamed over chunks of cells (:mod:`deeptgi_rt.pcc.streaming`)
+so that cells x genes is never held; the two agree to float32 rounding.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import os
 
 from . import add_quiet
 from .convert import add_expression_options, check_parquet_output, transform_option
@@ -24,12 +33,35 @@ def add_parser(subparsers) -> None:
     add_expression_options(parser)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where to compute (auto: CUDA when it initializes, else CPU)")
+    add_streaming_options(parser)
     add_quiet(parser)
     parser.set_defaults(run=run)
 
 
+def add_streaming_options(parser) -> None:
+    """Options that read h5ad/zarr/Parquet a chunk of cells at a time (any of them turns streaming on)."""
+    group = parser.add_argument_group("streaming over cells (h5ad, zarr, Parquet; never holds cells x genes)")
+    group.add_argument("--normalize", choices=("none", "total"), default="none",
+                       help="total: raw counts scaled to 10,000 per cell then log1p (scanpy normalize_total + log1p), "
+                            "per chunk; zero-count cells are left out")
+    group.add_argument("--layer", metavar="NAME", help="h5ad/zarr: read layers/NAME instead of X")
+    group.add_argument("--use-raw", action="store_true", help="h5ad/zarr: read raw/X (and raw/var names)")
+    group.add_argument("--chunk-cells", type=int, metavar="N", help="cells per chunk (default: about 64 MiB dense)")
+    group.add_argument("--dask-scheduler", metavar="ADDRESS",
+                       help="compute the statistics on a dask.distributed scheduler at ADDRESS "
+                            "(host:port), or 'local' for a local cluster; workers read the file at the same path")
+
+
+def streaming_requested(args) -> bool:
+    """Whether any streaming option was given."""
+    return (args.normalize != "none" or args.layer is not None or args.use_raw or args.chunk_cells is not None
+            or args.dask_scheduler is not None)
+
+
 def run(args) -> int:
     """Check the output path and gene lists, read the data, stream PCC blocks into Parquet."""
+    if streaming_requested(args):
+        return run_streaming(args)
     import numpy as np
 
     from ..atomic import atomic_output
@@ -69,24 +101,165 @@ def run(args) -> int:
 def _write_pcc(expression, rows, cols, path, *, backend: str, reporter) -> None:
     """Compute PCC ``[rows, cols]`` block by block of row genes, one Parquet row group each."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from ..pcc import pcc_block
 
     col_values = np.ascontiguousarray(expression.values[cols])
     col_genes = [expression.genes[c] for c in cols]
-    schema = pa.schema([pa.field("gene", pa.string())] + [pa.field(name, pa.float32()) for name in col_genes])
-    block = max(1, min(len(rows), _BLOCK_VALUES // max(len(cols), 1)))
-    # Dictionary encoding only for the names: on float columns it costs 3x the write time and
-    # makes the file larger, since correlations almost never repeat.
-    with pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=["gene"]) as writer, \
-            reporter.task("PCC", total=len(rows), unit="genes") as advance:
+    block = _block_rows(len(rows), len(cols))
+    with _pcc_writer(path, col_genes) as write, reporter.task("PCC", total=len(rows), unit="genes") as advance:
         for start in range(0, len(rows), block):
             chunk = rows[start:start + block]
-            pcc = pcc_block(expression.values[chunk], col_values, backend=backend, progress=advance)
-            # Column-major copy so that each output column is one contiguous array.
-            by_column = np.ascontiguousarray(pcc.T, dtype=np.float32)
-            arrays = [pa.array([expression.genes[r] for r in chunk], type=pa.string())]
-            arrays.extend(pa.array(by_column[j]) for j in range(len(col_genes)))
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            write([expression.genes[r] for r in chunk],
+                  pcc_block(expression.values[chunk], col_values, backend=backend, progress=advance))
+
+
+def _block_rows(rows: int, cols: int) -> int:
+    """Row genes per written row group."""
+    return max(1, min(rows, _BLOCK_VALUES // max(cols, 1)))
+
+
+@contextlib.contextmanager
+def _pcc_writer(path, col_genes):
+    """Yield ``write(row_genes, pcc)``, appending float32 ``pcc`` ``[len(row_genes), len(col_genes)]``
+    as one Parquet row group."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([pa.field("gene", pa.string())] + [pa.field(name, pa.float32()) for name in col_genes])
+
+    def write(row_genes, pcc):
+        # Column-major copy so that each output column is one contiguous array.
+        by_column = np.ascontiguousarray(pcc.T, dtype=np.float32)
+        arrays = [pa.array(row_genes, type=pa.string())]
+        arrays.extend(pa.array(by_column[j]) for j in range(len(col_genes)))
+        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+
+    # Dictionary encoding only for the names: on float columns it costs 3x the write time and
+    # makes the file larger, since correlations almost never repeat.
+    with pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=["gene"]) as writer:
+        yield write
+
+
+def run_streaming(args) -> int:
+    """``pcc`` through the streaming statistics: chunks of cells (or dask blocks) into one
+    ``[rows, cols]`` PCC, written a block of row genes per row group."""
+    import numpy as np
+
+    from ..atomic import atomic_output
+    from ..cells import open_cells
+    from ..errors import InputError
+    from ..features import gene_rows
+    from ..genes import read_gene_list
+    from ..progress import make_reporter
+
+    reporter = make_reporter(args.quiet)
+    out = check_parquet_output(args.out)
+    if args.var_names_column is not None or args.layout != "auto":
+        raise InputError("--var-names-column and --layout apply to whole-matrix reading, not to streaming "
+                         "(--normalize, --layer, --use-raw, --chunk-cells, --dask-scheduler)")
+    if args.log1p and args.normalize == "total":
+        raise InputError("--normalize total already applies log1p; drop --log1p")
+    normalize = "total" if args.normalize == "total" else ("log1p" if args.log1p else None)
+    backend = _streaming_backend(args.device, args.dask_scheduler)
+    row_names = read_gene_list(args.rows) if args.rows else None
+    col_names = read_gene_list(args.cols) if args.cols else None
+    cells = open_cells(args.expression, layer=args.layer, use_raw=args.use_raw, normalize=normalize,
+                       chunk_cells=args.chunk_cells)
+    reporter.info(f"{cells.source}: {cells.n_cells} cells x {len(cells.genes)} genes, "
+                  f"{cells.chunk_cells} cells per chunk")
+    all_rows = np.arange(len(cells.genes), dtype=np.int64)
+    rows = all_rows if row_names is None else gene_rows(
+        cells, row_names, what=f"row genes of {args.rows}", case_insensitive=args.case_insensitive)
+    cols = all_rows if col_names is None else gene_rows(
+        cells, col_names, what=f"column genes of {args.cols}", case_insensitive=args.case_insensitive)
+    client = _dask_client(args.dask_scheduler) if args.dask_scheduler else None
+    try:
+        stats = _statistics(cells, rows, cols, backend, client, reporter)
+    finally:
+        if client is not None:
+            client.close()
+    if cells.excluded_cells:
+        reporter.warn(f"{cells.source}: {cells.excluded_cells} of {cells.n_cells} cells have zero total counts; "
+                      "they are left out")
+    if stats.cells == 0:
+        raise InputError(f"{cells.source}: no cells left to correlate")
+    used = np.union1d(rows, cols)
+    constant = int(np.count_nonzero(stats.constant_genes()[used]))
+    if constant:
+        reporter.warn(f"{cells.source}: {constant} of {len(used)} genes have constant expression; "
+                      "their correlations are set to 0")
+    pcc = stats.pcc()
+    with atomic_output(out) as tmp:
+        _write_blocks(pcc, [cells.genes[r] for r in rows], [cells.genes[c] for c in cols], tmp)
+    reporter.info(f"wrote {out}: {len(rows)} x {len(cols)} correlations ({stats.cells} cells)")
+    return 0
+
+
+def _streaming_backend(device: str, scheduler: str | None) -> str:
+    from ..errors import InputError
+    from ..pcc import resolve_backend
+
+    if scheduler is not None:
+        if device == "cuda":
+            raise InputError("--dask-scheduler computes on the workers' CPUs; drop --device cuda")
+        return "cpu"
+    return resolve_backend(device)
+
+
+def _dask_client(address: str):
+    """A ``distributed.Client`` for ``address`` (``local``: a local cluster of one-thread workers)."""
+    from ..errors import InputError
+
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--dask-scheduler needs the distributed package (pip install distributed)") from None
+    try:
+        with environment_restored():
+            if address == "local":
+                return Client(threads_per_worker=1, dashboard_address=None)
+            # A short connect timeout: an unreachable address should fail in seconds, not minutes.
+            return Client(address, timeout="5s")
+    except (OSError, TimeoutError, ValueError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        raise InputError(f"--dask-scheduler {address}: cannot connect to a dask scheduler ({message[:200]})") from None
+
+
+@contextlib.contextmanager
+def environment_restored():
+    """Put this process's environment back as it was: starting a dask cluster sets
+    OMP_NUM_THREADS=1 and the like here (meant for its worker processes), which would pin
+    every later thread pool of an embedding program to one thread."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        os.environ.update(saved)
+
+
+def _statistics(cells, rows, cols, backend: str, client, reporter):
+    """The PCC statistics of every cell, in-process chunk by chunk or on the dask client."""
+    if client is not None:
+        from ..pcc.dask_reduce import dask_pcc_statistics
+
+        return dask_pcc_statistics(cells.to_dask().array, rows, cols)
+    from ..pcc.streaming import PccStatistics
+
+    stats = PccStatistics(len(cells.genes), rows, cols, backend=backend)
+    with reporter.task("PCC statistics", total=cells.n_cells, unit="cells") as advance:
+        for chunk in cells:
+            stats.add(chunk)
+            advance(chunk.shape[0])
+    return stats
+
+
+def _write_blocks(pcc, row_genes, col_genes, path) -> None:
+    """Write float32 ``pcc`` ``[rows, cols]`` as Parquet, a block of row genes per row group."""
+    block = _block_rows(len(row_genes), len(col_genes))
+    with _pcc_writer(path, col_genes) as write:
+        for start in range(0, len(row_genes), block):
+            write(row_genes[start:start + block], pcc[start:start + block])

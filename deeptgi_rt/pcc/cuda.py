@@ -88,6 +88,19 @@ def standardize_rows(values, z):
         z[g, k] = np.float32((np.float64(values[g, k]) - mean) * scale)
 
 
+@cuda.jit(device=True)
+def tile_dot(row_tile, col_tile, ty, tx, acc):
+    """``acc + sum_kk row_tile[ty, kk] * col_tile[tx, kk]`` over one TILE of cells (float32).
+
+    The inner loop of both tiled products (:func:`correlate_tiles`, :func:`accumulate_products`):
+    each stores its shared-memory tiles as ``[gene within tile, cell within tile]``, so one
+    device function (inlined by the compiler) serves both.
+    """
+    for kk in range(TILE):
+        acc += row_tile[ty, kk] * col_tile[tx, kk]
+    return acc
+
+
 @cuda.jit
 def correlate_tiles(z_rows, z_cols, out):
     """out[i, j] = clip(sum_k z_rows[i, k] * z_cols[j, k], -1, 1), float32 throughout.
@@ -113,13 +126,45 @@ def correlate_tiles(z_rows, z_cols, out):
         row_tile[ty, tx] = z_rows[row0 + ty, k] if row0 + ty < rows and k < cells else np.float32(0.0)
         col_tile[ty, tx] = z_cols[col0 + ty, k] if col0 + ty < cols and k < cells else np.float32(0.0)
         cuda.syncthreads()
-        for kk in range(TILE):
-            acc += row_tile[ty, kk] * col_tile[tx, kk]
+        acc = tile_dot(row_tile, col_tile, ty, tx, acc)
         cuda.syncthreads()
     i = row0 + ty
     j = col0 + tx
     if i < rows and j < cols:
         out[i, j] = min(max(acc, np.float32(-1.0)), np.float32(1.0))
+
+
+@cuda.jit
+def accumulate_products(entities, features, products):
+    """products[e, f] += sum over cells c of entities[c, e] * features[c, f] (streaming statistics).
+
+    entities: float32 ``[cells, E]``; features: float32 ``[cells, F]`` (both shifted, so the
+    float32 sum over one chunk keeps its digits); products: float64 ``[E, F]``, the running
+    total over chunks. Thread (ty, tx) of block (bx, by) owns products[by*TILE + ty, bx*TILE + tx].
+    The chunk is cells-major, so tiles are read along the genes (neighbouring threads,
+    neighbouring addresses) and stored transposed, ``[gene, cell]``, as :func:`tile_dot` takes them.
+    """
+    entity_tile = cuda.shared.array((TILE, TILE + 1), np.float32)
+    feature_tile = cuda.shared.array((TILE, TILE + 1), np.float32)
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    e0 = cuda.blockIdx.y * TILE
+    f0 = cuda.blockIdx.x * TILE
+    cells = entities.shape[0]
+    n_entities = entities.shape[1]
+    n_features = features.shape[1]
+    acc = np.float32(0.0)
+    for c0 in range(0, cells, TILE):
+        c = c0 + ty
+        entity_tile[tx, ty] = entities[c, e0 + tx] if c < cells and e0 + tx < n_entities else np.float32(0.0)
+        feature_tile[tx, ty] = features[c, f0 + tx] if c < cells and f0 + tx < n_features else np.float32(0.0)
+        cuda.syncthreads()
+        acc = tile_dot(entity_tile, feature_tile, ty, tx, acc)
+        cuda.syncthreads()
+    e = e0 + ty
+    f = f0 + tx
+    if e < n_entities and f < n_features:
+        products[e, f] += acc
 
 
 def cuda_unavailable_reason(*, allow_simulator: bool = False) -> str | None:
@@ -201,3 +246,25 @@ def _standardize_on_device(values, z, threads: int) -> None:
     """Launch :func:`standardize_rows` over the device arrays ``values`` into ``z``: one block of ``threads`` per row."""
     if values.shape[0]:
         standardize_rows[values.shape[0], threads](values, z)
+
+
+class DeviceProducts:
+    """The ``[E, F]`` float64 product accumulator of :class:`~deeptgi_rt.pcc.streaming.PccStatistics`
+    kept on the GPU across chunks."""
+
+    def __init__(self, shape: tuple[int, int]):
+        self.shape = tuple(shape)
+        self.products = cuda.to_device(np.zeros(self.shape, dtype=np.float64))
+
+    def add(self, entities: np.ndarray, features: np.ndarray) -> None:
+        """Add ``entities.T @ features`` (float32 ``[cells, E]`` and ``[cells, F]``, shifted)."""
+        n_entities, n_features = self.shape
+        if entities.shape[0] == 0 or n_entities == 0 or n_features == 0:
+            return
+        grid = (math.ceil(n_features / TILE), math.ceil(n_entities / TILE))
+        accumulate_products[grid, (TILE, TILE)](cuda.to_device(np.ascontiguousarray(entities)),
+                                                cuda.to_device(np.ascontiguousarray(features)), self.products)
+
+    def collect(self) -> np.ndarray:
+        """float64 ``[E, F]``: the products accumulated on the device, copied to the host."""
+        return self.products.copy_to_host()

@@ -1,10 +1,10 @@
 """Streaming PCC statistics of a dask array of cells x genes, on whatever scheduler is active.
 
-Each block of cells becomes one packed float64 vector of :class:`~deeptgi_rt.streaming_pcc.PccStatistics`
+Each block of cells becomes one packed float64 vector of :class:`~deeptgi_rt.pcc.streaming.PccStatistics`
 (``map_blocks``); the vectors are summed by dask's tree reduction (``sum(split_every=...)``), so
 no worker ever holds more than a block and a few packed statistics. All blocks use the same
 per-gene shift and constant-test reference, taken from the first block before the graph runs,
-which is what makes the statistics plain sums (see :mod:`deeptgi_rt.streaming_pcc`). With a
+which is what makes the statistics plain sums (see :mod:`deeptgi_rt.pcc.streaming`). With a
 ``distributed`` client set as default, the blocks run on its workers, on as many machines as it has.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .streaming_pcc import PccStatistics
+from .streaming import PccStatistics
 
 # Packed vectors summed per node of the reduction tree: bounds a worker's memory to a few
 # [entities, features] float64 products.

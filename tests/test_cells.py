@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from deeptgi_rt.cell_chunks import anndata_chunks, array_chunks, parquet_chunks
+from deeptgi_rt.cells import anndata_chunks, array_chunks, parquet_chunks
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.expression import read_expression
 from deeptgi_rt.pcc import pcc_block
-from deeptgi_rt.streaming_pcc import streamed_pcc
+from deeptgi_rt.pcc.streaming import streamed_pcc
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GENES = [f"Gene{i}" for i in range(9)]
@@ -190,14 +190,24 @@ def test_shipped_parquet_streams_to_the_dense_pcc():
 
 @pytest.mark.parametrize("store", [".h5ad", ".zarr"])
 def test_stored_csc_is_read_in_slabs_and_windows(tmp_path, monkeypatch, store):
-    import deeptgi_rt.cell_chunks as cell_chunks
+    import deeptgi_rt.cells as cells_module
 
     values = counts(cells=41)
     values[30:33] = 0  # cells without entries at a window's edge
     path = write_h5ad(tmp_path / f"data{store}", sp.csc_matrix(values))
     # A few genes per slab and a window of a few chunks: every boundary is crossed.
-    monkeypatch.setattr(cell_chunks, "CSC_SLAB_ENTRIES", 7)
-    monkeypatch.setattr(cell_chunks, "CSC_WINDOW_BYTES", 8 * 3 * 12)
+    monkeypatch.setattr(cells_module, "CSC_SLAB_ENTRIES", 7)
+    monkeypatch.setattr(cells_module, "CSC_WINDOW_BYTES", 8 * 3 * 12)
     parts = list(anndata_chunks(path, chunk_cells=4))
     assert [part.shape[0] for part in parts] == [4] * 10 + [1]
     np.testing.assert_array_equal(stacked(parts), values)
+
+
+def test_open_cells_names_what_it_can_stream(tmp_path):
+    from deeptgi_rt.cells import open_cells
+    from deeptgi_rt.errors import InputError
+
+    table = tmp_path / "expr.csv"
+    table.write_text("A,B\n1,2\n")
+    with pytest.raises(InputError, match=r"expr\.csv: chunked reading needs an \.h5ad file, an AnnData zarr store"):
+        open_cells(table)

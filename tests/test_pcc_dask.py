@@ -11,11 +11,19 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from deeptgi_rt.cli.pcc import environment_restored
 from deeptgi_rt.pcc import pcc_block
-from deeptgi_rt.streaming_pcc import PccStatistics
+from deeptgi_rt.pcc.streaming import PccStatistics
 
 
 FEATURES = np.array([0, 3, 3, 11, 17, 29])
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept():
+    """A dask cluster sets OMP_NUM_THREADS=1 and the like in this process (for its workers)."""
+    with environment_restored():
+        yield
 
 
 def anndata_like(cells=300, genes=30) -> np.ndarray:
@@ -36,7 +44,7 @@ def in_process(values: np.ndarray, chunk_cells: int) -> np.ndarray:
 
 @pytest.mark.parametrize("blocks", ["dense", "csr"])
 def test_local_scheduler_equals_in_process_engine(blocks):
-    from deeptgi_rt.dask_pcc import dask_pcc_statistics
+    from deeptgi_rt.pcc.dask_reduce import dask_pcc_statistics
 
     values = anndata_like()
     array = da.from_array(values, chunks=(64, 7))
@@ -52,7 +60,7 @@ def test_local_scheduler_equals_in_process_engine(blocks):
 
 def test_distributed_local_cluster_equals_in_process_engine():
     import distributed
-    from deeptgi_rt.dask_pcc import dask_pcc_statistics
+    from deeptgi_rt.pcc.dask_reduce import dask_pcc_statistics
 
     values = anndata_like()
     array = da.from_array(values, chunks=(50, 30))

@@ -8,7 +8,8 @@ stores, and Parquet files in the canonical cells-by-genes layout, by record batc
 
 Each chunk is checked (NaN/inf are an :class:`~deeptgi_rt.errors.InputError` naming the file, the
 gene and the cell) and optionally normalized with ``normalize="total"``: each cell scaled to a
-total of 10,000 then ``log1p``, as scanpy's ``normalize_total(target_sum=1e4)`` + ``log1p``.
+total of 10,000 then ``log1p``, as scanpy's ``normalize_total(target_sum=1e4)`` + ``log1p``;
+or ``normalize="log1p"`` (``log1p`` alone, a model's preprocessing, as ``read_expression(log1p=True)``).
 A chunk holds every gene of its cells, so the per-cell totals come from the chunk itself. Cells
 whose total is zero cannot be normalized; they are left out and counted in
 :attr:`CellChunks.excluded_cells` (the caller warns).
@@ -23,7 +24,7 @@ import numpy as np
 
 from .errors import InputError, preview, require_file
 
-NORMALIZATIONS = (None, "total")
+NORMALIZATIONS = (None, "total", "log1p")
 # Per-cell total after normalize="total" (scanpy's conventional target_sum).
 TARGET_TOTAL = 1e4
 # Dense bytes of one chunk (cells x genes float32) when the caller gives no chunk size: large
@@ -44,7 +45,7 @@ class CellChunks:
         n_cells: cells in the input (before any are excluded).
         source: where it came from, for messages.
         chunk_cells: cells per chunk (the last may be shorter).
-        normalize: ``None`` or ``"total"``.
+        normalize: ``None``, ``"total"`` or ``"log1p"``.
         excluded_cells: cells left out so far because their total count is zero
             (``normalize="total"`` only); complete after a full iteration.
     """
@@ -54,22 +55,45 @@ class CellChunks:
     source: str
     chunk_cells: int
     normalize: str | None
-    _raw_chunks: Callable[[], Iterator] = field(repr=False)
+    _raw_chunks: Callable[[int, int], Iterator] = field(repr=False)
     excluded_cells: int = 0
 
     def __iter__(self) -> Iterator:
         """Yield float32 chunks ``[cells, genes]``: dense C-contiguous arrays or scipy CSR/CSC."""
         self.excluded_cells = 0
-        first_cell = 0
-        for chunk in self._raw_chunks():
+        yield from self.cell_range(0, self.n_cells)
+
+    def cell_range(self, start: int, stop: int) -> Iterator:
+        """Yield the checked, normalized chunks of cells ``start:stop`` (as :meth:`__iter__`;
+        zero-count cells add to :attr:`excluded_cells`)."""
+        first_cell = start
+        for chunk in self._raw_chunks(start, stop):
             cells = chunk.shape[0]
             chunk = _as_float32(chunk)
             self._check_finite(chunk, first_cell)
             if self.normalize == "total":
                 chunk = self._normalize_total(chunk, first_cell)
+            elif self.normalize == "log1p":
+                chunk = self._log1p(chunk, first_cell)
             first_cell += cells
             if chunk.shape[0]:
                 yield chunk
+
+    def to_dask(self) -> "DaskCells":
+        """The same cells as a dask array of one block per chunk, each read (and normalized)
+        where the scheduler runs it: for a ``distributed`` cluster, the workers open the file
+        themselves, so it must be at the same path on every machine. Zero-count cells are left
+        out as in :meth:`__iter__` (blocks then have unknown lengths) but not counted."""
+        import dask
+        import dask.array as da
+
+        blocks = []
+        for start in range(0, self.n_cells, self.chunk_cells):
+            stop = min(start + self.chunk_cells, self.n_cells)
+            rows = np.nan if self.normalize == "total" else stop - start
+            blocks.append(da.from_delayed(dask.delayed(_block)(self, start, stop), shape=(rows, len(self.genes)),
+                                          dtype=np.float32))
+        return DaskCells(da.concatenate(blocks, axis=0), self.genes, self.source)
 
     def _check_finite(self, chunk, first_cell: int) -> None:
         values = chunk.data if _is_sparse(chunk) else chunk
@@ -82,14 +106,25 @@ class CellChunks:
             value = chunk[cell, gene]
             raise InputError(f"{self.source}: {value} value for gene {self.genes[gene]!r} in {_cell(first_cell + cell)}")
 
-    def _normalize_total(self, chunk, first_cell: int):
+    def _check_counts(self, chunk, first_cell: int) -> None:
         values = chunk.data if _is_sparse(chunk) else chunk
         if values.size and values.min() < 0:
             cell, gene = _first_where(chunk, values < 0)
             raise InputError(
                 f"{self.source}: negative value {chunk[cell, gene]:g} for gene {self.genes[gene]!r} in "
-                f"{_cell(first_cell + cell)}; normalize='total' needs raw counts"
+                f"{_cell(first_cell + cell)}; normalize={self.normalize!r} needs non-negative counts"
             )
+
+    def _log1p(self, chunk, first_cell: int):
+        self._check_counts(chunk, first_cell)
+        if _is_sparse(chunk):
+            chunk = chunk.copy()
+            chunk.data = np.log1p(chunk.data)
+            return chunk
+        return np.log1p(chunk)
+
+    def _normalize_total(self, chunk, first_cell: int):
+        self._check_counts(chunk, first_cell)
         totals = np.asarray(chunk.sum(axis=1, dtype=np.float64)).ravel()
         empty = totals == 0
         if empty.any():
@@ -113,7 +148,7 @@ def array_chunks(values, genes: Sequence[str], *, chunk_cells: int | None = None
         values: ``[cells, genes]`` numpy array (any real dtype) or scipy sparse matrix.
         genes: gene names, one per column.
         chunk_cells: cells per chunk; ``None`` picks about :data:`CHUNK_BYTES` of dense float32.
-        normalize: ``None`` or ``"total"``.
+        normalize: ``None``, ``"total"`` or ``"log1p"``.
         source: name used in messages.
     """
     if values.ndim != 2:
@@ -124,7 +159,7 @@ def array_chunks(values, genes: Sequence[str], *, chunk_cells: int | None = None
         values = values.tocsr()
     step = _chunk_cells(chunk_cells, values.shape[1])
     return _chunks(genes, values.shape[0], source, step, normalize,
-                   lambda: (values[start:start + step] for start in range(0, values.shape[0], step)))
+                   lambda first, last: (values[start:min(start + step, last)] for start in range(first, last, step)))
 
 
 def anndata_chunks(path, *, layer: str | None = None, use_raw: bool = False, chunk_cells: int | None = None,
@@ -164,15 +199,15 @@ def anndata_chunks(path, *, layer: str | None = None, use_raw: bool = False, chu
         raise InputError(f"{source}: {matrix_key} has {n_genes} genes but {var_key} names {len(genes)}")
     step = _chunk_cells(chunk_cells, n_genes)
 
-    def raw_chunks():
+    def raw_chunks(first: int, last: int):
         store = _open_anndata(path, source)
         try:
             data = _matrix(store[matrix_key], source, matrix_key)
             if isinstance(data, _StoredCsc):
-                yield from data.row_chunks(step)
+                yield from data.row_chunks(step, first, last)
                 return
-            for start in range(0, n_cells, step):
-                yield data[start:min(start + step, n_cells)]
+            for start in range(first, last, step):
+                yield data[start:min(start + step, last)]
         finally:
             _close(store)
 
@@ -210,21 +245,84 @@ def parquet_chunks(path, *, chunk_cells: int | None = None, normalize: str | Non
         raise InputError(f"{source}: duplicate gene names: {preview(repeated)}")
     step = _chunk_cells(chunk_cells, len(genes))
 
-    def raw_chunks():
+    def raw_chunks(first: int, last: int):
         reader = pq.ParquetFile(file)
-        for batch in reader.iter_batches(batch_size=step, columns=genes):
-            chunk = np.empty((batch.num_rows, len(genes)), dtype=np.float32)
+        # Whole row groups are read from the one holding cell ``first``; rows before it are skipped.
+        ends = np.cumsum([reader.metadata.row_group(i).num_rows for i in range(reader.num_row_groups)])
+        group = int(np.searchsorted(ends, first, side="right"))
+        cell = int(ends[group - 1]) if group else 0
+        groups = list(range(group, reader.num_row_groups))
+        for batch in reader.iter_batches(batch_size=step, columns=genes, row_groups=groups):
+            lo, hi = max(first - cell, 0), min(last - cell, batch.num_rows)
+            cell += batch.num_rows
+            if hi <= lo:
+                if cell >= last:
+                    return
+                continue
+            chunk = np.empty((hi - lo, len(genes)), dtype=np.float32)
             for g, column in enumerate(batch.columns):
                 # Missing values arrive as NaN and are reported by the finiteness check.
-                chunk[:, g] = column.to_numpy(zero_copy_only=False)
+                chunk[:, g] = column.slice(lo, hi - lo).to_numpy(zero_copy_only=False)
             yield chunk
+            if cell >= last:
+                return
 
     return _chunks(genes, parquet.metadata.num_rows, source, step, normalize, raw_chunks)
 
 
+def open_cells(path, *, layer: str | None = None, use_raw: bool = False, normalize: str | None = None,
+               chunk_cells: int | None = None) -> CellChunks:
+    """A cells x genes file opened for reading a chunk of cells at a time: the one entry the
+    CLI and the scoring engine use.
+
+    Args:
+        path: an ``.h5ad`` file or AnnData zarr store (a directory), read in backed mode, or a
+            ``.parquet`` file in the cells-by-genes layout, read by record batches.
+        layer, use_raw: AnnData only (see :func:`anndata_chunks`).
+        normalize: ``None``, ``"total"`` or ``"log1p"``.
+        chunk_cells: cells per chunk; ``None`` picks about :data:`CHUNK_BYTES` of dense float32.
+
+    Raises:
+        InputError: another file type, a layer or use_raw for Parquet, and everything the
+            readers raise.
+    """
+    from pathlib import Path
+
+    source = str(path)
+    if Path(path).is_dir() or source.lower().endswith(".h5ad"):
+        return anndata_chunks(path, layer=layer, use_raw=use_raw, chunk_cells=chunk_cells, normalize=normalize)
+    if source.lower().endswith(".parquet"):
+        if layer is not None or use_raw:
+            raise InputError(f"{source}: layer and use_raw apply to AnnData (.h5ad, zarr), not Parquet")
+        return parquet_chunks(path, chunk_cells=chunk_cells, normalize=normalize)
+    raise InputError(f"{source}: chunked reading needs an .h5ad file, an AnnData zarr store or a .parquet file")
+
+
+@dataclass
+class DaskCells:
+    """A dask array of cells x genes with its gene names: a modality whose PCC statistics are
+    computed by :func:`deeptgi_rt.pcc.dask_reduce.dask_pcc_statistics` on the active scheduler.
+
+    Attributes:
+        array: dask array ``[cells, genes]`` (already preprocessed: no normalization is applied).
+        genes: gene names, one per column.
+        source: name used in messages.
+    """
+
+    array: object
+    genes: list[str]
+    source: str = "<dask array>"
+
+    def __post_init__(self):
+        if self.array.ndim != 2 or self.array.shape[1] != len(self.genes):
+            raise InputError(f"{self.source}: a dask array of cells x {len(self.genes)} genes is needed, "
+                             f"got shape {self.array.shape}")
+        self.genes = [str(g) for g in self.genes]
+
+
 def _chunks(genes, n_cells: int, source: str, step: int, normalize, raw_chunks) -> CellChunks:
     if normalize not in NORMALIZATIONS:
-        raise InputError(f"unknown normalize {normalize!r}; use None or 'total'")
+        raise InputError(f"unknown normalize {normalize!r}; use None, 'total' or 'log1p'")
     return CellChunks(genes=[str(g) for g in genes], n_cells=int(n_cells), source=source, chunk_cells=step,
                       normalize=normalize, _raw_chunks=raw_chunks)
 
@@ -305,13 +403,12 @@ class _StoredCsc:
         self.shape = tuple(int(n) for n in group.attrs["shape"])
         self.indptr = np.asarray(group["indptr"][:], dtype=np.int64)
 
-    def row_chunks(self, step: int):
-        """Yield float32 CSR chunks of ``step`` consecutive cells, in order."""
-        n_cells = self.shape[0]
-        entries_per_cell = max(1.0, self.indptr[-1] / max(n_cells, 1))
+    def row_chunks(self, step: int, first: int, last: int):
+        """Yield float32 CSR chunks of ``step`` consecutive cells of ``first:last``, in order."""
+        entries_per_cell = max(1.0, self.indptr[-1] / max(self.shape[0], 1))
         window = max(step, int(CSC_WINDOW_BYTES / (8 * entries_per_cell)) // step * step)
-        for w0 in range(0, n_cells, window):
-            block = self.rows(w0, min(w0 + window, n_cells))
+        for w0 in range(first, last, window):
+            block = self.rows(w0, min(w0 + window, last))
             for start in range(0, block.shape[0], step):
                 yield block[start:start + step]
 
@@ -350,6 +447,21 @@ def _anndata_io():
     except (ImportError, AttributeError):
         import anndata.experimental as io
     return io
+
+
+def _block(cells: CellChunks, start: int, stop: int):
+    """One dask block of :meth:`CellChunks.to_dask`: cells ``start:stop``, checked and normalized,
+    as one float32 array or CSR matrix."""
+    chunks = list(cells.cell_range(start, stop))
+    if len(chunks) == 1:
+        return chunks[0]
+    if not chunks:
+        return np.empty((0, len(cells.genes)), dtype=np.float32)
+    if _is_sparse(chunks[0]):
+        import scipy.sparse as sp
+
+        return sp.vstack(chunks, format="csr")
+    return np.concatenate(chunks)
 
 
 def _as_float32(chunk):

@@ -341,7 +341,7 @@ class PccStatistics:
         """products += entities.T @ features for float32 shifted ``[cells, E]`` and ``[cells, F]``."""
         if self.backend == "cuda":
             if self._device is None:
-                from .streaming_pcc_cuda import DeviceProducts
+                from .cuda import DeviceProducts
 
                 self._device = DeviceProducts(self.products.shape)
             self._device.add(entities, features)

@@ -13,7 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from deeptgi_rt.expression import read_expression
 from deeptgi_rt.pcc import constant_gene_mask, pcc_block
-from deeptgi_rt.streaming_pcc import PccStatistics, streamed_pcc
+from deeptgi_rt.pcc.streaming import PccStatistics, streamed_pcc
 
 TOLERANCE = 1e-5
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
