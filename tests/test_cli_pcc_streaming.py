@@ -97,7 +97,7 @@ def test_bad_streaming_input_fails_in_one_line(tmp_path, counts_h5ad, capsys, ca
     options, expected = {
         "unreachable_scheduler": (["--dask-scheduler", f"tcp://127.0.0.1:{_closed_port()}"], "--dask-scheduler tcp://127.0.0.1:"),
         "missing_layer": (["--layer", "spliced"], "no layer 'spliced' (layers: counts)"),
-        "negative_counts": (["--normalize", "total"], "negative value -2 for gene 'G3' in cell at row 6"),
+        "negative_counts": (["--normalize", "total", "--chunk-cells", "4"], "negative value -2 for gene 'G3' in cell at row 6"),
         "log1p_and_total": (["--normalize", "total", "--log1p"], "already applies log1p"),
         "layer_of_parquet": (["--layer", "counts"], "not Parquet"),
     }[case]

@@ -39,6 +39,10 @@ def transform_option(log1p: bool, normalize: str | None) -> str:
     """The transform name (:data:`deeptgi_rt.expression.TRANSFORMS`) of parsed ``--log1p`` /
     ``--normalize`` values."""
     if normalize == "total":
+        if log1p:
+            from ..errors import InputError
+
+            raise InputError("--log1p with --normalize total: normalize total already applies log1p; give one of them")
         return "normalize_total_log1p"
     return "log1p" if log1p else "none"
 

@@ -39,11 +39,10 @@ def add_parser(subparsers) -> None:
 
 
 def add_streaming_options(parser) -> None:
-    """Options that read h5ad/zarr/Parquet a chunk of cells at a time (any of them turns streaming on)."""
+    """Options that read h5ad/zarr/Parquet a chunk of cells at a time (any of them turns streaming on;
+    ``--normalize total`` and ``--log1p``, shared with every command that reads expression, then
+    apply per chunk)."""
     group = parser.add_argument_group("streaming over cells (h5ad, zarr, Parquet; never holds cells x genes)")
-    group.add_argument("--normalize", choices=("none", "total"), default="none",
-                       help="total: raw counts scaled to 10,000 per cell then log1p (scanpy normalize_total + log1p), "
-                            "per chunk; zero-count cells are left out")
     group.add_argument("--layer", metavar="NAME", help="h5ad/zarr: read layers/NAME instead of X")
     group.add_argument("--use-raw", action="store_true", help="h5ad/zarr: read raw/X (and raw/var names)")
     group.add_argument("--chunk-cells", type=int, metavar="N", help="cells per chunk (default: about 64 MiB dense)")
@@ -54,7 +53,7 @@ def add_streaming_options(parser) -> None:
 
 def streaming_requested(args) -> bool:
     """Whether any streaming option was given."""
-    return (args.normalize != "none" or args.layer is not None or args.use_raw or args.chunk_cells is not None
+    return (args.layer is not None or args.use_raw or args.chunk_cells is not None
             or args.dask_scheduler is not None)
 
 
