@@ -14,7 +14,7 @@ import sys
 from ..errors import InputError
 
 # Subcommand name -> module under deeptgi_rt.cli; order is the order shown in --help.
-SUBCOMMANDS = ("score", "info", "pcc", "convert", "plot")
+SUBCOMMANDS = ("score", "info", "pcc", "convert", "plot", "eval")
 
 
 def build_parser() -> argparse.ArgumentParser:
