@@ -129,38 +129,42 @@ def _thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def plot_curves(result: Evaluation, directory: Path) -> list[Path]:
     """roc.png and pr.png in ``directory``: one curve per method, the chance level dashed."""
+    density = result.candidates.positives / len(result.candidates)
+    title = f"{Path(result.truth).name}, {len(result.candidates):,} candidates"
+    roc = [(*_thin(*m.roc), f"{m.name} (AUROC {m.summary['auroc']:.3f})") for m in result.methods]
+    pr = [(*_thin(*m.pr), f"{m.name} (AUPRC {m.summary['average_precision']:.3f})") for m in result.methods]
+    return [curve_figure("roc", roc, f"ROC: {title}", directory / "roc.png"),
+            curve_figure("pr", pr, f"PR: {title}", directory / "pr.png", chance=density)]
+
+
+def curve_figure(kind: str, curves, title: str, out: Path, chance: float | None = None) -> Path:
+    """Draw ROC (``kind="roc"``, chance = the diagonal) or PR curves (``"pr"``, steps; ``chance`` =
+    the positive fraction, dashed) into the PNG ``out``, written atomically.
+
+    ``curves``: ``(x, y, label)`` per curve, x and y float ``[points]`` (fpr/tpr or recall/precision).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    density = result.candidates.positives / len(result.candidates)
-    paths = []
-    for kind in ("roc", "pr"):
-        figure, axes = plt.subplots(figsize=(5.5, 5))
-        for method in result.methods:
-            if kind == "roc":
-                x, y = _thin(*method.roc)
-                label = f"{method.name} (AUROC {method.summary['auroc']:.3f})"
-            else:
-                x, y = _thin(*method.pr)
-                label = f"{method.name} (AUPRC {method.summary['average_precision']:.3f})"
-            axes.plot(x, y, lw=1.2, label=label, drawstyle="steps-post" if kind == "pr" else "default")
-        if kind == "roc":
-            axes.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-            axes.set_xlabel("false positive rate")
-            axes.set_ylabel("true positive rate")
-        else:
-            axes.axhline(density, color="grey", lw=0.8, ls="--")
-            axes.set_xlabel("recall")
-            axes.set_ylabel("precision")
-        axes.set_xlim(0, 1)
-        axes.set_ylim(0, 1.02)
-        axes.set_title(f"{kind.upper()}: {Path(result.truth).name}, {len(result.candidates):,} candidates")
-        axes.legend(loc="lower right" if kind == "roc" else "upper right", fontsize=7)
-        target = directory / f"{kind}.png"
-        with atomic_output(target) as tmp:
-            figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-        plt.close(figure)
-        paths.append(target)
-    return paths
+    figure, axes = plt.subplots(figsize=(5.5, 5))
+    for x, y, label in curves:
+        axes.plot(x, y, lw=1.2, label=label, drawstyle="steps-post" if kind == "pr" else "default")
+    if kind == "roc":
+        axes.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+        axes.set_xlabel("false positive rate")
+        axes.set_ylabel("true positive rate")
+    else:
+        if chance is not None:
+            axes.axhline(chance, color="grey", lw=0.8, ls="--")
+        axes.set_xlabel("recall")
+        axes.set_ylabel("precision")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.set_title(title)
+    axes.legend(loc="lower right" if kind == "roc" else "upper right", fontsize=7)
+    with atomic_output(out) as tmp:
+        figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return out
