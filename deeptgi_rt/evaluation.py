@@ -190,18 +190,13 @@ class Candidates:
         inside = (tf_rows >= 0) & (gene_rows >= 0)
         # The dense TF x gene grid position, then its rank among non-self grid cells.
         grid = np.where(inside, tf_rows * len(self.genes) + gene_rows, -1)
-        inside &= ~np.isin(grid, self._self_cells())
+        inside &= ~np.isin(grid, _self_cells(self.tfs, self.genes))
         position = np.searchsorted(self._grid(), grid)
         return np.where(inside, position, -1)
 
     def _grid(self) -> np.ndarray:
         return self.tf_index.astype(np.int64) * len(self.genes) + self.gene_index
 
-    def _self_cells(self) -> np.ndarray:
-        gene_rows = GeneIndex(self.genes).lookup(pa.array(self.tfs, type=pa.string())).astype(np.int64)
-        tf_rows = np.arange(len(self.tfs), dtype=np.int64)
-        keep = gene_rows >= 0
-        return tf_rows[keep] * len(self.genes) + gene_rows[keep]
 
     def scores(self, edges: EdgeTable) -> tuple[np.ndarray, int]:
         """``(scores, listed)``: float64 ``[candidates]`` scores of ``edges`` (``-inf`` where unlisted;
@@ -213,6 +208,14 @@ class Candidates:
         return scores, int(np.count_nonzero(np.isfinite(scores)))
 
 
+def _self_cells(tfs: Sequence[str], genes: Sequence[str]) -> np.ndarray:
+    """TF x gene grid positions (int64, TF-major) of the self-pairs."""
+    gene_rows = GeneIndex(genes).lookup(pa.array(list(tfs), type=pa.string())).astype(np.int64)
+    tf_rows = np.arange(len(tfs), dtype=np.int64)
+    keep = gene_rows >= 0
+    return tf_rows[keep] * len(genes) + gene_rows[keep]
+
+
 def build_candidates(truth: EdgeTable, tfs: Sequence[str], genes: Sequence[str]) -> Candidates:
     """The candidate set ``tfs`` x ``genes`` without self-pairs, labelled by ``truth``."""
     tfs, genes = list(dict.fromkeys(tfs)), list(dict.fromkeys(genes))
@@ -220,11 +223,11 @@ def build_candidates(truth: EdgeTable, tfs: Sequence[str], genes: Sequence[str])
         raise InputError("no candidate TFs")
     if not genes:
         raise InputError("no candidate genes")
-    tf_grid, gene_grid = np.divmod(np.arange(len(tfs) * len(genes), dtype=np.int64), len(genes))
-    self_pair = np.asarray(tfs, dtype=object)[tf_grid] == np.asarray(genes, dtype=object)[gene_grid]
-    keep = ~self_pair
-    candidates = Candidates(tfs, genes, tf_grid[keep].astype(np.int32), gene_grid[keep].astype(np.int32),
-                            np.zeros(int(np.count_nonzero(keep)), dtype=bool), 0, 0)
+    keep = np.ones(len(tfs) * len(genes), dtype=bool)
+    keep[_self_cells(tfs, genes)] = False
+    tf_grid, gene_grid = np.divmod(np.flatnonzero(keep), len(genes))
+    candidates = Candidates(tfs, genes, tf_grid.astype(np.int32), gene_grid.astype(np.int32),
+                            np.zeros(tf_grid.size, dtype=bool), 0, 0)
     distinct = pa.table({"tf": truth.tf, "target": truth.target}).group_by(["tf", "target"]).aggregate([])
     position = candidates._positions(distinct.column("tf").combine_chunks(), distinct.column("target").combine_chunks())
     candidates.labels[position[position >= 0]] = True
