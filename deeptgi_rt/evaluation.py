@@ -183,7 +183,7 @@ class Candidates:
         """True edges among the candidates."""
         return int(np.count_nonzero(self.labels))
 
-    def _positions(self, tf_names: pa.Array, gene_names: pa.Array) -> np.ndarray:
+    def positions(self, tf_names: pa.Array, gene_names: pa.Array) -> np.ndarray:
         """Candidate positions (int64 ``[n]``) of named pairs; -1 for pairs outside the candidate set."""
         tf_rows = GeneIndex(self.tfs).lookup(tf_names).astype(np.int64)
         gene_rows = GeneIndex(self.genes).lookup(gene_names).astype(np.int64)
@@ -201,7 +201,7 @@ class Candidates:
     def scores(self, edges: EdgeTable) -> tuple[np.ndarray, int]:
         """``(scores, listed)``: float64 ``[candidates]`` scores of ``edges`` (``-inf`` where unlisted;
         a pair listed twice keeps its highest score), and the number of candidates listed."""
-        position = self._positions(edges.tf, edges.target)
+        position = self.positions(edges.tf, edges.target)
         inside = position >= 0
         scores = np.full(len(self), -np.inf)
         np.maximum.at(scores, position[inside], edges.score[inside])
@@ -229,7 +229,7 @@ def build_candidates(truth: EdgeTable, tfs: Sequence[str], genes: Sequence[str])
     candidates = Candidates(tfs, genes, tf_grid.astype(np.int32), gene_grid.astype(np.int32),
                             np.zeros(tf_grid.size, dtype=bool), 0, 0)
     distinct = pa.table({"tf": truth.tf, "target": truth.target}).group_by(["tf", "target"]).aggregate([])
-    position = candidates._positions(distinct.column("tf").combine_chunks(), distinct.column("target").combine_chunks())
+    position = candidates.positions(distinct.column("tf").combine_chunks(), distinct.column("target").combine_chunks())
     candidates.labels[position[position >= 0]] = True
     candidates.truth_edges = distinct.num_rows
     candidates.truth_outside = int(np.count_nonzero(position < 0))
