@@ -385,8 +385,25 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def overview(summary: list[dict], dataset: str) -> list[str]:
+    """One row per method: AUROC / AUPRC ratio / EPR per truth, then target-wise AUROC and AUROC on
+    unseen targets against the split network's truth, and the CPU cost (README's table)."""
+    truths = list(dict.fromkeys(e["truth"] for e in summary if e["dataset"] == dataset))
+    main = truths[1] if len(truths) > 1 else truths[0]
+    lines = [f"| method | seeds | {' | '.join(truths)} | target-wise AUROC ({main}) | AUROC, unseen targets ({main}) | CPU s per split |",
+             "|---|---|" + "---|" * (len(truths) + 3)]
+    for method in dict.fromkeys(e["method"] for e in summary if e["dataset"] == dataset):
+        by_truth = {e["truth"]: e for e in summary if (e["dataset"], e["method"]) == (dataset, method)}
+        cells = [f"{_cell(by_truth[t]['auroc'])} / {_cell(by_truth[t]['auprc_ratio'], 2)} / {_cell(by_truth[t]['epr'], 2)}"
+                 for t in truths]
+        e = by_truth[main]
+        lines.append(f"| {_md(e['label'])} | {len(e['seeds'])} | {' | '.join(cells)} | {_cell(e['target_wise_auroc'])} | "
+                     f"{_cell(e['auroc_unseen_targets'])} | {_cell(e['cost']['cpu_s'], 0)} |")
+    return lines
+
+
 def markdown(payload: dict) -> str:
-    """Per data set and truth: method rows with mean ± sd over split seeds; then costs."""
+    """Overview per data set, then per truth: method rows with mean ± sd over split seeds; then costs."""
     summary = payload["summary"]
     lines = [f"Command: `{payload['command']}`", "",
              "Held-out TFs, genome-wide candidates (test TFs x all genes, self-pairs excluded), mean ± sd over "
@@ -395,6 +412,7 @@ def markdown(payload: dict) -> str:
              "training edge; 'AUROC, labelled pairs only' (mhsc-e) = the test TFs' labelled pairs with their own "
              "negatives, the cross-validation view. One thread per run.", ""]
     for dataset in dict.fromkeys(e["dataset"] for e in summary):
+        lines += [f"## {dataset}: AUROC / AUPRC ratio / EPR, mean ± sd over split seeds", "", *overview(summary, dataset), ""]
         for truth in dict.fromkeys(e["truth"] for e in summary if e["dataset"] == dataset):
             group = [e for e in summary if (e["dataset"], e["truth"]) == (dataset, truth)]
             first = group[0]
