@@ -1,0 +1,133 @@
+"""deeptgi_rt.metrics: hand-computed values, scikit-learn agreement, BEELINE's EPR, target-wise AUROC, group bootstrap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sklearn.metrics as skm
+
+from deeptgi_rt import metrics
+
+# Ranked: P(.9) N(.8) P(.7) N(.6) N(.5) P(unlisted).
+HAND_LABELS = np.array([1, 0, 1, 0, 0, 1])
+HAND_SCORES = np.array([0.9, 0.8, 0.7, 0.6, 0.5, -np.inf])
+
+
+def test_hand_computed_example():
+    # AUROC: of 3 x 3 positive/negative pairs the positives win 3 + 2 + 0 = 5.
+    assert metrics.auroc(HAND_LABELS, HAND_SCORES) == pytest.approx(5 / 9)
+    # Average precision: precision 1, 2/3 and 3/6 at the three positives.
+    assert metrics.average_precision(HAND_LABELS, HAND_SCORES) == pytest.approx((1 + 2 / 3 + 1 / 2) / 3)
+    assert metrics.auprc_ratio(HAND_LABELS, HAND_SCORES) == pytest.approx((1 + 2 / 3 + 1 / 2) / 3 / 0.5)
+    # EPR: k = 3, top 3 = .9 .8 .7 holds 2 true edges; density 3/6.
+    assert metrics.early_precision_ratio(HAND_LABELS, HAND_SCORES) == pytest.approx((2 / 3) / 0.5)
+    assert metrics.summary(HAND_LABELS, HAND_SCORES) == pytest.approx(
+        {"auroc": 5 / 9, "average_precision": 13 / 18, "auprc_ratio": 13 / 9, "epr": 4 / 3})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_agrees_with_scikit_learn_with_and_without_ties(seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 300)
+    scores = rng.integers(0, 6, 300).astype(float) if seed % 2 else rng.normal(size=300)
+    assert metrics.auroc(labels, scores) == pytest.approx(skm.roc_auc_score(labels, scores), abs=1e-12)
+    assert metrics.average_precision(labels, scores) == pytest.approx(
+        skm.average_precision_score(labels, scores), abs=1e-12)
+    fpr, tpr, _ = metrics.roc_curve(labels, scores)
+    sk_fpr, sk_tpr, _ = skm.roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr)
+    np.testing.assert_allclose(tpr, sk_tpr)
+
+
+def test_epr_on_a_tiny_network_by_hand():
+    # 2 TFs x 4 genes = 8 candidates, 3 true edges (density 3/8), so k = 3.
+    # Scores: A->g1 .9 (true), A->g2 .8, A->g3 .8 (true), A->g4 .1, B->g1 .8, B->g2 .3 (true), ...
+    labels = np.array([1, 0, 1, 0, 0, 1, 0, 0])
+    scores = np.array([0.9, 0.8, 0.8, 0.1, 0.8, 0.3, 0.2, 0.0])
+    # The 3rd highest score is .8, tied by three candidates: all four with score >= .8 are the top
+    # set (as BEELINE keeps every edge at least the k-th weight); 2 of them are true.
+    assert metrics.early_precision_ratio(labels, scores) == pytest.approx((2 / 4) / (3 / 8))
+    # The order of tied candidates does not matter.
+    order = np.array([4, 1, 2, 0, 3, 5, 6, 7])
+    assert metrics.early_precision_ratio(labels[order], scores[order]) == pytest.approx((2 / 4) / (3 / 8))
+    # Unlisted candidates (-inf) never enter the top set, even when fewer than k are listed.
+    listed_two = np.array([0.9, 0.8, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf])
+    assert metrics.early_precision_ratio(labels, listed_two) == pytest.approx((1 / 2) / (3 / 8))
+    assert metrics.early_precision_ratio(labels, np.full(8, -np.inf)) == 0.0
+
+
+def test_target_wise_auroc_of_a_pure_target_score_is_exactly_half():
+    rng = np.random.default_rng(0)
+    targets = np.repeat(np.arange(40), 12)
+    labels = rng.random(targets.size) < np.repeat(rng.random(40), 12)  # targets differ in degree
+    degree_score = np.bincount(targets, weights=labels)[targets]  # the target's in-degree: knows degree only
+    result = metrics.target_wise_auroc(labels, degree_score, targets, bootstrap=50, seed=1)
+    assert metrics.auroc(labels, degree_score) > 0.6  # the global AUROC rewards it
+    assert result.mean == 0.5 and result.low == 0.5 and result.high == 0.5
+    assert result.targets == int(sum(0 < labels[targets == t].sum() < 12 for t in range(40)))
+
+
+def test_target_wise_auroc_of_a_planted_tf_signal():
+    # Every target: true TFs score 4 and 2, false TFs 3 and 1, so 3 of 4 pairs are ordered: 0.75.
+    # A per-target offset (degree) changes the global AUROC but not the target-wise one.
+    within_labels, within_scores = np.array([1, 1, 0, 0]), np.array([4.0, 2.0, 3.0, 1.0])
+    labels = np.tile(within_labels, 30)
+    targets = np.repeat(np.arange(30), 4)
+    scores = np.tile(within_scores, 30) + 10.0 * targets
+    # Plus two targets that cannot be evaluated: only true TFs / only false TFs.
+    labels = np.r_[labels, 1, 1, 0, 0]
+    scores = np.r_[scores, 0.0, 5.0, 2.0, 3.0]
+    targets = np.r_[targets, 100, 100, 101, 101]
+    result = metrics.target_wise_auroc(labels, scores, targets, bootstrap=20)
+    assert result.mean == pytest.approx(0.75)
+    assert result.targets == 30
+    assert result.low == pytest.approx(0.75) and result.high == pytest.approx(0.75)
+    assert metrics.target_wise_auroc([1, 1], [0.1, 0.2], ["a", "b"]).targets == 0
+
+
+def test_grouped_areas_match_scikit_learn_per_group():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 400)
+    scores = rng.integers(0, 8, 400).astype(float)
+    groups = rng.choice(["TF1", "TF2", "TF3", "TF4"], 400)
+    areas = metrics.grouped_areas(labels, scores, groups)
+    assert list(areas.groups) == ["TF1", "TF2", "TF3", "TF4"]
+    for i, group in enumerate(areas.groups):
+        inside = groups == group
+        assert areas.auroc[i] == pytest.approx(skm.roc_auc_score(labels[inside], scores[inside]), abs=1e-12)
+        assert areas.average_precision[i] == pytest.approx(
+            skm.average_precision_score(labels[inside], scores[inside]), abs=1e-12)
+        assert areas.positives[i] == labels[inside].sum()
+
+
+def test_group_bootstrap_equals_explicit_resampling():
+    rng = np.random.default_rng(5)
+    groups = np.repeat(np.arange(7), 9)
+    labels = rng.integers(0, 2, groups.size)
+    scores = np.round(rng.normal(size=groups.size), 1)  # ties across groups
+    # One resample: its interval is its value. Redraw the same groups and duplicate them explicitly.
+    got = metrics.bootstrap_by_group(labels, scores, groups, resamples=1, seed=9)
+    drawn = np.random.default_rng(9).integers(0, 7, 7)
+    rows = np.concatenate([np.flatnonzero(groups == g) for g in drawn])
+    expected = metrics.summary(labels[rows], scores[rows])
+    for name, value in expected.items():
+        assert got[name][0] == pytest.approx(value) and got[name][1] == pytest.approx(value)
+    wide = metrics.bootstrap_by_group(labels, scores, groups, resamples=200, seed=0)
+    assert wide["auroc"][0] < metrics.auroc(labels, scores) < wide["auroc"][1]
+    assert wide == metrics.bootstrap_by_group(labels, scores, groups, resamples=200, seed=0, max_values=100)
+
+
+def test_training_metrics_are_the_runtime_implementation():
+    import deeptgi_train.metrics as train_metrics
+
+    assert train_metrics.auroc is metrics.auroc
+    assert train_metrics.aupr is metrics.average_precision
+    assert train_metrics.early_precision_ratio is metrics.early_precision_ratio
+    assert train_metrics.target_wise_auroc is metrics.target_wise_auroc
+
+
+def test_rejects_nan_and_one_class():
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.auroc([1, 0], [0.5, np.nan])
+    with pytest.raises(ValueError, match="both"):
+        metrics.early_precision_ratio([1, 1], [0.5, 0.2])
