@@ -72,3 +72,15 @@ def test_card_of_a_cross_fitted_model_reads_the_cross_fitted_row_and_says_so(tmp
     assert make_card.label_only_cell(report) == "0.700 / 0.800"
     with pytest.raises(SystemExit, match="no DeepTGI lite row with crossfit 10"):
         make_card.benchmark_report(path, "d", "random", crossfit=10)
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
+def test_model_without_the_newer_validation_names_still_reads_them(path):
+    # Shipped models predate validation_protocol and the balanced_* metric names.
+    meta = deeptgi_rt.load_model(path, device="cpu").metadata
+    figures = meta.validation_metrics()
+    assert figures["protocol"] == meta.training.get("validation_protocol", meta.training["protocol"])
+    stored = meta.training["validation_metrics"]
+    for old, new in (("auprc_ratio", "balanced_auprc_ratio"), ("epr", "balanced_epr")):
+        assert figures["metrics"][new] == stored.get(new, stored.get(old))
+    assert "auprc_ratio" not in figures["metrics"]
