@@ -52,6 +52,10 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                                "on the last, averaged in one model; the threshold comes from their out-of-fold "
                                "scores (default: one network and a --validation-fraction split); scoring cost "
                                "grows K-fold")
+    training.add_argument("--prior-offset", action="store_true",
+                          help="train the network on the residual of the label-only target prior (the logit of "
+                               "each target's label rate among the fitted pairs, added as a fixed offset), so it "
+                               "learns what the prior does not say; the exported model scores without the offset")
     training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     training.add_argument("--threads", type=int, default=2, help="torch threads (default: 2)")
     training.add_argument("--swap-augment", action="store_true",
@@ -128,9 +132,15 @@ def _configs(args):
         from .crossfit import check_parts
 
         check_parts(args.crossfit, args.members or 1)
-        if args.negatives == "degree-matched":
-            raise InputError(f"--crossfit {args.crossfit} with --negatives degree-matched: not supported yet "
-                             "(each member would need its own draw); use one network")
+        if args.negatives == "degree-matched" or args.prior_offset:
+            option = "--negatives degree-matched" if args.negatives == "degree-matched" else "--prior-offset"
+            raise InputError(f"--crossfit {args.crossfit} with {option}: not supported yet "
+                             "(each member would need its own negatives / offsets); use one network")
+    if args.prior_offset and args.negatives == "degree-matched":
+        raise InputError("--prior-offset with --negatives degree-matched: not supported (matched negatives "
+                         "already take the target prior away); choose one")
+    if args.prior_offset and args.swap_augment:
+        raise InputError("--prior-offset with --swap-augment: a swapped pair has no target prior; choose one")
     return model_config(args.config, **overrides), with_epochs(train, args.epochs)
 
 
@@ -155,8 +165,8 @@ def run_cv(args) -> int:
     baselines = tuple(BASELINE_CHOICES[name] for name in args.baselines if name != "none")
     result = cross_validate(training.dataset, model, train, protocol=args.split, folds=args.folds, seed=args.seed,
                             validation_fraction=args.validation_fraction, crossfit=_crossfit(args),
-                            degree_matched=args.negatives == "degree-matched", baselines=baselines,
-                            reporter=reporter)
+                            degree_matched=args.negatives == "degree-matched", prior_offset=args.prior_offset,
+                            baselines=baselines, reporter=reporter)
     result.settings["data"] = {"expr": args.expr, "bulk": args.bulk, "labels": args.labels,
                                "negatives": args.negatives}
     print_table(result)
@@ -181,9 +191,10 @@ def run_fit(args) -> int:
     training = _load(args, reporter)
     result = fit_model(training, model, train, protocol=args.split, validation_fraction=args.validation_fraction,
                        crossfit=_crossfit(args), degree_matched=args.negatives == "degree-matched",
-                       reporter=reporter)
+                       prior_offset=args.prior_offset, reporter=reporter)
     command = "deeptgi-train " + " ".join(shlex.quote(arg) for arg in args.argv)
     metadata = model_metadata(training, result, model, train, protocol=args.split, negatives=args.negatives,
+                              prior_offset=args.prior_offset,
                               files={"expr": args.expr, "bulk": args.bulk, "labels": args.labels}, command=command)
     report = export_fitted(training, result, metadata, args.out, checkpoint=args.checkpoint)
     v = result.validation

@@ -33,6 +33,7 @@ from .crossfit import train_crossfit
 from .data import PairDataset
 from .metrics import auroc, evaluate, threshold_metrics, youden_threshold
 from .negatives import NEGATIVES_SEED_OFFSET, degree_matched_fit
+from .prior import target_prior_logits
 from .splits import holdout, kfold
 from .trainer import TrainConfig, predict, train_model
 
@@ -172,8 +173,8 @@ def score_fold(labels_validation: np.ndarray, scores_validation: np.ndarray, lab
 
 
 def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: TrainConfig, *, protocol: str,
-               seed: int, crossfit: int = 1, degree_matched: bool = False, reporter: Reporter | None = None,
-               description: str = "training") -> tuple[object, np.ndarray, int]:
+               seed: int, crossfit: int = 1, degree_matched: bool = False, prior_offset: bool = False,
+               reporter: Reporter | None = None, description: str = "training") -> tuple[object, np.ndarray, int]:
     """Train the model of one cross-validation fold, as :func:`run_cv` and the benchmarks do.
 
     ``train``'s seed is shifted by the fold number. One network fits ``split.fit`` and
@@ -182,7 +183,9 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
     ``degree_matched`` replaces the negatives of ``split.fit`` by degree-matched non-edges
     (:mod:`deeptgi_train.negatives`, seeded by ``seed + NEGATIVES_SEED_OFFSET + fold``); the
     validation and test pairs keep theirs, and the input transform is fitted on the entities of
-    the original fit pairs, so only the negatives differ from a run without it.
+    the original fit pairs, so only the negatives differ from a run without it. ``prior_offset``
+    trains the network on the residual of the target label rate of ``split.fit``
+    (:mod:`deeptgi_train.prior`); the returned model scores without it.
 
     Returns:
         ``(trained, validation_idx, n_fit)``: the training result (``model``,
@@ -190,14 +193,18 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
         of its validation scores, and the number of pairs fitted.
     """
     fold_train = replace(train, seed=train.seed + split.fold)
+    if prior_offset and (degree_matched or crossfit != 1):
+        raise InputError("--prior-offset does not combine with --negatives degree-matched or --crossfit yet")
     if crossfit == 1:
         fit_dataset, fit_idx, transform_idx = dataset, split.fit, None
+        offset = target_prior_logits(dataset, split.fit) if prior_offset else None
         if degree_matched:
             fit_dataset, fit_idx = degree_matched_fit(dataset, split.fit,
                                                       seed=seed + NEGATIVES_SEED_OFFSET + split.fold)
             transform_idx = split.fit
         trained = train_model(fit_dataset, fit_idx, split.validation, model_config, fold_train,
-                              reporter=reporter, description=description, transform_idx=transform_idx)
+                              reporter=reporter, description=description, transform_idx=transform_idx,
+                              logit_offset=offset)
         return trained, split.validation, len(fit_idx)
     if degree_matched:
         raise InputError("--negatives degree-matched does not combine with --crossfit yet; use one network")
@@ -210,7 +217,7 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
 
 def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: str = "random",
            folds: int = 5, seed: int = 0, validation_fraction: float = 0.15, crossfit: int = 1,
-           degree_matched: bool = False, baselines: tuple[str, ...] = ("hgb",),
+           degree_matched: bool = False, prior_offset: bool = False, baselines: tuple[str, ...] = ("hgb",),
            reporter: Reporter | None = None) -> CVResult:
     """k-fold cross-validation of DeepTGI on ``dataset`` under ``protocol`` (random, tf or gene).
 
@@ -218,7 +225,8 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
     deterministic for a given ``seed``. ``crossfit`` >= 2 trains a cross-fitted ensemble of that
     many members per fold instead of one network (``validation_fraction`` is then unused).
     ``degree_matched`` gives the fitted pairs degree-matched negatives (see :func:`train_fold`);
-    test and validation pairs are the same as without it. ``baselines`` (names from
+    test and validation pairs are the same as without it. ``prior_offset`` trains each network
+    on the residual of the target prior and tests it without it. ``baselines`` (names from
     :data:`~deeptgi_train.baselines.EXPRESSION_BASELINES`) are fitted on each fold's training
     pairs (fit + validation) and scored on its test pairs beside the model. One info line is
     reported when a fold starts and one when it ends, so a log shows progress without a terminal.
@@ -236,7 +244,8 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
                       f"testing on {len(split.test)}")
         trained, validation_idx, n_fit = train_fold(
             dataset, split, model_config, train, protocol=protocol, seed=seed, crossfit=crossfit,
-            degree_matched=degree_matched, reporter=reporter, description=f"fold {split.fold + 1}/{folds}")
+            degree_matched=degree_matched, prior_offset=prior_offset, reporter=reporter,
+            description=f"fold {split.fold + 1}/{folds}")
         test_scores = predict(trained.model, dataset, split.test)
         seconds = time.perf_counter() - started
         validation, test, optimistic = score_fold(
@@ -277,6 +286,7 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
         "validation_fraction": validation_fraction if crossfit == 1 else None,
         "crossfit": crossfit,
         "degree_matched_negatives": degree_matched,
+        "prior_offset": prior_offset,
         "baselines": list(baselines),
         "model_config": model_config.to_dict(),
         "train_config": train.to_dict(),

@@ -22,6 +22,7 @@ from .crossfit import CrossfitResult, train_crossfit
 from .data import TrainingSet
 from .metrics import evaluate, youden_threshold
 from .negatives import NEGATIVES_SEED_OFFSET, degree_matched_fit
+from .prior import target_prior_logits
 from .splits import holdout
 from .trainer import TrainConfig, train_model
 
@@ -49,7 +50,7 @@ class FitResult:
 
 def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protocol: str = "random",
               validation_fraction: float = 0.15, crossfit: int = 1, degree_matched: bool = False,
-              reporter: Reporter | None = None) -> FitResult:
+              prior_offset: bool = False, reporter: Reporter | None = None) -> FitResult:
     """Train on all labelled pairs except a validation part split off by ``protocol``, or, with
     ``crossfit`` >= 2, a cross-fitted ensemble of that many members on all of them.
 
@@ -58,10 +59,15 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
     fitted pairs' negatives by degree-matched non-edges (:mod:`deeptgi_train.negatives`, seeded
     by ``train.seed + NEGATIVES_SEED_OFFSET``); the validation pairs keep theirs. ``fit_idx``
     then counts the fitted positives and drawn negatives, indices into an extended data set.
+    ``prior_offset`` trains the network on the residual of the fitted pairs' target label rate
+    (:mod:`deeptgi_train.prior`); the model, its validation figures and threshold are the
+    network's own, without the offset.
     """
     dataset = training.dataset
     if crossfit != 1 and degree_matched:
         raise InputError("degree-matched negatives do not combine with cross-fitting yet; use one network")
+    if prior_offset and (degree_matched or crossfit != 1):
+        raise InputError("--prior-offset does not combine with --negatives degree-matched or --crossfit yet")
     if crossfit != 1:
         trained = train_crossfit(dataset, np.arange(len(dataset)), model_config, train, protocol=protocol,
                                  parts=crossfit, seed=train.seed, reporter=reporter)
@@ -75,8 +81,9 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
         if degree_matched:
             transform_idx = fit_idx
             fit_dataset, fit_idx = degree_matched_fit(dataset, fit_idx, seed=train.seed + NEGATIVES_SEED_OFFSET)
+        offset = target_prior_logits(dataset, fit_idx) if prior_offset else None
         trained = train_model(fit_dataset, fit_idx, validation_idx, model_config, train, reporter=reporter,
-                              description="training", transform_idx=transform_idx)
+                              description="training", transform_idx=transform_idx, logit_offset=offset)
     labels = dataset.labels[validation_idx]
     threshold = youden_threshold(labels, trained.validation_scores)
     validation = evaluate(labels, trained.validation_scores, threshold)
@@ -85,7 +92,8 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
 
 
 def model_metadata(training: TrainingSet, result: FitResult, model_config, train: TrainConfig, *,
-                   protocol: str, files: dict[str, str], command: str, negatives: str = "none") -> ModelMetadata:
+                   protocol: str, files: dict[str, str], command: str, negatives: str = "none",
+                   prior_offset: bool = False) -> ModelMetadata:
     """Contract metadata of a fitted model (state tensor names are filled in by the exporter).
 
     ``model_config`` is the member architecture; the stored config is the trained model's own
@@ -113,6 +121,7 @@ def model_metadata(training: TrainingSet, result: FitResult, model_config, train
             "validation_protocol": protocol,
             "validation_positive_fraction": round(float(validation_labels.mean()), 6),
             "negatives": negatives,
+            "prior_offset": prior_offset,
             "best_epoch": result.trained.best_epoch,
             **({"crossfit": len(result.trained.member_epochs), "member_epochs": result.trained.member_epochs}
                if isinstance(result.trained, CrossfitResult) else {}),

@@ -148,7 +148,7 @@ def build_model(model_config, dataset: PairDataset):
 
 def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.ndarray, model_config,
                 config: TrainConfig, *, reporter: Reporter | None = None, description: str = "training",
-                transform_idx: np.ndarray | None = None) -> TrainResult:
+                transform_idx: np.ndarray | None = None, logit_offset: np.ndarray | None = None) -> TrainResult:
     """Train a model on ``train_idx`` pairs, early-stopping on ``validation_idx`` AUROC.
 
     Args:
@@ -159,6 +159,10 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
         reporter: progress bar over epochs.
         transform_idx: int ``[m]`` pairs whose entities fit the input transform's statistics
             (default ``train_idx``; cross-fitting passes all training pairs so members share them).
+        logit_offset: float32 ``[pairs of dataset]`` fixed logit added to the network's logit in
+            the loss and in the validation ranking that picks the epoch, so the network fits the
+            residual of that prior (:mod:`deeptgi_train.prior`); the returned model and
+            ``validation_scores`` are the network's own, without it.
 
     Returns:
         :class:`TrainResult` holding the best-validation-epoch model.
@@ -188,6 +192,9 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     tf_rows = dataset.tf_idx[train_idx]
     gene_rows = dataset.gene_idx[train_idx]
     labels = dataset.labels[train_idx]
+    if logit_offset is not None and config.swap_augment:
+        raise InputError("a logit offset (the target prior) does not combine with swapped-pair augmentation")
+    offsets = torch.from_numpy(np.asarray(logit_offset, dtype=np.float32)[train_idx]) if logit_offset is not None else None
     if config.swap_augment:
         tf_rows, gene_rows = np.r_[tf_rows, gene_rows], np.r_[gene_rows, tf_rows]
         labels = np.r_[labels, labels]
@@ -210,13 +217,17 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
                 tf = features[torch.from_numpy(tf_rows[batch])]
                 gene = features[torch.from_numpy(gene_rows[batch])]
                 y = labels_t[torch.from_numpy(batch)]
+                offset = offsets[torch.from_numpy(batch)] if offsets is not None else None
                 mixup = None
                 if config.mixup_alpha > 0:
                     lam = float(rng.beta(config.mixup_alpha, config.mixup_alpha))
                     partner = torch.from_numpy(rng.permutation(len(batch)))
                     mixup = (lam, partner)
                     y = lam * y + (1 - lam) * y[partner]
+                    offset = lam * offset + (1 - lam) * offset[partner] if offset is not None else None
                 logits, reconstruction = model.forward_train(tf, gene, config.input_noise, mixup)
+                if offset is not None:
+                    logits = logits + offset
                 # An ensemble returns [members, B] logits: each member's BCE counts in full.
                 bce = F.binary_cross_entropy_with_logits(logits, y.expand_as(logits), reduction="none")
                 loss = config.bce_weight * bce.mean(dim=-1).sum()
@@ -230,7 +241,8 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
                     _update_average(averaged, model, config.ema)
                 total_loss += float(loss.detach()) * len(batch)
             scores = predict(averaged, dataset, validation_idx)
-            validation_auroc = auroc(validation_labels, scores)
+            validation_auroc = auroc(validation_labels, scores if logit_offset is None
+                                     else _logit(scores) + logit_offset[validation_idx])
             history.append({"epoch": epoch, "loss": total_loss / max(len(labels), 1),
                             "validation_auroc": validation_auroc})
             if validation_auroc > best_auroc:
@@ -249,6 +261,12 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
         history=history,
         seconds=time.perf_counter() - started,
     )
+
+
+def _logit(probabilities: np.ndarray) -> np.ndarray:
+    """float64 logit of float32 probabilities, clipped away from 0 and 1."""
+    p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
 
 
 def _optimizer(model, config: TrainConfig):
