@@ -252,14 +252,20 @@ def test_cv_runs_gradient_boosting_beside_the_model_and_says_when_the_model_does
     # Every test pair with its TF, target, label and both scores, enough to recompute any metric.
     with open(tmp_path / "rep" / "predictions.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == sum(fold["n_test"] for fold in report["folds"])
-    assert set(rows[0]) == {"fold", "tf", "target", "label", "score", "score_hgb"}
+    test_rows = [row for row in rows if row["part"] == "test"]
+    assert len(test_rows) == sum(fold["n_test"] for fold in report["folds"])
+    assert len(rows) - len(test_rows) == sum(fold["n_validation"] for fold in report["folds"])
+    assert set(rows[0]) == {"fold", "part", "tf", "target", "label", "score", "score_hgb"}
     from deeptgi_train.metrics import auroc
 
-    fold1 = [row for row in rows if row["fold"] == "1"]
+    fold1 = [row for row in test_rows if row["fold"] == "1"]
     labels = np.array([int(row["label"]) for row in fold1])
     assert auroc(labels, np.array([float(row["score_hgb"]) for row in fold1])) == pytest.approx(
         report["folds"][0]["baseline_auroc"]["hgb"], abs=1e-4)
+    validation1 = [row for row in rows if row["fold"] == "1" and row["part"] == "validation"]
+    assert auroc(np.array([int(row["label"]) for row in validation1]),
+                 np.array([float(row["score"]) for row in validation1])) == pytest.approx(
+        report["folds"][0]["validation"]["auroc"], abs=1e-4)
 
     code, out, err = _run(capsys, ["cv", *inputs, *FAST, "--folds", "2", "--baselines", "none",
                                    "--report", str(tmp_path / "none")])

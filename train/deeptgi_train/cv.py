@@ -91,6 +91,9 @@ class FoldResult:
         test_tfs, test_targets: names (object ``[test pairs]``) of the test pairs' TFs and
             targets, for metrics computed per target or per TF (e.g. target-wise AUROC).
         baseline_scores: each expression baseline's test probabilities (float64 ``[test pairs]``).
+        validation_pairs: the validation pairs behind ``validation`` as ``(tfs, targets, labels,
+            scores)`` (object, object, int8, float32 ``[validation pairs]``), so settings can be
+            chosen on any validation metric without training again.
     """
 
     fold: int
@@ -109,6 +112,7 @@ class FoldResult:
     test_tfs: np.ndarray | None = field(default=None, repr=False)
     test_targets: np.ndarray | None = field(default=None, repr=False)
     baseline_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    validation_pairs: tuple | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -272,6 +276,8 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
             test_tfs=names[dataset.tf_idx[split.test]],
             test_targets=names[dataset.gene_idx[split.test]],
             baseline_scores=baseline_scores,
+            validation_pairs=(names[dataset.tf_idx[validation_idx]], names[dataset.gene_idx[validation_idx]],
+                              dataset.labels[validation_idx].astype(np.int8), trained.validation_scores),
         ))
         against = "".join(f", {BASELINE_TITLES[name]} {value:.3f}" for name, value in results[-1].baselines.items())
         reporter.info(

@@ -101,21 +101,25 @@ def result_json(result: CVResult) -> dict:
 
 
 def write_predictions(result: CVResult, target: Path) -> Path:
-    """Every fold's test pairs with label, model score and baseline scores, as CSV at ``target``.
+    """Every fold's test and validation pairs with label and scores, as CSV at ``target``.
 
-    Columns ``fold, tf, target, label, score`` and one ``score_<baseline>`` per expression
-    baseline: enough to recompute any metric (e.g. target-wise AUROC) without training again.
+    Columns ``fold, part, tf, target, label, score`` and one ``score_<baseline>`` per expression
+    baseline (test rows only; baselines have no validation part): enough to recompute any metric
+    (e.g. target-wise AUROC) on test folds, or to choose settings on validation ones, without
+    training again. ``part`` is ``test`` or ``validation``.
     """
     names = list(result.folds[0].baseline_scores) if result.folds else []
     with atomic_output(target) as tmp:
         with open(tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["fold", "tf", "target", "label", "score", *(f"score_{name}" for name in names)])
+            writer.writerow(["fold", "part", "tf", "target", "label", "score", *(f"score_{name}" for name in names)])
             for fold in result.folds:
                 for i in range(fold.n_test):
-                    writer.writerow([fold.fold, fold.test_tfs[i], fold.test_targets[i], int(fold.labels[i]),
+                    writer.writerow([fold.fold, "test", fold.test_tfs[i], fold.test_targets[i], int(fold.labels[i]),
                                      f"{fold.scores[i]:.6g}",
                                      *(f"{fold.baseline_scores[name][i]:.6g}" for name in names)])
+                for tf, gene, label, score in zip(*fold.validation_pairs):
+                    writer.writerow([fold.fold, "validation", tf, gene, int(label), f"{score:.6g}", *([""] * len(names))])
     return target
 
 
