@@ -1,6 +1,8 @@
 """Accuracy of DeepTGI against simple baselines, on identical cross-validation folds.
 
-Data sets: mhsc-e (labelled pairs.csv) and mdc (network-nonspecific.csv, balanced negatives).
+Data sets: mhsc-e (labelled pairs.csv) and mdc (network-nonspecific.csv, balanced negatives)
+built in, or any other with ``--expr FILE --labels FILE [--name NAME]`` (a positives-only
+network gets balanced negatives unless ``--negatives`` says otherwise).
 Protocols: random (stratified over pairs), tf (TF held out) and gene (target held out).
 Methods:
 
@@ -16,10 +18,12 @@ Methods:
 * logistic regression and HistGradientBoostingClassifier (scikit-learn) on the concatenated,
   flattened [tf_features, gene_features] — the same inputs DeepTGI sees.
 
-Baselines are fit on fit + validation pairs of each fold (they need no early stopping).
-Timings are wall-clock on a shared machine with torch limited to 2 threads: noisy.
+Baselines are fit on fit + validation pairs of each fold (they need no early stopping); the
+expression baselines are :func:`deeptgi_train.baselines.expression_baseline_scores`, the same
+code ``deeptgi-train cv`` runs beside the model. ``--threads`` caps every method's threads
+(torch, numba, BLAS, OpenMP). Timings are wall-clock on a shared machine: noisy.
 
-Run: python benchmarks/accuracy.py [--datasets mhsc-e mdc] [--protocols random tf gene]
+Run: python benchmarks/accuracy.py [--datasets mhsc-e mdc | --expr E --labels L --name N] [--protocols random tf gene]
      [--methods lite paper pcc prior novelty logreg hgb] [--lite-members N] [--paper-epochs N] [--out benchmarks/results/accuracy.json]
 """
 
@@ -49,46 +53,36 @@ LABELS = {"lite": "DeepTGI lite", "paper": "DeepTGI paper", "pcc": "|PCC|", "pri
 LABEL_ONLY_METHODS = {"prior": "target_label_rate", "novelty": "unseen_target_as_interaction"}
 
 
-def load(name: str, seed: int):
-    """The pair data set of a benchmark data set."""
+def load(name: str, seed: int, *, expr=None, labels=None, negatives: str | None = None):
+    """The pair data set of a benchmark data set: a built-in one, or ``expr`` + ``labels`` under ``name``."""
     from deeptgi_train.data import load_training_set
 
-    spec = DATASETS[name]
-    return load_training_set(spec["expr"], spec["labels"], negatives=spec["negatives"], seed=seed).dataset
+    spec = DATASETS.get(name, {})
+    expr, labels = expr or spec.get("expr"), labels or spec.get("labels")
+    if expr is None or labels is None:
+        raise SystemExit(f"data set {name!r}: not built in ({', '.join(DATASETS)}); give --expr and --labels")
+    negatives = negatives or spec.get("negatives", "none")
+    return load_training_set(expr, labels, negatives=negatives, seed=seed).dataset
 
 
-def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.ndarray, seed: int) -> np.ndarray:
-    """Scores (float ``[test]``) of a baseline trained on ``train_idx``."""
-    if method == "pcc":
-        from deeptgi_train.data import pair_pcc
+def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.ndarray, seed: int,
+                   threads: int | None = None) -> np.ndarray:
+    """Scores (float ``[test]``) of a baseline trained on ``train_idx`` (deeptgi_train.baselines)."""
+    from deeptgi_train.baselines import expression_baseline_scores, label_only_scores
 
-        return np.abs(np.nan_to_num(pair_pcc(dataset)[test_idx]))
     if method in LABEL_ONLY_METHODS:
-        from deeptgi_train.baselines import label_only_scores
-
         return label_only_scores(LABEL_ONLY_METHODS[method], dataset.gene_idx, dataset.labels, train_idx, test_idx)
-    x_train, x_test = dataset.flat_inputs(train_idx), dataset.flat_inputs(test_idx)
-    y_train = dataset.labels[train_idx].astype(int)
-    if method == "logreg":
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
-    else:
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        model = HistGradientBoostingClassifier(random_state=seed)
-    model.fit(x_train, y_train)
-    return model.predict_proba(x_test)[:, 1]
+    return expression_baseline_scores(method, dataset, train_idx, test_idx, seed=seed, threads=threads)
 
 
 def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads: int = 2,
-               members: int = 1, crossfit: int = 1, protocol: str = "random") -> dict:
+               members: int = 1, crossfit: int = 1, protocol: str = "random", degree_matched: bool = False) -> dict:
     """Per-fold AUROC / AUPR / seconds of one method over ``splits``.
 
     ``members`` is lite's side-by-side ensemble size; ``crossfit`` >= 2 trains lite as a
-    cross-fitted ensemble instead, seeded exactly as ``deeptgi-train cv --crossfit`` does.
+    cross-fitted ensemble instead, seeded exactly as ``deeptgi-train cv --crossfit`` does;
+    ``degree_matched`` gives lite degree-matched training negatives as ``deeptgi-train cv
+    --negatives degree-matched`` does (test pairs unchanged).
     """
     from deeptgi_train.configs import model_config, train_config, with_epochs
     from deeptgi_train.cv import train_fold
@@ -103,12 +97,13 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads
             train = with_epochs(train_config(method, seed=seed, threads=threads), epochs.get(method))
             overrides = {"members": members} if method == "lite" and members > 1 else {}
             trained, _, _ = train_fold(dataset, split, model_config(method, **overrides), train, protocol=protocol,
-                                       seed=seed, crossfit=crossfit if method == "lite" else 1)
+                                       seed=seed, crossfit=crossfit if method == "lite" else 1,
+                                       degree_matched=degree_matched and method == "lite")
             scores = predict(trained.model, dataset, split.test)
             extra = {"best_epoch": trained.best_epoch, "validation_auroc": trained.validation_auroc}
         else:
             train_idx = np.r_[split.fit, split.validation]
-            scores = score_baseline(method, dataset, train_idx, split.test, seed)
+            scores = score_baseline(method, dataset, train_idx, split.test, seed, threads)
             extra = {}
         labels = dataset.labels[split.test]
         folds.append({"fold": split.fold + 1, "auroc": auroc(labels, scores), "aupr": aupr(labels, scores),
@@ -132,16 +127,25 @@ def markdown(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--expr", help="expression of a further data set (with --labels and --name; replaces --datasets)")
+    parser.add_argument("--labels", help="labelled pairs or a positives-only network of that data set")
+    parser.add_argument("--name", help="the further data set's name in the results (default: the labels file's stem)")
+    parser.add_argument("--negatives", choices=("none", "balanced", "all"),
+                        help="negatives for --labels (default: balanced for a positives-only file, else none)")
     parser.add_argument("--protocols", nargs="+", default=["random", "tf"], choices=PROTOCOLS)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2; 1 when runs share the cores)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads of every method: torch, numba (PCC features), BLAS and OpenMP (scikit-learn) "
+                             "(default 2; 1 when runs share the cores)")
     parser.add_argument("--lite-epochs", type=int, help="cap lite's epochs (default: its preset)")
     parser.add_argument("--lite-members", type=int, default=1,
                         help="train lite as an ensemble of this many networks in one model (default 1)")
     parser.add_argument("--lite-crossfit", type=int, default=1, metavar="K",
                         help="train lite as a cross-fitted ensemble of K networks (default 1: one network)")
+    parser.add_argument("--lite-degree-matched", action="store_true",
+                        help="train lite on degree-matched negatives (deeptgi-train --negatives degree-matched)")
     parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
     parser.add_argument("--merge", nargs="+", metavar="JSON",
@@ -156,28 +160,28 @@ def main(argv: list[str] | None = None) -> int:
             commands.extend(payload["commands"] if "commands" in payload else [payload["command"]])
         # One table in reading order: data set, protocol, then baselines before DeepTGI.
         order = ("pcc", "prior", "novelty", "logreg", "hgb", "paper", "lite")
-        results.sort(key=lambda row: (list(DATASETS).index(row["dataset"]),
+        datasets = list(DATASETS) + sorted({row["dataset"] for row in results} - set(DATASETS))
+        results.sort(key=lambda row: (datasets.index(row["dataset"]),
                                       PROTOCOLS.index(row["protocol"]), order.index(row["method"]),
-                                      row.get("crossfit", 1)))
+                                      row.get("crossfit", 1), row.get("degree_matched", False)))
         write_results(Path(args.out), {"commands": commands, "folds": args.folds, "seed": args.seed,
                                        "results": results})
         print_table(results, args.folds)
         return 0
 
-    import torch
+    if (args.expr is None) != (args.labels is None):
+        parser.error("--expr and --labels go together")
+    limit_threads(args.threads)
 
     from deeptgi_train.cv import cv_splits
 
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(args.threads)
-    # scikit-learn's OpenMP pools would otherwise take every core of the shared machine.
-    threadpool_limits(limits=2)
     out = Path(args.out)
     results: list[dict] = []
     epochs = {"lite": args.lite_epochs, "paper": args.paper_epochs}
-    for name in args.datasets:
-        dataset = load(name, args.seed)
+    names = [args.name or Path(args.labels).stem] if args.expr else args.datasets
+    for name in names:
+        dataset = (load(name, args.seed, expr=args.expr, labels=args.labels, negatives=args.negatives
+                        or _default_negatives(args.labels)) if args.expr else load(name, args.seed))
         for protocol in args.protocols:
             splits = list(cv_splits(dataset, protocol=protocol, folds=args.folds, seed=args.seed))
             for method in args.methods:
@@ -187,11 +191,15 @@ def main(argv: list[str] | None = None) -> int:
                     label += f" ×{args.lite_members}"
                 if crossfit > 1:
                     label += f", {crossfit} cross-fitted"
+                degree_matched = args.lite_degree_matched and method == "lite"
+                if degree_matched:
+                    label += ", degree-matched negatives"
                 row = {"dataset": name, "protocol": protocol, "method": method, "label": label,
                        "n_pairs": len(dataset), "epochs_cap": epochs.get(method), "crossfit": crossfit,
                        **run_method(method, dataset, splits, seed=args.seed, epochs=epochs, threads=args.threads,
                                     members=args.lite_members if method == "lite" else 1, crossfit=crossfit,
-                                    protocol=protocol)}
+                                    protocol=protocol, degree_matched=degree_matched),
+                       **({"degree_matched": True} if degree_matched else {})}
                 results.append(row)
                 print(f"{name} {protocol} {label}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
                       f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",
@@ -202,6 +210,31 @@ def main(argv: list[str] | None = None) -> int:
                     "folds": args.folds, "seed": args.seed, "torch_threads": args.threads, "results": results})
     print_table(results, args.folds)
     return 0
+
+
+def limit_threads(threads: int) -> None:
+    """Cap every thread pool a method may use at ``threads``: torch, numba, BLAS and OpenMP.
+
+    The environment variables reach pools created later (e.g. by a library imported after this);
+    threadpoolctl caps the pools already loaded.
+    """
+    import os
+
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    import numba
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    threadpool_limits(limits=threads)
+
+
+def _default_negatives(labels: str) -> str:
+    from deeptgi_train.labels import read_labels
+
+    return "none" if read_labels(labels).had_labels else "balanced"
 
 
 def write_results(out: Path, payload: dict) -> None:

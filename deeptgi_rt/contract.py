@@ -33,6 +33,13 @@ PREPROCESSING_CHOICES = ("none", "log1p", "normalize_total_log1p")
 EXPRESSION_TRANSFORMS = ("none", "log1p", "normalize_total_log1p", "raw_counts")
 UNKNOWN_TRANSFORM = "unknown"
 
+# Validation metrics stored in ``training.validation_metrics`` under these names: they are
+# computed on the labelled pairs (about as many negatives as positives), so they are not the
+# BEELINE figures of the same names, which are computed over all candidate pairs. Models
+# written before the rename carry the plain names; :meth:`ModelMetadata.validation_metrics`
+# reads both.
+BALANCED_METRIC_NAMES = {"auprc_ratio": "balanced_auprc_ratio", "epr": "balanced_epr"}
+
 # metadata_props keys; every value is a JSON document.
 _REQUIRED_KEYS = (
     "deeptgi_format_version",
@@ -107,6 +114,22 @@ class ModelMetadata:
         if self.label_prior is not None:
             props["label_prior"] = self.label_prior
         return {key: json.dumps(value) for key, value in props.items()}
+
+    def validation_metrics(self) -> dict[str, Any]:
+        """The training run's validation figures under their current names, for old and new models.
+
+        Returns ``{"protocol": "random" | "tf" | "gene" | None, "metrics": {name: value}}``:
+        the protocol the validation pairs were held out by (``validation_protocol``, or the
+        older ``protocol`` key), and the metrics with the labelled-pair AUPRC ratio and EPR
+        under their ``balanced_*`` names whichever spelling the file uses. Empty for a model
+        without a training summary.
+        """
+        stored = self.training.get("validation_metrics", {}) if isinstance(self.training, dict) else {}
+        metrics = {BALANCED_METRIC_NAMES.get(key, key): value for key, value in stored.items()}
+        protocol = None
+        if isinstance(self.training, dict):
+            protocol = self.training.get("validation_protocol", self.training.get("protocol"))
+        return {"protocol": protocol, "metrics": metrics}
 
     @classmethod
     def from_props(cls, props: dict[str, str], source: str) -> "ModelMetadata":

@@ -84,3 +84,14 @@ def test_added_training_facts_are_those_of_the_training_files(path):
                                           "expression_transform": meta.expression_transform}
     assert meta.label_prior["class_balance"] == pytest.approx(meta.training["n_positive"] / meta.training["n_pairs"],
                                                               abs=1e-6)
+
+
+def test_model_without_the_newer_validation_names_still_reads_them(path):
+    # Shipped models predate validation_protocol and the balanced_* metric names.
+    meta = deeptgi_rt.load_model(path, device="cpu").metadata
+    figures = meta.validation_metrics()
+    assert figures["protocol"] == meta.training.get("validation_protocol", meta.training["protocol"])
+    stored = meta.training["validation_metrics"]
+    for old, new in (("auprc_ratio", "balanced_auprc_ratio"), ("epr", "balanced_epr")):
+        assert figures["metrics"][new] == stored.get(new, stored.get(old))
+    assert "auprc_ratio" not in figures["metrics"]

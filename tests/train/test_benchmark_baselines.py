@@ -57,3 +57,21 @@ def test_benchmark_lite_rows_reproduce_deeptgi_train_cv_fold_for_fold(crossfit):
     cv = run_cv(dataset, model_config("lite"), with_epochs(train_config("lite", seed=4, threads=1), 1),
                 protocol="random", folds=2, seed=4, crossfit=crossfit)
     assert [fold["auroc"] for fold in row["folds"]] == [fold.test["auroc"] for fold in cv.folds]
+
+
+def test_any_data_set_runs_by_expr_labels_and_name(shared_data, tmp_path):
+    data = shared_data / "mhsc-e"
+    out = tmp_path / "any.json"
+    assert accuracy.main(["--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv"),
+                          "--name", "my-data", "--protocols", "tf", "--methods", "prior", "pcc", "--folds", "2",
+                          "--threads", "1", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [(row["dataset"], row["method"]) for row in rows] == [("my-data", "prior"), ("my-data", "pcc")]
+    # The same folds as the built-in mhsc-e, so the label rate equals deeptgi-train cv's reference.
+    from deeptgi_train.baselines import label_only_auroc
+    from deeptgi_train.cv import cv_splits
+
+    dataset = accuracy.load("mhsc-e", 0)
+    expected = [label_only_auroc(dataset.gene_idx, dataset.labels, np.r_[s.fit, s.validation], s.test)
+                ["target_label_rate"] for s in cv_splits(dataset, protocol="tf", folds=2, seed=0)]
+    assert [fold["auroc"] for fold in rows[0]["folds"]] == pytest.approx(expected)

@@ -274,3 +274,87 @@ def _check_metadata(path):
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(path))
+
+
+def test_cv_runs_gradient_boosting_beside_the_model_and_says_when_the_model_does_not_beat_it(
+        shared_data, tmp_path, capsys):
+    data = shared_data / "mhsc-e"
+    inputs = ["--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv")]
+    # One epoch of the tiny network does not beat gradient boosting on mhsc-e.
+    code, out, err = _run(capsys, ["cv", *inputs, "--config", "tiny", "--epochs", "1", "--threads", "1",
+                                   "--folds", "2", "--report", str(tmp_path / "rep")])
+    assert code == 0, err
+    report = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    hgb = report["baseline_auroc"]["hgb"]["mean"]
+    model = report["summary"]["auroc"]["mean"]
+    assert model < hgb
+    text = " ".join(out.split())
+    assert f"gradient boosting {hgb:.3f}" in text
+    assert f"does not beat gradient boosting here: mean test AUROC {model:.3f} against {hgb:.3f}" in text
+    # A line per finished fold reaches stderr (progress for logs, not only the bars).
+    assert sum(line.startswith(f"fold {k}/2: test AUROC") for line in err.splitlines() for k in (1, 2)) == 2
+    # Every test pair with its TF, target, label and both scores, enough to recompute any metric.
+    with open(tmp_path / "rep" / "predictions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    test_rows = [row for row in rows if row["part"] == "test"]
+    assert len(test_rows) == sum(fold["n_test"] for fold in report["folds"])
+    assert len(rows) - len(test_rows) == sum(fold["n_validation"] for fold in report["folds"])
+    assert set(rows[0]) == {"fold", "part", "tf", "target", "label", "score", "score_hgb"}
+    from deeptgi_train.metrics import auroc
+
+    fold1 = [row for row in test_rows if row["fold"] == "1"]
+    labels = np.array([int(row["label"]) for row in fold1])
+    assert auroc(labels, np.array([float(row["score_hgb"]) for row in fold1])) == pytest.approx(
+        report["folds"][0]["baseline_auroc"]["hgb"], abs=1e-4)
+    validation1 = [row for row in rows if row["fold"] == "1" and row["part"] == "validation"]
+    assert auroc(np.array([int(row["label"]) for row in validation1]),
+                 np.array([float(row["score"]) for row in validation1])) == pytest.approx(
+        report["folds"][0]["validation"]["auroc"], abs=1e-4)
+
+    code, out, err = _run(capsys, ["cv", *inputs, *FAST, "--folds", "2", "--baselines", "none",
+                                   "--report", str(tmp_path / "none")])
+    assert code == 0, err
+    assert "gradient boosting" not in out
+    assert json.loads((tmp_path / "none" / "metrics.json").read_text())["baseline_auroc"] == {}
+
+
+def test_fit_validation_split_tf_holds_out_whole_tfs_and_the_model_says_so(shared_data, tmp_path, capsys):
+    from deeptgi_train.data import load_training_set
+    from deeptgi_train.fit import fit_model
+    from deeptgi_train.configs import model_config
+    from deeptgi_train.configs import train_config
+
+    data = shared_data / "mhsc-e"
+    training = load_training_set(data / "expression.csv", data / "pairs.csv")
+    result = fit_model(training, model_config("tiny"), train_config("tiny", threads=1, epochs=1), protocol="tf")
+    dataset = training.dataset
+    assert not set(dataset.tf_idx[result.fit_idx]) & set(dataset.tf_idx[result.validation_idx])
+
+    out_model = tmp_path / "m.onnx"
+    code, _, err = _run(capsys, ["fit", "--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv"),
+                                 *FAST, "--validation-split", "tf", "--out", str(out_model)])
+    assert code == 0, err
+    metadata = _check_onnx(out_model, 354)
+    training_summary = metadata.training
+    assert training_summary["validation_protocol"] == "tf"
+    assert 0.0 < training_summary["validation_positive_fraction"] < 1.0
+    # Figures of labelled (balanced) pairs are not BEELINE's genome-wide ones and are named so.
+    assert {"balanced_auprc_ratio", "balanced_epr"} <= set(training_summary["validation_metrics"])
+    assert not {"auprc_ratio", "epr"} & set(training_summary["validation_metrics"])
+    assert metadata.validation_metrics()["protocol"] == "tf"
+
+
+def test_fit_with_degree_matched_negatives_on_a_positives_only_network(shared_data, tmp_path, capsys):
+    data = shared_data / "mdc"
+    genes = [line.split(",")[0] for line in (data / "expression.csv").read_text().splitlines()[1:121]]
+    (tmp_path / "features.txt").write_text("\n".join(genes) + "\n")
+    out_model = tmp_path / "m.onnx"
+    code, _, err = _run(capsys, ["fit", "--expr", str(data / "expression.csv"), "--labels",
+                                 str(data / "network-specific.csv"), "--negatives", "degree-matched",
+                                 "--feature-genes", str(tmp_path / "features.txt"), *FAST, "--out", str(out_model)])
+    assert code == 0, err
+    assert _check_onnx(out_model, 120).training["negatives"] == "degree-matched"
+    code, _, err = _run(capsys, ["fit", "--expr", str(data / "expression.csv"), "--labels",
+                                 str(data / "network-specific.csv"), "--negatives", "degree-matched", "--crossfit", "2",
+                                 *FAST, "--out", str(tmp_path / "n.onnx")])
+    assert code == 2 and "degree-matched" in err and len(err.strip().splitlines()) == 1

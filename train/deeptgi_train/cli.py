@@ -16,6 +16,9 @@ from deeptgi_rt.errors import InputError
 
 from . import __version__
 
+# --baselines names -> deeptgi_train.baselines.EXPRESSION_BASELINES.
+BASELINE_CHOICES = {"gradient-boosting": "hgb", "logistic-regression": "logreg", "pcc": "pcc"}
+
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
@@ -32,8 +35,10 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--case-insensitive", action="store_true", help="match gene names ignoring case")
     data.add_argument("--feature-genes", metavar="FILE", help="feature gene list (default: every gene of --expr)")
     data.add_argument("--tfs", metavar="FILE", help="use only pairs whose TF is in this list")
-    data.add_argument("--negatives", default="none", choices=("none", "balanced", "all"),
-                      help="add non-edges as negatives: balanced (per TF as many as its edges, seeded) or all "
+    data.add_argument("--negatives", default="none", choices=("none", "balanced", "all", "degree-matched"),
+                      help="add non-edges as negatives: balanced (per TF as many as its edges, seeded), all, or "
+                           "degree-matched (the fitted pairs get non-edges whose targets occur as often as among "
+                           "their edges; validation and test pairs keep the file's negatives, or balanced ones) "
                            "(default: none; positives-only files need one of the others)")
     training = parser.add_argument_group("training")
     training.add_argument("--config", default="lite", choices=("lite", "paper", "tiny"), help="model size (default: lite)")
@@ -48,6 +53,10 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                                "on the last, averaged in one model; the threshold comes from their out-of-fold "
                                "scores (default: one network and a --validation-fraction split); scoring cost "
                                "grows K-fold")
+    training.add_argument("--prior-offset", action="store_true",
+                          help="train the network on the residual of the label-only target prior (the logit of "
+                               "each target's label rate among the fitted pairs, added as a fixed offset), so it "
+                               "learns what the prior does not say; the exported model scores without the offset")
     training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     training.add_argument("--threads", default="auto", metavar="N|auto",
                           help="threads for torch, numba and BLAS (default auto: the usable cores, "
@@ -72,15 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     cv.add_argument("--split", default="random", choices=("random", "tf", "gene"),
                     help="random: stratified over pairs; tf: no test TF in training; gene: no test target in training")
     cv.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
-    cv.add_argument("--report", metavar="DIR", help="write metrics.json, metrics.csv, roc.png, pr.png here")
+    cv.add_argument("--report", metavar="DIR",
+                    help="write metrics.json, metrics.csv, predictions.csv, roc.png, pr.png here")
+    cv.add_argument("--baselines", nargs="+", default=["gradient-boosting"], choices=[*BASELINE_CHOICES, "none"],
+                    help="expression baselines fitted on the same folds and inputs beside the model "
+                         "(default: gradient-boosting; none skips them)")
     cv.set_defaults(run=run_cv)
 
     fit = subparsers.add_parser("fit", help="train on all labelled pairs and export an ONNX model",
                                 description="Train on all labelled pairs (a validation part picks the epoch and "
                                             "the threshold) and export a verified ONNX model.")
     _add_data_arguments(fit)
-    fit.add_argument("--split", default="random", choices=("random", "tf", "gene"),
-                     help="how the validation part is split off (default: random)")
+    fit.add_argument("--validation-split", "--split", dest="split", default="random", choices=("random", "tf", "gene"),
+                     help="how the validation part is split off: random pairs, whole TFs (figures for new TFs) "
+                          "or whole targets (figures for new targets); it picks the epoch and the threshold and "
+                          "is recorded in the model (default: random)")
     fit.add_argument("--out", required=True, help="output ONNX model")
     fit.add_argument("--checkpoint", help="also save a PyTorch checkpoint here")
     fit.set_defaults(run=run_fit)
@@ -124,6 +139,15 @@ def _configs(args):
         from .crossfit import check_parts
 
         check_parts(args.crossfit, args.members or 1)
+        if args.negatives == "degree-matched" or args.prior_offset:
+            option = "--negatives degree-matched" if args.negatives == "degree-matched" else "--prior-offset"
+            raise InputError(f"--crossfit {args.crossfit} with {option}: not supported yet "
+                             "(each member would need its own negatives / offsets); use one network")
+    if args.prior_offset and args.negatives == "degree-matched":
+        raise InputError("--prior-offset with --negatives degree-matched: not supported (matched negatives "
+                         "already take the target prior away); choose one")
+    if args.prior_offset and args.swap_augment:
+        raise InputError("--prior-offset with --swap-augment: a swapped pair has no target prior; choose one")
     return model_config(args.config, **overrides), with_epochs(train, args.epochs)
 
 
@@ -143,9 +167,13 @@ def run_cv(args) -> int:
         prepare_report_dir(args.report)
     model, train = _configs(args)
     training = _load(args, reporter)
+    if "none" in args.baselines and len(args.baselines) > 1:
+        raise InputError("--baselines none: give it alone")
+    baselines = tuple(BASELINE_CHOICES[name] for name in args.baselines if name != "none")
     result = cross_validate(training.dataset, model, train, protocol=args.split, folds=args.folds, seed=args.seed,
                             validation_fraction=args.validation_fraction, crossfit=_crossfit(args),
-                            reporter=reporter)
+                            degree_matched=args.negatives == "degree-matched", prior_offset=args.prior_offset,
+                            baselines=baselines, reporter=reporter)
     result.settings["data"] = {"expr": args.expr, "bulk": args.bulk, "labels": args.labels,
                                "negatives": args.negatives}
     print_table(result)
@@ -170,15 +198,18 @@ def run_fit(args) -> int:
     model, train = _configs(args)
     training = _load(args, reporter)
     result = fit_model(training, model, train, protocol=args.split, validation_fraction=args.validation_fraction,
-                       crossfit=_crossfit(args), reporter=reporter)
+                       crossfit=_crossfit(args), degree_matched=args.negatives == "degree-matched",
+                       prior_offset=args.prior_offset, reporter=reporter)
     command = "deeptgi-train " + " ".join(shlex.quote(arg) for arg in args.argv)
-    metadata = model_metadata(training, result, model, train, protocol=args.split,
+    metadata = model_metadata(training, result, model, train, protocol=args.split, negatives=args.negatives,
+                              prior_offset=args.prior_offset,
                               files={"expr": args.expr, "bulk": args.bulk, "labels": args.labels}, command=command)
     metadata = with_training_data(metadata, training)
     report = export_fitted(training, result, metadata, args.out, checkpoint=args.checkpoint)
     v = result.validation
     reporter.info(
-        f"validation ({len(result.validation_idx)} pairs{', out-of-fold' if args.crossfit else ''}): "
+        f"validation ({len(result.validation_idx)} pairs, {args.split} protocol"
+        f"{', out-of-fold' if args.crossfit else ''}): "
         f"AUROC {v['auroc']:.3f}, AUPR {v['aupr']:.3f}, "
         f"threshold {result.threshold:.3f} (ACC {v['acc']:.3f}, F1 {v['f1']:.3f}); best epoch "
         f"{result.trained.best_epoch}"

@@ -18,13 +18,23 @@ from typing import Iterator
 
 import numpy as np
 
+from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
 
-from .baselines import LABEL_ONLY_RULES, label_only_auroc
+from .baselines import (
+    BASELINE_TITLES,
+    EXPRESSION_BASELINES,
+    LABEL_ONLY_RULES,
+    LABEL_ONLY_TITLES,
+    expression_baseline_scores,
+    label_only_auroc,
+)
 from .configs import TrainConfig
 from .crossfit import train_crossfit
 from .data import PairDataset
-from .metrics import evaluate, threshold_metrics, youden_threshold
+from .metrics import auroc, evaluate, threshold_metrics, youden_threshold
+from .negatives import NEGATIVES_SEED_OFFSET, degree_matched_fit
+from .prior import target_prior_logits
 from .splits import holdout, kfold
 from .trainer import predict, train_model
 
@@ -76,7 +86,15 @@ class FoldResult:
         validation: metrics on the validation part at its own threshold.
         label_only: test AUROC of each label-only reference rule fitted on the training pairs
             (:mod:`deeptgi_train.baselines`).
+        baselines: test AUROC of each expression baseline run beside the model (e.g.
+            ``{"hgb": 0.81}``), fitted on the same training pairs; empty with ``baselines=()``.
         labels, scores: test labels (int8) and probabilities (float32), ``[test pairs]``.
+        test_tfs, test_targets: names (object ``[test pairs]``) of the test pairs' TFs and
+            targets, for metrics computed per target or per TF (e.g. target-wise AUROC).
+        baseline_scores: each expression baseline's test probabilities (float64 ``[test pairs]``).
+        validation_pairs: the validation pairs behind ``validation`` as ``(tfs, targets, labels,
+            scores)`` (object, object, int8, float32 ``[validation pairs]``), so settings can be
+            chosen on any validation metric without training again.
     """
 
     fold: int
@@ -91,6 +109,11 @@ class FoldResult:
     label_only: dict[str, float]
     labels: np.ndarray = field(repr=False)
     scores: np.ndarray = field(repr=False)
+    baselines: dict[str, float] = field(default_factory=dict)
+    test_tfs: np.ndarray | None = field(default=None, repr=False)
+    test_targets: np.ndarray | None = field(default=None, repr=False)
+    baseline_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    validation_pairs: tuple | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -114,6 +137,25 @@ class CVResult:
         return {rule: _mean_sd(np.array([fold.label_only[rule] for fold in self.folds], dtype=np.float64))
                 for rule in LABEL_ONLY_RULES}
 
+    def baseline_summary(self) -> dict[str, dict[str, float]]:
+        """Mean and sample standard deviation over folds of each expression baseline's test AUROC."""
+        names = self.folds[0].baselines if self.folds else {}
+        return {name: _mean_sd(np.array([fold.baselines[name] for fold in self.folds], dtype=np.float64))
+                for name in names}
+
+    def shortfalls(self) -> list[str]:
+        """One plain sentence per reference the model does not beat in mean test AUROC (empty if none).
+
+        The references are the label-only rules (no expression at all) and the expression
+        baselines run on the same folds; a model that does not beat them has shown nothing
+        beyond them on this data.
+        """
+        model = self.summary()["auroc"]["mean"]
+        references = [(LABEL_ONLY_TITLES[rule], value["mean"]) for rule, value in self.label_only_summary().items()]
+        references += [(BASELINE_TITLES[name], value["mean"]) for name, value in self.baseline_summary().items()]
+        return [f"the model does not beat {title} here: mean test AUROC {model:.3f} against {reference:.3f}"
+                for title, reference in references if not model > reference]
+
 
 def _mean_sd(values: np.ndarray) -> dict[str, float]:
     return {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
@@ -136,13 +178,19 @@ def score_fold(labels_validation: np.ndarray, scores_validation: np.ndarray, lab
 
 
 def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: TrainConfig, *, protocol: str,
-               seed: int, crossfit: int = 1, reporter: Reporter | None = None,
-               description: str = "training") -> tuple[object, np.ndarray, int]:
+               seed: int, crossfit: int = 1, degree_matched: bool = False, prior_offset: bool = False,
+               reporter: Reporter | None = None, description: str = "training") -> tuple[object, np.ndarray, int]:
     """Train the model of one cross-validation fold, as :func:`run_cv` and the benchmarks do.
 
     ``train``'s seed is shifted by the fold number. One network fits ``split.fit`` and
     early-stops on ``split.validation``; ``crossfit`` >= 2 cross-fits that many members on both
     parts, their part assignment seeded by ``seed + CROSSFIT_SEED_OFFSET + fold``.
+    ``degree_matched`` replaces the negatives of ``split.fit`` by degree-matched non-edges
+    (:mod:`deeptgi_train.negatives`, seeded by ``seed + NEGATIVES_SEED_OFFSET + fold``); the
+    validation and test pairs keep theirs, and the input transform is fitted on the entities of
+    the original fit pairs, so only the negatives differ from a run without it. ``prior_offset``
+    trains the network on the residual of the target label rate of ``split.fit``
+    (:mod:`deeptgi_train.prior`); the returned model scores without it.
 
     Returns:
         ``(trained, validation_idx, n_fit)``: the training result (``model``,
@@ -150,10 +198,21 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
         of its validation scores, and the number of pairs fitted.
     """
     fold_train = replace(train, seed=train.seed + split.fold)
+    if prior_offset and (degree_matched or crossfit != 1):
+        raise InputError("--prior-offset does not combine with --negatives degree-matched or --crossfit yet")
     if crossfit == 1:
-        trained = train_model(dataset, split.fit, split.validation, model_config, fold_train,
-                              reporter=reporter, description=description)
-        return trained, split.validation, len(split.fit)
+        fit_dataset, fit_idx, transform_idx = dataset, split.fit, None
+        offset = target_prior_logits(dataset, split.fit) if prior_offset else None
+        if degree_matched:
+            fit_dataset, fit_idx = degree_matched_fit(dataset, split.fit,
+                                                      seed=seed + NEGATIVES_SEED_OFFSET + split.fold)
+            transform_idx = split.fit
+        trained = train_model(fit_dataset, fit_idx, split.validation, model_config, fold_train,
+                              reporter=reporter, description=description, transform_idx=transform_idx,
+                              logit_offset=offset)
+        return trained, split.validation, len(fit_idx)
+    if degree_matched:
+        raise InputError("--negatives degree-matched does not combine with --crossfit yet; use one network")
     trained = train_crossfit(dataset, np.r_[split.fit, split.validation], model_config, fold_train,
                              protocol=protocol, parts=crossfit, seed=seed + CROSSFIT_SEED_OFFSET + split.fold,
                              reporter=reporter, description=description)
@@ -163,43 +222,69 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
 
 def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: str = "random",
            folds: int = 5, seed: int = 0, validation_fraction: float = 0.15, crossfit: int = 1,
+           degree_matched: bool = False, prior_offset: bool = False, baselines: tuple[str, ...] = ("hgb",),
            reporter: Reporter | None = None) -> CVResult:
     """k-fold cross-validation of DeepTGI on ``dataset`` under ``protocol`` (random, tf or gene).
 
     Every fold trains with ``train`` (its seed shifted by the fold number) so the whole run is
     deterministic for a given ``seed``. ``crossfit`` >= 2 trains a cross-fitted ensemble of that
     many members per fold instead of one network (``validation_fraction`` is then unused).
+    ``degree_matched`` gives the fitted pairs degree-matched negatives (see :func:`train_fold`);
+    test and validation pairs are the same as without it. ``prior_offset`` trains each network
+    on the residual of the target prior and tests it without it. ``baselines`` (names from
+    :data:`~deeptgi_train.baselines.EXPRESSION_BASELINES`) are fitted on each fold's training
+    pairs (fit + validation) and scored on its test pairs beside the model. One info line is
+    reported when a fold starts and one when it ends, so a log shows progress without a terminal.
     """
     reporter = reporter or Reporter()
+    unknown = [name for name in baselines if name not in EXPRESSION_BASELINES]
+    if unknown:
+        raise InputError(f"baseline {unknown[0]!r}: choose from {', '.join(EXPRESSION_BASELINES)}")
     results = []
+    names = np.asarray(dataset.entities, dtype=object)
     for split in cv_splits(dataset, protocol=protocol, folds=folds, seed=seed,
                            validation_fraction=validation_fraction):
         started = time.perf_counter()
+        reporter.info(f"fold {split.fold + 1}/{folds}: training on {len(split.fit) + len(split.validation)} pairs, "
+                      f"testing on {len(split.test)}")
         trained, validation_idx, n_fit = train_fold(
             dataset, split, model_config, train, protocol=protocol, seed=seed, crossfit=crossfit,
-            reporter=reporter, description=f"fold {split.fold + 1}/{folds}")
+            degree_matched=degree_matched, prior_offset=prior_offset, reporter=reporter,
+            description=f"fold {split.fold + 1}/{folds}")
         test_scores = predict(trained.model, dataset, split.test)
+        seconds = time.perf_counter() - started
         validation, test, optimistic = score_fold(
             dataset.labels[validation_idx], trained.validation_scores, dataset.labels[split.test], test_scores
         )
+        train_idx = np.r_[split.fit, split.validation]
+        labels = dataset.labels[split.test]
+        baseline_scores = {name: expression_baseline_scores(name, dataset, train_idx, split.test, seed=seed,
+                                                            threads=train.threads) for name in baselines}
         results.append(FoldResult(
             fold=split.fold + 1,
             n_fit=n_fit,
             n_validation=len(validation_idx),
             n_test=len(split.test),
             best_epoch=trained.best_epoch,
-            seconds=time.perf_counter() - started,
+            seconds=seconds,
             test=test,
             test_fold_threshold=optimistic,
             validation=validation,
-            label_only=label_only_auroc(dataset.gene_idx, dataset.labels, np.r_[split.fit, split.validation],
-                                        split.test),
-            labels=dataset.labels[split.test].astype(np.int8),
+            label_only=label_only_auroc(dataset.gene_idx, dataset.labels, train_idx, split.test),
+            labels=labels.astype(np.int8),
             scores=test_scores,
+            baselines={name: auroc(labels, scores) for name, scores in baseline_scores.items()},
+            test_tfs=names[dataset.tf_idx[split.test]],
+            test_targets=names[dataset.gene_idx[split.test]],
+            baseline_scores=baseline_scores,
+            validation_pairs=(names[dataset.tf_idx[validation_idx]], names[dataset.gene_idx[validation_idx]],
+                              dataset.labels[validation_idx].astype(np.int8), trained.validation_scores),
         ))
+        against = "".join(f", {BASELINE_TITLES[name]} {value:.3f}" for name, value in results[-1].baselines.items())
         reporter.info(
             f"fold {split.fold + 1}/{folds}: test AUROC {test['auroc']:.3f}, AUPR {test['aupr']:.3f} "
-            f"(best epoch {trained.best_epoch}, validation AUROC {trained.validation_auroc:.3f})"
+            f"(best epoch {trained.best_epoch}, validation AUROC {trained.validation_auroc:.3f}{against}; "
+            f"{seconds:.0f} s)"
         )
     settings = {
         "protocol": protocol,
@@ -207,6 +292,9 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
         "seed": seed,
         "validation_fraction": validation_fraction if crossfit == 1 else None,
         "crossfit": crossfit,
+        "degree_matched_negatives": degree_matched,
+        "prior_offset": prior_offset,
+        "baselines": list(baselines),
         "model_config": model_config.to_dict(),
         "train_config": train.to_dict(),
         "n_pairs": len(dataset),

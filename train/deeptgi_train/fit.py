@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deeptgi_rt.contract import ModelMetadata
+from deeptgi_rt.contract import BALANCED_METRIC_NAMES, ModelMetadata
+from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
 
 from . import __version__
@@ -21,6 +22,8 @@ from .configs import TrainConfig
 from .crossfit import CrossfitResult, train_crossfit
 from .data import TrainingSet
 from .metrics import evaluate, youden_threshold
+from .negatives import NEGATIVES_SEED_OFFSET, degree_matched_fit
+from .prior import target_prior_logits
 from .splits import holdout
 from .trainer import train_model
 
@@ -47,10 +50,25 @@ class FitResult:
 
 
 def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protocol: str = "random",
-              validation_fraction: float = 0.15, crossfit: int = 1, reporter: Reporter | None = None) -> FitResult:
+              validation_fraction: float = 0.15, crossfit: int = 1, degree_matched: bool = False,
+              prior_offset: bool = False, reporter: Reporter | None = None) -> FitResult:
     """Train on all labelled pairs except a validation part split off by ``protocol``, or, with
-    ``crossfit`` >= 2, a cross-fitted ensemble of that many members on all of them."""
+    ``crossfit`` >= 2, a cross-fitted ensemble of that many members on all of them.
+
+    ``protocol`` ``tf`` (``gene``) holds out whole TFs (targets), so early stopping and the
+    threshold answer the question asked of new TFs (targets). ``degree_matched`` replaces the
+    fitted pairs' negatives by degree-matched non-edges (:mod:`deeptgi_train.negatives`, seeded
+    by ``train.seed + NEGATIVES_SEED_OFFSET``); the validation pairs keep theirs. ``fit_idx``
+    then counts the fitted positives and drawn negatives, indices into an extended data set.
+    ``prior_offset`` trains the network on the residual of the fitted pairs' target label rate
+    (:mod:`deeptgi_train.prior`); the model, its validation figures and threshold are the
+    network's own, without the offset.
+    """
     dataset = training.dataset
+    if crossfit != 1 and degree_matched:
+        raise InputError("degree-matched negatives do not combine with cross-fitting yet; use one network")
+    if prior_offset and (degree_matched or crossfit != 1):
+        raise InputError("--prior-offset does not combine with --negatives degree-matched or --crossfit yet")
     if crossfit != 1:
         trained = train_crossfit(dataset, np.arange(len(dataset)), model_config, train, protocol=protocol,
                                  parts=crossfit, seed=train.seed, reporter=reporter)
@@ -60,8 +78,13 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
             np.arange(len(dataset)), dataset.labels, dataset.pair_tfs(), dataset.pair_targets(),
             protocol=protocol, fraction=validation_fraction, seed=train.seed,
         )
-        trained = train_model(dataset, fit_idx, validation_idx, model_config, train, reporter=reporter,
-                              description="training")
+        fit_dataset, transform_idx = dataset, None
+        if degree_matched:
+            transform_idx = fit_idx
+            fit_dataset, fit_idx = degree_matched_fit(dataset, fit_idx, seed=train.seed + NEGATIVES_SEED_OFFSET)
+        offset = target_prior_logits(dataset, fit_idx) if prior_offset else None
+        trained = train_model(fit_dataset, fit_idx, validation_idx, model_config, train, reporter=reporter,
+                              description="training", transform_idx=transform_idx, logit_offset=offset)
     labels = dataset.labels[validation_idx]
     threshold = youden_threshold(labels, trained.validation_scores)
     validation = evaluate(labels, trained.validation_scores, threshold)
@@ -70,12 +93,18 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
 
 
 def model_metadata(training: TrainingSet, result: FitResult, model_config, train: TrainConfig, *,
-                   protocol: str, files: dict[str, str], command: str) -> ModelMetadata:
+                   protocol: str, files: dict[str, str], command: str, negatives: str = "none",
+                   prior_offset: bool = False) -> ModelMetadata:
     """Contract metadata of a fitted model (state tensor names are filled in by the exporter).
 
     ``model_config`` is the member architecture; the stored config is the trained model's own
-    (a cross-fitted ensemble's records its member count)."""
+    (a cross-fitted ensemble's records its member count). The validation figures are stored
+    with the protocol they come from (``validation_protocol``) and the positive fraction of the
+    validation pairs; the AUPRC ratio and EPR of those labelled pairs are stored under
+    ``balanced_*`` names (:data:`deeptgi_rt.contract.BALANCED_METRIC_NAMES`): they are not
+    BEELINE's genome-wide figures."""
     dataset = training.dataset
+    validation_labels = dataset.labels[result.validation_idx]
     return ModelMetadata(
         feature_genes=list(training.data.feature_genes),
         modalities=list(training.data.modalities),
@@ -90,10 +119,15 @@ def model_metadata(training: TrainingSet, result: FitResult, model_config, train
             "n_fit": len(result.fit_idx),
             "n_validation": len(result.validation_idx),
             "protocol": protocol,
+            "validation_protocol": protocol,
+            "validation_positive_fraction": round(float(validation_labels.mean()), 6),
+            "negatives": negatives,
+            "prior_offset": prior_offset,
             "best_epoch": result.trained.best_epoch,
             **({"crossfit": len(result.trained.member_epochs), "member_epochs": result.trained.member_epochs}
                if isinstance(result.trained, CrossfitResult) else {}),
-            "validation_metrics": {key: round(float(value), 6) for key, value in result.validation.items()},
+            "validation_metrics": {BALANCED_METRIC_NAMES.get(key, key): round(float(value), 6)
+                                   for key, value in result.validation.items()},
             "train_config": train.to_dict(),
             "notes": list(training.pairs.notes),
             "package": "deeptgi-train",

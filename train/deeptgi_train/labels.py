@@ -20,7 +20,7 @@ from deeptgi_rt.tables import find_column, find_tf_target_columns, read_frame
 # Accepted label column header (compared case-insensitively); the TF and target columns are
 # recognized by deeptgi_rt.tables, as for the pairs the scorer reads.
 LABEL_COLUMNS = ("label",)
-NEGATIVE_CHOICES = ("none", "balanced", "all")
+NEGATIVE_CHOICES = ("none", "balanced", "all", "degree-matched")
 
 
 @dataclass
@@ -195,8 +195,10 @@ def add_negatives(pairs: LabelledPairs, genes: Sequence[str], mode: str, *, seed
         genes: candidate targets (the genes of the expression data).
         mode: ``"none"`` (unchanged), ``"balanced"`` (per TF, as many non-edges as it has edges,
             counting negatives already in the file, drawn uniformly without replacement from
-            the genes that are neither the TF, nor its positives, nor already labelled for it)
-            or ``"all"`` (every such non-edge).
+            the genes that are neither the TF, nor its positives, nor already labelled for it),
+            ``"all"`` (every such non-edge) or ``"degree-matched"`` (the negatives that validation
+            and test pairs keep: the file's own, or ``balanced`` ones for a positives-only file;
+            the fitted pairs' negatives are replaced later by :func:`degree_matched_negatives`).
         seed: seed of the numpy Generator used by ``balanced``.
 
     Returns:
@@ -205,6 +207,12 @@ def add_negatives(pairs: LabelledPairs, genes: Sequence[str], mode: str, *, seed
     """
     if mode not in NEGATIVE_CHOICES:
         raise InputError(f"--negatives {mode!r}: choose one of {', '.join(NEGATIVE_CHOICES)}")
+    if mode == "degree-matched":
+        # The pairs read here are the validation and test pairs too; only the pairs a network
+        # fits on get degree-matched negatives, drawn per fit part (deeptgi_train.negatives).
+        if pairs.had_labels:
+            return pairs
+        mode = "balanced"
     if mode == "none":
         return pairs
     reporter = reporter or Reporter()
@@ -258,3 +266,82 @@ def check_trainable(pairs: LabelledPairs) -> None:
     if n_pos == len(pairs):
         hint = " (the file has no label column: add --negatives balanced or all)" if not pairs.had_labels else ""
         raise InputError(f"{pairs.source}: all {len(pairs)} pairs are positive; training needs negatives{hint}")
+
+
+def degree_matched_negatives(positive_tfs: np.ndarray, positive_targets: np.ndarray, wanted: dict[int, int],
+                             forbidden: set[tuple[int, int]], *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Non-edges whose targets occur as often as among the positives, drawn one TF at a time.
+
+    Uniformly drawn negatives spread evenly over genes while known edges pile up on hub targets,
+    so a model can separate the classes by target alone. Here every target's quota among the
+    negatives is its share of the positives (largest-remainder rounding of ``total wanted *
+    in-degree / positives``). TFs draw in order of decreasing ``wanted`` (ties shuffled), each
+    its own count of distinct targets. A target whose quota left equals the number of TFs still
+    to draw that may take it is taken first (else its quota could no longer be met); the rest
+    is drawn weighted by quota left per such TF. A TF that cannot fill its count from targets
+    with quota left (its edges and ``forbidden`` block them) fills the rest weighted by
+    in-degree over the other positive targets (the global shares). Only genes that are positive
+    targets are ever drawn. When every quota can be met (a target's quota is at most the number
+    of TFs that may take it), the usual case for a sparse network, the counts match exactly.
+
+    Args:
+        positive_tfs, positive_targets: int ``[positives]`` entity codes of the edges (TFs and
+            targets share one code space, so self-pairs are recognised).
+        wanted: negatives to draw per TF code.
+        forbidden: ``(tf, target)`` code pairs never drawn (every labelled pair, whatever its
+            label or part); self-pairs are never drawn either.
+        seed: seed of the numpy Generator.
+
+    Returns:
+        ``(tfs, targets)``, int64 ``[negatives]`` codes. A TF with fewer allowed targets than
+        it wants gets all of them, so the total may be below ``sum(wanted)``.
+    """
+    rng = np.random.default_rng(seed)
+    targets, in_degree = np.unique(np.asarray(positive_targets, dtype=np.int64), return_counts=True)
+    tf_codes = np.array([tf for tf, count in wanted.items() if count > 0], dtype=np.int64)
+    counts = np.array([wanted[int(tf)] for tf in tf_codes], dtype=np.int64)
+    total = int(counts.sum())
+    share = total * in_degree / max(int(in_degree.sum()), 1)
+    quota = np.floor(share).astype(np.int64)
+    # Largest remainders get the leftover units so the quotas sum to the total wanted.
+    leftover = total - int(quota.sum())
+    if leftover > 0:
+        quota[np.argsort(-(share - quota), kind="stable")[:leftover]] += 1
+    # allowed[i, j]: TF i may take target j as a negative.
+    column = {int(t): j for j, t in enumerate(targets)}
+    row = {int(tf): i for i, tf in enumerate(tf_codes)}
+    allowed = tf_codes[:, None] != targets[None, :]
+    for tf, target in forbidden:
+        i, j = row.get(int(tf)), column.get(int(target))
+        if i is not None and j is not None:
+            allowed[i, j] = False
+    capacity = allowed.sum(axis=0)
+    order = rng.permutation(tf_codes.size)
+    order = order[np.argsort(-counts[order], kind="stable")]
+    out_tfs: list[np.ndarray] = []
+    out_targets: list[np.ndarray] = []
+    for i in order:
+        count = int(counts[i])
+        options = np.flatnonzero(allowed[i])
+        with_quota = options[quota[options] > 0]
+        forced = with_quota[quota[with_quota] >= capacity[with_quota]]
+        if forced.size >= count:
+            chosen = rng.choice(forced, size=count, replace=False)
+        elif with_quota.size >= count:
+            free = np.setdiff1d(with_quota, forced)
+            weights = quota[free] / capacity[free]
+            picks = rng.choice(free, size=count - forced.size, replace=False, p=weights / weights.sum())
+            chosen = np.r_[forced, picks]
+        else:
+            rest = options[quota[options] <= 0]
+            extra = min(count - with_quota.size, rest.size)
+            weights = in_degree[rest].astype(np.float64)
+            fill = rng.choice(rest, size=extra, replace=False, p=weights / weights.sum()) if extra else rest[:0]
+            chosen = np.r_[with_quota, fill]
+        quota[chosen] -= 1
+        capacity[options] -= 1
+        out_tfs.append(np.full(chosen.size, tf_codes[i], dtype=np.int64))
+        out_targets.append(targets[np.sort(chosen)])
+    if not out_tfs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_tfs), np.concatenate(out_targets)

@@ -1,4 +1,4 @@
-"""Cross-validation reports: a terminal table, metrics.json, metrics.csv, roc.png and pr.png."""
+"""Cross-validation reports: a terminal table, metrics.json, metrics.csv, predictions.csv, roc.png and pr.png."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from deeptgi_rt.atomic import atomic_output
 from deeptgi_rt.errors import InputError
 
-from .baselines import LABEL_ONLY_RULES, LABEL_ONLY_TITLES
+from .baselines import BASELINE_TITLES, LABEL_ONLY_RULES, LABEL_ONLY_TITLES
 from .cv import SUMMARY_METRICS, CVResult
 from .metrics import pr_curve, roc_curve
 
@@ -65,6 +65,12 @@ def print_table(result: CVResult, console=None) -> None:
     console.print("label-only references, no expression (AUROC): " + ", ".join(
         f"{LABEL_ONLY_TITLES[rule]} {label_only[rule]['mean']:.3f} ± {label_only[rule]['sd']:.3f}"
         for rule in LABEL_ONLY_RULES))
+    baselines = result.baseline_summary()
+    if baselines:
+        console.print("expression baselines on the same folds and inputs (AUROC): " + ", ".join(
+            f"{BASELINE_TITLES[name]} {value['mean']:.3f} ± {value['sd']:.3f}" for name, value in baselines.items()))
+    for sentence in result.shortfalls():
+        console.print(f"note: {sentence}.")
 
 
 def result_json(result: CVResult) -> dict:
@@ -73,6 +79,8 @@ def result_json(result: CVResult) -> dict:
         "settings": result.settings,
         "summary": result.summary(),
         "label_only_auroc": result.label_only_summary(),
+        "baseline_auroc": result.baseline_summary(),
+        "shortfalls": result.shortfalls(),
         "folds": [
             {
                 "fold": fold.fold,
@@ -85,14 +93,38 @@ def result_json(result: CVResult) -> dict:
                 "test_fold_threshold_optimistic": fold.test_fold_threshold,
                 "validation": fold.validation,
                 "label_only_auroc": fold.label_only,
+                "baseline_auroc": fold.baselines,
             }
             for fold in result.folds
         ],
     }
 
 
+def write_predictions(result: CVResult, target: Path) -> Path:
+    """Every fold's test and validation pairs with label and scores, as CSV at ``target``.
+
+    Columns ``fold, part, tf, target, label, score`` and one ``score_<baseline>`` per expression
+    baseline (test rows only; baselines have no validation part): enough to recompute any metric
+    (e.g. target-wise AUROC) on test folds, or to choose settings on validation ones, without
+    training again. ``part`` is ``test`` or ``validation``.
+    """
+    names = list(result.folds[0].baseline_scores) if result.folds else []
+    with atomic_output(target) as tmp:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["fold", "part", "tf", "target", "label", "score", *(f"score_{name}" for name in names)])
+            for fold in result.folds:
+                for i in range(fold.n_test):
+                    writer.writerow([fold.fold, "test", fold.test_tfs[i], fold.test_targets[i], int(fold.labels[i]),
+                                     f"{fold.scores[i]:.6g}",
+                                     *(f"{fold.baseline_scores[name][i]:.6g}" for name in names)])
+                for tf, gene, label, score in zip(*fold.validation_pairs):
+                    writer.writerow([fold.fold, "validation", tf, gene, int(label), f"{score:.6g}", *([""] * len(names))])
+    return target
+
+
 def write_report(result: CVResult, directory: str | Path) -> list[Path]:
-    """Write metrics.json, metrics.csv, roc.png and pr.png into ``directory``; return the paths."""
+    """Write metrics.json, metrics.csv, predictions.csv, roc.png and pr.png into ``directory``; return the paths."""
     directory = prepare_report_dir(directory)
     paths = []
     target = directory / "metrics.json"
@@ -101,24 +133,29 @@ def write_report(result: CVResult, directory: str | Path) -> list[Path]:
     paths.append(target)
 
     target = directory / "metrics.csv"
+    baselines = result.baseline_summary()
     with atomic_output(target) as tmp:
         with open(tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["fold", "n_test", "best_epoch", *SUMMARY_METRICS, "threshold",
                              *(f"{name}_test_fold_threshold" for name in ("acc", "f1", "recall", "precision")),
-                             *(f"auroc_{rule}" for rule in LABEL_ONLY_RULES)])
+                             *(f"auroc_{rule}" for rule in LABEL_ONLY_RULES),
+                             *(f"auroc_{name}" for name in baselines)])
             for fold in result.folds:
                 writer.writerow([fold.fold, fold.n_test, fold.best_epoch,
                                  *(f"{fold.test[name]:.6f}" for name in SUMMARY_METRICS),
                                  f"{fold.test['threshold']:.6f}",
                                  *(f"{fold.test_fold_threshold[name]:.6f}"
                                    for name in ("acc", "f1", "recall", "precision")),
-                                 *(f"{fold.label_only[rule]:.6f}" for rule in LABEL_ONLY_RULES)])
+                                 *(f"{fold.label_only[rule]:.6f}" for rule in LABEL_ONLY_RULES),
+                                 *(f"{fold.baselines[name]:.6f}" for name in baselines)])
             summary, label_only = result.summary(), result.label_only_summary()
             for stat in ("mean", "sd"):
                 writer.writerow([stat, "", "", *(f"{summary[name][stat]:.6f}" for name in SUMMARY_METRICS),
-                                 "", "", "", "", "", *(f"{label_only[rule][stat]:.6f}" for rule in LABEL_ONLY_RULES)])
+                                 "", "", "", "", "", *(f"{label_only[rule][stat]:.6f}" for rule in LABEL_ONLY_RULES),
+                                 *(f"{baselines[name][stat]:.6f}" for name in baselines)])
     paths.append(target)
+    paths.append(write_predictions(result, directory / "predictions.csv"))
     paths.extend(plot_curves(result, directory))
     return paths
 

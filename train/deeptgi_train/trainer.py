@@ -142,23 +142,33 @@ class TrainingPairs:
         features: float32 ``[entities, modalities, feature_genes]`` tensor of every entity.
         tf_rows, gene_rows: int ``[n]`` entity rows of each pair's two sides.
         labels: float32 ``[n]`` tensor of the pairs' labels.
+        offsets: float32 ``[n]`` tensor of fixed logits added to the network's (a prior the
+            network fits the residual of), or ``None``.
     """
 
     features: Tensor
     tf_rows: npt.NDArray[np.int64]
     gene_rows: npt.NDArray[np.int64]
     labels: Tensor
+    offsets: Tensor | None = None
 
     @classmethod
-    def from_dataset(cls, dataset: PairDataset, idx: np.ndarray, *, swap_augment: bool) -> TrainingPairs:
-        """The pairs ``idx`` (int ``[n]``) of ``dataset``, followed by their (target, TF) copies if ``swap_augment``."""
+    def from_dataset(cls, dataset: PairDataset, idx: np.ndarray, *, swap_augment: bool,
+                     logit_offset: np.ndarray | None = None) -> TrainingPairs:
+        """The pairs ``idx`` (int ``[n]``) of ``dataset``, followed by their (target, TF) copies if
+        ``swap_augment``; ``logit_offset`` is float ``[pairs of dataset]`` or ``None``."""
         import torch
 
+        if logit_offset is not None and swap_augment:
+            # The prior belongs to the (TF, target) direction; a swapped copy has no prior of its own.
+            raise InputError("a logit offset (the target prior) does not combine with swapped-pair augmentation")
         tf_rows, gene_rows, labels = dataset.tf_idx[idx], dataset.gene_idx[idx], dataset.labels[idx]
         if swap_augment:
             tf_rows, gene_rows = np.r_[tf_rows, gene_rows], np.r_[gene_rows, tf_rows]
             labels = np.r_[labels, labels]
-        return cls(torch.from_numpy(dataset.features), tf_rows, gene_rows, torch.from_numpy(labels.astype(np.float32)))
+        offsets = None if logit_offset is None else torch.from_numpy(np.asarray(logit_offset, dtype=np.float32)[idx])
+        return cls(torch.from_numpy(dataset.features), tf_rows, gene_rows, torch.from_numpy(labels.astype(np.float32)),
+                   offsets)
 
     def __len__(self) -> int:
         return len(self.tf_rows)
@@ -194,7 +204,7 @@ class EarlyStopping:
 
 
 def training_step(model: Network, optimizer: Optimizer, tf: Tensor, gene: Tensor, labels: Tensor,
-                  config: TrainConfig, rng: np.random.Generator) -> float:
+                  config: TrainConfig, rng: np.random.Generator, offset: Tensor | None = None) -> float:
     """One optimizer step on a batch; returns its loss.
 
     Args:
@@ -204,6 +214,7 @@ def training_step(model: Network, optimizer: Optimizer, tf: Tensor, gene: Tensor
         labels: float32 ``[B]``.
         config: loss weights, Mixup and input noise.
         rng: draws the Mixup weight and partners.
+        offset: float32 ``[B]`` fixed logits added to the network's before the loss, or ``None``.
     """
     import torch
     import torch.nn.functional as F
@@ -214,7 +225,11 @@ def training_step(model: Network, optimizer: Optimizer, tf: Tensor, gene: Tensor
         partner = torch.from_numpy(rng.permutation(len(labels)))
         mixup = (lam, partner)
         labels = lam * labels + (1 - lam) * labels[partner]
+        if offset is not None:
+            offset = lam * offset + (1 - lam) * offset[partner]
     logits, reconstruction = model.forward_train(tf, gene, config.input_noise, mixup)
+    if offset is not None:
+        logits = logits + offset
     # An ensemble returns [members, B] logits: each member's BCE counts in full.
     bce = F.binary_cross_entropy_with_logits(logits, labels.expand_as(logits), reduction="none")
     loss = config.bce_weight * bce.mean(dim=-1).sum()
@@ -243,7 +258,9 @@ def train_epoch(model: Network, pairs: TrainingPairs, optimizer: Optimizer, sche
             continue  # batch norm needs two samples
         tf = pairs.features[torch.from_numpy(pairs.tf_rows[batch])]
         gene = pairs.features[torch.from_numpy(pairs.gene_rows[batch])]
-        loss = training_step(model, optimizer, tf, gene, pairs.labels[torch.from_numpy(batch)], config, rng)
+        index = torch.from_numpy(batch)
+        offset = None if pairs.offsets is None else pairs.offsets[index]
+        loss = training_step(model, optimizer, tf, gene, pairs.labels[index], config, rng, offset)
         if schedule is not None:
             schedule.step()
         if averaged is not model:
@@ -254,7 +271,7 @@ def train_epoch(model: Network, pairs: TrainingPairs, optimizer: Optimizer, sche
 
 def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.ndarray, model_config: ModelConfig,
                 config: TrainConfig, *, reporter: Reporter | None = None, description: str = "training",
-                transform_idx: np.ndarray | None = None) -> TrainResult:
+                transform_idx: np.ndarray | None = None, logit_offset: np.ndarray | None = None) -> TrainResult:
     """Train a model on ``train_idx`` pairs, early-stopping on ``validation_idx`` AUROC.
 
     Args:
@@ -266,6 +283,10 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
         description: the progress bar's label.
         transform_idx: int ``[m]`` pairs whose entities fit the input transform's statistics
             (default ``train_idx``; cross-fitting passes all training pairs so members share them).
+        logit_offset: float32 ``[pairs of dataset]`` fixed logit added to the network's logit in
+            the loss and in the validation ranking that picks the epoch, so the network fits the
+            residual of that prior (:mod:`deeptgi_train.prior`); the returned model and
+            ``validation_scores`` are the network's own, without it.
 
     Returns:
         :class:`TrainResult` holding the best-validation-epoch model.
@@ -275,7 +296,7 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     rng = np.random.default_rng(config.seed)
     model = build_model(model_config, dataset)
     _fit_input_transform(model, dataset, train_idx if transform_idx is None else transform_idx)
-    pairs = TrainingPairs.from_dataset(dataset, train_idx, swap_augment=config.swap_augment)
+    pairs = TrainingPairs.from_dataset(dataset, train_idx, swap_augment=config.swap_augment, logit_offset=logit_offset)
     optimizer, schedule = make_optimizer(model, config, pairs.steps_per_epoch(config.batch_size))
     # The averaged copy is what gets validated and returned; the raw model keeps training.
     averaged = copy.deepcopy(model) if config.ema > 0 else model
@@ -287,7 +308,8 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
         for epoch in range(1, config.epochs + 1):
             loss = train_epoch(model, pairs, optimizer, schedule, averaged, config, rng)
             scores = predict(averaged, dataset, validation_idx)
-            validation_auroc = auroc(validation_labels, scores)
+            validation_auroc = auroc(validation_labels, scores if logit_offset is None
+                                     else _logit(scores) + logit_offset[validation_idx])
             history.append(EpochRecord(epoch, loss, validation_auroc))
             stopping.update(epoch, validation_auroc, averaged, scores)
             advance(1)
@@ -298,6 +320,12 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     return TrainResult(model=model, best_epoch=stopping.best_epoch, validation_auroc=float(stopping.best_score),
                        validation_scores=stopping.best_scores, history=history,
                        seconds=time.perf_counter() - started)
+
+
+def _logit(probabilities: np.ndarray) -> np.ndarray:
+    """float64 logit of float32 probabilities, clipped away from 0 and 1."""
+    p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
 
 
 def _fit_input_transform(model: Network, dataset: PairDataset, idx: np.ndarray) -> None:

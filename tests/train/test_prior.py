@@ -1,0 +1,111 @@
+"""Prior-aware training (--prior-offset): the offset's values, its place in the loss and in early
+stopping, and a model trained with it exports and scores like any other."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deeptgi_train.configs import model_config
+from deeptgi_train.data import PairDataset
+from deeptgi_train.metrics import auroc
+from deeptgi_train.prior import target_prior_logits
+from deeptgi_train.configs import train_config
+from deeptgi_train.trainer import train_model
+
+from .test_trainer import _dataset
+
+
+def _logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+def test_fitted_pairs_get_their_targets_leave_one_out_rate_and_others_the_full_rate():
+    features = np.zeros((4, 1, 2), dtype=np.float32)
+    # Target 1: fitted labels 1, 1, 0; target 2: fitted label 1; target 3: never fitted.
+    dataset = PairDataset(features=features, entities=["a", "b", "c", "d"],
+                          tf_idx=np.array([0, 0, 0, 0, 0, 0]), gene_idx=np.array([1, 1, 1, 2, 1, 3]),
+                          labels=np.array([1, 1, 0, 1, 0, 1], dtype=np.float32), feature_genes=["x", "y"])
+    offsets = target_prior_logits(dataset, np.array([0, 1, 2, 3]))
+    expected = _logit(np.array([(1 + 0.5) / 3, (1 + 0.5) / 3, (2 + 0.5) / 3, 0.5 / 1,  # leave-one-out
+                                (2 + 0.5) / 4, 0.5]))  # pair 4: all three fitted pairs of target 1; pair 5 unseen
+    np.testing.assert_allclose(offsets, expected, rtol=1e-6)
+    assert offsets.dtype == np.float32 and offsets[5] == 0.0
+
+
+def _train(dataset, offset=None, **overrides):
+    config = train_config("tiny", threads=1, **{"epochs": 3, **overrides})
+    idx = np.arange(len(dataset))
+    return train_model(dataset, idx[:180], idx[180:], model_config("tiny"), config, logit_offset=offset)
+
+
+def test_a_zero_offset_changes_nothing_and_a_real_one_changes_the_fit():
+    dataset = _dataset()
+    plain = _train(dataset)
+    zero = _train(dataset, np.zeros(len(dataset), dtype=np.float32))
+    np.testing.assert_array_equal(plain.validation_scores, zero.validation_scores)
+    prior = target_prior_logits(dataset, np.arange(180))
+    shifted = _train(dataset, prior)
+    assert not np.array_equal(plain.validation_scores, shifted.validation_scores)
+
+
+def test_early_stopping_ranks_validation_pairs_by_network_plus_offset_and_returns_the_network_alone():
+    dataset = _dataset()
+    rng = np.random.default_rng(1)
+    offset = rng.normal(0, 2, len(dataset)).astype(np.float32)
+    result = _train(dataset, offset, epochs=3, patience=3)
+    labels = dataset.labels[180:]
+    scores = np.clip(result.validation_scores.astype(np.float64), 1e-7, 1 - 1e-7)
+    with_offset = auroc(labels, _logit(scores) + offset[180:])
+    assert result.validation_auroc == pytest.approx(with_offset, abs=1e-9)
+    assert max(h.validation_auroc for h in result.history) == pytest.approx(with_offset, abs=1e-9)
+    # The network's own scores rank differently from network + offset.
+    assert auroc(labels, result.validation_scores) != pytest.approx(with_offset, abs=1e-6)
+
+
+def test_swap_augment_with_an_offset_is_refused():
+    from deeptgi_rt.errors import InputError
+
+    dataset = _dataset()
+    with pytest.raises(InputError, match="swapped"):
+        _train(dataset, np.zeros(len(dataset), dtype=np.float32), swap_augment=True)
+
+
+def test_fit_with_prior_offset_exports_with_parity_and_scores_factorized_as_end_to_end(shared_data, tmp_path):
+    import deeptgi_rt
+    from deeptgi_rt.model import ScoringModel
+    from deeptgi_train.cli import main
+
+    data = shared_data / "mhsc-e"
+    out = tmp_path / "m.onnx"
+    assert main(["fit", "--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv"), "--config",
+                 "tiny", "--epochs", "2", "--threads", "1", "--quiet", "--prior-offset", "--validation-split", "tf",
+                 "--out", str(out), "--checkpoint", str(tmp_path / "m.pt")]) == 0
+    meta = deeptgi_rt.load_model(out, device="cpu").metadata
+    assert meta.training["prior_offset"] is True and meta.training["validation_protocol"] == "tf"
+    model = ScoringModel(out, device="cpu")
+    assert model.factorized
+    rng = np.random.default_rng(0)
+    tf = rng.uniform(-1, 1, (40, 1, 354)).astype(np.float32)
+    gene = rng.uniform(-1, 1, (40, 1, 354)).astype(np.float32)
+    factorized = model.pair_scores(model.tf_table(tf), model.gene_table(gene))
+    # The exported network is the trained network without the offset: PyTorch agrees to 1e-5.
+    import torch
+
+    from deeptgi_train.export import load_checkpoint
+
+    net, _ = load_checkpoint(tmp_path / "m.pt")
+    with torch.no_grad():
+        expected = torch.sigmoid(net(torch.from_numpy(tf), torch.from_numpy(gene))).numpy()
+    np.testing.assert_allclose(factorized, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("extra", [["--crossfit", "2"], ["--negatives", "degree-matched"], ["--swap-augment"]])
+def test_prior_offset_refuses_what_it_does_not_combine_with(shared_data, tmp_path, capsys, extra):
+    from deeptgi_train.cli import main
+
+    data = shared_data / "mhsc-e"
+    code = main(["cv", "--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv"), "--config",
+                 "tiny", "--epochs", "1", "--threads", "1", "--quiet", "--prior-offset", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and "--prior-offset" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,49 @@
+"""The label-only target prior as a fixed logit offset, so the network fits what it does not explain.
+
+A network trained on labelled pairs learns first which genes are frequent targets: the target
+label rate alone (:mod:`deeptgi_train.baselines`) reaches most of its AUROC when TFs are held
+out. With ``--prior-offset`` the logit of that rate is added to the network's logit during
+training (:func:`deeptgi_train.trainer.train_model`'s ``logit_offset``), so the gradient
+only asks the network for what the prior does not already say: the TF-specific part. The
+exported model is the network alone; it scores without the offset (the runtime has no
+per-gene table), so its ranking of one target's TFs is what the residual learned.
+
+A fitted pair's own label must not enter its offset (the network would learn to trust an
+offset that cannot be that good on new pairs), so fitted pairs get the leave-one-out rate of
+their target; every other pair (validation, test) gets the rate over all fitted pairs. With
+targets held out every held-out pair's offset is 0 (rate 0.5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import PairDataset
+
+
+def target_prior_logits(dataset: PairDataset, fit_idx: np.ndarray) -> np.ndarray:
+    """Logit of the target label rate fitted on ``fit_idx``, for every pair of ``dataset``.
+
+    The rate is ``(positives + 0.5) / (pairs + 1)`` of the target's fitted pairs (0.5 for a
+    target without any), leaving the pair itself out for pairs in ``fit_idx``.
+
+    Args:
+        dataset: all pairs.
+        fit_idx: int ``[n]`` indices of the pairs the network fits on.
+
+    Returns:
+        float32 ``[pairs of dataset]`` logits.
+    """
+    fit_idx = np.asarray(fit_idx, dtype=np.int64)
+    n_entities = len(dataset.entities)
+    labels = dataset.labels.astype(np.float64)
+    positives = np.bincount(dataset.gene_idx[fit_idx], weights=labels[fit_idx], minlength=n_entities)
+    pairs = np.bincount(dataset.gene_idx[fit_idx], minlength=n_entities).astype(np.float64)
+    own_positive = positives[dataset.gene_idx]
+    own_pairs = pairs[dataset.gene_idx]
+    fitted = np.zeros(len(dataset), dtype=bool)
+    fitted[fit_idx] = True
+    own_positive = own_positive - np.where(fitted, labels, 0.0)
+    own_pairs = own_pairs - fitted
+    rate = (own_positive + 0.5) / (own_pairs + 1.0)
+    return (np.log(rate) - np.log1p(-rate)).astype(np.float32)
