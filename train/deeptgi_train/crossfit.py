@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from .data import PairDataset
 from .metrics import auroc
 from .splits import kfold
 from .trainer import train_model
+
+if TYPE_CHECKING:
+    from .model import DeepTGIEnsemble
 
 # Member seeds are spaced this far apart so they never meet the seeds of other folds (seed + fold).
 MEMBER_SEED_STRIDE = 1000
@@ -48,7 +52,7 @@ class CrossfitResult:
         seconds: wall time of all members' training.
     """
 
-    model: object
+    model: DeepTGIEnsemble
     validation_idx: np.ndarray
     validation_scores: np.ndarray
     validation_auroc: float

@@ -30,13 +30,13 @@ from .baselines import (
     label_only_auroc,
 )
 from .configs import TrainConfig
-from .crossfit import train_crossfit
+from .crossfit import CrossfitResult, train_crossfit
 from .data import PairDataset
 from .metrics import auroc, evaluate, threshold_metrics, youden_threshold
 from .negatives import NEGATIVES_SEED_OFFSET, degree_matched_fit
 from .prior import target_prior_logits
 from .splits import holdout, kfold
-from .trainer import predict, train_model
+from .trainer import TrainResult, predict, train_model
 
 # Cross-fitting seeds its part assignment apart from the validation holdout's (seed + 1000 + fold).
 CROSSFIT_SEED_OFFSET = 2000
@@ -179,7 +179,7 @@ def score_fold(labels_validation: np.ndarray, scores_validation: np.ndarray, lab
 
 def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: TrainConfig, *, protocol: str,
                seed: int, crossfit: int = 1, degree_matched: bool = False, prior_offset: bool = False,
-               reporter: Reporter | None = None, description: str = "training") -> tuple[object, np.ndarray, int]:
+               reporter: Reporter | None = None, description: str = "training") -> tuple[TrainResult | CrossfitResult, np.ndarray, int]:
     """Train the model of one cross-validation fold, as :func:`run_cv` and the benchmarks do.
 
     ``train``'s seed is shifted by the fold number. One network fits ``split.fit`` and

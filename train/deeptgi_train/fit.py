@@ -25,7 +25,7 @@ from .metrics import evaluate, youden_threshold
 from .negatives import NEGATIVES_SEED_OFFSET, degree_matched_fit
 from .prior import target_prior_logits
 from .splits import holdout
-from .trainer import train_model
+from .trainer import TrainResult, train_model
 
 
 @dataclass
@@ -42,7 +42,7 @@ class FitResult:
             pairs for a cross-fitted ensemble, whose validation scores are out-of-fold).
     """
 
-    trained: object
+    trained: TrainResult | CrossfitResult
     threshold: float
     validation: dict[str, float]
     fit_idx: np.ndarray
