@@ -216,19 +216,19 @@ def limit_threads(threads: int) -> None:
     """Cap every thread pool a method may use at ``threads``: torch, numba, BLAS and OpenMP.
 
     The environment variables reach pools created later (e.g. by a library imported after this);
-    threadpoolctl caps the pools already loaded.
+    :func:`deeptgi_rt.threads.limit_threads` caps numba and the BLAS already loaded.
     """
     import os
 
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[variable] = str(threads)
-    import numba
     import torch
-    from threadpoolctl import threadpool_limits
 
+    from deeptgi_rt.threads import ENV_LIMITS
+    from deeptgi_rt.threads import limit_threads as limit_loaded_pools
+
+    for variable in ENV_LIMITS:
+        os.environ[variable] = str(threads)
+    limit_loaded_pools(threads)
     torch.set_num_threads(threads)
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    threadpool_limits(limits=threads)
 
 
 def _default_negatives(labels: str) -> str:
