@@ -86,6 +86,7 @@ def test_added_training_facts_are_those_of_the_training_files(path):
                                                               abs=1e-6)
 
 
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
 def test_model_without_the_newer_validation_names_still_reads_them(path):
     # Shipped models predate validation_protocol and the balanced_* metric names.
     meta = deeptgi_rt.load_model(path, device="cpu").metadata
