@@ -161,37 +161,13 @@ def write_report(result: CVResult, directory: str | Path) -> list[Path]:
 
 
 def plot_curves(result: CVResult, directory: Path) -> list[Path]:
-    """ROC and PR curves of every test fold: roc.png and pr.png in ``directory``."""
-    import matplotlib
+    """ROC and PR curves of every test fold: roc.png and pr.png in ``directory`` (drawn like
+    ``deeptgi-rt eval``'s, by :func:`deeptgi_rt.evaluation_report.curve_figure`)."""
+    from deeptgi_rt.evaluation_report import curve_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = []
-    for kind in ("roc", "pr"):
-        figure, axes = plt.subplots(figsize=(5, 5))
-        for fold in result.folds:
-            if kind == "roc":
-                x, y, _ = roc_curve(fold.labels, fold.scores)
-                label = f"fold {fold.fold} (AUROC {fold.test['auroc']:.3f})"
-            else:
-                x, y, _ = pr_curve(fold.labels, fold.scores)
-                label = f"fold {fold.fold} (AUPR {fold.test['aupr']:.3f})"
-            axes.plot(x, y, lw=1.2, label=label, drawstyle="steps-post" if kind == "pr" else "default")
-        if kind == "roc":
-            axes.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
-            axes.set_xlabel("false positive rate")
-            axes.set_ylabel("true positive rate")
-        else:
-            axes.set_xlabel("recall")
-            axes.set_ylabel("precision")
-        axes.set_xlim(0, 1)
-        axes.set_ylim(0, 1.02)
-        axes.set_title(f"{kind.upper()} curves, {result.protocol} split")
-        axes.legend(loc="lower right" if kind == "roc" else "lower left", fontsize=8)
-        target = directory / f"{kind}.png"
-        with atomic_output(target) as tmp:
-            figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-        plt.close(figure)
-        paths.append(target)
-    return paths
+    roc = [(*roc_curve(fold.labels, fold.scores)[:2], f"fold {fold.fold} (AUROC {fold.test['auroc']:.3f})")
+           for fold in result.folds]
+    pr = [(*pr_curve(fold.labels, fold.scores)[:2], f"fold {fold.fold} (AUPR {fold.test['aupr']:.3f})")
+          for fold in result.folds]
+    return [curve_figure(kind, curves, f"{kind.upper()} curves, {result.protocol} split", directory / f"{kind}.png")
+            for kind, curves in (("roc", roc), ("pr", pr))]
