@@ -332,3 +332,24 @@ def test_summary_shows_the_load_time_and_the_pairs_scored(files, capsys):
     assert code == 0
     assert "time: load" in err and "time: total" in err
     assert "39 targets each" in err
+
+
+def test_threads_option_caps_the_numba_pcc_kernels_too(tmp_path):
+    import numba
+
+    before = numba.get_num_threads()
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has a single thread here, so a cap to 1 cannot be told apart")
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "grn.parquet"
+    try:
+        numba.set_num_threads(2)
+        code = main(["score", str(repo / "examples" / "mhsc-e.parquet"), "--model",
+                     str(repo / "models" / "mhsc-e-lite.onnx"), "--top-k", "2",
+                     "--threads", "1", "--out", str(out), "--quiet"])
+        assert code == 0 and out.exists()
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)

@@ -45,7 +45,9 @@ def add_parser(subparsers) -> None:
                         help="where PCC and scoring run (default: auto = CUDA if it works, else CPU)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
                         help=f"pairs per model run (default {DEFAULT_BATCH_SIZE})")
-    parser.add_argument("--threads", type=int, metavar="N", help="onnxruntime threads (default: all cores)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="threads for onnxruntime, the numba PCC kernels and BLAS (default: the cores this "
+                             "process may use, capped by OMP_NUM_THREADS and similar)")
     add_expression_options(parser)
     parser.add_argument("--bulk-layout", default="auto", choices=("auto", "cells-by-genes", "genes-by-cells"),
                         help="layout of --bulk (default auto)")
@@ -101,6 +103,11 @@ def run(args: argparse.Namespace) -> int:
     )
     reporter = make_reporter(args.quiet)
     model = load_model(args.model, device=args.device, threads=args.threads, reporter=reporter)
+    if args.threads is not None:
+        from ..threads import limit_threads
+
+        # The process-wide pools (numba's PCC kernels, BLAS) follow --threads as onnxruntime does.
+        limit_threads(args.threads)
     summary = model.write_request(args.out, request)
     if not args.quiet:
         print_summary(summary, reporter)
