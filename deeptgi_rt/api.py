@@ -72,7 +72,8 @@ class DeepTGIModel:
               threshold: Threshold | None = None, batch_size: int = DEFAULT_BATCH_SIZE, layout: Layout | None = None,
               bulk_layout: Layout | None = None, case_insensitive: bool = False, min_coverage: float = 1.0,
               unknown_pairs: UnknownPairs = "skip", transform: Transform = "none",
-              bulk_transform: Transform = "none", var_names_column: str | None = None) -> polars.DataFrame:
+              bulk_transform: Transform = "none", var_names_column: str | None = None,
+              target_prior: bool = True) -> polars.DataFrame:
         """Score pairs and return them as a polars DataFrame sorted by descending score.
 
         Args:
@@ -101,6 +102,9 @@ class DeepTGIModel:
                 ``preprocessing``). Raw-looking counts left untransformed get a warning, or an
                 error when the model records it learned from other values.
             var_names_column: h5ad/zarr ``expression``: the ``var`` column holding gene names.
+            target_prior: add the model's per-target prior (metadata ``target_prior``, written
+                by training with the prior offset) to the network's scores; ``False`` scores
+                with the network alone.
 
         Returns:
             polars DataFrame with columns ``TF``, ``target`` (categorical) and ``score`` (float32).
@@ -112,7 +116,7 @@ class DeepTGIModel:
             expression, bulk=bulk, tfs=tfs, genes=genes, pairs=pairs, top_k=top_k, threshold=threshold,
             batch_size=batch_size, layout=layout, bulk_layout=bulk_layout, case_insensitive=case_insensitive,
             min_coverage=min_coverage, unknown_pairs=unknown_pairs, transform=transform,
-            bulk_transform=bulk_transform, var_names_column=var_names_column)).frame()
+            bulk_transform=bulk_transform, var_names_column=var_names_column, target_prior=target_prior)).frame()
 
     def iter_batches(self, expression: ExpressionLike, *, bulk: ExpressionLike | None = None,
                      tfs: GeneList | None = None, genes: GeneList | None = None, pairs: PairsLike | None = None,
@@ -120,7 +124,8 @@ class DeepTGIModel:
                      batch_size: int = DEFAULT_BATCH_SIZE, layout: Layout | None = None,
                      bulk_layout: Layout | None = None, case_insensitive: bool = False, min_coverage: float = 1.0,
                      unknown_pairs: UnknownPairs = "skip", transform: Transform = "none",
-              bulk_transform: Transform = "none", var_names_column: str | None = None) -> Iterator[pyarrow.RecordBatch]:
+              bulk_transform: Transform = "none", var_names_column: str | None = None,
+              target_prior: bool = True) -> Iterator[pyarrow.RecordBatch]:
         """Stream the scored edges as ``pyarrow.RecordBatch`` es (TF and target
         dictionary-encoded, score float32), in bounded memory.
 
@@ -132,7 +137,7 @@ class DeepTGIModel:
             expression, bulk=bulk, tfs=tfs, genes=genes, pairs=pairs, top_k=top_k, threshold=threshold,
             batch_size=batch_size, layout=layout, bulk_layout=bulk_layout, case_insensitive=case_insensitive,
             min_coverage=min_coverage, unknown_pairs=unknown_pairs, transform=transform,
-            bulk_transform=bulk_transform, var_names_column=var_names_column)).batches()
+            bulk_transform=bulk_transform, var_names_column=var_names_column, target_prior=target_prior)).batches()
 
     def write(self, out: PathLike, expression: ExpressionLike, *, format: OutputFormat = "parquet",
               max_sort_edges: int = MAX_SORT_EDGES, bulk: ExpressionLike | None = None, tfs: GeneList | None = None,
@@ -140,7 +145,8 @@ class DeepTGIModel:
               threshold: Threshold | None = None, batch_size: int = DEFAULT_BATCH_SIZE, layout: Layout | None = None,
               bulk_layout: Layout | None = None, case_insensitive: bool = False, min_coverage: float = 1.0,
               unknown_pairs: UnknownPairs = "skip", transform: Transform = "none",
-              bulk_transform: Transform = "none", var_names_column: str | None = None) -> ScoreSummary:
+              bulk_transform: Transform = "none", var_names_column: str | None = None,
+              target_prior: bool = True) -> ScoreSummary:
         """Score and write the edge list to ``out`` atomically (nothing at ``out`` unless complete).
 
         Args:
@@ -158,7 +164,7 @@ class DeepTGIModel:
             expression, bulk=bulk, tfs=tfs, genes=genes, pairs=pairs, top_k=top_k, threshold=threshold,
             batch_size=batch_size, layout=layout, bulk_layout=bulk_layout, case_insensitive=case_insensitive,
             min_coverage=min_coverage, unknown_pairs=unknown_pairs, transform=transform,
-            bulk_transform=bulk_transform, var_names_column=var_names_column, format=format, max_sort_edges=max_sort_edges))
+            bulk_transform=bulk_transform, var_names_column=var_names_column, target_prior=target_prior, format=format, max_sort_edges=max_sort_edges))
 
     def write_request(self, out: PathLike, request: ScoreRequest) -> ScoreSummary:
         """:meth:`write` for a ready :class:`ScoreRequest`: the output path is checked, then the run prepared."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .target_prior import check_target_prior
 
 FORMAT_VERSION = 1
 TF_INPUT = "tf_features"
@@ -74,6 +75,10 @@ class ModelMetadata:
             TF x target pairs of the training data, or ``None``), and the counts behind them
             (``positives``, ``labelled_pairs``, ``tfs``, ``targets``); ``None`` for models
             written before the field (see :mod:`deeptgi_rt.thresholds`).
+        target_prior: optional, the per-target logit table of a model trained on the residual
+            of the target prior (``genes``, ``logits``, ``default_logit``, ``source``), added to
+            the network's logit when scoring (:mod:`deeptgi_rt.target_prior`); ``None``: the
+            network scores alone.
     """
 
     feature_genes: list[str]
@@ -87,6 +92,7 @@ class ModelMetadata:
     format_version: int = FORMAT_VERSION
     expression_transform: list[str] | None = None
     label_prior: dict[str, Any] | None = None
+    target_prior: dict[str, Any] | None = None
 
     def transform_of(self, modality: int) -> str:
         """The ``expression_transform`` of modality ``modality``, ``"unknown"`` when not recorded."""
@@ -113,6 +119,8 @@ class ModelMetadata:
             props["expression_transform"] = self.expression_transform
         if self.label_prior is not None:
             props["label_prior"] = self.label_prior
+        if self.target_prior is not None:
+            props["target_prior"] = self.target_prior
         return {key: json.dumps(value) for key, value in props.items()}
 
     def validation_metrics(self) -> dict[str, Any]:
@@ -155,6 +163,7 @@ class ModelMetadata:
             format_version=values["deeptgi_format_version"],
             expression_transform=values.get("expression_transform"),
             label_prior=values.get("label_prior"),
+            target_prior=values.get("target_prior"),
         )
         meta.validate(source)
         return meta
@@ -187,12 +196,14 @@ class ModelMetadata:
                              f"{', '.join(EXPRESSION_TRANSFORMS)} per modality, got {self.expression_transform!r}")
         if self.label_prior is not None:
             _check_label_prior(self.label_prior, source)
+        if self.target_prior is not None:
+            check_target_prior(self.target_prior, source)
         if self.state_tensors is not None and set(self.state_tensors) != {"tf", "gene"}:
             raise InputError(f"{source}: metadata state_tensors must name exactly 'tf' and 'gene'")
 
 
 _KNOWN_KEYS = set(_REQUIRED_KEYS) | {"state_tensors", "tfs", "config", "training", "expression_transform",
-                                     "label_prior"}
+                                     "label_prior", "target_prior"}
 
 
 def _check_label_prior(prior, source: str) -> None:

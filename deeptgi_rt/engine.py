@@ -28,6 +28,7 @@ from .request import ScoreRequest
 from .scoring import PairBuffers, score_listed_pairs, score_tf_rows
 from .selection import EdgeSelection
 from .summary import ScoreSummary, peak_rss_bytes
+from .target_prior import add_target_prior, target_offsets
 from .thresholds import model_threshold
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class ScoreRun:
         gene_index: the data's gene-name index (listed pairs are looked up in it).
         tf_of_row, target_of_row: int32 ``[data genes]`` a data gene's TF / target index, or -1.
         on_finish: called with the summary once the output is complete.
+        target_offsets: float64 ``[targets]`` the model's target prior logits added to the
+            network's scores, or ``None`` (network alone).
     """
 
     model: ScoringModel
@@ -76,6 +79,7 @@ class ScoreRun:
     tf_of_row: np.ndarray | None = None
     target_of_row: np.ndarray | None = None
     on_finish: Callable[[ScoreSummary], None] | None = None
+    target_offsets: np.ndarray | None = None
     _selection: EdgeSelection | None = field(default=None, repr=False)
 
     # ----------------------------------------------------------------- outputs
@@ -172,6 +176,8 @@ class ScoreRun:
                    rank: bool) -> Iterator[EdgeBlock]:
         for tf_start, rows in score_tf_rows(self.model.pair_scores, self.tf_table, self.gene_table,
                                             batch_size=self.request.batch_size, progress=advance):
+            if self.target_offsets is not None:
+                rows = add_target_prior(rows, self.target_offsets)
             yield selection.tf_rows(tf_start, rows, rank=rank)
 
     def _listed_pairs(self, selection: EdgeSelection, advance: Callable[[float], None]) -> Iterator[EdgeBlock]:
@@ -182,6 +188,8 @@ class ScoreRun:
             tf_index, target_index = self.tf_of_row[tf_rows], self.target_of_row[gene_rows]
             scores = score_listed_pairs(self.model.pair_scores, self.tf_table, self.gene_table,
                                         tf_index, target_index, buffers)
+            if self.target_offsets is not None:
+                scores = add_target_prior(scores, self.target_offsets[target_index])
             advance(len(scores))
             block = selection.listed(EdgeBlock(tf_index, target_index, scores))
             if block is not None:
@@ -283,14 +291,31 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
     target_of_row = _positions(len(data_genes), target_rows)
     tf_of_row = _positions(len(data_genes), tf_rows)
     summary.tfs, summary.targets = len(tf_rows), len(target_rows)
+    target_names = [data_genes[row] for row in target_rows]
     return ScoreRun(
         model=model, request=request, summary=summary, reporter=reporter,
-        tf_names=[data_genes[row] for row in tf_rows], target_names=[data_genes[row] for row in target_rows],
+        tf_names=[data_genes[row] for row in tf_rows], target_names=target_names,
         tf_table=tf_table, gene_table=gene_table, self_target=target_of_row[tf_rows],
         pairs_total=int(pairs_total), expected_edges=int(expected),
         pair_source=pair_source, gene_index=index, tf_of_row=tf_of_row, target_of_row=target_of_row,
-        on_finish=on_finish,
+        on_finish=on_finish, target_offsets=_target_offsets(meta, request, target_names, model.path, reporter),
     )
+
+
+def _target_offsets(meta, request: ScoreRequest, target_names: list[str], model_path: str,
+                    reporter: Reporter) -> np.ndarray | None:
+    """The model's target prior logits per target (float64 ``[targets]``), or ``None`` when the
+    model has none or the request scores the network alone."""
+    if meta.target_prior is None:
+        return None
+    if not request.target_prior:
+        from .thresholds import THRESHOLD_NAMES
+
+        if request.threshold in THRESHOLD_NAMES:
+            reporter.warn(f"{model_path}: the model's threshold was chosen on scores with its target prior; "
+                          "without it (--no-target-prior) the cut is not the Youden point of the network alone")
+        return None
+    return target_offsets(meta.target_prior, target_names, case_insensitive=request.case_insensitive)
 
 
 def gene_index(expressions: Sequence[Expression], case_insensitive: bool) -> tuple[list[str], GeneMatcher]:

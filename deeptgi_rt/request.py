@@ -47,6 +47,9 @@ class ScoreRequest:
         unknown_pairs: pairs naming genes absent from the data: ``"skip"`` or ``"error"``.
         format: output format of :meth:`DeepTGIModel.write`.
         max_sort_edges: :meth:`DeepTGIModel.write` sorts globally by score up to this many edges.
+        target_prior: add the model's per-target prior (metadata ``target_prior``) to the
+            network's scores; ``False`` scores with the network alone (no effect on models
+            without the table).
 
     Raises:
         InputError: an invalid option (its ``parameter`` names it).
@@ -70,6 +73,7 @@ class ScoreRequest:
     unknown_pairs: UnknownPairs = "skip"
     format: OutputFormat = "parquet"
     max_sort_edges: int = MAX_SORT_EDGES
+    target_prior: bool = True
 
     def __post_init__(self) -> None:
         if self.top_k is not None:

@@ -57,6 +57,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--max-sort-edges", type=int, default=None, metavar="N",
                         help="sort globally by score when the output has at most N edges (default 50,000,000); "
                              "larger outputs stay grouped per TF")
+    parser.add_argument("--no-target-prior", dest="target_prior", action="store_false",
+                        help="score with the network alone, without the per-target prior a model trained with the "
+                             "prior offset carries (metadata target_prior; docs/scoring.md)")
     add_quiet(parser)
     parser.set_defaults(run=run)
 
@@ -100,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         unknown_pairs=args.unknown_pairs,
         format=fmt,
         max_sort_edges=MAX_SORT_EDGES if args.max_sort_edges is None else args.max_sort_edges,
+        target_prior=args.target_prior,
     )
     reporter = make_reporter(args.quiet)
     model = load_model(args.model, device=args.device, threads=args.threads, reporter=reporter)
