@@ -50,17 +50,22 @@ def test_a_zero_offset_changes_nothing_and_a_real_one_changes_the_fit():
 
 
 def test_early_stopping_ranks_validation_pairs_by_network_plus_offset_and_returns_the_network_alone():
+    from deeptgi_train.trainer import predict
+
     dataset = _dataset()
     rng = np.random.default_rng(1)
     offset = rng.normal(0, 2, len(dataset)).astype(np.float32)
     result = _train(dataset, offset, epochs=3, patience=3)
     labels = dataset.labels[180:]
-    scores = np.clip(result.validation_scores.astype(np.float64), 1e-7, 1 - 1e-7)
-    with_offset = auroc(labels, _logit(scores) + offset[180:])
+    network = np.clip(predict(result.model, dataset, np.arange(180, len(dataset))).astype(np.float64), 1e-7, 1 - 1e-7)
+    # The validation scores are the network's plus the offset, as the runtime scores a model with its table.
+    expected = 1 / (1 + np.exp(-(_logit(network) + offset[180:])))
+    np.testing.assert_allclose(result.validation_scores, expected, atol=1e-6)
+    with_offset = auroc(labels, _logit(network) + offset[180:])
     assert result.validation_auroc == pytest.approx(with_offset, abs=1e-9)
     assert max(h.validation_auroc for h in result.history) == pytest.approx(with_offset, abs=1e-9)
-    # The network's own scores rank differently from network + offset.
-    assert auroc(labels, result.validation_scores) != pytest.approx(with_offset, abs=1e-6)
+    # The returned model is the network alone: its own scores rank differently from network + offset.
+    assert auroc(labels, network) != pytest.approx(with_offset, abs=1e-6)
 
 
 def test_swap_augment_with_an_offset_is_refused():
@@ -100,7 +105,7 @@ def test_fit_with_prior_offset_exports_with_parity_and_scores_factorized_as_end_
     np.testing.assert_allclose(factorized, expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("extra", [["--crossfit", "2"], ["--negatives", "degree-matched"], ["--swap-augment"]])
+@pytest.mark.parametrize("extra", [["--negatives", "degree-matched"], ["--swap-augment"]])
 def test_prior_offset_refuses_what_it_does_not_combine_with(shared_data, tmp_path, capsys, extra):
     from deeptgi_train.cli import main
 
@@ -109,3 +114,43 @@ def test_prior_offset_refuses_what_it_does_not_combine_with(shared_data, tmp_pat
                  "tiny", "--epochs", "1", "--threads", "1", "--quiet", "--prior-offset", *extra])
     err = capsys.readouterr().err
     assert code == 2 and "--prior-offset" in err and len(err.strip().splitlines()) == 1
+
+
+def _resolved(argv):
+    from deeptgi_train.cli import _configs, build_parser
+
+    args = build_parser().parse_args(argv)
+    _configs(args)
+    return args.prior_offset
+
+
+@pytest.mark.parametrize("command", ["fit", "cv"])
+def test_the_prior_offset_is_the_default_and_steps_aside_for_what_excludes_it(command, capsys):
+    base = [command, "--expr", "e.csv", "--labels", "l.csv", "--threads", "1"] + (["--out", "m.onnx"]
+                                                                                   if command == "fit" else [])
+    assert _resolved(base) is True
+    assert _resolved(base + ["--prior-offset"]) is True
+    assert _resolved(base + ["--no-prior-offset"]) is False
+    assert _resolved(base + ["--crossfit", "3"]) is True
+    capsys.readouterr()
+    for extra, option in ((["--negatives", "degree-matched"], "--negatives degree-matched"),
+                          (["--swap-augment"], "--swap-augment")):
+        assert _resolved(base + extra) is False
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and option in err and "prior offset" in err
+        assert _resolved(base + extra + ["--quiet"]) is False and capsys.readouterr().err == ""
+
+
+def test_the_exported_table_is_the_rate_over_the_fitted_pairs_without_leaving_any_out():
+    from deeptgi_train.prior import target_prior_table
+
+    features = np.zeros((4, 1, 2), dtype=np.float32)
+    dataset = PairDataset(features=features, entities=["a", "b", "c", "d"],
+                          tf_idx=np.array([0, 0, 0, 0, 0, 0]), gene_idx=np.array([1, 1, 1, 2, 1, 3]),
+                          labels=np.array([1, 1, 0, 1, 0, 1], dtype=np.float32), feature_genes=["x", "y"])
+    table = target_prior_table(dataset, np.array([0, 1, 2, 3]))
+    assert table["genes"] == ["b", "c"] and table["default_logit"] == 0.0  # d was never fitted
+    np.testing.assert_allclose(table["logits"], _logit(np.array([2.5 / 4, 1.5 / 2])), rtol=1e-12)
+    # The same figures training gave the pairs it did not fit.
+    np.testing.assert_allclose(target_prior_logits(dataset, np.array([0, 1, 2, 3]))[[4, 5]],
+                               [table["logits"][0], 0.0], rtol=1e-6)

@@ -53,10 +53,14 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                                "on the last, averaged in one model; the threshold comes from their out-of-fold "
                                "scores (default: one network and a --validation-fraction split); scoring cost "
                                "grows K-fold")
-    training.add_argument("--prior-offset", action="store_true",
-                          help="train the network on the residual of the label-only target prior (the logit of "
-                               "each target's label rate among the fitted pairs, added as a fixed offset), so it "
-                               "learns what the prior does not say; the exported model scores without the offset")
+    prior = training.add_mutually_exclusive_group()
+    prior.add_argument("--prior-offset", dest="prior_offset", action="store_true", default=None,
+                       help="train the network on the residual of the label-only target prior (the logit of each "
+                            "target's label rate among the fitted pairs, added as a fixed offset), so it learns what "
+                            "the prior does not say; the model carries the per-target table and scoring adds it "
+                            "back (default, except with --negatives degree-matched or --swap-augment)")
+    prior.add_argument("--no-prior-offset", dest="prior_offset", action="store_false",
+                       help="train the network on the labels alone (the default before the prior offset)")
     training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     training.add_argument("--threads", default="auto", metavar="N|auto",
                           help="threads for torch, numba and BLAS (default auto: the usable cores, "
@@ -139,16 +143,29 @@ def _configs(args):
         from .crossfit import check_parts
 
         check_parts(args.crossfit, args.members or 1)
-        if args.negatives == "degree-matched" or args.prior_offset:
-            option = "--negatives degree-matched" if args.negatives == "degree-matched" else "--prior-offset"
-            raise InputError(f"--crossfit {args.crossfit} with {option}: not supported yet "
-                             "(each member would need its own negatives / offsets); use one network")
+        if args.negatives == "degree-matched":
+            raise InputError(f"--crossfit {args.crossfit} with --negatives degree-matched: not supported yet "
+                             "(each member would need its own negatives); use one network")
+    _resolve_prior_offset(args)
     if args.prior_offset and args.negatives == "degree-matched":
         raise InputError("--prior-offset with --negatives degree-matched: not supported (matched negatives "
                          "already take the target prior away); choose one")
     if args.prior_offset and args.swap_augment:
         raise InputError("--prior-offset with --swap-augment: a swapped pair has no target prior; choose one")
     return model_config(args.config, **overrides), with_epochs(train, args.epochs)
+
+
+def _resolve_prior_offset(args) -> None:
+    """``args.prior_offset`` made True or False: the default (``None``) is the prior offset,
+    switched off with one info line where the run asks for something it excludes."""
+    if args.prior_offset is not None:
+        return
+    conflict = ("--negatives degree-matched" if args.negatives == "degree-matched"
+                else "--swap-augment" if args.swap_augment else None)
+    args.prior_offset = conflict is None
+    if conflict is not None and not args.quiet:
+        print(f"deeptgi-train: note: {conflict} trains without the target prior offset (as --no-prior-offset)",
+              file=sys.stderr)
 
 
 def _crossfit(args) -> int:

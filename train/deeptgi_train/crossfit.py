@@ -27,6 +27,7 @@ from deeptgi_rt.progress import Reporter
 from .configs import TrainConfig
 from .data import PairDataset
 from .metrics import auroc
+from .prior import target_prior_logits
 from .splits import kfold
 from .trainer import train_model
 
@@ -72,7 +73,7 @@ def check_parts(parts: int, members: int = 1) -> None:
 
 def train_crossfit(dataset: PairDataset, train_idx: np.ndarray, model_config, config: TrainConfig, *,
                    protocol: str, parts: int, seed: int, reporter: Reporter | None = None,
-                   description: str = "training") -> CrossfitResult:
+                   description: str = "training", prior_offset: bool = False) -> CrossfitResult:
     """Train a ``parts``-member cross-fitted ensemble on the pairs ``train_idx``.
 
     Args:
@@ -85,6 +86,9 @@ def train_crossfit(dataset: PairDataset, train_idx: np.ndarray, model_config, co
         parts: number of parts and members, >= 2.
         seed: seed of the part assignment.
         reporter: progress bars, one per member.
+        prior_offset: each member fits the residual of the target prior of its own fitted
+            pairs (:func:`deeptgi_train.prior.target_prior_logits`), and its out-of-fold scores
+            include that member's offset.
 
     Returns:
         :class:`CrossfitResult`; its ``validation_scores`` are out-of-fold over ``train_idx``.
@@ -106,9 +110,10 @@ def train_crossfit(dataset: PairDataset, train_idx: np.ndarray, model_config, co
         raise InputError(f"--crossfit {parts}: cutting {len(train_idx)} training pairs: {exc}") from None
     for k, (fit_part, validation_part) in enumerate(member_splits):
         member_config = replace(config, seed=config.seed + MEMBER_SEED_STRIDE * k)
+        offset = target_prior_logits(dataset, train_idx[fit_part]) if prior_offset else None
         trained = train_model(dataset, train_idx[fit_part], train_idx[validation_part], model_config,
                               member_config, reporter=reporter, transform_idx=train_idx,
-                              description=f"{description}, member {k + 1}/{parts}")
+                              description=f"{description}, member {k + 1}/{parts}", logit_offset=offset)
         out_of_fold[validation_part] = trained.validation_scores
         members.append(trained.model)
         member_epochs.append(trained.best_epoch)

@@ -19,7 +19,9 @@ from typing import Iterator
 import numpy as np
 
 from deeptgi_rt.errors import InputError
+from deeptgi_rt.metrics import TargetWiseAUROC, target_wise_auroc
 from deeptgi_rt.progress import Reporter
+from deeptgi_rt.target_prior import add_target_prior
 
 from .baselines import (
     BASELINE_TITLES,
@@ -27,7 +29,7 @@ from .baselines import (
     LABEL_ONLY_RULES,
     LABEL_ONLY_TITLES,
     expression_baseline_scores,
-    label_only_auroc,
+    label_only_scores,
 )
 from .configs import TrainConfig
 from .crossfit import CrossfitResult, train_crossfit
@@ -95,6 +97,7 @@ class FoldResult:
         validation_pairs: the validation pairs behind ``validation`` as ``(tfs, targets, labels,
             scores)`` (object, object, int8, float32 ``[validation pairs]``), so settings can be
             chosen on any validation metric without training again.
+        label_only_scores: each label-only rule's test scores (float64 ``[test pairs]``).
     """
 
     fold: int
@@ -114,6 +117,18 @@ class FoldResult:
     test_targets: np.ndarray | None = field(default=None, repr=False)
     baseline_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     validation_pairs: tuple | None = field(default=None, repr=False)
+    label_only_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def ranked_test_scores(self) -> dict[str, np.ndarray]:
+        """The test scores of the model (``"model"``), each expression baseline and each
+        label-only rule, by those names (arrays ``[test pairs]``)."""
+        return {"model": self.scores, **self.baseline_scores, **self.label_only_scores}
+
+    def target_wise(self) -> dict[str, float]:
+        """Target-wise AUROC of this fold's test pairs per :meth:`ranked_test_scores` name
+        (NaN where no target has both classes)."""
+        return {name: target_wise_auroc(self.labels, scores, self.test_targets).mean
+                for name, scores in self.ranked_test_scores().items()}
 
 
 @dataclass
@@ -142,6 +157,24 @@ class CVResult:
         names = self.folds[0].baselines if self.folds else {}
         return {name: _mean_sd(np.array([fold.baselines[name] for fold in self.folds], dtype=np.float64))
                 for name in names}
+
+    def target_wise_summary(self, *, bootstrap: int = 1000, seed: int = 0) -> dict[str, TargetWiseAUROC]:
+        """Target-wise AUROC of the model, the expression baselines and the label-only rules
+        over all test folds, by :meth:`FoldResult.ranked_test_scores` name.
+
+        A group is one target within one test fold (its TFs scored by that fold's model), so a
+        target's AUROC never mixes two models; the interval resamples those groups
+        (``bootstrap`` times, seeded). A rule that scores by target alone gets 0.5.
+        """
+        if not self.folds:
+            return {}
+        groups = np.concatenate([np.char.add(f"{fold.fold}\t", fold.test_targets.astype(str))
+                                 for fold in self.folds])
+        labels = np.concatenate([fold.labels for fold in self.folds])
+        return {name: target_wise_auroc(labels, np.concatenate([fold.ranked_test_scores()[name]
+                                                                for fold in self.folds]),
+                                        groups, bootstrap=bootstrap, seed=seed)
+                for name in self.folds[0].ranked_test_scores()}
 
     def shortfalls(self) -> list[str]:
         """One plain sentence per reference the model does not beat in mean test AUROC (empty if none).
@@ -189,8 +222,9 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
     (:mod:`deeptgi_train.negatives`, seeded by ``seed + NEGATIVES_SEED_OFFSET + fold``); the
     validation and test pairs keep theirs, and the input transform is fitted on the entities of
     the original fit pairs, so only the negatives differ from a run without it. ``prior_offset``
-    trains the network on the residual of the target label rate of ``split.fit``
-    (:mod:`deeptgi_train.prior`); the returned model scores without it.
+    trains the network (each cross-fitted member) on the residual of the target label rate of
+    its fitted pairs (:mod:`deeptgi_train.prior`); the returned model is the network alone and
+    its validation scores include the offset (score the test pairs with :func:`fold_test_scores`).
 
     Returns:
         ``(trained, validation_idx, n_fit)``: the training result (``model``,
@@ -198,8 +232,8 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
         of its validation scores, and the number of pairs fitted.
     """
     fold_train = replace(train, seed=train.seed + split.fold)
-    if prior_offset and (degree_matched or crossfit != 1):
-        raise InputError("--prior-offset does not combine with --negatives degree-matched or --crossfit yet")
+    if prior_offset and degree_matched:
+        raise InputError("--prior-offset does not combine with --negatives degree-matched")
     if crossfit == 1:
         fit_dataset, fit_idx, transform_idx = dataset, split.fit, None
         offset = target_prior_logits(dataset, split.fit) if prior_offset else None
@@ -215,9 +249,24 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
         raise InputError("--negatives degree-matched does not combine with --crossfit yet; use one network")
     trained = train_crossfit(dataset, np.r_[split.fit, split.validation], model_config, fold_train,
                              protocol=protocol, parts=crossfit, seed=seed + CROSSFIT_SEED_OFFSET + split.fold,
-                             reporter=reporter, description=description)
+                             reporter=reporter, description=description, prior_offset=prior_offset)
     # Every training pair is fitted by K - 1 members and out-of-fold for one, so it counts in both.
     return trained, trained.validation_idx, len(trained.validation_idx)
+
+
+def fold_test_scores(trained: TrainResult | CrossfitResult, dataset: PairDataset, split: FoldSplit, *,
+                prior_offset: bool = False) -> np.ndarray:
+    """The fold's model's probabilities of ``split.test``, float32 ``[test pairs]``.
+
+    With ``prior_offset`` they include the target prior over the pairs the model was fitted on
+    (``split.fit`` for one network, all training pairs for a cross-fitted ensemble), as the
+    exported model's ``target_prior`` table would add it.
+    """
+    scores = predict(trained.model, dataset, split.test)
+    if not prior_offset:
+        return scores
+    fitted = trained.validation_idx if isinstance(trained, CrossfitResult) else split.fit
+    return add_target_prior(scores, target_prior_logits(dataset, fitted)[split.test])
 
 
 def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: str = "random",
@@ -231,7 +280,8 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
     many members per fold instead of one network (``validation_fraction`` is then unused).
     ``degree_matched`` gives the fitted pairs degree-matched negatives (see :func:`train_fold`);
     test and validation pairs are the same as without it. ``prior_offset`` trains each network
-    on the residual of the target prior and tests it without it. ``baselines`` (names from
+    on the residual of the target prior and scores validation and test pairs with it added.
+    ``baselines`` (names from
     :data:`~deeptgi_train.baselines.EXPRESSION_BASELINES`) are fitted on each fold's training
     pairs (fit + validation) and scored on its test pairs beside the model. One info line is
     reported when a fold starts and one when it ends, so a log shows progress without a terminal.
@@ -251,13 +301,15 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
             dataset, split, model_config, train, protocol=protocol, seed=seed, crossfit=crossfit,
             degree_matched=degree_matched, prior_offset=prior_offset, reporter=reporter,
             description=f"fold {split.fold + 1}/{folds}")
-        test_scores = predict(trained.model, dataset, split.test)
+        model_scores = fold_test_scores(trained, dataset, split, prior_offset=prior_offset)
         seconds = time.perf_counter() - started
         validation, test, optimistic = score_fold(
-            dataset.labels[validation_idx], trained.validation_scores, dataset.labels[split.test], test_scores
+            dataset.labels[validation_idx], trained.validation_scores, dataset.labels[split.test], model_scores
         )
         train_idx = np.r_[split.fit, split.validation]
         labels = dataset.labels[split.test]
+        rule_scores = {rule: label_only_scores(rule, dataset.gene_idx, dataset.labels, train_idx, split.test)
+                       for rule in LABEL_ONLY_RULES}
         baseline_scores = {name: expression_baseline_scores(name, dataset, train_idx, split.test, seed=seed,
                                                             threads=train.threads) for name in baselines}
         results.append(FoldResult(
@@ -270,13 +322,14 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
             test=test,
             test_fold_threshold=optimistic,
             validation=validation,
-            label_only=label_only_auroc(dataset.gene_idx, dataset.labels, train_idx, split.test),
+            label_only={rule: auroc(labels, scores) for rule, scores in rule_scores.items()},
             labels=labels.astype(np.int8),
-            scores=test_scores,
+            scores=model_scores,
             baselines={name: auroc(labels, scores) for name, scores in baseline_scores.items()},
             test_tfs=names[dataset.tf_idx[split.test]],
             test_targets=names[dataset.gene_idx[split.test]],
             baseline_scores=baseline_scores,
+            label_only_scores=rule_scores,
             validation_pairs=(names[dataset.tf_idx[validation_idx]], names[dataset.gene_idx[validation_idx]],
                               dataset.labels[validation_idx].astype(np.int8), trained.validation_scores),
         ))

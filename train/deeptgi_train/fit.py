@@ -23,7 +23,7 @@ from .crossfit import CrossfitResult, train_crossfit
 from .data import TrainingSet
 from .metrics import evaluate, youden_threshold
 from .negatives import NEGATIVES_SEED_OFFSET, degree_matched_fit
-from .prior import target_prior_logits
+from .prior import target_prior_logits, target_prior_table
 from .splits import holdout
 from .trainer import TrainResult, train_model
 
@@ -40,6 +40,8 @@ class FitResult:
         validation: validation metrics at that threshold.
         fit_idx, validation_idx: int64 pair indices used for fitting and validation (both all
             pairs for a cross-fitted ensemble, whose validation scores are out-of-fold).
+        target_prior: the model's ``target_prior`` table over its fitted pairs when trained
+            with the prior offset (:func:`deeptgi_train.prior.target_prior_table`), else ``None``.
     """
 
     trained: TrainResult | CrossfitResult
@@ -47,6 +49,7 @@ class FitResult:
     validation: dict[str, float]
     fit_idx: np.ndarray
     validation_idx: np.ndarray
+    target_prior: dict | None = None
 
 
 def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protocol: str = "random",
@@ -61,17 +64,18 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
     by ``train.seed + NEGATIVES_SEED_OFFSET``); the validation pairs keep theirs. ``fit_idx``
     then counts the fitted positives and drawn negatives, indices into an extended data set.
     ``prior_offset`` trains the network on the residual of the fitted pairs' target label rate
-    (:mod:`deeptgi_train.prior`); the model, its validation figures and threshold are the
-    network's own, without the offset.
+    (:mod:`deeptgi_train.prior`; each cross-fitted member its own); the model carries the
+    table of those rates over all fitted pairs, and its validation figures and threshold are
+    those of the scores with the offset, as the runtime scores it.
     """
     dataset = training.dataset
     if crossfit != 1 and degree_matched:
         raise InputError("degree-matched negatives do not combine with cross-fitting yet; use one network")
-    if prior_offset and (degree_matched or crossfit != 1):
-        raise InputError("--prior-offset does not combine with --negatives degree-matched or --crossfit yet")
+    if prior_offset and degree_matched:
+        raise InputError("--prior-offset does not combine with --negatives degree-matched")
     if crossfit != 1:
         trained = train_crossfit(dataset, np.arange(len(dataset)), model_config, train, protocol=protocol,
-                                 parts=crossfit, seed=train.seed, reporter=reporter)
+                                 parts=crossfit, seed=train.seed, reporter=reporter, prior_offset=prior_offset)
         fit_idx = validation_idx = trained.validation_idx
     else:
         fit_idx, validation_idx = holdout(
@@ -89,7 +93,8 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
     threshold = youden_threshold(labels, trained.validation_scores)
     validation = evaluate(labels, trained.validation_scores, threshold)
     return FitResult(trained=trained, threshold=threshold, validation=validation, fit_idx=fit_idx,
-                     validation_idx=validation_idx)
+                     validation_idx=validation_idx,
+                     target_prior=target_prior_table(dataset, fit_idx) if prior_offset else None)
 
 
 def model_metadata(training: TrainingSet, result: FitResult, model_config, train: TrainConfig, *,
@@ -134,6 +139,7 @@ def model_metadata(training: TrainingSet, result: FitResult, model_config, train
             "package_version": __version__,
             "command": command,
         },
+        target_prior=result.target_prior,
     )
 
 

@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
+from deeptgi_rt.target_prior import add_target_prior
 
 from .configs import ModelConfig, TrainConfig
 from .data import PairDataset
@@ -285,8 +286,9 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
             (default ``train_idx``; cross-fitting passes all training pairs so members share them).
         logit_offset: float32 ``[pairs of dataset]`` fixed logit added to the network's logit in
             the loss and in the validation ranking that picks the epoch, so the network fits the
-            residual of that prior (:mod:`deeptgi_train.prior`); the returned model and
-            ``validation_scores`` are the network's own, without it.
+            residual of that prior (:mod:`deeptgi_train.prior`); the returned model is the
+            network alone and its ``validation_scores`` include the offset, as the runtime
+            scores a model that carries the prior table.
 
     Returns:
         :class:`TrainResult` holding the best-validation-epoch model.
@@ -308,8 +310,9 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
         for epoch in range(1, config.epochs + 1):
             loss = train_epoch(model, pairs, optimizer, schedule, averaged, config, rng)
             scores = predict(averaged, dataset, validation_idx)
-            validation_auroc = auroc(validation_labels, scores if logit_offset is None
-                                     else _logit(scores) + logit_offset[validation_idx])
+            if logit_offset is not None:
+                scores = add_target_prior(scores, logit_offset[validation_idx])
+            validation_auroc = auroc(validation_labels, scores)
             history.append(EpochRecord(epoch, loss, validation_auroc))
             stopping.update(epoch, validation_auroc, averaged, scores)
             advance(1)
@@ -320,12 +323,6 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     return TrainResult(model=model, best_epoch=stopping.best_epoch, validation_auroc=float(stopping.best_score),
                        validation_scores=stopping.best_scores, history=history,
                        seconds=time.perf_counter() - started)
-
-
-def _logit(probabilities: np.ndarray) -> np.ndarray:
-    """float64 logit of float32 probabilities, clipped away from 0 and 1."""
-    p = np.clip(probabilities.astype(np.float64), 1e-7, 1 - 1e-7)
-    return np.log(p) - np.log1p(-p)
 
 
 def _fit_input_transform(model: Network, dataset: PairDataset, idx: np.ndarray) -> None:
