@@ -56,6 +56,16 @@ def test_cv_and_fit_on_mhsc_e(shared_data, tmp_path, capsys):
     for row, fold in zip(rows, report["folds"]):
         for rule, value in fold["label_only_auroc"].items():
             assert float(row[f"auroc_{rule}"]) == pytest.approx(value, abs=1e-6)
+            # A rule that scores by target alone ranks no target's TFs: exactly 0.5 target-wise.
+            assert fold["target_wise_auroc"][rule] == 0.5 == float(row[f"target_wise_auroc_{rule}"])
+        assert float(row["target_wise_auroc_model"]) == pytest.approx(fold["target_wise_auroc"]["model"], abs=1e-6)
+    # Target-wise AUROC is printed for the model and every reference, with its interval.
+    tw = report["target_wise_auroc"]
+    assert set(tw) == {"model", "hgb", "target_label_rate", "unseen_target_as_interaction"}
+    assert tw["model"]["targets"] > 0 and tw["model"]["low"] <= tw["model"]["mean"] <= tw["model"]["high"]
+    printed = " ".join(out.split())
+    assert "target-wise AUROC" in printed and f"DeepTGI {tw['model']['mean']:.3f}" in printed
+    assert f"gradient boosting {tw['hgb']['mean']:.3f}" in printed and "twAUC" in printed
 
     out_model = tmp_path / "m.onnx"
     code, _, err = _run(capsys, ["fit", *inputs, *FAST, "--out", str(out_model), "--checkpoint", str(tmp_path / "m.pt")])

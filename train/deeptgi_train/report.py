@@ -43,17 +43,23 @@ def print_table(result: CVResult, console=None) -> None:
     table = Table(title=f"DeepTGI {len(result.folds)}-fold cross-validation, {result.protocol} split "
                         "(ACC/F1/recall/precision at the validation threshold)",
                   box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
-    table.add_column("fold", justify="right")
-    table.add_column("test", justify="right")
+    table.add_column("fold", justify="right", no_wrap=True, min_width=4)
+    table.add_column("test", justify="right", no_wrap=True)
     table.add_column("epoch", justify="right", min_width=3)
     for name in SUMMARY_METRICS:
         table.add_column(_SHORT[name], justify="right", min_width=5, no_wrap=True)
-    for fold in result.folds:
+        if name == "auroc":
+            table.add_column("twAUC", justify="right", min_width=5, no_wrap=True)
+    fold_target_wise = np.array([fold.target_wise()["model"] for fold in result.folds], dtype=np.float64)
+    for fold, target_wise in zip(result.folds, fold_target_wise):
         table.add_row(str(fold.fold), str(fold.n_test), str(fold.best_epoch),
-                      *(f"{fold.test[name]:.3f}" for name in SUMMARY_METRICS))
+                      *_with_target_wise([f"{fold.test[name]:.3f}" for name in SUMMARY_METRICS], f"{target_wise:.3f}"))
     summary = result.summary()
-    table.add_row("mean", "", "", *(f"{summary[name]['mean']:.3f}" for name in SUMMARY_METRICS), style="bold")
-    table.add_row("± sd", "", "", *(f"{summary[name]['sd']:.3f}" for name in SUMMARY_METRICS))
+    table.add_row("mean", "", "", *_with_target_wise([f"{summary[name]['mean']:.3f}" for name in SUMMARY_METRICS],
+                                                     f"{np.nanmean(fold_target_wise):.3f}"), style="bold")
+    table.add_row("± sd", "", "", *_with_target_wise([f"{summary[name]['sd']:.3f}" for name in SUMMARY_METRICS],
+                                                     f"{np.nanstd(fold_target_wise, ddof=1):.3f}"
+                                                     if len(fold_target_wise) > 1 else "0.000"))
     console.print(table)
     optimistic = {name: np.mean([fold.test_fold_threshold[name] for fold in result.folds])
                   for name in ("acc", "f1", "recall", "precision")}
@@ -69,8 +75,26 @@ def print_table(result: CVResult, console=None) -> None:
     if baselines:
         console.print("expression baselines on the same folds and inputs (AUROC): " + ", ".join(
             f"{BASELINE_TITLES[name]} {value['mean']:.3f} ± {value['sd']:.3f}" for name, value in baselines.items()))
+    console.print(target_wise_line(result.target_wise_summary()))
     for sentence in result.shortfalls():
         console.print(f"note: {sentence}.")
+
+
+def _with_target_wise(cells: list[str], target_wise: str) -> list[str]:
+    """``cells`` (one per :data:`SUMMARY_METRICS`) with the target-wise AUROC cell after AUROC's."""
+    at = SUMMARY_METRICS.index("auroc") + 1
+    return [*cells[:at], target_wise, *cells[at:]]
+
+
+def target_wise_line(target_wise: dict) -> str:
+    """One line: the target-wise AUROC of the model and each reference with its bootstrap interval."""
+    titles = {"model": "DeepTGI", **BASELINE_TITLES, **LABEL_ONLY_TITLES}
+    model = target_wise.get("model")
+    count = f"{model.targets} targets x test folds" if model is not None else "no targets"
+    return (f"target-wise AUROC (each target's TFs ranked apart from other targets, {count}, 95 % bootstrap over "
+            "them; 0.5 for any rule scoring by target alone): " + ", ".join(
+                f"{titles[name]} {value.mean:.3f} [{value.low:.3f}, {value.high:.3f}]"
+                for name, value in target_wise.items()))
 
 
 def result_json(result: CVResult) -> dict:
@@ -81,6 +105,9 @@ def result_json(result: CVResult) -> dict:
         "label_only_auroc": result.label_only_summary(),
         "baseline_auroc": result.baseline_summary(),
         "shortfalls": result.shortfalls(),
+        "target_wise_auroc": {name: {"mean": _finite(value.mean), "targets": value.targets,
+                                     "low": _finite(value.low), "high": _finite(value.high)}
+                              for name, value in result.target_wise_summary().items()},
         "folds": [
             {
                 "fold": fold.fold,
@@ -94,10 +121,16 @@ def result_json(result: CVResult) -> dict:
                 "validation": fold.validation,
                 "label_only_auroc": fold.label_only,
                 "baseline_auroc": fold.baselines,
+                "target_wise_auroc": {name: _finite(value) for name, value in fold.target_wise().items()},
             }
             for fold in result.folds
         ],
     }
+
+
+def _finite(value: float) -> float | None:
+    """``value``, or ``None`` (JSON null) where it is NaN."""
+    return float(value) if np.isfinite(value) else None
 
 
 def write_predictions(result: CVResult, target: Path) -> Path:
@@ -134,13 +167,15 @@ def write_report(result: CVResult, directory: str | Path) -> list[Path]:
 
     target = directory / "metrics.csv"
     baselines = result.baseline_summary()
+    target_wise_names = list(result.folds[0].ranked_test_scores()) if result.folds else []
     with atomic_output(target) as tmp:
         with open(tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["fold", "n_test", "best_epoch", *SUMMARY_METRICS, "threshold",
                              *(f"{name}_test_fold_threshold" for name in ("acc", "f1", "recall", "precision")),
                              *(f"auroc_{rule}" for rule in LABEL_ONLY_RULES),
-                             *(f"auroc_{name}" for name in baselines)])
+                             *(f"auroc_{name}" for name in baselines),
+                             *(f"target_wise_auroc_{name}" for name in target_wise_names)])
             for fold in result.folds:
                 writer.writerow([fold.fold, fold.n_test, fold.best_epoch,
                                  *(f"{fold.test[name]:.6f}" for name in SUMMARY_METRICS),
@@ -148,12 +183,18 @@ def write_report(result: CVResult, directory: str | Path) -> list[Path]:
                                  *(f"{fold.test_fold_threshold[name]:.6f}"
                                    for name in ("acc", "f1", "recall", "precision")),
                                  *(f"{fold.label_only[rule]:.6f}" for rule in LABEL_ONLY_RULES),
-                                 *(f"{fold.baselines[name]:.6f}" for name in baselines)])
+                                 *(f"{fold.baselines[name]:.6f}" for name in baselines),
+                                 *(f"{value:.6f}" for value in fold.target_wise().values())])
             summary, label_only = result.summary(), result.label_only_summary()
+            per_fold = np.array([list(fold.target_wise().values()) for fold in result.folds], dtype=np.float64)
+            fold_target_wise = {"mean": np.nanmean(per_fold, axis=0),
+                                "sd": np.nanstd(per_fold, axis=0, ddof=1) if len(per_fold) > 1
+                                else np.zeros(per_fold.shape[1])}
             for stat in ("mean", "sd"):
                 writer.writerow([stat, "", "", *(f"{summary[name][stat]:.6f}" for name in SUMMARY_METRICS),
                                  "", "", "", "", "", *(f"{label_only[rule][stat]:.6f}" for rule in LABEL_ONLY_RULES),
-                                 *(f"{baselines[name][stat]:.6f}" for name in baselines)])
+                                 *(f"{baselines[name][stat]:.6f}" for name in baselines),
+                                 *(f"{value:.6f}" for value in fold_target_wise[stat])])
     paths.append(target)
     paths.append(write_predictions(result, directory / "predictions.csv"))
     paths.extend(plot_curves(result, directory))
