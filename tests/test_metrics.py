@@ -117,6 +117,24 @@ def test_group_bootstrap_equals_explicit_resampling():
     assert wide == metrics.bootstrap_by_group(labels, scores, groups, resamples=200, seed=0, max_values=100)
 
 
+def test_paired_difference_intervals_measure_both_rankings_on_the_same_resamples():
+    rng = np.random.default_rng(6)
+    groups = np.repeat(np.arange(7), 9)
+    labels = rng.integers(0, 2, groups.size)
+    scores = rng.normal(size=groups.size) + labels
+    reference = rng.normal(size=groups.size)
+    # One resample: the interval is the difference of the two metrics on the same redrawn groups.
+    got = metrics.paired_difference_intervals(labels, scores, reference, groups, resamples=1, seed=3)
+    drawn = np.random.default_rng(3).integers(0, 7, 7)
+    rows = np.concatenate([np.flatnonzero(groups == g) for g in drawn])
+    for name, value in metrics.summary(labels[rows], scores[rows]).items():
+        expected = value - metrics.summary(labels[rows], reference[rows])[name]
+        assert got[name][0] == pytest.approx(expected) and got[name][1] == pytest.approx(expected)
+    # A ranking against itself differs by exactly 0 on every resample.
+    same = metrics.paired_difference_intervals(labels, scores, scores, groups, resamples=50, seed=0)
+    assert all(interval == (0.0, 0.0) for interval in same.values())
+
+
 def test_training_metrics_are_the_runtime_implementation():
     import deeptgi_train.metrics as train_metrics
 
