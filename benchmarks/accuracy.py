@@ -76,18 +76,20 @@ def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.nda
 
 
 def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads: int = 2,
-               members: int = 1, crossfit: int = 1, protocol: str = "random", degree_matched: bool = False) -> dict:
+               members: int = 1, crossfit: int = 1, protocol: str = "random", degree_matched: bool = False,
+               prior_offset: bool = False) -> dict:
     """Per-fold AUROC / AUPR / seconds of one method over ``splits``.
 
     ``members`` is lite's side-by-side ensemble size; ``crossfit`` >= 2 trains lite as a
     cross-fitted ensemble instead, seeded exactly as ``deeptgi-train cv --crossfit`` does;
     ``degree_matched`` gives lite degree-matched training negatives as ``deeptgi-train cv
-    --negatives degree-matched`` does (test pairs unchanged).
+    --negatives degree-matched`` does (test pairs unchanged); ``prior_offset`` trains lite on the
+    residual of the target prior and scores its test pairs with it, as ``deeptgi-train cv`` does by
+    default.
     """
     from deeptgi_train.configs import model_config, train_config, with_epochs
-    from deeptgi_train.cv import train_fold
+    from deeptgi_train.cv import fold_test_scores, train_fold
     from deeptgi_train.metrics import aupr, auroc
-    from deeptgi_train.trainer import predict
 
     folds = []
     for split in splits:
@@ -98,8 +100,9 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads
             overrides = {"members": members} if method == "lite" and members > 1 else {}
             trained, _, _ = train_fold(dataset, split, model_config(method, **overrides), train, protocol=protocol,
                                        seed=seed, crossfit=crossfit if method == "lite" else 1,
-                                       degree_matched=degree_matched and method == "lite")
-            scores = predict(trained.model, dataset, split.test)
+                                       degree_matched=degree_matched and method == "lite",
+                                       prior_offset=prior_offset and method == "lite")
+            scores = fold_test_scores(trained, dataset, split, prior_offset=prior_offset and method == "lite")
             extra = {"best_epoch": trained.best_epoch, "validation_auroc": trained.validation_auroc}
         else:
             train_idx = np.r_[split.fit, split.validation]
@@ -146,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="train lite as a cross-fitted ensemble of K networks (default 1: one network)")
     parser.add_argument("--lite-degree-matched", action="store_true",
                         help="train lite on degree-matched negatives (deeptgi-train --negatives degree-matched)")
+    parser.add_argument("--lite-prior-offset", action="store_true",
+                        help="train lite on the residual of the target prior and score with it (deeptgi-train's "
+                             "default; without this flag lite trains as deeptgi-train --no-prior-offset)")
     parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
     parser.add_argument("--merge", nargs="+", metavar="JSON",
@@ -163,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         datasets = list(DATASETS) + sorted({row["dataset"] for row in results} - set(DATASETS))
         results.sort(key=lambda row: (datasets.index(row["dataset"]),
                                       PROTOCOLS.index(row["protocol"]), order.index(row["method"]),
-                                      row.get("crossfit", 1), row.get("degree_matched", False)))
+                                      row.get("crossfit", 1), row.get("degree_matched", False),
+                                      row.get("prior_offset", False)))
         write_results(Path(args.out), {"commands": commands, "folds": args.folds, "seed": args.seed,
                                        "results": results})
         print_table(results, args.folds)
@@ -194,12 +201,16 @@ def main(argv: list[str] | None = None) -> int:
                 degree_matched = args.lite_degree_matched and method == "lite"
                 if degree_matched:
                     label += ", degree-matched negatives"
+                prior_offset = args.lite_prior_offset and method == "lite"
+                if prior_offset:
+                    label += ", prior offset"
                 row = {"dataset": name, "protocol": protocol, "method": method, "label": label,
                        "n_pairs": len(dataset), "epochs_cap": epochs.get(method), "crossfit": crossfit,
                        **run_method(method, dataset, splits, seed=args.seed, epochs=epochs, threads=args.threads,
                                     members=args.lite_members if method == "lite" else 1, crossfit=crossfit,
-                                    protocol=protocol, degree_matched=degree_matched),
-                       **({"degree_matched": True} if degree_matched else {})}
+                                    protocol=protocol, degree_matched=degree_matched, prior_offset=prior_offset),
+                       **({"degree_matched": True} if degree_matched else {}),
+                       **({"prior_offset": True} if prior_offset else {})}
                 results.append(row)
                 print(f"{name} {protocol} {label}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
                       f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",

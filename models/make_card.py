@@ -36,7 +36,7 @@ def model_facts(path: str | Path) -> dict[str, str]:
     else:
         validation_split = f"{training.get('n_validation')} pairs, {training.get('protocol')} protocol"
         best_epoch = str(training.get("best_epoch"))
-    return {
+    facts = {
         "file": path.name,
         "size": f"{path.stat().st_size / 1e6:.2f} MB",
         "config": str(meta.config.get("name")),
@@ -50,6 +50,16 @@ def model_facts(path: str | Path) -> dict[str, str]:
         "validation AUPR": f"{validation.get('aupr', float('nan')):.4f}",
         "best epoch": best_epoch,
     }
+    if meta.target_prior is not None:
+        facts["target prior (added at scoring)"] = target_prior_fact(meta.target_prior)
+    return facts
+
+
+def target_prior_fact(table: dict) -> str:
+    """The card's line on a model's ``target_prior`` table: what it holds and what scoring does with it."""
+    return (f"logit of the target label rate for {len(table['genes'])} targets of the fitted pairs, added to the "
+            f"network's logit; other targets {table['default_logit']:g} (the network alone); "
+            "`--no-target-prior` scores the network alone")
 
 
 def cv_rows(report: dict) -> list[str]:
@@ -69,6 +79,14 @@ def label_only_cell(report: dict) -> str:
     if not figures or any(rule not in figures for rule, _ in LABEL_ONLY):
         return "—"
     return " / ".join(f"{figures[rule]['mean']:.3f}" for rule, _ in LABEL_ONLY)
+
+
+def target_wise_cell(report: dict) -> str:
+    """The model's target-wise AUROC of a cv report as "mean [low, high]" ("—" if absent)."""
+    value = report.get("target_wise_auroc", {}).get("model")
+    if not value or value.get("mean") is None:
+        return "—"
+    return f"{value['mean']:.3f} [{value['low']:.3f}, {value['high']:.3f}]"
 
 
 def benchmark_report(path: str | Path, dataset: str, protocol: str, crossfit: int = 1) -> dict:
@@ -115,11 +133,20 @@ def render(path: Path, title: str, provenance: str, cv: dict[str, dict]) -> str:
             "| protocol | " + " | ".join(label for _, label in CV_METRICS) + " | label-only AUROC ¹ |",
             "|---|" + "---|" * (len(CV_METRICS) + 1),
         ]
+        target_wise = all("target_wise_auroc" in report for report in cv.values())
+        if target_wise:
+            lines[-2] += " target-wise AUROC ² |"
+            lines[-1] += "---|"
         lines += [f"| {protocol} | " + " | ".join(cv_rows(report)) + f" | {label_only_cell(report)} |"
+                  + (f" {target_wise_cell(report)} |" if target_wise else "")
                   for protocol, report in cv.items()]
         lines += ["", "¹ the same folds scored without any expression, from the training labels alone: "
                   "target label rate / the same with targets that have no training pair called interactions "
                   "(`docs/training.md`, \"Label-only references\"). The model is worth what it adds over these."]
+        if target_wise:
+            lines += ["", "² the mean over targets (within each test fold) of the AUROC over each target's TFs, "
+                      "95 % bootstrap over targets: how well the model ranks one target's TFs, which no rule "
+                      "scoring by target alone (and no target prior) can do; label-only rules get 0.5."]
     lines += ["", "## Rebuild", "", "```", meta.training.get("command", "(not recorded)"), "```", ""]
     return "\n".join(lines)
 

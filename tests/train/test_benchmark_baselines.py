@@ -44,8 +44,8 @@ def test_merge_orders_rows_by_data_set_protocol_then_baselines_before_deeptgi(tm
     assert remerged["commands"] == ["crossfit run", "lite run", "baseline run"]
 
 
-@pytest.mark.parametrize("crossfit", [1, 2])
-def test_benchmark_lite_rows_reproduce_deeptgi_train_cv_fold_for_fold(crossfit):
+@pytest.mark.parametrize("crossfit, prior_offset", [(1, False), (2, False), (1, True), (2, True)])
+def test_benchmark_lite_rows_reproduce_deeptgi_train_cv_fold_for_fold(crossfit, prior_offset):
     from deeptgi_train.configs import model_config, train_config, with_epochs
     from deeptgi_train.cv import cv_splits, run_cv
 
@@ -53,9 +53,10 @@ def test_benchmark_lite_rows_reproduce_deeptgi_train_cv_fold_for_fold(crossfit):
 
     dataset = _dataset()
     splits = list(cv_splits(dataset, protocol="random", folds=2, seed=4))
-    row = accuracy.run_method("lite", dataset, splits, seed=4, epochs={"lite": 1}, threads=1, crossfit=crossfit)
+    row = accuracy.run_method("lite", dataset, splits, seed=4, epochs={"lite": 1}, threads=1, crossfit=crossfit,
+                              prior_offset=prior_offset)
     cv = run_cv(dataset, model_config("lite"), with_epochs(train_config("lite", seed=4, threads=1), 1),
-                protocol="random", folds=2, seed=4, crossfit=crossfit)
+                protocol="random", folds=2, seed=4, crossfit=crossfit, prior_offset=prior_offset)
     assert [fold["auroc"] for fold in row["folds"]] == [fold.test["auroc"] for fold in cv.folds]
 
 

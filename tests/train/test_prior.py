@@ -154,3 +154,42 @@ def test_the_exported_table_is_the_rate_over_the_fitted_pairs_without_leaving_an
     # The same figures training gave the pairs it did not fit.
     np.testing.assert_allclose(target_prior_logits(dataset, np.array([0, 1, 2, 3]))[[4, 5]],
                                [table["logits"][0], 0.0], rtol=1e-6)
+
+
+def test_crossfit_members_fit_their_own_priors_and_their_out_of_fold_scores_carry_them():
+    from deeptgi_rt.target_prior import add_target_prior
+    from deeptgi_train.crossfit import train_crossfit
+    from deeptgi_train.splits import kfold
+    from deeptgi_train.trainer import predict
+
+    dataset = _dataset()
+    train_idx = np.arange(200)
+    config = train_config("tiny", threads=1, epochs=2)
+    result = train_crossfit(dataset, train_idx, model_config("tiny"), config, protocol="random", parts=2, seed=5,
+                            prior_offset=True)
+    parts = list(kfold(dataset.labels[train_idx], dataset.pair_tfs()[train_idx], dataset.pair_targets()[train_idx],
+                       protocol="random", folds=2, seed=5))
+    for member, (fit_part, validation_part) in zip(result.model.members, parts):
+        offset = target_prior_logits(dataset, train_idx[fit_part])[train_idx[validation_part]]
+        network = predict(member, dataset, train_idx[validation_part])
+        np.testing.assert_allclose(result.validation_scores[validation_part], add_target_prior(network, offset),
+                                   atol=1e-6)
+        assert np.abs(offset).max() > 0.1  # the offsets are real, so the check could fail
+
+
+@pytest.mark.parametrize("crossfit", [1, 2])
+def test_cv_test_scores_add_the_prior_of_the_pairs_the_model_was_fitted_on(crossfit):
+    from deeptgi_rt.target_prior import add_target_prior
+    from deeptgi_train.cv import cv_splits, fold_test_scores, train_fold
+    from deeptgi_train.trainer import predict
+
+    dataset = _dataset()
+    split = next(cv_splits(dataset, protocol="random", folds=3, seed=2))
+    trained, _, _ = train_fold(dataset, split, model_config("tiny"), train_config("tiny", threads=1, epochs=1),
+                               protocol="random", seed=2, crossfit=crossfit, prior_offset=True)
+    fitted = split.fit if crossfit == 1 else np.r_[split.fit, split.validation]
+    expected = add_target_prior(predict(trained.model, dataset, split.test),
+                                target_prior_logits(dataset, fitted)[split.test])
+    np.testing.assert_array_equal(fold_test_scores(trained, dataset, split, prior_offset=True), expected)
+    np.testing.assert_array_equal(fold_test_scores(trained, dataset, split),
+                                  predict(trained.model, dataset, split.test))

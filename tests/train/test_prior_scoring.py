@@ -151,3 +151,23 @@ def test_no_prior_offset_writes_no_table(shared_data, tmp_path_factory):
     model_path, _ = _fit(shared_data, tmp_path_factory, "--no-prior-offset", "--epochs", "1")
     meta = deeptgi_rt.load_model(model_path, device="cpu").metadata
     assert meta.target_prior is None and meta.training["prior_offset"] is False
+
+
+def test_the_model_card_states_the_table_and_the_cv_target_wise_auroc(prior_model):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("make_card", Path(__file__).parents[2] / "models" / "make_card.py")
+    make_card = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_card)
+    model_path, _ = prior_model
+    import deeptgi_rt
+
+    table = deeptgi_rt.load_model(model_path, device="cpu").metadata.target_prior
+    facts = make_card.model_facts(model_path)
+    assert str(len(table["genes"])) in facts["target prior (added at scoring)"]
+    report = {"settings": {"folds": 5}, "summary": {"auroc": {"mean": 0.8, "sd": 0.01}},
+              "target_wise_auroc": {"model": {"mean": 0.71, "targets": 40, "low": 0.65, "high": 0.77}}}
+    card = make_card.render(model_path, "t", "p", {"tf": report})
+    assert "target-wise AUROC ²" in card and "| 0.710 [0.650, 0.770] |" in card
+    assert "target-wise AUROC" not in make_card.render(model_path, "t", "p", {"tf": {"summary": {}}})
