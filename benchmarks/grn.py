@@ -15,8 +15,11 @@ Protocol, per data set and split seed:
 
 Methods (each run as its own process, measured by ``os.wait4``: wall, CPU, peak RSS):
 
-* ``lite``: ``deeptgi-train fit --config lite`` then ``deeptgi-rt score --tfs TEST`` (one network);
-* ``crossfit``: the same with ``--crossfit 5``;
+* ``lite-prior``: ``deeptgi-train fit --config lite`` (the default: trained on the residual of the
+  target prior, whose table the model carries) then ``deeptgi-rt score --tfs TEST`` (one network,
+  scored with its target prior);
+* ``lite``: the same with ``--no-prior-offset`` (the default before the prior offset);
+* ``crossfit``: ``lite`` with ``--crossfit 5``;
 * ``grnboost2``: arboreto 0.1.6 ``grnboost2`` (test TFs as regulators, all genes as targets,
   one in-process dask worker thread), run from a separate virtual environment this script
   creates (``--peer-venv``), because arboreto needs ``dask[dataframe]==2024.2.1`` and
@@ -28,10 +31,11 @@ Every run uses one thread. Predictions are cached in ``--work`` per data set / s
 so the script resumes where it stopped and seeds run at different times merge; ``--evaluate``
 rebuilds the results from whatever is cached. Metrics: ``deeptgi_rt.evaluation`` (AUROC,
 AUPRC ratio, EPR, target-wise AUROC, AUROC on candidates whose target has no training edge),
-bootstrap 95 % intervals over test TFs.
+bootstrap 95 % intervals over test TFs, and for each DeepTGI method the paired bootstrap interval of
+its difference from the label-only prior (same resamples of test TFs for both).
 
 Run: python benchmarks/grn.py [--datasets mdc mhsc-e] [--seeds 0 1 2]
-     [--methods lite crossfit grnboost2 pcc prior] [--bootstrap 1000] [--evaluate]
+     [--methods lite-prior lite crossfit grnboost2 pcc prior] [--bootstrap 1000] [--evaluate]
 """
 
 from __future__ import annotations
@@ -50,8 +54,10 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 WORK = REPO / "benchmarks" / ".grn-work"
 RESULTS = REPO / "benchmarks" / "results" / "grn.json"
-METHODS = ("lite", "crossfit", "grnboost2", "pcc", "prior")
-LABELS = {"lite": "DeepTGI lite, one network", "crossfit": "DeepTGI lite --crossfit 5",
+METHODS = ("lite-prior", "lite", "crossfit", "grnboost2", "pcc", "prior")
+DEEPTGI_METHODS = ("lite-prior", "lite", "crossfit")
+LABELS = {"lite-prior": "DeepTGI lite, prior offset (default)",
+          "lite": "DeepTGI lite, one network, no prior offset", "crossfit": "DeepTGI lite --crossfit 5, no prior offset",
           "grnboost2": "GRNBoost2 (arboreto 0.1.6)", "pcc": "|PCC|",
           "prior": "label-only prior (target in-degree among training edges)"}
 PEER_PACKAGES = ("arboreto==0.1.6", "dask[dataframe]==2024.2.1", "distributed==2024.2.1",
@@ -149,6 +155,9 @@ def run_deeptgi(method: str, dataset: str, folder: Path, out: Path) -> dict:
     fit = [_console("deeptgi-train"), "fit", "--expr", str(spec["expr"]),
            "--labels", str(folder / "train_labels.csv"), "--negatives", spec["negatives"], "--config", "lite",
            "--seed", "0", "--threads", "1", "--out", str(model), "-q"]
+    if method in ("lite", "crossfit"):
+        # Their cached predictions were made before the prior offset became the default.
+        fit += ["--no-prior-offset"]
     if method == "crossfit":
         fit += ["--crossfit", "5"]
     fit_cost = measured(fit, folder / f"{method}-fit.log")
@@ -184,7 +193,7 @@ def run_method(method: str, dataset: str, seed: int, work: Path, peer_venv: Path
         return json.loads(record.read_text())
     spec = DATASETS[dataset]
     tfs = folder / "test_tfs.txt"
-    if method in ("lite", "crossfit"):
+    if method in DEEPTGI_METHODS:
         cost = run_deeptgi(method, dataset, folder, out)
     elif method == "grnboost2":
         command = [str(ensure_peer_venv(peer_venv)), str(Path(__file__).resolve()), "_grnboost2",
@@ -274,8 +283,15 @@ def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int)
         # Candidates whose target has no training edge: there the prior scores 0 for every TF.
         unseen = ~np.isin(np.asarray(genes, dtype=object)[candidates.gene_index], list(trained_targets))
         labelled = labelled_positions(spec, tfs, candidates) if spec.get("labelled") else None
+        prior_scores = candidates.scores(predictions["prior"])[0] if "prior" in available else None
         for method in available:
             scores, _ = candidates.scores(predictions[method])
+            if method in DEEPTGI_METHODS and prior_scores is not None:
+                extra_vs = {"vs_prior": {key: list(value) for key, value in metrics.paired_difference_intervals(
+                    candidates.labels, scores, prior_scores, candidates.tf_index, resamples=bootstrap,
+                    seed=seed).items()}}
+            else:
+                extra_vs = {}
             result = evaluate_scores(method, str(folder), candidates, scores, bootstrap=bootstrap, seed=seed,
                                      curves=False)
             labels = candidates.labels[unseen]
@@ -292,7 +308,7 @@ def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int)
                          "target_wise_interval": [tw.low, tw.high],
                          "unseen_target_candidates": int(unseen.sum()), "unseen_target_true_edges": int(labels.sum()),
                          "auroc_unseen_targets": unseen_auroc,
-                         **extra, "cost": json.loads((folder / f"{method}.json").read_text())})
+                         **extra, **extra_vs, "cost": json.loads((folder / f"{method}.json").read_text())})
     return rows
 
 
@@ -402,6 +418,23 @@ def overview(summary: list[dict], dataset: str) -> list[str]:
     return lines
 
 
+def differences(rows: list[dict], dataset: str) -> list[str]:
+    """Per split seed, each DeepTGI method minus the label-only prior with its paired bootstrap interval."""
+    rows = [r for r in rows if r["dataset"] == dataset]
+    prior = {(r["seed"], r["truth"]): r for r in rows if r["method"] == "prior"}
+    compared = [r for r in rows if r.get("vs_prior") and (r["seed"], r["truth"]) in prior]
+    if not compared:
+        return []
+    lines = [f"### {dataset}: method minus label-only prior, per split seed (95 % paired bootstrap over test TFs)", "",
+             "| method | truth | seed | Δ AUROC | Δ AUPRC ratio | Δ EPR |", "|---|---|---|---|---|---|"]
+    for r in compared:
+        ref = prior[(r["seed"], r["truth"])]
+        cells = [f"{r[key] - ref[key]:+.3f} [{r['vs_prior'][key][0]:+.3f}, {r['vs_prior'][key][1]:+.3f}]"
+                 for key in ("auroc", "auprc_ratio", "epr")]
+        lines.append(f"| {_md(LABELS[r['method']])} | {r['truth']} | {r['seed']} | {' | '.join(cells)} |")
+    return lines + [""]
+
+
 def markdown(payload: dict) -> str:
     """Overview per data set, then per truth: method rows with mean ± sd over split seeds; then costs."""
     summary = payload["summary"]
@@ -431,6 +464,7 @@ def markdown(payload: dict) -> str:
                              f"{_cell(e['target_wise_auroc'])}{bracket('target_wise')} | {_cell(e['auroc_unseen_targets'])} |"
                              + (f" {_cell(e['auroc_labelled_pairs'])} |" if labelled else ""))
             lines.append("")
+        lines += differences(payload["splits"], dataset)
         lines += [f"### {dataset}: cost per split (mean over seeds, one thread, shared machine)", "",
                   "| method | wall s | CPU s | of which fit CPU s | score wall s | peak RSS MiB |", "|---|---|---|---|---|---|"]
         seen = set()
