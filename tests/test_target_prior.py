@@ -106,7 +106,10 @@ def test_all_pairs_listed_pairs_api_and_cli_add_the_same_table(files, capsys):
     import deeptgi_rt
 
     tmp, expr, plain, prior = files
-    network = _scores(deeptgi_rt.load_model(plain, device="cpu").score(expr))
+    old = deeptgi_rt.load_model(plain, device="cpu")
+    assert old.metadata.target_prior is None
+    network = _scores(old.score(expr))
+    assert _scores(old.score(expr, target_prior=False)) == network  # nothing to add or to leave out
     model = deeptgi_rt.load_model(prior, device="cpu")
     with_prior = _scores(model.score(expr))
     offsets = dict(zip(GENES, target_offsets(TABLE, GENES)))

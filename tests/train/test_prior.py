@@ -20,12 +20,16 @@ def _logit(p):
     return np.log(p) - np.log1p(-p)
 
 
+def _four_targets():
+    """Six pairs of TF a; fitting pairs 0-3, target b has labels 1, 1, 0, target c label 1, and d
+    (pair 5) is never fitted; pair 4 is b's, unfitted."""
+    return PairDataset(features=np.zeros((4, 1, 2), dtype=np.float32), entities=["a", "b", "c", "d"],
+                       tf_idx=np.array([0, 0, 0, 0, 0, 0]), gene_idx=np.array([1, 1, 1, 2, 1, 3]),
+                       labels=np.array([1, 1, 0, 1, 0, 1], dtype=np.float32), feature_genes=["x", "y"])
+
+
 def test_fitted_pairs_get_their_targets_leave_one_out_rate_and_others_the_full_rate():
-    features = np.zeros((4, 1, 2), dtype=np.float32)
-    # Target 1: fitted labels 1, 1, 0; target 2: fitted label 1; target 3: never fitted.
-    dataset = PairDataset(features=features, entities=["a", "b", "c", "d"],
-                          tf_idx=np.array([0, 0, 0, 0, 0, 0]), gene_idx=np.array([1, 1, 1, 2, 1, 3]),
-                          labels=np.array([1, 1, 0, 1, 0, 1], dtype=np.float32), feature_genes=["x", "y"])
+    dataset = _four_targets()
     offsets = target_prior_logits(dataset, np.array([0, 1, 2, 3]))
     expected = _logit(np.array([(1 + 0.5) / 3, (1 + 0.5) / 3, (2 + 0.5) / 3, 0.5 / 1,  # leave-one-out
                                 (2 + 0.5) / 4, 0.5]))  # pair 4: all three fitted pairs of target 1; pair 5 unseen
@@ -144,10 +148,7 @@ def test_the_prior_offset_is_the_default_and_steps_aside_for_what_excludes_it(co
 def test_the_exported_table_is_the_rate_over_the_fitted_pairs_without_leaving_any_out():
     from deeptgi_train.prior import target_prior_table
 
-    features = np.zeros((4, 1, 2), dtype=np.float32)
-    dataset = PairDataset(features=features, entities=["a", "b", "c", "d"],
-                          tf_idx=np.array([0, 0, 0, 0, 0, 0]), gene_idx=np.array([1, 1, 1, 2, 1, 3]),
-                          labels=np.array([1, 1, 0, 1, 0, 1], dtype=np.float32), feature_genes=["x", "y"])
+    dataset = _four_targets()
     table = target_prior_table(dataset, np.array([0, 1, 2, 3]))
     assert table["genes"] == ["b", "c"] and table["default_logit"] == 0.0  # d was never fitted
     np.testing.assert_allclose(table["logits"], _logit(np.array([2.5 / 4, 1.5 / 2])), rtol=1e-12)

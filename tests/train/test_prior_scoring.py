@@ -78,6 +78,9 @@ def test_the_default_fit_stores_the_table_and_scoring_adds_it_with_parity(prior_
     assert table["default_logit"] == 0.0 and len(table["genes"]) == len(table["logits"]) > 10
     labelled = pl.read_csv(shared_data / "mhsc-e" / "pairs.csv")
     assert set(table["genes"]) <= set(labelled["Target"].to_list())
+    from deeptgi_train.export import load_checkpoint
+
+    assert load_checkpoint(checkpoint)[1].target_prior == table  # deeptgi-train export keeps it
 
     # Targets with a table entry and some without (TFs never labelled as targets get the default).
     known = [gene for gene in table["genes"][:12] if gene not in TFS]
