@@ -135,3 +135,12 @@ def test_scoring_without_the_table_under_the_model_threshold_warns(files, capsys
     assert main(["score", str(expr), "--model", str(prior), "--device", "cpu", "--threshold", "youden",
                  "--no-target-prior", "--out", str(tmp / "y.parquet")]) == 0
     assert "chosen on scores with its target prior" in capsys.readouterr().err
+
+
+def test_info_says_whether_a_model_carries_a_target_prior(files, capsys):
+    _, _, plain, prior = files
+    assert main(["info", str(prior)]) == 0
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert f"target prior {len(TABLE['genes'])} targets" in out
+    assert main(["info", str(plain)]) == 0
+    assert "target prior none" in " ".join(capsys.readouterr().out.replace("│", " ").split())

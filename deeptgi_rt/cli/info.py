@@ -56,6 +56,9 @@ def metadata_table(path: str, meta, model):
         table.add_row("state tensors", f"TF: {meta.state_tensors['tf']}, gene: {meta.state_tensors['gene']}")
     else:
         table.add_row("state tensors", "none (scored end to end)")
+    table.add_row("target prior", "none (the network scores alone)" if meta.target_prior is None else
+                  f"{len(meta.target_prior['genes']):,} targets, added to the network's logit at scoring "
+                  "(--no-target-prior leaves it out)")
     table.add_row("TFs", f"{len(meta.tfs):,}" + (f": {', '.join(meta.tfs[:PREVIEW_GENES])}"
                                                  + (", ..." if len(meta.tfs) > PREVIEW_GENES else "") if meta.tfs else ""))
     table.add_row("opset / producer", f"{', '.join(str(op.version) for op in model.opset_import if op.domain in ('', 'ai.onnx'))}"
