@@ -17,6 +17,7 @@ One ``.onnx`` file:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +75,10 @@ class ModelMetadata:
             TF x target pairs of the training data, or ``None``), and the counts behind them
             (``positives``, ``labelled_pairs``, ``tfs``, ``targets``); ``None`` for models
             written before the field (see :mod:`deeptgi_rt.thresholds`).
+        calibration: optional, Platt scaling of the held-out scores the threshold came from:
+            ``{"method": "platt", "slope": a > 0, "intercept": b, "pairs": n, "source":
+            "validation" | "out-of-fold"}``, ``P(edge) = sigmoid(a * logit(score) + b)`` on
+            balanced pairs; ``None`` for models written before the field.
     """
 
     feature_genes: list[str]
@@ -87,6 +92,7 @@ class ModelMetadata:
     format_version: int = FORMAT_VERSION
     expression_transform: list[str] | None = None
     label_prior: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
 
     def transform_of(self, modality: int) -> str:
         """The ``expression_transform`` of modality ``modality``, ``"unknown"`` when not recorded."""
@@ -113,6 +119,8 @@ class ModelMetadata:
             props["expression_transform"] = self.expression_transform
         if self.label_prior is not None:
             props["label_prior"] = self.label_prior
+        if self.calibration is not None:
+            props["calibration"] = self.calibration
         return {key: json.dumps(value) for key, value in props.items()}
 
     def validation_metrics(self) -> dict[str, Any]:
@@ -155,6 +163,7 @@ class ModelMetadata:
             format_version=values["deeptgi_format_version"],
             expression_transform=values.get("expression_transform"),
             label_prior=values.get("label_prior"),
+            calibration=values.get("calibration"),
         )
         meta.validate(source)
         return meta
@@ -187,12 +196,14 @@ class ModelMetadata:
                              f"{', '.join(EXPRESSION_TRANSFORMS)} per modality, got {self.expression_transform!r}")
         if self.label_prior is not None:
             _check_label_prior(self.label_prior, source)
+        if self.calibration is not None:
+            _check_calibration(self.calibration, source)
         if self.state_tensors is not None and set(self.state_tensors) != {"tf", "gene"}:
             raise InputError(f"{source}: metadata state_tensors must name exactly 'tf' and 'gene'")
 
 
 _KNOWN_KEYS = set(_REQUIRED_KEYS) | {"state_tensors", "tfs", "config", "training", "expression_transform",
-                                     "label_prior"}
+                                     "label_prior", "calibration"}
 
 
 def _check_label_prior(prior, source: str) -> None:
@@ -206,3 +217,15 @@ def _check_label_prior(prior, source: str) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
             raise InputError(f"{source}: metadata label_prior {key} {value!r} is not a fraction in (0, 1)")
+
+
+def _check_calibration(calibration, source: str) -> None:
+    """``calibration``: a Platt fit with a finite slope > 0 (a threshold moved by a slope <= 0
+    would run the wrong way) and a finite intercept."""
+    if not isinstance(calibration, dict) or calibration.get("method") != "platt":
+        raise InputError(f"{source}: metadata calibration must be an object with method 'platt', got {calibration!r}")
+    slope, intercept = calibration.get("slope"), calibration.get("intercept")
+    if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not math.isfinite(slope) or slope <= 0:
+        raise InputError(f"{source}: metadata calibration slope {slope!r} is not a finite number > 0")
+    if isinstance(intercept, bool) or not isinstance(intercept, (int, float)) or not math.isfinite(intercept):
+        raise InputError(f"{source}: metadata calibration intercept {intercept!r} is not a finite number")
