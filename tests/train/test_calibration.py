@@ -68,3 +68,8 @@ def test_fit_stores_the_platt_fit_of_its_held_out_scores_only(tmp_path, crossfit
         assert meta.calibration["pairs"] < n_pairs  # not the fitted pairs' scores
     round_trip = type(meta).from_props(meta.to_props(), "m.onnx")
     assert round_trip.calibration == expected
+
+
+def test_scores_that_rank_held_out_pairs_below_chance_store_no_calibration():
+    # A tiny or undertrained model: a slope <= 0 would move the genome-wide cut the wrong way.
+    assert platt_calibration(np.array([0.9, 0.8, 0.3, 0.2]), np.array([0, 0, 1, 1]), "validation") is None

@@ -74,10 +74,17 @@ def platt_fit(scores: np.ndarray, labels: np.ndarray, *, ridge: float = RIDGE,
     return float(weights[0]), float(weights[1])
 
 
-def platt_calibration(scores: np.ndarray, labels: np.ndarray, source: str) -> dict[str, Any]:
+def platt_calibration(scores: np.ndarray, labels: np.ndarray, source: str) -> dict[str, Any] | None:
     """The contract's ``calibration`` entry for held-out ``scores`` (float ``[pairs]``) and 0/1
     ``labels`` (``[pairs]``); ``source`` says where the scores come from (``"validation"`` or
-    ``"out-of-fold"``)."""
+    ``"out-of-fold"``).
+
+    ``None`` when the fitted slope is not > 0: held-out scores that rank the labels no better
+    than chance (a few validation pairs, an undertrained model) say nothing about how far the
+    scores are from probabilities, and a threshold divided by such a slope would move the wrong way.
+    """
     slope, intercept = platt_fit(scores, labels)
+    if not slope > 0:
+        return None
     return {"method": "platt", "slope": round(slope, 6), "intercept": round(intercept, 6),
             "pairs": int(len(labels)), "source": source}
