@@ -17,6 +17,7 @@ One ``.onnx`` file:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,10 @@ class ModelMetadata:
             of the target prior (``genes``, ``logits``, ``default_logit``, ``source``), added to
             the network's logit when scoring (:mod:`deeptgi_rt.target_prior`); ``None``: the
             network scores alone.
+        calibration: optional, Platt scaling of the held-out scores the threshold came from:
+            ``{"method": "platt", "slope": a > 0, "intercept": b, "pairs": n, "source":
+            "validation" | "out-of-fold"}``, ``P(edge) = sigmoid(a * logit(score) + b)`` on
+            balanced pairs; ``None`` for models written before the field.
     """
 
     feature_genes: list[str]
@@ -93,6 +98,7 @@ class ModelMetadata:
     expression_transform: list[str] | None = None
     label_prior: dict[str, Any] | None = None
     target_prior: dict[str, Any] | None = None
+    calibration: dict[str, Any] | None = None
 
     def transform_of(self, modality: int) -> str:
         """The ``expression_transform`` of modality ``modality``, ``"unknown"`` when not recorded."""
@@ -121,6 +127,8 @@ class ModelMetadata:
             props["label_prior"] = self.label_prior
         if self.target_prior is not None:
             props["target_prior"] = self.target_prior
+        if self.calibration is not None:
+            props["calibration"] = self.calibration
         return {key: json.dumps(value) for key, value in props.items()}
 
     def validation_metrics(self) -> dict[str, Any]:
@@ -164,6 +172,7 @@ class ModelMetadata:
             expression_transform=values.get("expression_transform"),
             label_prior=values.get("label_prior"),
             target_prior=values.get("target_prior"),
+            calibration=values.get("calibration"),
         )
         meta.validate(source)
         return meta
@@ -198,12 +207,14 @@ class ModelMetadata:
             _check_label_prior(self.label_prior, source)
         if self.target_prior is not None:
             check_target_prior(self.target_prior, source)
+        if self.calibration is not None:
+            _check_calibration(self.calibration, source)
         if self.state_tensors is not None and set(self.state_tensors) != {"tf", "gene"}:
             raise InputError(f"{source}: metadata state_tensors must name exactly 'tf' and 'gene'")
 
 
 _KNOWN_KEYS = set(_REQUIRED_KEYS) | {"state_tensors", "tfs", "config", "training", "expression_transform",
-                                     "label_prior", "target_prior"}
+                                     "label_prior", "target_prior", "calibration"}
 
 
 def _check_label_prior(prior, source: str) -> None:
@@ -217,3 +228,15 @@ def _check_label_prior(prior, source: str) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
             raise InputError(f"{source}: metadata label_prior {key} {value!r} is not a fraction in (0, 1)")
+
+
+def _check_calibration(calibration, source: str) -> None:
+    """``calibration``: a Platt fit with a finite slope > 0 (a threshold moved by a slope <= 0
+    would run the wrong way) and a finite intercept."""
+    if not isinstance(calibration, dict) or calibration.get("method") != "platt":
+        raise InputError(f"{source}: metadata calibration must be an object with method 'platt', got {calibration!r}")
+    slope, intercept = calibration.get("slope"), calibration.get("intercept")
+    if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not math.isfinite(slope) or slope <= 0:
+        raise InputError(f"{source}: metadata calibration slope {slope!r} is not a finite number > 0")
+    if isinstance(intercept, bool) or not isinstance(intercept, (int, float)) or not math.isfinite(intercept):
+        raise InputError(f"{source}: metadata calibration intercept {intercept!r} is not a finite number")

@@ -6,13 +6,22 @@ TF x target pairs, so the balanced cut calls far too many. When the model record
 prior (contract ``label_prior``: the class balance of its labelled pairs and the density of
 the network they came from), ``"youden"`` is the same decision moved to that base rate by
 Bayes' rule for a prior shift: the likelihood ratio of a score is unchanged, the prior odds
-change, so the cut on the logit moves by the difference of the log prior odds::
+change, so the cut on the *calibrated* logit moves by the difference of the log prior odds.
 
-    logit(t_genome) = logit(t_balanced) + logit(class_balance) - logit(network_density)
+The shift is only right on a logit that is a calibrated log-odds. A model's scores are not:
+a cross-fitted ensemble averages its members' logits and each member is early-stopped, which
+shrinks scores toward 0.5, so the raw shift overshoots. Models that record a Platt fit of
+their held-out scores (contract ``calibration``: ``P(edge) = sigmoid(a * logit(s) + b)`` on
+balanced pairs) keep the Youden point's cost ratio on that calibrated logit::
 
-It keeps the error costs the Youden point implies (equal on balanced pairs) under the
-genome-wide base rate. ``"balanced-youden"`` is the metadata threshold unchanged; models
-without ``label_prior`` use it for ``"youden"`` too, and say so.
+    a * logit(t_genome) + b = a * logit(t_balanced) + b + logit(class_balance) - logit(network_density)
+    logit(t_genome) = logit(t_balanced) + (logit(class_balance) - logit(network_density)) / a
+
+Measured on ``models/mdc-lite.onnx`` (a = 1 assumed, before calibration was stored): balanced
+cut 0.613, shifted cut 0.9905, while the genome-wide scores stop at 0.990, so ``youden``
+called no pair at all. Models without ``calibration`` use a = 1 and say so.
+``"balanced-youden"`` is the metadata threshold unchanged; models without ``label_prior``
+use it for ``"youden"`` too, and say so.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ class ModelThreshold:
         balanced: the metadata threshold (Youden on balanced validation pairs).
         shifted: whether ``value`` was moved to the genome-wide base rate.
         class_balance, network_density: the label prior used (``None`` when not recorded).
+        calibration_slope: the Platt slope the shift was divided by (``None``: the model
+            records no calibration, the raw logit was shifted).
     """
 
     value: float
@@ -45,12 +56,16 @@ class ModelThreshold:
     shifted: bool
     class_balance: float | None = None
     network_density: float | None = None
+    calibration_slope: float | None = None
 
     def describe(self) -> str:
         """How the cut was chosen, in one phrase."""
         if self.shifted:
+            how = (f"on the calibrated logit (Platt slope {self.calibration_slope:.3g})"
+                   if self.calibration_slope is not None else
+                   "on the raw logit (the model records no calibration; its scores may overshoot)")
             return (f"Youden {self.balanced:.4g} on balanced pairs ({self.class_balance:.0%} positive) moved to the "
-                    f"training network's density {self.network_density:.2%}")
+                    f"training network's density {self.network_density:.2%} {how}")
         return (f"Youden on balanced labelled pairs, not corrected to a genome-wide base rate "
                 "(the model records no label_prior)")
 
@@ -74,5 +89,6 @@ def model_threshold(metadata, name: str = "youden") -> ModelThreshold:
     pi_train, density = prior.get("class_balance"), prior.get("network_density")
     if name == "balanced-youden" or pi_train is None or density is None:
         return ModelThreshold(balanced, balanced, False, pi_train, density)
-    value = sigmoid(logit(balanced) + logit(pi_train) - logit(density))
-    return ModelThreshold(value, balanced, True, float(pi_train), float(density))
+    slope = float(metadata.calibration["slope"]) if metadata.calibration else None
+    value = sigmoid(logit(balanced) + (logit(pi_train) - logit(density)) / (slope or 1.0))
+    return ModelThreshold(value, balanced, True, float(pi_train), float(density), slope)

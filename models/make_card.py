@@ -49,6 +49,24 @@ def model_facts(path: str | Path) -> dict[str, str]:
         "validation AUROC": f"{validation.get('auroc', float('nan')):.4f}",
         "validation AUPR": f"{validation.get('aupr', float('nan')):.4f}",
         "best epoch": best_epoch,
+        **calibration_facts(meta),
+    }
+
+
+def calibration_facts(meta) -> dict[str, str]:
+    """The card rows of a model's Platt calibration and the genome-wide cut it gives (none for
+    models written before ``calibration``)."""
+    from deeptgi_rt.thresholds import model_threshold
+
+    calibration = meta.calibration
+    if not calibration:
+        return {}
+    genome_wide = model_threshold(meta, "youden")
+    return {
+        "calibration (Platt, held-out scores)": f"slope {calibration['slope']:.3f}, intercept "
+                                                 f"{calibration['intercept']:.3f} ({calibration['pairs']} "
+                                                 f"{calibration['source']} pairs)",
+        "genome-wide threshold (`--threshold youden`)": f"{genome_wide.value:.4f}",
     }
     if meta.target_prior is not None:
         facts["target prior (added at scoring)"] = target_prior_fact(meta.target_prior)

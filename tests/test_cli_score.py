@@ -234,6 +234,7 @@ def test_info_prints_the_metadata_and_json(files, capsys):
     text = capsys.readouterr().out
     assert "15" in text and "G000" in text and "single_cell" in text and "0.55" in text and "tf_state" in text
     assert "expression transform" in text and "unknown" in text
+    assert "calibration" in text and "none recorded" in text
     assert main(["info", str(model), "--json"]) == 0
     meta = json.loads(capsys.readouterr().out)
     assert meta["feature_genes"] == FEATURES and meta["threshold"] == 0.55 and meta["state_tensors"]["tf"] == "tf_state"

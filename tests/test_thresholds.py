@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -19,9 +20,13 @@ FEATURES = GENES[:15]
 TFS = GENES[:6]
 
 
-def metadata(threshold=0.5, prior=None):
+def metadata(threshold=0.5, prior=None, calibration=None):
     return ModelMetadata(feature_genes=["A"], modalities=["single_cell"], preprocessing=["none"],
-                         threshold=threshold, label_prior=prior)
+                         threshold=threshold, label_prior=prior, calibration=calibration)
+
+
+def platt(slope, intercept=0.1):
+    return {"method": "platt", "slope": slope, "intercept": intercept, "pairs": 100, "source": "out-of-fold"}
 
 
 def test_youden_moves_by_the_difference_of_log_prior_odds():
@@ -36,6 +41,49 @@ def test_youden_moves_by_the_difference_of_log_prior_odds():
     assert same.value == pytest.approx(0.48)
     unknown = model_threshold(metadata(0.48))
     assert not unknown.shifted and unknown.value == 0.48 and "balanced" in unknown.describe()
+
+
+def test_with_calibration_the_shift_is_divided_by_the_platt_slope():
+    prior = {"class_balance": 0.5, "network_density": 0.014}
+    raw = model_threshold(metadata(0.61, prior), "youden")
+    calibrated = model_threshold(metadata(0.61, prior, platt(2.2)), "youden")
+    shift = 0.0 - math.log(0.014 / 0.986)
+    assert logit(raw.value) == pytest.approx(logit(0.61) + shift)
+    assert logit(calibrated.value) == pytest.approx(logit(0.61) + shift / 2.2)
+    assert 0.61 < calibrated.value < raw.value and calibrated.calibration_slope == 2.2
+    assert "calibrated logit (Platt slope 2.2)" in calibrated.describe()
+    assert "records no calibration" in raw.describe()
+    # The balanced cut is the metadata threshold whatever the calibration.
+    assert model_threshold(metadata(0.61, prior, platt(2.2)), "balanced-youden").value == 0.61
+
+
+@pytest.mark.parametrize("calibration, message", [
+    (platt(0.0), "slope 0.0 is not a finite number > 0"), (platt(-1.5), "slope -1.5"),
+    (platt(float("nan")), "slope nan"), (platt(1.0, float("inf")), "intercept inf"),
+    ({"slope": 1.0, "intercept": 0.0}, "method 'platt'")])
+def test_a_bad_calibration_is_one_error_naming_the_model_file(tmp_path, calibration, message):
+    from deeptgi_rt.model import read_model
+
+    model = build_model(FEATURES, tfs=TFS)
+    meta = ModelMetadata.from_props({p.key: p.value for p in model.metadata_props}, "m")
+    meta.calibration = platt(1.0)
+    props = meta.to_props()
+    props["calibration"] = json.dumps(calibration)
+    del model.metadata_props[:]
+    for key, value in props.items():
+        model.metadata_props.add(key=key, value=value)
+    path = save_model(model, tmp_path / "bad.onnx")
+    with pytest.raises(InputError, match="calibration") as error:
+        read_model(path)
+    assert str(error.value).startswith(f"{path}: metadata calibration") and message in str(error.value)
+
+
+def test_calibration_round_trips_and_old_models_read_without_it():
+    meta = metadata(0.4, {"class_balance": 0.5, "network_density": 0.05}, platt(1.7, -0.2))
+    again = ModelMetadata.from_props(meta.to_props(), "m.onnx")
+    assert again.calibration == platt(1.7, -0.2)
+    assert "calibration" not in metadata(0.4).to_props()
+    assert ModelMetadata.from_props(metadata(0.4).to_props(), "m.onnx").calibration is None
 
 
 @pytest.mark.parametrize("prior", [{"network_density": 0.1}, {"class_balance": 1.0}, {"class_balance": 0.5,

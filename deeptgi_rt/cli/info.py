@@ -52,6 +52,11 @@ def metadata_table(path: str, meta, model):
     table.add_row("expression transform", ", ".join(
         f"{name}: {describe_transform(meta.transform_of(m))}" for m, name in enumerate(meta.modalities)))
     table.add_row("threshold (Youden)", f"{meta.threshold:.6g}")
+    from ..thresholds import model_threshold
+
+    table.add_row("calibration", _calibration_words(meta.calibration))
+    genome_wide = model_threshold(meta, "youden")
+    table.add_row("threshold youden (genome-wide)", f"{genome_wide.value:.6g}: {genome_wide.describe()}")
     if meta.state_tensors:
         table.add_row("state tensors", f"TF: {meta.state_tensors['tf']}, gene: {meta.state_tensors['gene']}")
     else:
@@ -75,6 +80,13 @@ def metadata_table(path: str, meta, model):
     elif metrics is not None:
         table.add_row("metrics", _short(metrics))
     return table
+
+
+def _calibration_words(calibration) -> str:
+    if not calibration:
+        return "none recorded (the genome-wide threshold shifts the raw score logit)"
+    return (f"Platt slope {calibration['slope']:.4g}, intercept {calibration['intercept']:.4g} "
+            f"(on {calibration.get('pairs', '?')} {calibration.get('source', 'held-out')} pairs)")
 
 
 TRANSFORM_WORDS = {

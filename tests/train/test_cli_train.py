@@ -187,6 +187,7 @@ def test_fit_with_crossfit_exports_the_members_and_records_their_epochs(tmp_path
     assert metadata.training["crossfit"] == 2 and len(metadata.training["member_epochs"]) == 2
     # Out-of-fold validation covers every labelled pair.
     assert metadata.training["n_validation"] == metadata.training["n_pairs"]
+    assert metadata.calibration["source"] == "out-of-fold" and metadata.calibration["pairs"] == metadata.training["n_pairs"]
     model, _ = load_checkpoint(checkpoint)
     assert len(model.members) == 2
 

@@ -231,6 +231,10 @@ def run_fit(args) -> int:
         f"threshold {result.threshold:.3f} (ACC {v['acc']:.3f}, F1 {v['f1']:.3f}); best epoch "
         f"{result.trained.best_epoch}"
     )
+    calibration = metadata.calibration
+    reporter.info(f"calibration: Platt slope {calibration['slope']:.3g}, intercept {calibration['intercept']:.3g} "
+                  f"on the {calibration['source']} scores" if calibration else
+                  "calibration: none stored (the held-out scores rank the labels no better than chance)")
     reporter.info(f"wrote {args.out} (ONNX vs PyTorch max |diff| {report['max_abs_diff']:.2g})"
                   + (f" and {args.checkpoint}" if args.checkpoint else ""))
     return 0

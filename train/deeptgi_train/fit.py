@@ -18,6 +18,7 @@ from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
 
 from . import __version__
+from .calibration import platt_calibration
 from .configs import TrainConfig
 from .crossfit import CrossfitResult, train_crossfit
 from .data import TrainingSet
@@ -107,9 +108,11 @@ def model_metadata(training: TrainingSet, result: FitResult, model_config, train
     with the protocol they come from (``validation_protocol``) and the positive fraction of the
     validation pairs; the AUPRC ratio and EPR of those labelled pairs are stored under
     ``balanced_*`` names (:data:`deeptgi_rt.contract.BALANCED_METRIC_NAMES`): they are not
-    BEELINE's genome-wide figures."""
+    BEELINE's genome-wide figures. ``calibration`` is the Platt fit of the same held-out
+    scores (:mod:`deeptgi_train.calibration`), never of fitted pairs' scores."""
     dataset = training.dataset
     validation_labels = dataset.labels[result.validation_idx]
+    crossfitted = isinstance(result.trained, CrossfitResult)
     return ModelMetadata(
         feature_genes=list(training.data.feature_genes),
         modalities=list(training.data.modalities),
@@ -140,6 +143,8 @@ def model_metadata(training: TrainingSet, result: FitResult, model_config, train
             "command": command,
         },
         target_prior=result.target_prior,
+        calibration=platt_calibration(result.trained.validation_scores, validation_labels,
+                                      "out-of-fold" if crossfitted else "validation"),
     )
 
 
