@@ -51,6 +51,9 @@ def model_facts(path: str | Path) -> dict[str, str]:
         "best epoch": best_epoch,
         **calibration_facts(meta),
     }
+    if meta.target_prior is not None:
+        facts["target prior (added at scoring)"] = target_prior_fact(meta.target_prior)
+    return facts
 
 
 def calibration_facts(meta) -> dict[str, str]:
@@ -68,9 +71,6 @@ def calibration_facts(meta) -> dict[str, str]:
                                                  f"{calibration['source']} pairs)",
         "genome-wide threshold (`--threshold youden`)": f"{genome_wide.value:.4f}",
     }
-    if meta.target_prior is not None:
-        facts["target prior (added at scoring)"] = target_prior_fact(meta.target_prior)
-    return facts
 
 
 def target_prior_fact(table: dict) -> str:
