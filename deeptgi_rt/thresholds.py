@@ -8,18 +8,20 @@ the network they came from), ``"youden"`` is the same decision moved to that bas
 Bayes' rule for a prior shift: the likelihood ratio of a score is unchanged, the prior odds
 change, so the cut on the *calibrated* logit moves by the difference of the log prior odds.
 
-The shift is only right on a logit that is a calibrated log-odds. A model's scores are not:
-a cross-fitted ensemble averages its members' logits and each member is early-stopped, which
-shrinks scores toward 0.5, so the raw shift overshoots. Models that record a Platt fit of
-their held-out scores (contract ``calibration``: ``P(edge) = sigmoid(a * logit(s) + b)`` on
-balanced pairs) keep the Youden point's cost ratio on that calibrated logit::
+The shift is only exact on a logit that is a calibrated log-odds, and a model's scores need
+not be one (ensemble averaging and early stopping change their spread). Models that record a
+Platt fit of their held-out scores (contract ``calibration``: ``P(edge) = sigmoid(a *
+logit(s) + b)`` on balanced pairs) keep the Youden point's cost ratio on that calibrated logit::
 
     a * logit(t_genome) + b = a * logit(t_balanced) + b + logit(class_balance) - logit(network_density)
     logit(t_genome) = logit(t_balanced) + (logit(class_balance) - logit(network_density)) / a
 
-Measured on ``models/mdc-lite.onnx`` (a = 1 assumed, before calibration was stored): balanced
-cut 0.613, shifted cut 0.9905, while the genome-wide scores stop at 0.990, so ``youden``
-called no pair at all. Models without ``calibration`` use a = 1 and say so.
+Models without ``calibration`` use a = 1 and say so. Measured on mdc (the shipped 5-member
+cross-fitted ensemble's rebuild command): the out-of-fold scores give a = 0.771, b = -0.118,
+so the members' held-out scores are if anything over-confident and the calibrated cut (0.9958)
+lies above the raw shift (0.9856); the ensemble's genome-wide scores (averaged member logits)
+stop at 0.990, so both call no pair and the run warns. A calibration of the members' scores
+cannot see the averaging; ``--top-k`` ranks such a model.
 ``"balanced-youden"`` is the metadata threshold unchanged; models without ``label_prior``
 use it for ``"youden"`` too, and say so.
 """

@@ -1,10 +1,10 @@
 """Platt scaling of held-out scores: how far a model's scores are from probabilities.
 
-A cross-fitted ensemble averages its members' logits and every member is early-stopped, so
-its scores sit closer to 0.5 than the label rates they stand for (measured on mdc: scores stop
-at 0.990 while the labels would put far more pairs there). Regressing the label on the
-score's logit, ``P(label = 1 | s) = sigmoid(slope * logit(s) + intercept)``, measures that
-shrinkage: ``slope`` > 1 means the scores are too timid. The fit uses only held-out scores
+Early stopping, mixup and ensembling change how far a model's scores spread, so a score is
+not the probability of an edge on balanced pairs. Regressing the label on the score's logit,
+``P(label = 1 | s) = sigmoid(slope * logit(s) + intercept)``, measures that: ``slope`` > 1
+means the scores are too timid, < 1 over-confident (mdc's out-of-fold scores: 0.771).
+The fit uses only held-out scores
 (validation pairs, or out-of-fold scores of a cross-fitted ensemble), the same scores the
 threshold comes from; the runtime uses ``slope`` to move the threshold to a genome-wide base
 rate (:mod:`deeptgi_rt.thresholds`).
