@@ -83,7 +83,8 @@ class CellChunks:
         """The same cells as a dask array of one block per chunk, each read (and normalized)
         where the scheduler runs it: for a ``distributed`` cluster, the workers open the file
         themselves, so it must be at the same path on every machine. Zero-count cells are left
-        out as in :meth:`__iter__` (blocks then have unknown lengths) but not counted."""
+        out as in :meth:`__iter__` (blocks then have unknown lengths); the result's ``n_cells``
+        lets the statistics count them."""
         import dask
         import dask.array as da
 
@@ -93,7 +94,7 @@ class CellChunks:
             rows = np.nan if self.normalize == "total" else stop - start
             blocks.append(da.from_delayed(dask.delayed(_block)(self, start, stop), shape=(rows, len(self.genes)),
                                           dtype=np.float32))
-        return DaskCells(da.concatenate(blocks, axis=0), self.genes, self.source)
+        return DaskCells(da.concatenate(blocks, axis=0), self.genes, self.source, n_cells=self.n_cells)
 
     def _check_finite(self, chunk, first_cell: int) -> None:
         values = chunk.data if _is_sparse(chunk) else chunk
@@ -307,11 +308,14 @@ class DaskCells:
         array: dask array ``[cells, genes]`` (already preprocessed: no normalization is applied).
         genes: gene names, one per column.
         source: name used in messages.
+        n_cells: cells before any were left out as zero-count (known when made by
+            :meth:`CellChunks.to_dask`), else ``None``.
     """
 
     array: object
     genes: list[str]
     source: str = "<dask array>"
+    n_cells: int | None = None
 
     def __post_init__(self):
         if self.array.ndim != 2 or self.array.shape[1] != len(self.genes):
