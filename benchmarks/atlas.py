@@ -53,6 +53,7 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "atlas.json"
 # The synthetic h5ad is large (about 1 GiB per 100,000 cells at 6 %): outside the repository.
 DEFAULT_WORK = Path(tempfile.gettempdir()) / "deeptgi-atlas"
 SWEEP_DENSITIES = (0.01, 0.03, 0.06, 0.1, 0.15, 0.2, 1.0)
+CLI_STAGES = {"streamed": "cli", "dense": "cli_dense", "dask": "cli_dask"}
 
 
 def main(argv=None) -> int:
@@ -68,6 +69,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dense-path", action="store_true", help="also run read_expression + pcc_block")
     parser.add_argument("--score", action="store_true", help="also run statistics + factorized scoring end to end")
     parser.add_argument("--tfs", type=int, default=1_600)
+    parser.add_argument("--cli", nargs="*", default=[], choices=["streamed", "dense", "dask"],
+                        help="run `deeptgi-rt score` end to end on these paths (with --plan first)")
+    parser.add_argument("--edges", default="100", help="edges per TF written by --cli runs (--top-k), or 'all'")
     parser.add_argument("--skip", nargs="*", default=[], choices=["stats", "gemm", "sweep"])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -95,14 +99,19 @@ def main(argv=None) -> int:
         previous = json.loads(args.out.read_text())
         if previous["config"]["cells"] == args.cells and previous["config"]["genes"] == args.genes:
             results["stages"] = previous["stages"]
+        elif f"{args.cells}x{args.genes}" in previous.get("other_sizes", {}):
+            same = previous["other_sizes"][f"{args.cells}x{args.genes}"]
+            results["stages"], results["config"]["note"] = same["stages"], same["config"].get("note")
     stages = [s for s in ("stats", "gemm", "sweep") if s not in args.skip] + (["score"] if args.score else []) \
-        + (["dense"] if args.dense_path else [])
-    if args.score and not lite_model_path(args).exists():
+        + (["dense"] if args.dense_path else []) + [CLI_STAGES[kind] for kind in args.cli]
+    if (args.score or args.cli) and not lite_model_path(args).exists():
         run_stage("model", argv or sys.argv[1:])
     for stage in stages:
         print(f"running {stage} ...", file=sys.stderr, flush=True)
-        results["stages"][stage] = run_stage(stage, argv or sys.argv[1:])
-        results["stages"][stage]["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        key = stage if not stage.startswith("cli") else f"{stage}_{args.edges}"
+        results["stages"][key] = run_stage(stage, argv or sys.argv[1:])
+        results["stages"][key]["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        results["stages"][key]["load_average"] = os.getloadavg()
     results["config"]["load_average_after"] = os.getloadavg()
     summarize(results)
     if args.out.exists():
@@ -398,8 +407,50 @@ def stage_score(args) -> dict:
             "providers": list(model.providers)}
 
 
+def stage_cli(args, *, path_kind: str = "streamed") -> dict:
+    """``deeptgi-rt score`` end to end in this process (the command's own argument parsing,
+    request, engine and writer): first ``--plan``, then the run writing the edge file (deleted
+    after its size is noted). ``path_kind``: ``streamed`` (``--normalize total``, cells a chunk
+    at a time), ``dask`` (the same on a dask LocalCluster, ``--dask-scheduler local``) or
+    ``dense`` (the whole matrix read into memory, then normalized: the path before streaming)."""
+    import deeptgi_rt.cli.score as score_cli
+    from deeptgi_rt.cli import main as cli_main
+
+    path = synthetic_h5ad(args)
+    out = args.work / f"edges-{args.cells}-{path_kind}-{args.edges}.parquet"
+    captured = {}
+    score_cli.print_plan = lambda summary, reporter: captured.__setitem__("plan", summary.plan)
+    score_cli.print_summary = lambda summary, reporter: captured.__setitem__("summary", summary)
+    if path_kind == "dense":
+        import deeptgi_rt.sources as sources
+
+        sources.cells_source = lambda *a, **k: None
+    argv = ["score", str(path), "--model", str(lite_model_path(args)), "--out", str(out), "--normalize", "total",
+            "--device", "cpu", "--threads", str(args.threads), "--quiet"]
+    argv += ["--top-k", str(args.edges)] if args.edges != "all" else []
+    argv += ["--dask-scheduler", "local"] if path_kind == "dask" else []
+    w = time.perf_counter()
+    assert cli_main([*argv, "--plan"]) == 0
+    plan_wall = time.perf_counter() - w
+    rss_after_plan = peak_rss_mib()
+    cpu0, w = time.process_time(), time.perf_counter()
+    assert cli_main(argv) == 0
+    wall, cpu = time.perf_counter() - w, time.process_time() - cpu0
+    summary, plan = captured["summary"], captured["plan"]
+    size = out.stat().st_size
+    out.unlink()
+    return {"path": path_kind, "edges_option": args.edges, "plan_s": plan_wall, "rss_after_plan_mib": rss_after_plan,
+            "wall_s": wall, "cpu_s": cpu, "stage_s": dict(summary.stage_seconds),
+            "plan_stage_s": dict(plan.seconds), "plan_peak_mib": plan.peak_bytes / 2**20,
+            "plan_inputs": {k: getattr(plan.inputs, k) for k in plan.inputs.__dataclass_fields__},
+            "edges_written": summary.edges_written, "order": summary.order, "pairs_scored": summary.pairs_scored,
+            "edge_file_mib": size / 2**20, "summary_peak_rss_mib": summary.peak_rss_bytes / 2**20}
+
+
 STAGES = {"write": lambda args: {"path": str(synthetic_h5ad(args))}, "stats": stage_stats, "gemm": stage_gemm,
-          "sweep": stage_sweep, "dense": stage_dense, "model": stage_model, "score": stage_score}
+          "sweep": stage_sweep, "dense": stage_dense, "model": stage_model, "score": stage_score,
+          "cli": stage_cli, "cli_dense": lambda args: stage_cli(args, path_kind="dense"),
+          "cli_dask": lambda args: stage_cli(args, path_kind="dask")}
 
 
 # ----------------------------------------------------------------- report

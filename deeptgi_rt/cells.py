@@ -17,6 +17,7 @@ whose total is zero cannot be normalized; they are left out and counted in
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -48,6 +49,10 @@ class CellChunks:
         normalize: ``None``, ``"total"`` or ``"log1p"``.
         excluded_cells: cells left out so far because their total count is zero
             (``normalize="total"`` only); complete after a full iteration.
+        stored_entries: values stored in the file (the non-zeros of a sparse matrix, cells x
+            genes of a dense one), known from its metadata: what reading costs.
+        sparse: whether the stored matrix is sparse (chunks arrive as CSR/CSC).
+        read_seconds: wall seconds spent reading, checking and normalizing chunks so far.
     """
 
     genes: list[str]
@@ -57,17 +62,26 @@ class CellChunks:
     normalize: str | None
     _raw_chunks: Callable[[int, int], Iterator] = field(repr=False)
     excluded_cells: int = 0
+    stored_entries: int = 0
+    sparse: bool = False
+    read_seconds: float = 0.0
 
     def __iter__(self) -> Iterator:
         """Yield float32 chunks ``[cells, genes]``: dense C-contiguous arrays or scipy CSR/CSC."""
         self.excluded_cells = 0
+        self.read_seconds = 0.0
         yield from self.cell_range(0, self.n_cells)
 
     def cell_range(self, start: int, stop: int) -> Iterator:
         """Yield the checked, normalized chunks of cells ``start:stop`` (as :meth:`__iter__`;
         zero-count cells add to :attr:`excluded_cells`)."""
         first_cell = start
-        for chunk in self._raw_chunks(start, stop):
+        raw = self._raw_chunks(start, stop)
+        while True:
+            started = time.perf_counter()
+            chunk = next(raw, None)
+            if chunk is None:
+                return
             cells = chunk.shape[0]
             chunk = _as_float32(chunk)
             self._check_finite(chunk, first_cell)
@@ -76,6 +90,7 @@ class CellChunks:
             elif self.normalize == "log1p":
                 chunk = self._log1p(chunk, first_cell)
             first_cell += cells
+            self.read_seconds += time.perf_counter() - started
             if chunk.shape[0]:
                 yield chunk
 
@@ -194,6 +209,8 @@ def anndata_chunks(path, *, layer: str | None = None, use_raw: bool = False, chu
         genes = _var_names(opened, var_key, source)
         matrix = _matrix(opened[matrix_key], source, matrix_key)
         n_cells, n_genes = matrix.shape
+        sparse = "indptr" in getattr(opened[matrix_key], "keys", lambda: ())()
+        stored = int(opened[matrix_key]["data"].shape[0]) if sparse else n_cells * n_genes
     finally:
         _close(opened)
     if n_genes != len(genes):
@@ -212,7 +229,9 @@ def anndata_chunks(path, *, layer: str | None = None, use_raw: bool = False, chu
         finally:
             _close(store)
 
-    return _chunks(genes, n_cells, source, step, normalize, raw_chunks)
+    chunks = _chunks(genes, n_cells, source, step, normalize, raw_chunks)
+    chunks.stored_entries, chunks.sparse = stored, sparse
+    return chunks
 
 
 def parquet_chunks(path, *, chunk_cells: int | None = None, normalize: str | None = None) -> CellChunks:
@@ -268,7 +287,9 @@ def parquet_chunks(path, *, chunk_cells: int | None = None, normalize: str | Non
             if cell >= last:
                 return
 
-    return _chunks(genes, parquet.metadata.num_rows, source, step, normalize, raw_chunks)
+    chunks = _chunks(genes, parquet.metadata.num_rows, source, step, normalize, raw_chunks)
+    chunks.stored_entries = chunks.n_cells * len(genes)
+    return chunks
 
 
 def open_cells(path, *, layer: str | None = None, use_raw: bool = False, normalize: str | None = None,
