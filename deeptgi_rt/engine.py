@@ -222,6 +222,7 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
     """
     from .pairs import PairSource, scan_pairs
     from .pcc.dask_reduce import dask_session
+    from .plan import plan_run
     from .sources import for_scheduler, move_reading_time, sample_expression
 
     meta = model.metadata
@@ -278,7 +279,7 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
         expected = min(expected, len(tf_rows) * int(request.top_k))
 
     entity_rows = np.union1d(tf_rows, target_rows)
-    summary.plan = run_plan(expressions, streamed, request, features=len(meta.feature_genes), tfs=len(tf_rows),
+    summary.plan = plan_run(expressions, streamed, request, features=len(meta.feature_genes), tfs=len(tf_rows),
                             targets=len(target_rows), entities=len(entity_rows), pairs=pairs_total, edges=expected)
     if plan_only:
         summary.tfs, summary.targets = len(tf_rows), len(target_rows)
@@ -370,28 +371,6 @@ def _modality(data, request: ScoreRequest, *, layout, transform: str, what: str,
         return source
     return as_expression(data, layout=layout, transform=transform, case_insensitive=request.case_insensitive,
                          what=what, var_names_column=request.var_names_column if what == "expression" else None)
-
-
-def run_plan(expressions, streamed: list[bool] | None, request: ScoreRequest, *, features: int, tfs: int,
-             targets: int, entities: int, pairs: int, edges: int):
-    """The :class:`~deeptgi_rt.plan.RunPlan` of the run's first (single-cell) modality and its pairs;
-    ``streamed``: whether each modality is streamed (``None``: as opened)."""
-    from .plan import PlanInputs, estimate
-    from .pcc.streaming import DENSIFY_DENSITY
-
-    data = expressions[0]
-    is_streamed = streamed[0] if streamed is not None else not isinstance(data, Expression)
-    if isinstance(data, Expression):
-        cells, stored, sparse, chunk = data.n_cells, data.n_cells * len(data.genes), False, data.n_cells
-    else:
-        cells = data.n_cells if data.n_cells is not None else data.array.shape[0]
-        cells = int(cells) if cells == cells else 0  # a dask array of unknown length: no estimate of its cells
-        stored = int(getattr(data, "stored_entries", 0) or cells * len(data.genes))
-        sparse, chunk = bool(getattr(data, "sparse", False)), int(getattr(data, "chunk_cells", 0) or cells)
-    return estimate(PlanInputs(
-        cells=cells, genes=len(data.genes), stored_entries=stored, sparse=sparse, streamed=is_streamed,
-        chunk_cells=chunk, entities=entities, features=features, tfs=tfs, targets=targets, pairs=int(pairs),
-        edges=int(edges), sort_globally=edges <= request.max_sort_edges, densify_density=DENSIFY_DENSITY))
 
 
 def as_expression(data: ExpressionLike, *, layout: Layout | None, transform: str, case_insensitive: bool,

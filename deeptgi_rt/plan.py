@@ -137,6 +137,29 @@ def estimate(inputs: PlanInputs) -> RunPlan:
     return RunPlan(p, seconds, BASELINE_BYTES + max(stage_bytes.values()), stage_bytes)
 
 
+def plan_run(expressions, streamed: list[bool] | None, request, *, features: int, tfs: int,
+             targets: int, entities: int, pairs: int, edges: int):
+    """The :class:`RunPlan` of a run from its opened modalities (the first, single-cell one, sets
+    the reading and statistics costs) and its counts; ``streamed``: whether each modality is
+    streamed (``None``: as opened, a cells source streams)."""
+    from .expression import Expression
+    from .pcc.streaming import DENSIFY_DENSITY
+
+    data = expressions[0]
+    is_streamed = streamed[0] if streamed is not None else not isinstance(data, Expression)
+    if isinstance(data, Expression):
+        cells, stored, sparse, chunk = data.n_cells, data.n_cells * len(data.genes), False, data.n_cells
+    else:
+        cells = data.n_cells if data.n_cells is not None else data.array.shape[0]
+        cells = int(cells) if cells == cells else 0  # a dask array of unknown length: no estimate of its cells
+        stored = int(getattr(data, "stored_entries", 0) or cells * len(data.genes))
+        sparse, chunk = bool(getattr(data, "sparse", False)), int(getattr(data, "chunk_cells", 0) or cells)
+    return estimate(PlanInputs(
+        cells=cells, genes=len(data.genes), stored_entries=stored, sparse=sparse, streamed=is_streamed,
+        chunk_cells=chunk, entities=entities, features=features, tfs=tfs, targets=targets, pairs=int(pairs),
+        edges=int(edges), sort_globally=edges <= request.max_sort_edges, densify_density=DENSIFY_DENSITY))
+
+
 def _pcc_bytes(p: PlanInputs, density: float) -> int:
     """Memory of the features stage above the baseline."""
     ef = p.entities * p.features
