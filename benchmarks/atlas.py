@@ -115,7 +115,8 @@ def main(argv=None) -> int:
         run_stage("model", argv or sys.argv[1:])
     for stage in stages:
         print(f"running {stage} ...", file=sys.stderr, flush=True)
-        key = stage if not stage.startswith("cli") else f"{stage}_{args.edges}"
+        key = stage if not stage.startswith("cli") else f"{stage}_{args.edges}" + (
+            f"_chunk{args.chunk_cells}" if args.chunk_cells else "")
         results["stages"][key] = run_stage(stage, argv or sys.argv[1:])
         results["stages"][key]["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
         results["stages"][key]["load_average"] = os.getloadavg()
@@ -123,7 +124,10 @@ def main(argv=None) -> int:
     summarize(results)
     if args.out.exists():
         previous = json.loads(args.out.read_text())
-        if previous["config"]["cells"] != args.cells or previous["config"]["genes"] != args.genes:
+        same_size = previous["config"]["cells"] == args.cells and previous["config"]["genes"] == args.genes
+        if same_size and "other_sizes" in previous:
+            results["other_sizes"] = previous["other_sizes"]  # the file's other sizes stay
+        if not same_size:
             # Another size: kept beside the file's main run, which stays as it was.
             other = previous.setdefault("other_sizes", {})
             other[f"{args.cells}x{args.genes}"] = results
@@ -436,6 +440,7 @@ def stage_cli(args, *, path_kind: str = "streamed") -> dict:
             "--device", "cpu", "--threads", str(args.threads)]  # not --quiet: the summary is what is read
     argv += ["--top-k", str(args.edges)] if args.edges != "all" else []
     argv += ["--dask-scheduler", "local"] if path_kind == "dask" else []
+    argv += ["--chunk-cells", str(args.chunk_cells)] if args.chunk_cells else []
     w = time.perf_counter()
     assert cli_main([*argv, "--plan"]) == 0
     plan_wall = time.perf_counter() - w
@@ -453,7 +458,8 @@ def stage_cli(args, *, path_kind: str = "streamed") -> dict:
             "plan_stage_s": dict(plan.seconds), "plan_peak_mib": plan.peak_bytes / 2**20,
             "plan_inputs": {k: getattr(plan.inputs, k) for k in plan.inputs.__dataclass_fields__},
             "edges_written": summary.edges_written, "order": summary.order, "pairs_scored": summary.pairs_scored,
-            "edge_file_mib": size / 2**20, "summary_peak_rss_mib": summary.peak_rss_bytes / 2**20}
+            "edge_file_mib": size / 2**20, "summary_peak_rss_mib": summary.peak_rss_bytes / 2**20,
+            "chunk_cells": args.chunk_cells}
 
 
 STAGES = {"write": lambda args: {"path": str(synthetic_h5ad(args))}, "stats": stage_stats, "gemm": stage_gemm,
@@ -570,6 +576,8 @@ def cli_markdown(runs: dict) -> list[str]:
              "core the run did not get (CPU column).", ""]
     for key, run in runs.items():
         edges = "every pair" if run["edges_option"] == "all" else f"`--top-k {run['edges_option']}`"
+        chunk = run.get("plan_inputs", {}).get("chunk_cells")
+        edges += f", {chunk:,} cells per chunk" if chunk else ""
         lines += [f"### {CLI_PATHS[run['path']]}, {edges}", "",
                   "| stage | plan s | measured wall s | measured / plan |", "|---|---:|---:|---:|"]
         for stage in stages:
