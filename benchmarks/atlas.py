@@ -573,11 +573,11 @@ def cli_markdown(runs: dict) -> list[str]:
     lines = ["## End to end through `deeptgi-rt score` (edge file written), against `--plan`", "",
              "Wall seconds per stage as the run's summary reports them (model loading apart); the plan's "
              "estimate is CPU seconds of one thread, so on a shared machine wall exceeds it by the share of a "
-             "core the run did not get (CPU column).", ""]
+             "core the run did not get (the CPU figure under each table).", ""]
     for key, run in runs.items():
         edges = "every pair" if run["edges_option"] == "all" else f"`--top-k {run['edges_option']}`"
         chunk = run.get("plan_inputs", {}).get("chunk_cells")
-        edges += f", {chunk:,} cells per chunk" if chunk else ""
+        edges += f", {chunk:,} cells per chunk" if chunk and run["path"] != "dense" else ""
         lines += [f"### {CLI_PATHS[run['path']]}, {edges}", "",
                   "| stage | plan s | measured wall s | measured / plan |", "|---|---:|---:|---:|"]
         for stage in stages:
@@ -589,6 +589,7 @@ def cli_markdown(runs: dict) -> list[str]:
         lines.append(f"| **total** | **{plan_total:.1f}** | **{measured_total:.1f}** | "
                      f"**{measured_total / plan_total:.2f}** |")
         lines += ["", f"Whole command {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU of this process "
+                      f"(**{run['cpu_s'] / plan_total:.2f}x the plan**) "
                       f"(model loading {run['stage_s']['load']:.1f} s; `--plan` itself {run['plan_s']:.1f} s); "
                       f"peak RSS {run['peak_rss_mib']:.0f} MiB, plan {run['plan_peak_mib']:.0f} MiB "
                       f"({run['peak_rss_mib'] / run['plan_peak_mib']:.2f}x); {run['edges_written']:,} edges "
