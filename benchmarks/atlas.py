@@ -2,6 +2,7 @@
 
     python benchmarks/atlas.py [--cells 20000] [--genes 20000] [--features 1000] [--density 0.06]
                                [--chunk-cells N] [--sweep-cells 1024] [--dense-path] [--threads 1]
+                               [--cli streamed dense dask] [--edges 100|all]
 
 Input: synthetic 10x-like raw counts, negative binomial with per-gene means and per-cell depths
 drawn log-normally and scaled so that about ``--density`` of the entries are non-zero, written
@@ -25,7 +26,13 @@ Stages, each in a fresh child process so that its peak RSS is its own:
   model of ``--features`` feature genes (built once by ``benchmarks/score.py``'s ``build_lite``
   in a child of its own, so torch never counts toward the stage's memory): TF and gene states,
   then every pair through the pair head (``scoring.score_tf_rows``), scores kept as float32
-  ``[tfs, genes]``. Writing an edge file is not part of it (the engine is not yet wired to cells sources).
+  ``[tfs, genes]``; no edge file.
+- ``cli`` / ``cli_dense`` / ``cli_dask`` (``--cli streamed dense dask``): ``deeptgi-rt score`` end to
+  end in the stage's process (its own parsing, request, engine and writer), ``--normalize total``,
+  ``--top-k`` ``--edges`` per TF (or every pair with ``--edges all``) to Parquet: first ``--plan``,
+  then the run, whose summary gives the wall per stage beside the plan's estimate. ``dense`` reads
+  the whole matrix into memory first (the path before streaming); ``dask`` computes the statistics
+  on a ``distributed`` LocalCluster (``--dask-scheduler local``, one-thread workers).
 - ``dense`` (``--dense-path``): today's path, ``read_expression`` of the whole h5ad (dense float32
   genes x cells) and ``pcc_block``, for the memory and time it needs at this size.
 
@@ -53,6 +60,7 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "atlas.json"
 # The synthetic h5ad is large (about 1 GiB per 100,000 cells at 6 %): outside the repository.
 DEFAULT_WORK = Path(tempfile.gettempdir()) / "deeptgi-atlas"
 SWEEP_DENSITIES = (0.01, 0.03, 0.06, 0.1, 0.15, 0.2, 1.0)
+CLI_STAGES = {"streamed": "cli", "dense": "cli_dense", "dask": "cli_dask"}
 
 
 def main(argv=None) -> int:
@@ -68,6 +76,9 @@ def main(argv=None) -> int:
     parser.add_argument("--dense-path", action="store_true", help="also run read_expression + pcc_block")
     parser.add_argument("--score", action="store_true", help="also run statistics + factorized scoring end to end")
     parser.add_argument("--tfs", type=int, default=1_600)
+    parser.add_argument("--cli", nargs="*", default=[], choices=["streamed", "dense", "dask"],
+                        help="run `deeptgi-rt score` end to end on these paths (with --plan first)")
+    parser.add_argument("--edges", default="100", help="edges per TF written by --cli runs (--top-k), or 'all'")
     parser.add_argument("--skip", nargs="*", default=[], choices=["stats", "gemm", "sweep"])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -95,19 +106,28 @@ def main(argv=None) -> int:
         previous = json.loads(args.out.read_text())
         if previous["config"]["cells"] == args.cells and previous["config"]["genes"] == args.genes:
             results["stages"] = previous["stages"]
+        elif f"{args.cells}x{args.genes}" in previous.get("other_sizes", {}):
+            same = previous["other_sizes"][f"{args.cells}x{args.genes}"]
+            results["stages"], results["config"]["note"] = same["stages"], same["config"].get("note")
     stages = [s for s in ("stats", "gemm", "sweep") if s not in args.skip] + (["score"] if args.score else []) \
-        + (["dense"] if args.dense_path else [])
-    if args.score and not lite_model_path(args).exists():
+        + (["dense"] if args.dense_path else []) + [CLI_STAGES[kind] for kind in args.cli]
+    if (args.score or args.cli) and not lite_model_path(args).exists():
         run_stage("model", argv or sys.argv[1:])
     for stage in stages:
         print(f"running {stage} ...", file=sys.stderr, flush=True)
-        results["stages"][stage] = run_stage(stage, argv or sys.argv[1:])
-        results["stages"][stage]["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        key = stage if not stage.startswith("cli") else f"{stage}_{args.edges}" + (
+            f"_chunk{args.chunk_cells}" if args.chunk_cells else "")
+        results["stages"][key] = run_stage(stage, argv or sys.argv[1:])
+        results["stages"][key]["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        results["stages"][key]["load_average"] = os.getloadavg()
     results["config"]["load_average_after"] = os.getloadavg()
     summarize(results)
     if args.out.exists():
         previous = json.loads(args.out.read_text())
-        if previous["config"]["cells"] != args.cells or previous["config"]["genes"] != args.genes:
+        same_size = previous["config"]["cells"] == args.cells and previous["config"]["genes"] == args.genes
+        if same_size and "other_sizes" in previous:
+            results["other_sizes"] = previous["other_sizes"]  # the file's other sizes stay
+        if not same_size:
             # Another size: kept beside the file's main run, which stays as it was.
             other = previous.setdefault("other_sizes", {})
             other[f"{args.cells}x{args.genes}"] = results
@@ -398,8 +418,54 @@ def stage_score(args) -> dict:
             "providers": list(model.providers)}
 
 
+def stage_cli(args, *, path_kind: str = "streamed") -> dict:
+    """``deeptgi-rt score`` end to end in this process (the command's own argument parsing,
+    request, engine and writer): first ``--plan``, then the run writing the edge file (deleted
+    after its size is noted). ``path_kind``: ``streamed`` (``--normalize total``, cells a chunk
+    at a time), ``dask`` (the same on a dask LocalCluster, ``--dask-scheduler local``) or
+    ``dense`` (the whole matrix read into memory, then normalized: the path before streaming)."""
+    import deeptgi_rt.cli.score as score_cli
+    from deeptgi_rt.cli import main as cli_main
+
+    path = synthetic_h5ad(args)
+    out = args.work / f"edges-{args.cells}-{path_kind}-{args.edges}.parquet"
+    captured = {}
+    score_cli.print_plan = lambda summary, reporter: captured.__setitem__("plan", summary.plan)
+    score_cli.print_summary = lambda summary, reporter: captured.__setitem__("summary", summary)
+    if path_kind == "dense":
+        import deeptgi_rt.sources as sources
+
+        sources.cells_source = lambda *a, **k: None
+    argv = ["score", str(path), "--model", str(lite_model_path(args)), "--out", str(out), "--normalize", "total",
+            "--device", "cpu", "--threads", str(args.threads)]  # not --quiet: the summary is what is read
+    argv += ["--top-k", str(args.edges)] if args.edges != "all" else []
+    argv += ["--dask-scheduler", "local"] if path_kind == "dask" else []
+    argv += ["--chunk-cells", str(args.chunk_cells)] if args.chunk_cells else []
+    w = time.perf_counter()
+    assert cli_main([*argv, "--plan"]) == 0
+    plan_wall = time.perf_counter() - w
+    rss_after_plan = peak_rss_mib()
+    cpu0, w = time.process_time(), time.perf_counter()
+    try:
+        assert cli_main(argv) == 0
+        wall, cpu = time.perf_counter() - w, time.process_time() - cpu0
+        size = out.stat().st_size
+    finally:
+        out.unlink(missing_ok=True)
+    summary, plan = captured["summary"], captured["plan"]
+    return {"path": path_kind, "edges_option": args.edges, "plan_s": plan_wall, "rss_after_plan_mib": rss_after_plan,
+            "wall_s": wall, "cpu_s": cpu, "stage_s": dict(summary.stage_seconds),
+            "plan_stage_s": dict(plan.seconds), "plan_peak_mib": plan.peak_bytes / 2**20,
+            "plan_inputs": {k: getattr(plan.inputs, k) for k in plan.inputs.__dataclass_fields__},
+            "edges_written": summary.edges_written, "order": summary.order, "pairs_scored": summary.pairs_scored,
+            "edge_file_mib": size / 2**20, "summary_peak_rss_mib": summary.peak_rss_bytes / 2**20,
+            "chunk_cells": args.chunk_cells}
+
+
 STAGES = {"write": lambda args: {"path": str(synthetic_h5ad(args))}, "stats": stage_stats, "gemm": stage_gemm,
-          "sweep": stage_sweep, "dense": stage_dense, "model": stage_model, "score": stage_score}
+          "sweep": stage_sweep, "dense": stage_dense, "model": stage_model, "score": stage_score,
+          "cli": stage_cli, "cli_dense": lambda args: stage_cli(args, path_kind="dense"),
+          "cli_dask": lambda args: stage_cli(args, path_kind="dask")}
 
 
 # ----------------------------------------------------------------- report
@@ -480,6 +546,9 @@ def markdown(results: dict) -> str:
                   f"CPU {e['total_cpu_s']:.1f} s; peak RSS {e['peak_rss_mib']:.0f} MiB "
                   f"({e['peak_rss_after_statistics_mib']:.0f} MiB after the statistics); model loading "
                   f"{e['load_model_s']:.1f} s not counted; scores kept in memory, no edge file written.", ""]
+    cli_runs = {key: run for key, run in stages.items() if key.startswith("cli")}
+    if cli_runs:
+        lines += cli_markdown(cli_runs)
     if "dense" in stages:
         d = stages["dense"]
         lines += ["## Today's dense path at this size", "",
@@ -490,9 +559,46 @@ def markdown(results: dict) -> str:
         lines += [f"# Another size: {size.replace('x', ' cells x ')} genes", ""]
         lines += [line if not line.startswith("#") else "#" + line for line in body[2:]
                   if not line.startswith("Not measured here")]
-    lines += ["Not measured here: writing the edge file (`deeptgi-rt score` is not yet wired to cells sources) "
-              "and the Dask path on this input.", ""]
     return "\n".join(lines)
+
+
+CLI_PATHS = {"streamed": "streamed (`--normalize total`, backed h5ad a chunk at a time)",
+             "dense": "whole matrix in memory (the path before streaming)",
+             "dask": "streamed on a dask LocalCluster (`--dask-scheduler local`)"}
+
+
+def cli_markdown(runs: dict) -> list[str]:
+    """``deeptgi-rt score`` end-to-end runs: measured wall per stage against ``--plan``'s estimate."""
+    stages = ("read", "pcc", "encode", "score", "write")
+    lines = ["## End to end through `deeptgi-rt score` (edge file written), against `--plan`", "",
+             "Wall seconds per stage as the run's summary reports them (model loading apart); the plan's "
+             "estimate is CPU seconds of one thread, so on a shared machine wall exceeds it by the share of a "
+             "core the run did not get (the CPU figure under each table).", ""]
+    for key, run in runs.items():
+        edges = "every pair" if run["edges_option"] == "all" else f"`--top-k {run['edges_option']}`"
+        chunk = run.get("plan_inputs", {}).get("chunk_cells")
+        edges += f", {chunk:,} cells per chunk" if chunk and run["path"] != "dense" else ""
+        lines += [f"### {CLI_PATHS[run['path']]}, {edges}", "",
+                  "| stage | plan s | measured wall s | measured / plan |", "|---|---:|---:|---:|"]
+        for stage in stages:
+            plan, measured = run["plan_stage_s"][stage], run["stage_s"][stage]
+            ratio = f"{measured / plan:.2f}" if plan > 0.05 else "—"
+            lines.append(f"| {stage} | {plan:.1f} | {measured:.1f} | {ratio} |")
+        plan_total = sum(run["plan_stage_s"].values())
+        measured_total = sum(run["stage_s"][stage] for stage in stages)
+        lines.append(f"| **total** | **{plan_total:.1f}** | **{measured_total:.1f}** | "
+                     f"**{measured_total / plan_total:.2f}** |")
+        lines += ["", f"Whole command {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU of this process "
+                      f"(**{run['cpu_s'] / plan_total:.2f}x the plan**) "
+                      f"(model loading {run['stage_s']['load']:.1f} s; `--plan` itself {run['plan_s']:.1f} s); "
+                      f"peak RSS {run['peak_rss_mib']:.0f} MiB, plan {run['plan_peak_mib']:.0f} MiB "
+                      f"({run['peak_rss_mib'] / run['plan_peak_mib']:.2f}x); {run['edges_written']:,} edges "
+                      f"written (order: {run['order']}), {run['edge_file_mib']:.0f} MiB Parquet; load average "
+                      f"during the run {_load(run.get('load_average'))}.", ""]
+        if run["path"] == "dask":
+            lines += ["The dask workers are processes of their own: their memory is not in this peak, and their "
+                      "CPU time not in this process's CPU time.", ""]
+    return lines
 
 
 def _load(values) -> str:

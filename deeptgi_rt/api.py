@@ -185,11 +185,24 @@ class DeepTGIModel:
         """
         from .engine import prepare
 
-        summary = ScoreSummary(threshold=float(self.metadata.threshold), providers=self.providers,
-                               pcc_backend=self.pcc_backend, factorized=self.factorized)
+        summary = self._new_summary()
         summary.stage_seconds["load"], self._load_seconds = self._load_seconds, 0.0
         return prepare(self._model, request, summary, pcc_backend=self.pcc_backend, reporter=self.reporter,
                        on_finish=self._finished)
+
+    def plan(self, request: ScoreRequest) -> ScoreSummary:
+        """The run ``request`` asks for, planned without the heavy work: sizes and the estimated
+        cost per stage (``summary.plan``, a :class:`deeptgi_rt.plan.RunPlan`). Only the files'
+        metadata is read where the cells readers can take them (h5ad, zarr, Parquet)."""
+        from .engine import prepare
+
+        summary = self._new_summary()
+        prepare(self._model, request, summary, pcc_backend=self.pcc_backend, reporter=self.reporter, plan_only=True)
+        return summary
+
+    def _new_summary(self) -> ScoreSummary:
+        return ScoreSummary(threshold=float(self.metadata.threshold), providers=self.providers,
+                            pcc_backend=self.pcc_backend, factorized=self.factorized)
 
     def _finished(self, summary: ScoreSummary) -> None:
         self.last_summary = summary

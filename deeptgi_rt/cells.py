@@ -17,6 +17,7 @@ whose total is zero cannot be normalized; they are left out and counted in
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -48,6 +49,10 @@ class CellChunks:
         normalize: ``None``, ``"total"`` or ``"log1p"``.
         excluded_cells: cells left out so far because their total count is zero
             (``normalize="total"`` only); complete after a full iteration.
+        stored_entries: values stored in the file (the non-zeros of a sparse matrix, cells x
+            genes of a dense one), known from its metadata: what reading costs.
+        sparse: whether the stored matrix is sparse (chunks arrive as CSR/CSC).
+        read_seconds: wall seconds spent reading, checking and normalizing chunks so far.
     """
 
     genes: list[str]
@@ -57,17 +62,26 @@ class CellChunks:
     normalize: str | None
     _raw_chunks: Callable[[int, int], Iterator] = field(repr=False)
     excluded_cells: int = 0
+    stored_entries: int = 0
+    sparse: bool = False
+    read_seconds: float = 0.0
 
     def __iter__(self) -> Iterator:
         """Yield float32 chunks ``[cells, genes]``: dense C-contiguous arrays or scipy CSR/CSC."""
         self.excluded_cells = 0
+        self.read_seconds = 0.0
         yield from self.cell_range(0, self.n_cells)
 
     def cell_range(self, start: int, stop: int) -> Iterator:
         """Yield the checked, normalized chunks of cells ``start:stop`` (as :meth:`__iter__`;
         zero-count cells add to :attr:`excluded_cells`)."""
         first_cell = start
-        for chunk in self._raw_chunks(start, stop):
+        raw = self._raw_chunks(start, stop)
+        while True:
+            started = time.perf_counter()
+            chunk = next(raw, None)
+            if chunk is None:
+                return
             cells = chunk.shape[0]
             chunk = _as_float32(chunk)
             self._check_finite(chunk, first_cell)
@@ -76,6 +90,7 @@ class CellChunks:
             elif self.normalize == "log1p":
                 chunk = self._log1p(chunk, first_cell)
             first_cell += cells
+            self.read_seconds += time.perf_counter() - started
             if chunk.shape[0]:
                 yield chunk
 
@@ -83,7 +98,8 @@ class CellChunks:
         """The same cells as a dask array of one block per chunk, each read (and normalized)
         where the scheduler runs it: for a ``distributed`` cluster, the workers open the file
         themselves, so it must be at the same path on every machine. Zero-count cells are left
-        out as in :meth:`__iter__` (blocks then have unknown lengths) but not counted."""
+        out as in :meth:`__iter__` (blocks then have unknown lengths); the result's ``n_cells``
+        lets the statistics count them."""
         import dask
         import dask.array as da
 
@@ -93,7 +109,7 @@ class CellChunks:
             rows = np.nan if self.normalize == "total" else stop - start
             blocks.append(da.from_delayed(dask.delayed(_block)(self, start, stop), shape=(rows, len(self.genes)),
                                           dtype=np.float32))
-        return DaskCells(da.concatenate(blocks, axis=0), self.genes, self.source)
+        return DaskCells(da.concatenate(blocks, axis=0), self.genes, self.source, n_cells=self.n_cells)
 
     def _check_finite(self, chunk, first_cell: int) -> None:
         values = chunk.data if _is_sparse(chunk) else chunk
@@ -193,6 +209,8 @@ def anndata_chunks(path, *, layer: str | None = None, use_raw: bool = False, chu
         genes = _var_names(opened, var_key, source)
         matrix = _matrix(opened[matrix_key], source, matrix_key)
         n_cells, n_genes = matrix.shape
+        sparse = "indptr" in getattr(opened[matrix_key], "keys", lambda: ())()
+        stored = int(opened[matrix_key]["data"].shape[0]) if sparse else n_cells * n_genes
     finally:
         _close(opened)
     if n_genes != len(genes):
@@ -211,7 +229,9 @@ def anndata_chunks(path, *, layer: str | None = None, use_raw: bool = False, chu
         finally:
             _close(store)
 
-    return _chunks(genes, n_cells, source, step, normalize, raw_chunks)
+    chunks = _chunks(genes, n_cells, source, step, normalize, raw_chunks)
+    chunks.stored_entries, chunks.sparse = stored, sparse
+    return chunks
 
 
 def parquet_chunks(path, *, chunk_cells: int | None = None, normalize: str | None = None) -> CellChunks:
@@ -267,7 +287,9 @@ def parquet_chunks(path, *, chunk_cells: int | None = None, normalize: str | Non
             if cell >= last:
                 return
 
-    return _chunks(genes, parquet.metadata.num_rows, source, step, normalize, raw_chunks)
+    chunks = _chunks(genes, parquet.metadata.num_rows, source, step, normalize, raw_chunks)
+    chunks.stored_entries = chunks.n_cells * len(genes)
+    return chunks
 
 
 def open_cells(path, *, layer: str | None = None, use_raw: bool = False, normalize: str | None = None,
@@ -307,11 +329,14 @@ class DaskCells:
         array: dask array ``[cells, genes]`` (already preprocessed: no normalization is applied).
         genes: gene names, one per column.
         source: name used in messages.
+        n_cells: cells before any were left out as zero-count (known when made by
+            :meth:`CellChunks.to_dask`), else ``None``.
     """
 
     array: object
     genes: list[str]
     source: str = "<dask array>"
+    n_cells: int | None = None
 
     def __post_init__(self):
         if self.array.ndim != 2 or self.array.shape[1] != len(self.genes):

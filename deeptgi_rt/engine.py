@@ -216,14 +216,22 @@ class ScoreRun:
 # --------------------------------------------------------------------- preparation
 
 def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *, pcc_backend: str,
-            reporter: Reporter, on_finish: Callable[[ScoreSummary], None] | None = None) -> ScoreRun:
+            reporter: Reporter, on_finish: Callable[[ScoreSummary], None] | None = None,
+            plan_only: bool = False) -> ScoreRun | None:
     """Read the data, compute PCC features and encode the run's TFs and targets.
+
+    The run's estimated cost (:mod:`deeptgi_rt.plan`) is set as ``summary.plan`` before the
+    heavy work; ``plan_only`` stops there (reading only the files' metadata where the cells
+    readers can) and returns ``None``.
 
     Raises:
         InputError: wrong number of modalities, unreadable data, too few feature genes, no TF
             or target (or pair) in the data.
     """
     from .pairs import PairSource, scan_pairs
+    from .pcc.dask_reduce import dask_session
+    from .plan import plan_run
+    from .sources import for_scheduler, move_reading_time, sample_expression
 
     meta = model.metadata
     given = request.modalities
@@ -241,14 +249,16 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
                       "(the model records no label_prior); genome-wide it calls far more pairs than a network holds")
     pair_source = PairSource(request.pairs) if request.pairs is not None else None
     with summary.timed("read"):
+        streamed = [] if plan_only else None
         expressions = [
-            as_expression(data, layout=layout, transform=transform, case_insensitive=request.case_insensitive,
-                          what=what, var_names_column=request.var_names_column if what == "expression" else None)
+            _modality(data, request, layout=layout, transform=transform, what=what, plan_streamed=streamed)
             for data, layout, transform, what in zip(given, (request.layout, request.bulk_layout), transforms,
                                                      ("expression", "bulk"))
         ]
         for modality, (data, transform) in enumerate(zip(expressions, transforms)):
-            _check_not_raw_counts(data, transform, meta.transform_of(modality), model.path, reporter)
+            if not plan_only:
+                _check_not_raw_counts(sample_expression(data, transform), transform, meta.transform_of(modality),
+                                      model.path, reporter)
         summary.feature_coverage = _warn_missing_features(expressions, meta.feature_genes, request, reporter)
         _check_threshold_applies(summary.feature_coverage, request)
         data_genes, index = gene_index(expressions, request.case_insensitive)
@@ -277,9 +287,16 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
         expected = min(expected, len(tf_rows) * int(request.top_k))
 
     entity_rows = np.union1d(tf_rows, target_rows)
-    with summary.timed("pcc"):
-        feats = _entity_features(expressions, [data_genes[row] for row in entity_rows], meta.feature_genes, request,
+    summary.plan = plan_run(expressions, streamed, request, features=len(meta.feature_genes), tfs=len(tf_rows),
+                            targets=len(target_rows), entities=len(entity_rows), pairs=pairs_total, edges=expected)
+    if plan_only:
+        summary.tfs, summary.targets = len(tf_rows), len(target_rows)
+        return None
+    with summary.timed("pcc"), dask_session(request.dask_scheduler):
+        feats = _entity_features([for_scheduler(data, request) for data in expressions],
+                                 [data_genes[row] for row in entity_rows], meta.feature_genes, request,
                                  pcc_backend, reporter)
+    move_reading_time(expressions, summary.stage_seconds)
     with summary.timed("encode"), reporter.task("encoding", len(tf_rows) + len(target_rows),
                                                 unit="entities") as advance:
         tf_table = model.tf_table(feats[np.searchsorted(entity_rows, tf_rows)])
@@ -348,20 +365,37 @@ def run_transforms(meta, request: ScoreRequest, model_path: str) -> list[str]:
     return transforms
 
 
-def _check_not_raw_counts(data: Expression, transform: str, trained_on: str, model_path: str,
+def _check_not_raw_counts(data: Expression | None, transform: str, trained_on: str, model_path: str,
                           reporter: Reporter) -> None:
     """Raw-looking counts reaching PCC untransformed: an error when the model records that it
     learned from values that were not raw counts, a warning when it does not say
-    (``"unknown"``), nothing for a model trained on raw counts."""
+    (``"unknown"``), nothing for a model trained on raw counts (``data``: the values, or a
+    sample of a cells source's; ``None``: not checked)."""
     from .expression import looks_like_counts, raw_counts_hint
 
-    if transform != "none" or trained_on == "raw_counts" or not looks_like_counts(data.values):
+    if data is None or transform != "none" or trained_on == "raw_counts" or not looks_like_counts(data.values):
         return
     if trained_on == "unknown":
         reporter.warn(raw_counts_hint(data))
         return
     raise InputError(raw_counts_hint(data) + f"; {model_path} learned from values that were not raw counts "
                      f"(metadata expression_transform {trained_on!r})")
+
+
+def _modality(data, request: ScoreRequest, *, layout, transform: str, what: str, plan_streamed: list | None):
+    """One modality as the run reads it: a cells source (:func:`deeptgi_rt.sources.cells_source`)
+    or a whole :class:`Expression`. For a plan (``plan_streamed`` a list), a streamable file is
+    opened for its metadata only and whether the run would stream it is appended to the list."""
+    from .sources import cells_source
+
+    source = cells_source(data, request, transform=transform, what=what)
+    if plan_streamed is not None:
+        plan_streamed.append(source is not None)
+        source = source or cells_source(data, request, transform=transform, what=what, metadata_only=True)
+    if source is not None:
+        return source
+    return as_expression(data, layout=layout, transform=transform, case_insensitive=request.case_insensitive,
+                         what=what, var_names_column=request.var_names_column if what == "expression" else None)
 
 
 def as_expression(data: ExpressionLike, *, layout: Layout | None, transform: str, case_insensitive: bool,

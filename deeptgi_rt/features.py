@@ -140,34 +140,59 @@ def _expression_pcc(expression: Expression, entity_rows, feature_rows, backend: 
 def _streamed_pcc(source, entity_rows, feature_rows, backend: str, reporter: Reporter, progress):
     """(float32 ``[E, F]`` PCC, number of constant entity genes) of a cells source, from
     statistics accumulated over its cells."""
+    advance = None
+    if progress is not None:
+        # Entities "finished" in proportion to the cells read: one progress unit for both paths.
+        cells = getattr(source, "n_cells", None) or 1
+        advance = lambda n: progress(len(entity_rows) * n / cells)  # noqa: E731
+    stats = streamed_statistics(source, entity_rows, feature_rows, backend=backend, reporter=reporter,
+                                progress=advance)
+    constant = int(np.count_nonzero(stats.constant_genes()[entity_rows]))
+    return stats.pcc(), constant
+
+
+def streamed_statistics(source: Union[CellChunks, DaskCells], entity_rows, feature_rows, *, backend: str = "auto",
+                        reporter: Reporter | None = None, progress: Callable[[float], None] | None = None):
+    """The :class:`~deeptgi_rt.pcc.streaming.PccStatistics` of every cell of ``source``: chunk by
+    chunk in this process (:class:`CellChunks`) or on the active dask scheduler (:class:`DaskCells`).
+
+    Args:
+        source: the cells.
+        entity_rows, feature_rows: int64 gene positions in ``source.genes``.
+        backend: PCC backend for the in-process path (dask blocks run on the workers' CPUs).
+        reporter: warned once when cells with zero total counts were left out (counted on
+            either path: a :class:`DaskCells` made by :meth:`CellChunks.to_dask` knows its cells).
+        progress: optional ``advance(cells)``; called with ``source.n_cells`` cells in all.
+
+    Raises:
+        InputError: no cell left to correlate.
+    """
     from .pcc import resolve_backend
     from .pcc.streaming import PccStatistics
 
+    reporter = reporter or Reporter()
+    advanced = 0
     if isinstance(source, DaskCells):
         from .pcc.dask_reduce import dask_pcc_statistics
 
         stats = dask_pcc_statistics(source.array, entity_rows, feature_rows)
-        if progress is not None:
-            progress(len(entity_rows))
+        n_cells = source.n_cells if source.n_cells is not None else stats.cells
+        excluded = n_cells - stats.cells
     else:
         stats = PccStatistics(len(source.genes), entity_rows, feature_rows, backend=resolve_backend(backend))
-        done = 0.0
         for chunk in source:
             stats.add(chunk)
-            if progress is not None and source.n_cells:
-                # Entities "finished" in proportion to the cells read: one progress unit for both paths.
-                step = len(entity_rows) * chunk.shape[0] / source.n_cells
-                progress(step)
-                done += step
-        if progress is not None and done < len(entity_rows):
-            progress(len(entity_rows) - done)  # the cells left out as zero-count
-        if source.excluded_cells:
-            reporter.warn(f"{source.source}: {source.excluded_cells} of {source.n_cells} cells have zero total "
-                          "counts; they are left out")
-        if stats.cells == 0:
-            raise InputError(f"{source.source}: no cells left to correlate")
-    constant = int(np.count_nonzero(stats.constant_genes()[entity_rows]))
-    return stats.pcc(), constant
+            if progress is not None:
+                progress(chunk.shape[0])
+            advanced += chunk.shape[0]
+        n_cells, excluded = source.n_cells, source.excluded_cells
+    if progress is not None and n_cells > advanced:
+        progress(n_cells - advanced)  # the dask blocks at once, or the cells left out as zero-count
+    if excluded:
+        reporter.warn(f"{source.source}: {excluded} of {n_cells} cells have zero total counts; they are left out")
+    if stats.cells == 0:
+        raise InputError(f"{source.source}: no cells left to correlate")
+    return stats
 
 
 def gene_rows(

@@ -50,6 +50,14 @@ class ScoreRequest:
         target_prior: add the model's per-target prior (metadata ``target_prior``) to the
             network's scores; ``False`` scores with the network alone (no effect on models
             without the table).
+        layer, use_raw, chunk_cells, dask_scheduler: read ``expression`` (an ``.h5ad`` file, an
+            AnnData zarr store or a ``.parquet`` file) a chunk of cells at a time, never whole
+            (:func:`deeptgi_rt.cells.open_cells`): ``layers/<layer>`` or ``raw/X`` instead of X,
+            ``chunk_cells`` cells per chunk, the PCC statistics on the dask scheduler at
+            ``dask_scheduler`` (``"local"``: a local cluster). Any of them, ``transform=
+            "normalize_total_log1p"`` on such a file, or a file whose dense float32 matrix would
+            exceed :data:`deeptgi_rt.sources.DENSE_BYTES_LIMIT` streams the cells (see
+            :mod:`deeptgi_rt.sources`).
 
     Raises:
         InputError: an invalid option (its ``parameter`` names it).
@@ -74,6 +82,10 @@ class ScoreRequest:
     format: OutputFormat = "parquet"
     max_sort_edges: int = MAX_SORT_EDGES
     target_prior: bool = True
+    layer: str | None = None
+    use_raw: bool = False
+    chunk_cells: int | None = None
+    dask_scheduler: str | None = None
 
     def __post_init__(self) -> None:
         if self.top_k is not None:
@@ -97,6 +109,14 @@ class ScoreRequest:
         if self.pairs is not None and (self.tfs is not None or self.genes is not None):
             raise InputError("pairs= lists the pairs to score; it cannot be combined with tfs= or genes=",
                              parameter="pairs")
+        _check_streaming(self)
+
+    @property
+    def streaming_options(self) -> list[str]:
+        """The options given that read the cells a chunk at a time (empty: none)."""
+        given = {"layer": self.layer is not None, "use_raw": bool(self.use_raw),
+                 "chunk_cells": self.chunk_cells is not None, "dask_scheduler": self.dask_scheduler is not None}
+        return [name for name, present in given.items() if present]
 
     @property
     def modalities(self) -> list[ExpressionLike]:
@@ -114,6 +134,33 @@ class ScoreRequest:
     def threshold_name(self) -> str:
         """The model threshold this run reports: the named one, else ``"youden"``."""
         return self.threshold if self.threshold in THRESHOLD_NAMES else "youden"
+
+
+def _check_streaming(request: ScoreRequest) -> None:
+    """The chunked-reading options: consistent with each other and with the other reading options."""
+    import os
+
+    from .cells import CellChunks, DaskCells
+
+    if request.chunk_cells is not None:
+        _count("chunk_cells", request.chunk_cells)
+    if request.layer is not None and request.use_raw:
+        raise InputError("layer= or use_raw=, not both (raw has no layers)", parameter="layer")
+    given = request.streaming_options
+    if not given:
+        return
+    names = ", ".join(f"{name}=" for name in given)
+    if isinstance(request.expression, (CellChunks, DaskCells)):
+        if given == ["dask_scheduler"]:
+            return
+        raise InputError(f"{names} apply to an expression file; expression= is already opened by cells",
+                         parameter=given[0])
+    if not isinstance(request.expression, (str, os.PathLike)):
+        raise InputError(f"{names} read an expression file (.h5ad, zarr, .parquet) a chunk of cells at a time; "
+                         "expression= is in memory", parameter=given[0])
+    if request.layout not in (None, "auto") or request.var_names_column is not None:
+        raise InputError(f"{names} read cells as rows and gene names from var (AnnData) or the columns (Parquet); "
+                         "drop layout= and var_names_column=", parameter=given[0])
 
 
 def _count(name: str, value, *, minimum: int = 1) -> None:

@@ -36,6 +36,7 @@ class ScoreSummary:
         self_pairs: TF -> itself pairs left out of an all-pairs run (TFs among the targets).
         mode: ``"all-pairs"`` (every TF x target) or ``"listed-pairs"`` (a pairs table).
         out: the output path, if written.
+        plan: the run's estimated cost (:class:`deeptgi_rt.plan.RunPlan`), made before the heavy work.
     """
 
     pairs_scored: int = 0
@@ -56,6 +57,7 @@ class ScoreSummary:
     self_pairs: int = 0
     mode: Literal["all-pairs", "listed-pairs"] = "all-pairs"
     out: str | None = None
+    plan: object = None
 
     @property
     def share_over_threshold(self) -> float:

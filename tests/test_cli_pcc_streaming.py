@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from deeptgi_rt.cli import main
-from deeptgi_rt.cli.pcc import environment_restored
+from deeptgi_rt.pcc.dask_reduce import environment_restored
 
 GENES = [f"G{i}" for i in range(10)]
 

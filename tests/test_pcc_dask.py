@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from deeptgi_rt.cli.pcc import environment_restored
+from deeptgi_rt.pcc.dask_reduce import environment_restored
 from deeptgi_rt.pcc import pcc_block
 from deeptgi_rt.pcc.streaming import PccStatistics
 

@@ -47,6 +47,25 @@ def transform_option(log1p: bool, normalize: str | None) -> str:
     return "log1p" if log1p else "none"
 
 
+def add_streaming_options(parser) -> None:
+    """Options that read h5ad/zarr/Parquet a chunk of cells at a time (any of them turns streaming on;
+    ``--normalize total`` and ``--log1p``, shared with every command that reads expression, then
+    apply per chunk)."""
+    group = parser.add_argument_group("streaming over cells (h5ad, zarr, Parquet; never holds cells x genes)")
+    group.add_argument("--layer", metavar="NAME", help="h5ad/zarr: read layers/NAME instead of X")
+    group.add_argument("--use-raw", action="store_true", help="h5ad/zarr: read raw/X (and raw/var names)")
+    group.add_argument("--chunk-cells", type=int, metavar="N", help="cells per chunk (default: about 64 MiB dense)")
+    group.add_argument("--dask-scheduler", metavar="ADDRESS",
+                       help="compute the statistics on a dask.distributed scheduler at ADDRESS "
+                            "(host:port), or 'local' for a local cluster; workers read the file at the same path")
+
+
+def streaming_requested(args) -> bool:
+    """Whether any streaming option was given."""
+    return (args.layer is not None or args.use_raw or args.chunk_cells is not None
+            or args.dask_scheduler is not None)
+
+
 def check_parquet_output(path):
     """The output path, checked before any work: writable and named ``.parquet``/``.pq``."""
     from ..atomic import check_output_path

@@ -9,10 +9,10 @@ so that cells x genes is never held; the two agree to float32 rounding.
 from __future__ import annotations
 
 import contextlib
-import os
 
 from . import add_quiet
-from .convert import add_expression_options, check_parquet_output, transform_option
+from .convert import (add_expression_options, add_streaming_options, check_parquet_output, streaming_requested,
+                      transform_option)
 
 # Output values held per written row group (float32 cells): bounds memory for genome-wide runs.
 _BLOCK_VALUES = 16_000_000
@@ -36,25 +36,6 @@ def add_parser(subparsers) -> None:
     add_streaming_options(parser)
     add_quiet(parser)
     parser.set_defaults(run=run)
-
-
-def add_streaming_options(parser) -> None:
-    """Options that read h5ad/zarr/Parquet a chunk of cells at a time (any of them turns streaming on;
-    ``--normalize total`` and ``--log1p``, shared with every command that reads expression, then
-    apply per chunk)."""
-    group = parser.add_argument_group("streaming over cells (h5ad, zarr, Parquet; never holds cells x genes)")
-    group.add_argument("--layer", metavar="NAME", help="h5ad/zarr: read layers/NAME instead of X")
-    group.add_argument("--use-raw", action="store_true", help="h5ad/zarr: read raw/X (and raw/var names)")
-    group.add_argument("--chunk-cells", type=int, metavar="N", help="cells per chunk (default: about 64 MiB dense)")
-    group.add_argument("--dask-scheduler", metavar="ADDRESS",
-                       help="compute the statistics on a dask.distributed scheduler at ADDRESS "
-                            "(host:port), or 'local' for a local cluster; workers read the file at the same path")
-
-
-def streaming_requested(args) -> bool:
-    """Whether any streaming option was given."""
-    return (args.layer is not None or args.use_raw or args.chunk_cells is not None
-            or args.dask_scheduler is not None)
 
 
 def run(args) -> int:
@@ -149,8 +130,9 @@ def run_streaming(args) -> int:
     from ..atomic import atomic_output
     from ..cells import open_cells
     from ..errors import InputError
-    from ..features import gene_rows
+    from ..features import gene_rows, streamed_statistics
     from ..genes import read_gene_list
+    from ..pcc.dask_reduce import dask_session
     from ..progress import make_reporter
 
     reporter = make_reporter(args.quiet)
@@ -173,17 +155,10 @@ def run_streaming(args) -> int:
         cells, row_names, what=f"row genes of {args.rows}", case_insensitive=args.case_insensitive)
     cols = all_rows if col_names is None else gene_rows(
         cells, col_names, what=f"column genes of {args.cols}", case_insensitive=args.case_insensitive)
-    client = _dask_client(args.dask_scheduler) if args.dask_scheduler else None
-    try:
-        stats = _statistics(cells, rows, cols, backend, client, reporter)
-    finally:
-        if client is not None:
-            client.close()
-    if cells.excluded_cells:
-        reporter.warn(f"{cells.source}: {cells.excluded_cells} of {cells.n_cells} cells have zero total counts; "
-                      "they are left out")
-    if stats.cells == 0:
-        raise InputError(f"{cells.source}: no cells left to correlate")
+    with dask_session(args.dask_scheduler):
+        source = cells.to_dask() if args.dask_scheduler else cells
+        with reporter.task("PCC statistics", total=cells.n_cells, unit="cells") as advance:
+            stats = streamed_statistics(source, rows, cols, backend=backend, reporter=reporter, progress=advance)
     used = np.union1d(rows, cols)
     constant = int(np.count_nonzero(stats.constant_genes()[used]))
     if constant:
@@ -205,55 +180,6 @@ def _streaming_backend(device: str, scheduler: str | None) -> str:
             raise InputError("--dask-scheduler computes on the workers' CPUs; drop --device cuda")
         return "cpu"
     return resolve_backend(device)
-
-
-def _dask_client(address: str):
-    """A ``distributed.Client`` for ``address`` (``local``: a local cluster of one-thread workers)."""
-    from ..errors import InputError
-
-    try:
-        from distributed import Client
-    except ImportError:
-        raise InputError("--dask-scheduler needs the distributed package (pip install distributed)") from None
-    try:
-        with environment_restored():
-            if address == "local":
-                return Client(threads_per_worker=1, dashboard_address=None)
-            # A short connect timeout: an unreachable address should fail in seconds, not minutes.
-            return Client(address, timeout="5s")
-    except (OSError, TimeoutError, ValueError) as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-        raise InputError(f"--dask-scheduler {address}: cannot connect to a dask scheduler ({message[:200]})") from None
-
-
-@contextlib.contextmanager
-def environment_restored():
-    """Put this process's environment back as it was: starting a dask cluster sets
-    OMP_NUM_THREADS=1 and the like here (meant for its worker processes), which would pin
-    every later thread pool of an embedding program to one thread."""
-    saved = dict(os.environ)
-    try:
-        yield
-    finally:
-        for key in set(os.environ) - set(saved):
-            del os.environ[key]
-        os.environ.update(saved)
-
-
-def _statistics(cells, rows, cols, backend: str, client, reporter):
-    """The PCC statistics of every cell, in-process chunk by chunk or on the dask client."""
-    if client is not None:
-        from ..pcc.dask_reduce import dask_pcc_statistics
-
-        return dask_pcc_statistics(cells.to_dask().array, rows, cols)
-    from ..pcc.streaming import PccStatistics
-
-    stats = PccStatistics(len(cells.genes), rows, cols, backend=backend)
-    with reporter.task("PCC statistics", total=cells.n_cells, unit="cells") as advance:
-        for chunk in cells:
-            stats.add(chunk)
-            advance(chunk.shape[0])
-    return stats
 
 
 def _write_blocks(pcc, row_genes, col_genes, path) -> None:

@@ -7,7 +7,7 @@ import argparse
 from ..scoring import DEFAULT_BATCH_SIZE
 from ..tables import TARGET_COLUMNS, TF_COLUMNS
 from . import add_quiet
-from .convert import add_expression_options, add_transform_options, transform_option
+from .convert import add_expression_options, add_streaming_options, add_transform_options, transform_option
 
 DEFAULT_OUT = "grn.parquet"
 
@@ -60,6 +60,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--no-target-prior", dest="target_prior", action="store_false",
                         help="score with the network alone, without the per-target prior a model trained with the "
                              "prior offset carries (metadata target_prior; docs/scoring.md)")
+    add_streaming_options(parser)
+    parser.add_argument("--plan", action="store_true",
+                        help="print what the run will do (cells, genes, TFs, pairs, chunking) and its estimated "
+                             "time per stage and peak memory, then exit without writing --out")
     add_quiet(parser)
     parser.set_defaults(run=run)
 
@@ -104,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         format=fmt,
         max_sort_edges=MAX_SORT_EDGES if args.max_sort_edges is None else args.max_sort_edges,
         target_prior=args.target_prior,
+        layer=args.layer, use_raw=args.use_raw, chunk_cells=args.chunk_cells, dask_scheduler=args.dask_scheduler,
     )
     reporter = make_reporter(args.quiet)
     model = load_model(args.model, device=args.device, threads=args.threads, reporter=reporter)
@@ -112,10 +117,34 @@ def run(args: argparse.Namespace) -> int:
 
         # The process-wide pools (numba's PCC kernels, BLAS) follow --threads as onnxruntime does.
         limit_threads(args.threads)
+    if args.plan:
+        print_plan(model.plan(request), reporter)
+        return 0
     summary = model.write_request(args.out, request)
     if not args.quiet:
         print_summary(summary, reporter)
     return 0
+
+
+def print_plan(summary, reporter) -> None:
+    """The planned run (sizes, estimated time per stage and peak memory) as a table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..plan import describe
+
+    plan = summary.plan
+    table = Table(title="deeptgi-rt score --plan (estimates: CPU seconds of one thread, see deeptgi_rt/plan.py)",
+                  show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    for what, value in describe(plan):
+        table.add_row(what, value)
+    for stage, seconds in plan.seconds.items():
+        table.add_row(f"time: {stage}", f"{seconds:,.1f} s")
+    table.add_row("time: total", f"{plan.total_seconds:,.1f} s")
+    table.add_row("peak memory (RSS)", f"{plan.peak_bytes / 2**30:.2f} GiB")
+    Console(width=max(100, getattr(getattr(reporter, "console", None), "width", 100))).print(table)
 
 
 def print_summary(summary, reporter) -> None:
@@ -137,14 +166,17 @@ def print_summary(summary, reporter) -> None:
     if summary.feature_coverage < MIN_THRESHOLD_COVERAGE:
         table.add_row("", f"not meaningful at {summary.feature_coverage:.0%} feature-gene coverage")
     table.add_row("edges written", f"{summary.edges_written:,} (order: {summary.order})")
+    plan = summary.plan
     for stage, seconds in summary.stage_seconds.items():
-        table.add_row(f"time: {stage}", f"{seconds:.2f} s")
-    table.add_row("time: total", f"{total:.2f} s")
+        planned = f" (plan {plan.seconds[stage]:.1f} s)" if plan is not None and stage in plan.seconds else ""
+        table.add_row(f"time: {stage}", f"{seconds:.2f} s{planned}")
+    table.add_row("time: total", f"{total:.2f} s" + (f" (plan {plan.total_seconds:.1f} s + load)" if plan else ""))
     table.add_row("scoring rate", f"{rate:,.0f} pairs/s")
     table.add_row("execution provider", ", ".join(summary.providers))
     table.add_row("PCC backend", summary.pcc_backend)
     table.add_row("factorized (encoders + pair head)", "yes" if summary.factorized else "no (end to end)")
-    table.add_row("peak memory (RSS)", f"{summary.peak_rss_bytes / 2**30:.2f} GiB")
+    table.add_row("peak memory (RSS)", f"{summary.peak_rss_bytes / 2**30:.2f} GiB"
+                  + (f" (plan {plan.peak_bytes / 2**30:.2f} GiB)" if plan is not None else ""))
     if summary.top_tfs:
         table.add_row("top TFs by targets over threshold",
                       ", ".join(f"{name} ({count:,})" for name, count in summary.top_tfs))

@@ -10,6 +10,9 @@ which is what makes the statistics plain sums (see :mod:`deeptgi_rt.pcc.streamin
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import numpy as np
 
 from .streaming import PccStatistics
@@ -49,6 +52,60 @@ def dask_pcc_statistics(array, entity_columns=None, feature_columns=None, *,
     )
     total = packed.sum(axis=0, split_every=split_every).compute()
     return _unpack(total, n_genes, template.entity_columns, template.feature_columns, shift, reference)
+
+
+def dask_client(address: str):
+    """A ``distributed.Client`` for ``address`` (``"local"``: a local cluster of one-thread
+    workers), set as dask's default scheduler until it is closed.
+
+    Raises:
+        InputError: no ``distributed`` package, or no scheduler answering at ``address``
+            (``parameter="dask_scheduler"``).
+    """
+    from ..errors import InputError
+
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("dask_scheduler= needs the distributed package (pip install distributed)",
+                         parameter="dask_scheduler") from None
+    try:
+        with environment_restored():
+            if address == "local":
+                return Client(threads_per_worker=1, dashboard_address=None)
+            # A short connect timeout: an unreachable address should fail in seconds, not minutes.
+            return Client(address, timeout="5s")
+    except (OSError, TimeoutError, ValueError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        raise InputError(f"dask_scheduler='{address}': cannot connect to a dask scheduler ({message[:200]})",
+                         parameter="dask_scheduler") from None
+
+
+@contextlib.contextmanager
+def dask_session(address: str | None):
+    """Yield a connected client for ``address`` (closed at exit), or ``None`` for no address."""
+    if address is None:
+        yield None
+        return
+    client = dask_client(address)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def environment_restored():
+    """Put this process's environment back as it was: starting a dask cluster sets
+    OMP_NUM_THREADS=1 and the like here (meant for its worker processes), which would pin
+    every later thread pool of an embedding program to one thread."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        os.environ.update(saved)
 
 
 def _block_statistics(block, n_genes, entity_columns, feature_columns, shift, reference) -> np.ndarray:

@@ -32,6 +32,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                       help="layout of --bulk (default: auto)")
     add_transform_options(data, what="--expr")
     add_transform_options(data, prefix="bulk-", what="--bulk")
+    data.add_argument("--layer", metavar="NAME",
+                      help="h5ad/zarr --expr: read layers/NAME instead of X (read a chunk of cells at a time, "
+                           "as deeptgi-rt score --layer does)")
     data.add_argument("--case-insensitive", action="store_true", help="match gene names ignoring case")
     data.add_argument("--feature-genes", metavar="FILE", help="feature gene list (default: every gene of --expr)")
     data.add_argument("--tfs", metavar="FILE", help="use only pairs whose TF is in this list")
@@ -122,6 +125,7 @@ def _load(args, reporter):
         transform=transform_option(args.log1p, args.normalize),
         bulk_transform=transform_option(args.bulk_log1p, args.bulk_normalize), feature_genes_file=args.feature_genes, tfs_file=args.tfs,
         negatives=args.negatives, case_insensitive=args.case_insensitive, seed=args.seed, reporter=reporter,
+        layer=args.layer,
     )
 
 

@@ -27,7 +27,9 @@ class ExpressionData:
     """The expression modalities of a training run and the model's feature genes.
 
     Attributes:
-        expressions: one :class:`Expression` per modality, preprocessed.
+        expressions: one per modality, preprocessed: an :class:`Expression`, or for the
+            single-cell modality a :class:`~deeptgi_rt.cells.CellChunks` read a chunk of cells at
+            a time (as ``deeptgi-rt score`` reads the same file, see :mod:`deeptgi_rt.sources`).
         modalities: ``["single_cell"]`` or ``["single_cell", "bulk"]``.
         preprocessing: per modality, the transform applied (``"none"``, ``"log1p"`` or
             ``"normalize_total_log1p"``), which the runtime applies again when scoring.
@@ -51,15 +53,26 @@ class ExpressionData:
 
 
 def _read_modality(path: str | Path, layout: str, transform: str, case_insensitive: bool,
-                   reporter: Reporter) -> tuple[Expression, str]:
+                   reporter: Reporter, layer: str | None = None):
     """The modality read and transformed, and its ``expression_transform`` (raw-looking counts
-    read untransformed are warned about, as when scoring)."""
+    read untransformed are warned about, as when scoring). An h5ad/zarr/Parquet file with
+    ``layer`` or ``transform="normalize_total_log1p"`` is opened for reading a chunk of cells
+    at a time, the way ``deeptgi-rt score`` reads it, so the features agree with scoring's."""
     from deeptgi_rt.expression import looks_like_counts, raw_counts_hint
+    from deeptgi_rt.sources import NORMALIZE_OF_TRANSFORM, sample_expression, streamable
 
-    expression = read_expression(path, layout=layout, transform=transform, case_insensitive=case_insensitive)
+    if layer is not None or (transform == "normalize_total_log1p" and streamable(path)):
+        from deeptgi_rt.cells import open_cells
+
+        if layout != "auto" or not streamable(path):
+            raise InputError(f"{path}: --layer and --normalize total read an h5ad/zarr/Parquet file a chunk of "
+                             "cells at a time (cells as rows): drop --layout, or give such a file")
+        expression = open_cells(path, layer=layer, normalize=NORMALIZE_OF_TRANSFORM[transform])
+    else:
+        expression = read_expression(path, layout=layout, transform=transform, case_insensitive=case_insensitive)
     if transform != "none":
         return expression, transform
-    if looks_like_counts(expression.values):
+    if looks_like_counts(sample_expression(expression, transform).values):
         reporter.warn(raw_counts_hint(expression) + " (the model then expects raw counts too)")
         return expression, "raw_counts"
     return expression, "none"
@@ -78,6 +91,7 @@ def load_expression_data(
     reporter: Reporter | None = None,
     transform: str = "none",
     bulk_transform: str = "none",
+    layer: str | None = None,
 ) -> ExpressionData:
     """Read the single-cell (and optional bulk) expression and choose the feature genes.
 
@@ -86,7 +100,8 @@ def load_expression_data(
     single-cell order, the count dropped is reported). With ``case_insensitive`` the bulk and
     list names are matched ignoring case and spelled as in the single-cell data. ``transform``
     / ``bulk_transform`` (``"log1p"``, ``"normalize_total_log1p"``; ``log1p`` / ``bulk_log1p``
-    are the older flags for ``"log1p"``) transform raw counts first.
+    are the older flags for ``"log1p"``) transform raw counts first. ``layer``: read the
+    single-cell h5ad/zarr's ``layers/<layer>`` instead of X.
     """
     from deeptgi_rt.expression import combined_transform
 
@@ -96,8 +111,8 @@ def load_expression_data(
     if bulk is not None:
         preprocessing.append(combined_transform(bulk_transform, bulk_log1p))
         modalities.append("bulk")
-    read = [_read_modality(path, how, prep, case_insensitive, reporter)
-            for path, how, prep in zip((expr, bulk), (layout, bulk_layout), preprocessing)]
+    read = [_read_modality(path, how, prep, case_insensitive, reporter, layer=layer if modality == 0 else None)
+            for modality, (path, how, prep) in enumerate(zip((expr, bulk), (layout, bulk_layout), preprocessing))]
     expressions = [expression for expression, _ in read]
     expression_transform = [trained_on for _, trained_on in read]
 
@@ -273,6 +288,7 @@ def load_training_set(
     reporter: Reporter | None = None,
     transform: str = "none",
     bulk_transform: str = "none",
+    layer: str | None = None,
 ) -> TrainingSet:
     """Read labels and expression, drop pairs with unknown genes, add negatives, compute features.
 
@@ -294,7 +310,7 @@ def load_training_set(
     data = load_expression_data(
         expr, bulk, layout=layout, bulk_layout=bulk_layout, log1p=log1p, bulk_log1p=bulk_log1p,
         feature_genes_file=feature_genes_file, case_insensitive=case_insensitive, reporter=reporter,
-        transform=transform, bulk_transform=bulk_transform,
+        transform=transform, bulk_transform=bulk_transform, layer=layer,
     )
     if case_insensitive:
         pairs = canonical_pair_names(pairs, data.genes)

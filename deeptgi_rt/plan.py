@@ -1,0 +1,194 @@
+"""What a scoring run will cost, estimated before any heavy work from the sizes alone.
+
+:func:`estimate` is a pure function of :class:`PlanInputs` (cells, genes, stored entries, TFs,
+targets, pairs, chunking) and per-unit costs measured on one thread; ``deeptgi-rt score --plan``
+prints it, and every run's summary shows it beside the measured stage times and peak memory.
+
+The costs are CPU seconds of one thread of the 2-core AMD EPYC development machine (the one of
+``benchmarks/results/atlas.md``); other machines scale them, and a loaded machine stretches wall
+time beyond CPU time. Stages are those of :data:`deeptgi_rt.summary.STAGES` (``load`` aside).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ---- per-unit costs, CPU seconds of one thread
+# Streamed read + check + normalize total, per value stored in the file (CSR h5ad, 6 % dense):
+# 1.2 s CPU for 60.2 M entries at 50,000 cells (benchmarks/results/atlas.md, stats stage).
+READ_PER_STORED = 2.0e-8
+# Whole-matrix read of an h5ad into dense float32 genes x cells and its normalization, per
+# cell x gene: 42.7 s wall for 50,000 x 20,000 (atlas.md, dense path, load average 8 on 2 cores,
+# so about half of that is this process's CPU).
+READ_DENSE_PER_VALUE = 2.1e-8
+# Sparse statistics kernel, per stored entity entry x feature gene: 10.9 s for 60.2 M x 1,000
+# at 50,000 cells (atlas.md); the BLAS path (chunks at >= DENSIFY_DENSITY), per cell x entity x
+# feature: 1.27x a bare GEMM of 0.42 s for 1,024 x 20,000 x 1,000 (atlas.md sweep, dense input).
+STATS_SPARSE_PER_ENTRY_FEATURE = 1.8e-10
+STATS_BLAS_PER_CELL_PAIR = 2.6e-11
+# Whole-matrix pcc_block, per cell x entity x feature: 25.6 s CPU at 50,000 x 20,000 x 1,000.
+PCC_DENSE_PER_CELL_PAIR = 2.6e-11
+# Forming the PCC block from the statistics, per entity x feature: 0.3 s for 20,000 x 1,000.
+FINISH_PER_PAIR = 1.5e-11
+# The rest from benchmarks/plan_costs.py (benchmarks/results/plan_costs.json): `score` runs on
+# 5,000 cells x 20,000 genes, lite with 1,000 feature genes, 1,600 TFs x all genes (32 M pairs),
+# stage clocks on process CPU time. Encoders, per entity x feature gene: 0.45-0.49 s for
+# 21,600 entities.
+ENCODE_PER_ENTITY_FEATURE = 2.2e-8
+# Pair head + selection, per pair: 67.3 s (--top-k 100) and 71.9 s (every pair kept).
+SCORE_PER_PAIR = 2.2e-6
+# Writing edges to Parquet, per edge written: 7.7 s for 32 M edges sorted in memory, 3.6 s for
+# the same streamed per TF (beyond max_sort_edges).
+WRITE_PER_EDGE_SORTED = 2.4e-7
+WRITE_PER_EDGE_STREAMED = 1.1e-7
+
+# ---- memory, bytes
+# Python, numpy, numba, onnxruntime, pyarrow and the lite model loaded: the 653 MiB peak of the
+# --top-k 100 run less its statistics stage as modelled below (305 MiB).
+BASELINE_BYTES = 350 * 2**20
+# Edges held and sorted globally by score: the 32 M-edge sorted run peaked at 1,665 MiB, 1,315 MiB
+# above the baseline, 43 bytes per edge (EdgeBlock 12 B, sort order 8 B, the sorted copy 12 B,
+# the Arrow batch written from it 12 B).
+SORTED_EDGE_BYTES = 43
+# Whole-matrix path: float32 values and the transient copies of reading (1.3x measured at
+# 50,000 x 20,000, atlas.md).
+DENSE_READ_FACTOR = 1.3
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """The sizes a run's cost depends on.
+
+    Attributes:
+        cells, genes: the expression's shape (cells before any are left out).
+        stored_entries: values stored in the file (non-zeros of a sparse matrix).
+        sparse: the stored matrix is sparse.
+        streamed: the cells are read a chunk at a time (else the matrix is read whole).
+        chunk_cells: cells per chunk (streamed runs).
+        entities: genes whose features are computed (TFs and targets, each once).
+        features: the model's feature genes.
+        tfs, targets: TFs and targets taking part.
+        pairs: pairs the model scores.
+        edges: edges written at most (after top k).
+        sort_globally: the edges are sorted in memory before writing.
+        densify_density: chunks at or above this fraction of non-zeros go through BLAS.
+    """
+
+    cells: int
+    genes: int
+    stored_entries: int
+    sparse: bool
+    streamed: bool
+    chunk_cells: int
+    entities: int
+    features: int
+    tfs: int
+    targets: int
+    pairs: int
+    edges: int
+    sort_globally: bool
+    densify_density: float = 0.18
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run's estimated cost: ``inputs``, wall ``seconds`` per stage (as CPU seconds of one
+    thread), ``peak_bytes`` of resident memory and ``stage_bytes`` above the baseline per stage."""
+
+    inputs: PlanInputs
+    seconds: dict[str, float]
+    peak_bytes: int
+    stage_bytes: dict[str, int]
+
+    @property
+    def total_seconds(self) -> float:
+        """Sum of the stage estimates."""
+        return float(sum(self.seconds.values()))
+
+
+def estimate(inputs: PlanInputs) -> RunPlan:
+    """Estimated seconds per stage and peak memory of a run of these sizes (a pure function).
+
+    Returns:
+        A :class:`RunPlan` with ``seconds`` for ``read``, ``pcc``, ``encode``, ``score``, ``write``.
+    """
+    p = inputs
+    density = p.stored_entries / max(p.cells * p.genes, 1)
+    entity_share = p.entities / max(p.genes, 1)
+    ef = p.entities * p.features
+    if p.streamed:
+        read = READ_PER_STORED * p.stored_entries
+        if p.sparse and density < p.densify_density:
+            products = STATS_SPARSE_PER_ENTRY_FEATURE * p.stored_entries * entity_share * p.features
+        else:
+            products = STATS_BLAS_PER_CELL_PAIR * p.cells * ef
+        pcc = products + FINISH_PER_PAIR * ef
+    else:
+        read = READ_DENSE_PER_VALUE * p.cells * p.genes
+        pcc = PCC_DENSE_PER_CELL_PAIR * p.cells * ef
+    seconds = {
+        "read": read,
+        "pcc": pcc,
+        "encode": ENCODE_PER_ENTITY_FEATURE * (p.tfs + p.targets) * p.features,
+        "score": SCORE_PER_PAIR * p.pairs,
+        "write": (WRITE_PER_EDGE_SORTED if p.sort_globally else WRITE_PER_EDGE_STREAMED) * p.edges,
+    }
+    stage_bytes = {"pcc": _pcc_bytes(p, density), "encode": 4 * ef * 2,
+                   "write": SORTED_EDGE_BYTES * p.edges if p.sort_globally else 12 * min(p.edges, 8 * 2**20)}
+    return RunPlan(p, seconds, BASELINE_BYTES + max(stage_bytes.values()), stage_bytes)
+
+
+def plan_run(expressions, streamed: list[bool] | None, request, *, features: int, tfs: int,
+             targets: int, entities: int, pairs: int, edges: int):
+    """The :class:`RunPlan` of a run from its opened modalities (the first, single-cell one, sets
+    the reading and statistics costs) and its counts; ``streamed``: whether each modality is
+    streamed (``None``: as opened, a cells source streams)."""
+    from .expression import Expression
+    from .pcc.streaming import DENSIFY_DENSITY
+
+    data = expressions[0]
+    is_streamed = streamed[0] if streamed is not None else not isinstance(data, Expression)
+    if isinstance(data, Expression):
+        cells, stored, sparse, chunk = data.n_cells, data.n_cells * len(data.genes), False, data.n_cells
+    else:
+        cells = data.n_cells if data.n_cells is not None else data.array.shape[0]
+        cells = int(cells) if cells == cells else 0  # a dask array of unknown length: no estimate of its cells
+        stored = int(getattr(data, "stored_entries", 0) or cells * len(data.genes))
+        sparse, chunk = bool(getattr(data, "sparse", False)), int(getattr(data, "chunk_cells", 0) or cells)
+    return estimate(PlanInputs(
+        cells=cells, genes=len(data.genes), stored_entries=stored, sparse=sparse, streamed=is_streamed,
+        chunk_cells=chunk, entities=entities, features=features, tfs=tfs, targets=targets, pairs=int(pairs),
+        edges=int(edges), sort_globally=edges <= request.max_sort_edges, densify_density=DENSIFY_DENSITY))
+
+
+def _pcc_bytes(p: PlanInputs, density: float) -> int:
+    """Memory of the features stage above the baseline."""
+    ef = p.entities * p.features
+    # The features array, the PCC block and (streamed) the float64 products live together.
+    held = 4 * ef + 4 * ef
+    if not p.streamed:
+        return held + int(DENSE_READ_FACTOR * 4 * p.cells * p.genes)
+    k = min(p.chunk_cells, p.cells)
+    if p.sparse and density < p.densify_density:
+        # The chunk as read and normalized (value + index, twice), the shifted feature columns.
+        chunk = 2 * 8 * int(density * k * p.genes) + 4 * k * p.features
+    else:
+        # The densified chunk, the shifted copies of both operands, the GEMM output.
+        chunk = 4 * k * p.genes + 4 * k * (p.entities + p.features) + 4 * ef
+    return held + 8 * ef + chunk
+
+
+def describe(plan: RunPlan) -> list[tuple[str, str]]:
+    """The plan as ``(what, value)`` rows for a table."""
+    p = plan.inputs
+    how = (f"streamed, {p.chunk_cells:,} cells per chunk ({-(-p.cells // max(p.chunk_cells, 1)):,} chunks)"
+           if p.streamed else "whole matrix in memory")
+    rows = [
+        ("cells x genes", f"{p.cells:,} x {p.genes:,} ({p.stored_entries / max(p.cells * p.genes, 1):.1%} stored"
+                          f"{', sparse' if p.sparse else ''})"),
+        ("reading", how),
+        ("TFs, targets, entities", f"{p.tfs:,}, {p.targets:,}, {p.entities:,} x {p.features:,} feature genes"),
+        ("pairs through the model, edges written at most", f"{p.pairs:,}, {p.edges:,}"
+                                                f" ({'sorted in memory' if p.sort_globally else 'per TF'})"),
+    ]
+    return rows
