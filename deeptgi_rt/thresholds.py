@@ -27,7 +27,7 @@ use it for ``"youden"`` too, and say so.
 
 ``"density"`` needs no calibration: it keeps the top ``network_density`` share of the run's own
 scored pairs, so the network called is as dense as the one the labels came from (on mdc the
-shifted Youden cut calls no pair and the balanced one BALANCED). The cut is a score quantile of the
+shifted Youden cut calls no pair and the balanced one 16.6 %). The cut is a score quantile of the
 run (:func:`density_keep`, :func:`density_cut`), found by one extra scoring pass; runs of more
 than :data:`DENSITY_SAMPLE_PAIRS` pairs estimate it on an evenly spaced subset of TFs
 (:func:`density_tf_subset`).
