@@ -9,11 +9,10 @@ import pytest
 import deeptgi_rt
 from deeptgi_rt import thresholds
 from deeptgi_rt.cli import main
-from deeptgi_rt.contract import ModelMetadata
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.request import ScoreRequest
 from deeptgi_rt.thresholds import density_cut, density_keep, density_tf_subset
-from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
+from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
 
 GENES, VALUES = synthetic_expression(40, 60)
 FEATURES = GENES[:15]
@@ -69,20 +68,11 @@ def test_listed_pairs_refuse_density_before_anything_is_loaded():
 # ----------------------------------------------------------------- runs
 
 
-def with_label_prior(model, prior):
-    meta = ModelMetadata.from_props({p.key: p.value for p in model.metadata_props}, "m")
-    meta.label_prior = prior
-    del model.metadata_props[:]
-    for key, value in meta.to_props().items():
-        model.metadata_props.add(key=key, value=value)
-    return model
-
-
 @pytest.fixture()
 def files(tmp_path):
     expr = write_genes_by_cells_csv(tmp_path / "expr.csv", GENES, VALUES)
     built = build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0)
-    model = save_model(with_label_prior(built, {"class_balance": 0.5, "network_density": DENSITY}),
+    model = save_model(with_metadata(built, label_prior={"class_balance": 0.5, "network_density": DENSITY}),
                        tmp_path / "prior.onnx")
     bare = save_model(build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0),
                       tmp_path / "bare.onnx")
@@ -202,7 +192,7 @@ def test_a_youden_cut_calling_nothing_points_to_density(tmp_path, capsys):
     expr = write_genes_by_cells_csv(tmp_path / "expr.csv", GENES, VALUES)
     built = build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0)
     # A network this sparse moves the Youden cut above every score.
-    model = save_model(with_label_prior(built, {"class_balance": 0.5, "network_density": 1e-6}),
+    model = save_model(with_metadata(built, label_prior={"class_balance": 0.5, "network_density": 1e-6}),
                        tmp_path / "sparse.onnx")
     code, err = cli(capsys, expr, "--model", model, "--threshold", "youden", "--out", tmp_path / "y.parquet",
                     "--quiet")
