@@ -44,6 +44,6 @@ OutputFormat = Literal["parquet", "tsv"]
 UnknownPairs = Literal["skip", "error"]
 Transform = Literal["none", "log1p", "normalize_total_log1p"]
 """A transform of raw counts: none, ``log1p``, or per-cell total to 10,000 then ``log1p``."""
-Threshold = Union[float, Literal["youden", "balanced-youden"]]
+Threshold = Union[float, Literal["youden", "balanced-youden", "density"]]
 """A score filter: a float in [0, 1], ``"youden"`` for the model's threshold at the genome-wide
 base rate, or ``"balanced-youden"`` for it as chosen on balanced pairs (see ``thresholds``)."""

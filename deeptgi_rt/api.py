@@ -89,7 +89,10 @@ class DeepTGIModel:
             threshold: keep edges with score >= this float in [0, 1], ``"youden"`` for the
                 model's threshold at the genome-wide density of its training network (when the
                 model records ``label_prior``), ``"balanced-youden"`` for it as chosen on
-                balanced pairs; ``None`` keeps every scored pair. Below 90 % feature-gene
+                balanced pairs, ``"density"`` for the cut keeping the top ``network_density``
+                share of the run's pairs (all-pairs runs of a model with ``label_prior``; one
+                extra scoring pass, on a subset of TFs beyond 4M pairs); ``None`` keeps every
+                scored pair. Below 90 % feature-gene
                 coverage the model's threshold is refused.
             batch_size: pairs per head run.
             layout, bulk_layout: ``"auto"`` (files), ``"cells-by-genes"`` or ``"genes-by-cells"``.

@@ -29,7 +29,7 @@ from .scoring import PairBuffers, score_listed_pairs, score_tf_rows
 from .selection import EdgeSelection
 from .summary import ScoreSummary, peak_rss_bytes
 from .target_prior import add_target_prior, target_offsets
-from .thresholds import model_threshold
+from .thresholds import density_threshold, model_threshold
 
 if TYPE_CHECKING:
     import polars
@@ -206,8 +206,8 @@ class ScoreRun:
         if self.summary.edges_over_threshold == 0 and self.summary.pairs_scored and "moved to" in self.summary.threshold_how:
             # Measured on mdc-lite: its scores stop at 0.990, under the 0.9905 the shift asks for.
             self.reporter.warn(f"no pair reaches the genome-wide threshold {self.summary.threshold:.4g}: the model's "
-                               "scores are not calibrated that far; rank with --top-k K or use --threshold "
-                               "balanced-youden (top_k=, threshold='balanced-youden')")
+                               "scores are not calibrated that far; --threshold density keeps the top-scored pairs at the "
+                               "training network's density, or rank with --top-k K (threshold='density', top_k=)")
         self.summary.peak_rss_bytes = peak_rss_bytes()
         if self.on_finish is not None:
             self.on_finish(self.summary)
@@ -242,11 +242,15 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
             f"({', '.join(meta.modalities)}) but {len(given)} were given ({hint})", parameter="bulk",
         )
     transforms = run_transforms(meta, request, model.path)
-    threshold = model_threshold(meta, request.threshold_name)
-    summary.threshold, summary.threshold_how = threshold.value, threshold.describe()
-    if request.threshold == "youden" and not threshold.shifted:
-        reporter.warn(f"{model.path}: --threshold youden is the threshold chosen on balanced labelled pairs "
-                      "(the model records no label_prior); genome-wide it calls far more pairs than a network holds")
+    if request.threshold == "density":
+        _check_network_density(meta, model.path)
+    else:
+        threshold = model_threshold(meta, request.threshold_name)
+        summary.threshold, summary.threshold_how = threshold.value, threshold.describe()
+        if request.threshold == "youden" and not threshold.shifted:
+            reporter.warn(f"{model.path}: --threshold youden is the threshold chosen on balanced labelled pairs "
+                          "(the model records no label_prior); genome-wide it calls far more pairs than a network "
+                          "holds")
     pair_source = PairSource(request.pairs) if request.pairs is not None else None
     with summary.timed("read"):
         streamed = [] if plan_only else None
@@ -309,14 +313,60 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
     tf_of_row = _positions(len(data_genes), tf_rows)
     summary.tfs, summary.targets = len(tf_rows), len(target_rows)
     target_names = [data_genes[row] for row in target_rows]
+    offsets = _target_offsets(meta, request, target_names, model.path, reporter)
+    if request.threshold == "density":
+        # Its own stage, so that the score stage's pairs/s stays the rate of the run's pairs.
+        summary.stage_seconds.setdefault("density", 0.0)
+        with summary.timed("density"):
+            threshold = _density_threshold(model, tf_table, gene_table, target_of_row[tf_rows], offsets,
+                                           request.batch_size, reporter)
+        summary.threshold, summary.threshold_how = threshold.value, threshold.describe()
     return ScoreRun(
         model=model, request=request, summary=summary, reporter=reporter,
         tf_names=[data_genes[row] for row in tf_rows], target_names=target_names,
         tf_table=tf_table, gene_table=gene_table, self_target=target_of_row[tf_rows],
         pairs_total=int(pairs_total), expected_edges=int(expected),
         pair_source=pair_source, gene_index=index, tf_of_row=tf_of_row, target_of_row=target_of_row,
-        on_finish=on_finish, target_offsets=_target_offsets(meta, request, target_names, model.path, reporter),
+        on_finish=on_finish, target_offsets=offsets,
     )
+
+
+def _check_network_density(meta, model_path: str) -> None:
+    """Refuse ``threshold='density'`` for a model that records no training network density."""
+    if (meta.label_prior or {}).get("network_density") is None:
+        raise InputError(f"{model_path}: threshold='density' needs the density of the model's training network "
+                         "(metadata label_prior), which it does not record; use threshold='youden', "
+                         "threshold='balanced-youden', a threshold=FLOAT or top_k=K", parameter="threshold")
+
+
+def _density_threshold(model: ScoringModel, tf_table: np.ndarray, gene_table: np.ndarray, self_target: np.ndarray,
+                       offsets: np.ndarray | None, batch_size: int, reporter: Reporter):
+    """The ``"density"`` :class:`~deeptgi_rt.thresholds.ModelThreshold`: one scoring pass over
+    the run's TFs (or an evenly spaced subset of them, see
+    :func:`~deeptgi_rt.thresholds.density_tf_subset`) against every target, self pairs left
+    out as the selection leaves them out, and the score keeping the network's density of them."""
+    from . import thresholds
+
+    n_tfs, n_targets = len(tf_table), len(gene_table)
+    tfs = thresholds.density_tf_subset(n_tfs, n_targets, thresholds.DENSITY_SAMPLE_PAIRS)
+    selfs = self_target[tfs]
+    kept = []
+    with reporter.task("density cut", len(tfs) * n_targets, unit="pairs") as advance:
+        for tf_start, rows in score_tf_rows(model.pair_scores, tf_table[tfs], gene_table, batch_size=batch_size,
+                                            progress=advance):
+            if offsets is not None:
+                rows = add_target_prior(rows, offsets)
+            block_selfs = selfs[tf_start:tf_start + len(rows)]
+            has_self = np.flatnonzero(block_selfs >= 0)
+            # -inf never reaches the top share (keep <= pairs without self pairs), so it drops the self pairs.
+            rows[has_self, block_selfs[has_self]] = -np.inf
+            kept.append(rows.ravel())
+    scores = np.concatenate(kept)
+    sample_pairs = len(scores) - int(np.count_nonzero(selfs >= 0))
+    density = float(model.metadata.label_prior["network_density"])
+    cut = thresholds.density_cut(scores, thresholds.density_keep(sample_pairs, density))
+    run_pairs = n_tfs * n_targets - int(np.count_nonzero(self_target >= 0))
+    return density_threshold(cut, model.metadata, run_pairs, None if len(tfs) == n_tfs else (len(tfs), n_tfs))
 
 
 def _target_offsets(meta, request: ScoreRequest, target_names: list[str], model_path: str,
@@ -328,7 +378,7 @@ def _target_offsets(meta, request: ScoreRequest, target_names: list[str], model_
     if not request.target_prior:
         from .thresholds import THRESHOLD_NAMES
 
-        if request.threshold in THRESHOLD_NAMES:
+        if request.threshold in THRESHOLD_NAMES and request.threshold != "density":
             reporter.warn(f"{model_path}: the model's threshold was chosen on scores with its target prior; "
                           "without it (--no-target-prior) the cut is not the Youden point of the network alone")
         return None

@@ -33,9 +33,10 @@ class ScoreRequest:
         pairs: score only these pairs (then ``tfs`` and ``genes`` stay ``None``).
         top_k: keep the ``top_k`` best targets per TF.
         threshold: keep edges with score >= this; ``"youden"``: the model's threshold at the
-            genome-wide base rate, ``"balanced-youden"``: as chosen on balanced pairs (see
-            :mod:`deeptgi_rt.thresholds`). A numeric string (as typed on a command line) is
-            stored as its float.
+            genome-wide base rate, ``"balanced-youden"``: as chosen on balanced pairs,
+            ``"density"``: the cut keeping the top share of the run's pairs the training
+            network's density gives (all-pairs runs only; see :mod:`deeptgi_rt.thresholds`).
+            A numeric string (as typed on a command line) is stored as its float.
         batch_size: pairs per head run.
         layout, bulk_layout: layout of ``expression`` / ``bulk`` (``None``: ``"auto"`` for
             files, ``"cells-by-genes"`` for in-memory data).
@@ -110,6 +111,10 @@ class ScoreRequest:
             raise InputError("pairs= lists the pairs to score; it cannot be combined with tfs= or genes=",
                              parameter="pairs")
         _check_streaming(self)
+        if self.pairs is not None and self.threshold == "density":
+            raise InputError("threshold='density' keeps the genome's density of all TF x target pairs, and a listed "
+                             "pair table's density is not the genome's; use threshold='youden', a "
+                             "threshold=FLOAT or top_k=K with pairs=", parameter="threshold")
 
     @property
     def streaming_options(self) -> list[str]:
@@ -180,7 +185,7 @@ def _threshold(threshold) -> Threshold | None:
     in [0, 1] (numeric strings parsed)."""
     if threshold is None:
         return None
-    message = (f"threshold must be {' or '.join(repr(name) for name in THRESHOLD_NAMES)} or a number in [0, 1], "
+    message = (f"threshold must be {', '.join(repr(name) for name in THRESHOLD_NAMES)} or a number in [0, 1], "
                f"got {threshold!r}")
     if isinstance(threshold, str):
         if threshold.strip().lower() in THRESHOLD_NAMES:

@@ -133,6 +133,16 @@ def build_model(
     return model
 
 
+def with_metadata(model: onnx.ModelProto, **fields) -> onnx.ModelProto:
+    """``model`` with the given :class:`ModelMetadata` fields (e.g. ``label_prior=``) set, in place."""
+    meta = ModelMetadata.from_props({p.key: p.value for p in model.metadata_props}, "m")
+    for name, value in fields.items():
+        setattr(meta, name, value)
+    del model.metadata_props[:]
+    helper.set_model_props(model, meta.to_props())
+    return model
+
+
 def save_model(model: onnx.ModelProto, path: str | Path) -> Path:
     """Write ``model`` to ``path`` and return the path."""
     path = Path(path)

@@ -15,8 +15,8 @@ from deeptgi_rt.request import ScoreRequest
 BAD_OPTIONS = [
     ("top_k", 0, "top_k must be a positive integer", "--top-k must be a positive integer"),
     ("top_k", 2.5, "top_k must be a positive integer", "--top-k must be a positive integer"),
-    ("threshold", 1.5, "threshold must be 'youden' or 'balanced-youden' or a number", "--threshold must be 'youden' or 'balanced-youden' or a number"),
-    ("threshold", "high", "threshold must be 'youden' or 'balanced-youden' or a number", "--threshold must be 'youden' or 'balanced-youden' or a number"),
+    ("threshold", 1.5, "threshold must be 'youden', 'balanced-youden', 'density' or a number", "--threshold must be 'youden', 'balanced-youden', 'density' or a number"),
+    ("threshold", "high", "threshold must be 'youden', 'balanced-youden', 'density' or a number", "--threshold must be 'youden', 'balanced-youden', 'density' or a number"),
     ("batch_size", -1, "batch_size must be a positive integer", "--batch-size must be a positive integer"),
     ("min_coverage", 1.5, "min_coverage must be a fraction", "--allow-missing-features must be a fraction"),
     ("unknown_pairs", "ignore", "unknown_pairs must be one of skip, error",
@@ -99,7 +99,7 @@ def test_load_model_checks_threads_before_reading_the_model(tmp_path):
 
 @pytest.mark.parametrize("options, message", [
     (["--bulk-log1p"], "--bulk-log1p/--bulk-normalize transforms the bulk modality; give --bulk too"),
-    (["--threshold", "balanced"], "--threshold must be 'youden' or 'balanced-youden' or a number"),
+    (["--threshold", "balanced"], "--threshold must be 'youden', 'balanced-youden', 'density' or a number"),
     (["--top-k", "0"], "--top-k must be a positive integer"),
     (["--allow-missing-features", "0"], "--allow-missing-features must be a fraction"),
     (["--out", "grn.tsv.zst"], "name it .tsv or .tsv.gz"),

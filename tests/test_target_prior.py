@@ -13,7 +13,7 @@ from deeptgi_rt.cli import main
 from deeptgi_rt.contract import ModelMetadata
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.target_prior import TARGET_PRIOR_SOURCE, add_target_prior, target_offsets
-from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
+from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
 
 GENES, VALUES = synthetic_expression(40, 60)
 FEATURES = GENES[:15]
@@ -22,20 +22,11 @@ TABLE = {"genes": GENES[5:25], "logits": list(np.linspace(-3.0, 2.5, 20)), "defa
          "source": TARGET_PRIOR_SOURCE}
 
 
-def _with_table(proto, table):
-    meta = ModelMetadata.from_props({p.key: p.value for p in proto.metadata_props}, "m")
-    meta.target_prior = table
-    del proto.metadata_props[:]
-    for key, value in meta.to_props().items():
-        proto.metadata_props.add(key=key, value=value)
-    return proto
-
-
 @pytest.fixture()
 def files(tmp_path):
     expr = write_genes_by_cells_csv(tmp_path / "expr.csv", GENES, VALUES)
     plain = save_model(build_model(FEATURES, head="mlp", tfs=TFS, weight_scale=3.0), tmp_path / "plain.onnx")
-    prior = save_model(_with_table(build_model(FEATURES, head="mlp", tfs=TFS, weight_scale=3.0), TABLE),
+    prior = save_model(with_metadata(build_model(FEATURES, head="mlp", tfs=TFS, weight_scale=3.0), target_prior=TABLE),
                        tmp_path / "prior.onnx")
     return tmp_path, expr, plain, prior
 

@@ -13,7 +13,7 @@ from deeptgi_rt.cli import main
 from deeptgi_rt.contract import ModelMetadata
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.thresholds import logit, model_threshold
-from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
+from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
 
 GENES, VALUES = synthetic_expression(40, 60)
 FEATURES = GENES[:15]
@@ -99,13 +99,8 @@ def files(tmp_path):
     prior = {"class_balance": 0.5, "network_density": 0.05}
     shifted = save_model(build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0,
                                      training={"label_prior": "unused"}), tmp_path / "old.onnx")
-    model = build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0)
-    props = {p.key: p.value for p in model.metadata_props}
-    meta = ModelMetadata.from_props(props, "m")
-    meta.label_prior = prior
-    del model.metadata_props[:]
-    for key, value in meta.to_props().items():
-        model.metadata_props.add(key=key, value=value)
+    model = with_metadata(build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0),
+                          label_prior=prior)
     return tmp_path, expr, save_model(model, tmp_path / "prior.onnx"), shifted
 
 

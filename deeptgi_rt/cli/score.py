@@ -37,10 +37,12 @@ def add_parser(subparsers) -> None:
                         help="parquet (TF, target, score) or tsv (TF<TAB>target<TAB>importance, gzipped for .gz); "
                              "default tsv for .tsv/.txt/.tab[.gz] names, else parquet")
     parser.add_argument("--top-k", type=int, metavar="K", help="keep the K best targets per TF")
-    parser.add_argument("--threshold", metavar="youden|balanced-youden|FLOAT",
+    parser.add_argument("--threshold", metavar="youden|balanced-youden|density|FLOAT",
                         help="keep edges with score >= this: youden = the model's threshold moved to the genome-wide "
                              "density of its training network, balanced-youden = as chosen on balanced labelled "
-                             "pairs (docs/scoring.md); default: all pairs")
+                             "pairs, density = the cut keeping the top-scored share of this run's pairs that the "
+                             "training network's density gives (not with --pairs) (docs/scoring.md); "
+                             "default: all pairs")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                         help="where PCC and scoring run (default: auto = CUDA if it works, else CPU)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
