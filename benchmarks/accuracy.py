@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lite-degree-matched", action="store_true",
                         help="train lite on degree-matched negatives (deeptgi-train --negatives degree-matched)")
     parser.add_argument("--lite-prior-offset", action="store_true",
-                        help="train lite on the residual of the target prior and score with it (deeptgi-train's "
-                             "default; without this flag lite trains as deeptgi-train --no-prior-offset)")
+                        help="train lite on the residual of the target prior and score with it, as "
+                             "deeptgi-train --prior-offset (default: on the labels alone)")
     parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
     parser.add_argument("--merge", nargs="+", metavar="JSON",

@@ -15,10 +15,10 @@ Protocol, per data set and split seed:
 
 Methods (each run as its own process, measured by ``os.wait4``: wall, CPU, peak RSS):
 
-* ``lite-prior``: ``deeptgi-train fit --config lite`` (the default: trained on the residual of the
-  target prior, whose table the model carries) then ``deeptgi-rt score --tfs TEST`` (one network,
-  scored with its target prior);
-* ``lite``: the same with ``--no-prior-offset`` (the default before the prior offset);
+* ``lite-prior``: ``deeptgi-train fit --config lite --prior-offset`` (trained on the residual of
+  the target prior, whose table the model carries) then ``deeptgi-rt score --tfs TEST`` (one
+  network, scored with its target prior);
+* ``lite``: the same without ``--prior-offset`` (the default);
 * ``crossfit``: ``lite`` with ``--crossfit 5``;
 * ``grnboost2``: arboreto 0.1.6 ``grnboost2`` (test TFs as regulators, all genes as targets,
   one in-process dask worker thread), run from a separate virtual environment this script
@@ -56,8 +56,8 @@ WORK = REPO / "benchmarks" / ".grn-work"
 RESULTS = REPO / "benchmarks" / "results" / "grn.json"
 METHODS = ("lite-prior", "lite", "crossfit", "grnboost2", "pcc", "prior")
 DEEPTGI_METHODS = ("lite-prior", "lite", "crossfit")
-LABELS = {"lite-prior": "DeepTGI lite, prior offset (default)",
-          "lite": "DeepTGI lite, one network, no prior offset", "crossfit": "DeepTGI lite --crossfit 5, no prior offset",
+LABELS = {"lite-prior": "DeepTGI lite --prior-offset, one network",
+          "lite": "DeepTGI lite, one network", "crossfit": "DeepTGI lite --crossfit 5",
           "grnboost2": "GRNBoost2 (arboreto 0.1.6)", "pcc": "|PCC|",
           "prior": "label-only prior (target in-degree among training edges)"}
 PEER_PACKAGES = ("arboreto==0.1.6", "dask[dataframe]==2024.2.1", "distributed==2024.2.1",
@@ -155,9 +155,8 @@ def run_deeptgi(method: str, dataset: str, folder: Path, out: Path) -> dict:
     fit = [_console("deeptgi-train"), "fit", "--expr", str(spec["expr"]),
            "--labels", str(folder / "train_labels.csv"), "--negatives", spec["negatives"], "--config", "lite",
            "--seed", "0", "--threads", "1", "--out", str(model), "-q"]
-    if method in ("lite", "crossfit"):
-        # Their cached predictions were made before the prior offset became the default.
-        fit += ["--no-prior-offset"]
+    if method == "lite-prior":
+        fit += ["--prior-offset"]
     if method == "crossfit":
         fit += ["--crossfit", "5"]
     fit_cost = measured(fit, folder / f"{method}-fit.log")

@@ -178,11 +178,8 @@ def test_fit_with_crossfit_exports_the_members_and_records_their_epochs(tmp_path
 
     _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
     out_model, checkpoint = tmp_path / "m.onnx", tmp_path / "m.pt"
-    # Without the prior offset: on these few synthetic pairs, two epochs of the residual network
-    # rank the out-of-fold pairs below chance, and no calibration is stored for such scores.
     code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
-                                 *FAST, "--crossfit", "2", "--no-prior-offset", "--out", str(out_model),
-                                 "--checkpoint", str(checkpoint)])
+                                 *FAST, "--crossfit", "2", "--out", str(out_model), "--checkpoint", str(checkpoint)])
     assert code == 0, err
     session = ort.InferenceSession(str(out_model), providers=["CPUExecutionProvider"])
     metadata = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(out_model))

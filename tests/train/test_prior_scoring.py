@@ -1,4 +1,4 @@
-"""A model trained with the prior offset (the default) carries its target table, and every scoring
+"""A model trained with the prior offset (--prior-offset) carries its target table, and every scoring
 path adds it the same way: PyTorch network + offset, the factorized ONNX runtime over all pairs,
 listed pairs, the API and the command line."""
 
@@ -25,7 +25,7 @@ def _fit(shared_data, tmp_path_factory, *extra):
 
 @pytest.fixture(scope="module")
 def prior_model(shared_data, tmp_path_factory):
-    return _fit(shared_data, tmp_path_factory)
+    return _fit(shared_data, tmp_path_factory, "--prior-offset")
 
 
 def _network_and_offset(model_path, checkpoint, expression_path, tfs, genes, case_insensitive=False):
@@ -134,7 +134,7 @@ def test_a_crossfitted_model_with_the_offset_exports_its_table_and_onnx_matches_
                                                                                       tmp_path_factory):
     import deeptgi_rt
 
-    model_path, checkpoint = _fit(shared_data, tmp_path_factory, "--crossfit", "2", "--epochs", "1")
+    model_path, checkpoint = _fit(shared_data, tmp_path_factory, "--prior-offset", "--crossfit", "2", "--epochs", "1")
     expression = shared_data / "mhsc-e" / "expression.csv"
     model = deeptgi_rt.load_model(model_path, device="cpu")
     meta = model.metadata

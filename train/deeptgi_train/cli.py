@@ -57,13 +57,13 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                                "scores (default: one network and a --validation-fraction split); scoring cost "
                                "grows K-fold")
     prior = training.add_mutually_exclusive_group()
-    prior.add_argument("--prior-offset", dest="prior_offset", action="store_true", default=None,
+    prior.add_argument("--prior-offset", dest="prior_offset", action="store_true", default=False,
                        help="train the network on the residual of the label-only target prior (the logit of each "
                             "target's label rate among the fitted pairs, added as a fixed offset), so it learns what "
                             "the prior does not say; the model carries the per-target table and scoring adds it "
-                            "back (default, except with --negatives degree-matched or --swap-augment)")
+                            "back (not the default: ahead on validation target-wise AUROC, behind genome-wide; docs/training.md)")
     prior.add_argument("--no-prior-offset", dest="prior_offset", action="store_false",
-                       help="train the network on the labels alone (the default before the prior offset)")
+                       help="train the network on the labels alone (the default)")
     training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     training.add_argument("--threads", default="auto", metavar="N|auto",
                           help="threads for torch, numba and BLAS (default auto: the usable cores, "
@@ -150,26 +150,12 @@ def _configs(args):
         if args.negatives == "degree-matched":
             raise InputError(f"--crossfit {args.crossfit} with --negatives degree-matched: not supported yet "
                              "(each member would need its own negatives); use one network")
-    _resolve_prior_offset(args)
     if args.prior_offset and args.negatives == "degree-matched":
         raise InputError("--prior-offset with --negatives degree-matched: not supported (matched negatives "
                          "already take the target prior away); choose one")
     if args.prior_offset and args.swap_augment:
         raise InputError("--prior-offset with --swap-augment: a swapped pair has no target prior; choose one")
     return model_config(args.config, **overrides), with_epochs(train, args.epochs)
-
-
-def _resolve_prior_offset(args) -> None:
-    """``args.prior_offset`` made True or False: the default (``None``) is the prior offset,
-    switched off with one info line where the run asks for something it excludes."""
-    if args.prior_offset is not None:
-        return
-    conflict = ("--negatives degree-matched" if args.negatives == "degree-matched"
-                else "--swap-augment" if args.swap_augment else None)
-    args.prior_offset = conflict is None
-    if conflict is not None and not args.quiet:
-        print(f"deeptgi-train: note: {conflict} trains without the target prior offset (as --no-prior-offset)",
-              file=sys.stderr)
 
 
 def _crossfit(args) -> int:
