@@ -127,8 +127,8 @@ class DeepTGIModel:
                      batch_size: int = DEFAULT_BATCH_SIZE, layout: Layout | None = None,
                      bulk_layout: Layout | None = None, case_insensitive: bool = False, min_coverage: float = 1.0,
                      unknown_pairs: UnknownPairs = "skip", transform: Transform = "none",
-              bulk_transform: Transform = "none", var_names_column: str | None = None,
-              target_prior: bool = True) -> Iterator[pyarrow.RecordBatch]:
+                     bulk_transform: Transform = "none", var_names_column: str | None = None,
+                     target_prior: bool = True) -> Iterator[pyarrow.RecordBatch]:
         """Stream the scored edges as ``pyarrow.RecordBatch`` es (TF and target
         dictionary-encoded, score float32), in bounded memory.
 
@@ -167,7 +167,8 @@ class DeepTGIModel:
             expression, bulk=bulk, tfs=tfs, genes=genes, pairs=pairs, top_k=top_k, threshold=threshold,
             batch_size=batch_size, layout=layout, bulk_layout=bulk_layout, case_insensitive=case_insensitive,
             min_coverage=min_coverage, unknown_pairs=unknown_pairs, transform=transform,
-            bulk_transform=bulk_transform, var_names_column=var_names_column, target_prior=target_prior, format=format, max_sort_edges=max_sort_edges))
+            bulk_transform=bulk_transform, var_names_column=var_names_column, target_prior=target_prior,
+            format=format, max_sort_edges=max_sort_edges))
 
     def write_request(self, out: PathLike, request: ScoreRequest) -> ScoreSummary:
         """:meth:`write` for a ready :class:`ScoreRequest`: the output path is checked, then the run prepared."""
