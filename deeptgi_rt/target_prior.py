@@ -20,10 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from .errors import InputError
+from .thresholds import score_logits
 
-# Network probabilities are clipped this far from 0 and 1 before their logit is taken, so a
-# saturated float32 score stays finite.
-PROBABILITY_CLIP = 1e-7
 TARGET_PRIOR_SOURCE = "target label rate over the fitted labelled pairs, (pos+0.5)/(pairs+1)"
 
 
@@ -65,12 +63,12 @@ def target_offsets(prior: dict, target_names: Sequence[str], *, case_insensitive
 
 
 def add_target_prior(probabilities: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """``sigmoid(logit(p) + offset)`` in float64, returned as float32.
+    """``sigmoid(logit(p) + offset)`` in float64 (``p`` clipped as
+    :func:`deeptgi_rt.thresholds.score_logits` clips), returned as float32.
 
     Args:
         probabilities: float32 network scores, any shape (``[n]`` or ``[tfs, targets]``).
         offsets: float64 logits broadcastable to ``probabilities`` (``[n]`` or ``[targets]``).
     """
-    p = np.clip(probabilities.astype(np.float64), PROBABILITY_CLIP, 1.0 - PROBABILITY_CLIP)
-    logit = np.log(p) - np.log1p(-p) + offsets
+    logit = score_logits(probabilities) + offsets
     return (0.5 * (1.0 + np.tanh(0.5 * logit))).astype(np.float32)

@@ -17,9 +17,8 @@ from typing import Any
 import numpy as np
 
 from deeptgi_rt.errors import InputError
+from deeptgi_rt.thresholds import score_logits
 
-# Scores are float32 probabilities; 1e-7 keeps logit(1.0) finite without moving any real score.
-_SCORE_CLIP = 1e-7
 # A tiny ridge keeps slope and intercept finite when the held-out scores separate the labels
 # perfectly (tiny data sets); on real data (thousands of pairs) it moves neither in 4 digits.
 RIDGE = 1e-4
@@ -39,13 +38,13 @@ def platt_fit(scores: np.ndarray, labels: np.ndarray, *, ridge: float = RIDGE,
     Returns:
         ``(slope, intercept)`` of ``P(label = 1) = sigmoid(slope * logit(score) + intercept)``.
     """
-    p = np.clip(np.asarray(scores, dtype=np.float64), _SCORE_CLIP, 1.0 - _SCORE_CLIP)
+    x = score_logits(scores)
     y = np.asarray(labels, dtype=np.float64)
-    if p.shape != y.shape or p.ndim != 1:
-        raise ValueError(f"scores {p.shape} and labels {y.shape} must be two equal-length vectors")
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"scores {x.shape} and labels {y.shape} must be two equal-length vectors")
     if not 0 < y.sum() < len(y):
         raise InputError(f"Platt scaling needs positive and negative held-out pairs, got {int(y.sum())} of {len(y)}")
-    design = np.column_stack([np.log(p) - np.log1p(-p), np.ones_like(p)])
+    design = np.column_stack([x, np.ones_like(x)])
     weights = np.zeros(2)
 
     def loss(w: np.ndarray) -> float:

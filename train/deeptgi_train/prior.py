@@ -47,8 +47,7 @@ def target_prior_logits(dataset: PairDataset, fit_idx: np.ndarray) -> np.ndarray
     fitted[fit_idx] = True
     own_positive = own_positive - np.where(fitted, labels, 0.0)
     own_pairs = own_pairs - fitted
-    rate = (own_positive + 0.5) / (own_pairs + 1.0)
-    return (np.log(rate) - np.log1p(-rate)).astype(np.float32)
+    return _rate_logits(own_positive, own_pairs).astype(np.float32)
 
 
 def target_prior_table(dataset: PairDataset, fit_idx: np.ndarray) -> dict:
@@ -63,8 +62,7 @@ def target_prior_table(dataset: PairDataset, fit_idx: np.ndarray) -> dict:
     """
     positives, pairs = _target_counts(dataset, np.asarray(fit_idx, dtype=np.int64))
     fitted = np.flatnonzero(pairs > 0)
-    rate = (positives[fitted] + 0.5) / (pairs[fitted] + 1.0)
-    logits = np.log(rate) - np.log1p(-rate)
+    logits = _rate_logits(positives[fitted], pairs[fitted])
     return {"genes": [dataset.entities[row] for row in fitted], "logits": [float(value) for value in logits],
             "default_logit": 0.0, "source": TARGET_PRIOR_SOURCE}
 
@@ -76,3 +74,9 @@ def _target_counts(dataset: PairDataset, fit_idx: np.ndarray) -> tuple[np.ndarra
     positives = np.bincount(targets, weights=dataset.labels[fit_idx].astype(np.float64), minlength=n_entities)
     pairs = np.bincount(targets, minlength=n_entities).astype(np.float64)
     return positives, pairs
+
+
+def _rate_logits(positives: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """float64 logit of the smoothed label rate ``(positives + 0.5) / (pairs + 1)`` (never 0 or 1)."""
+    rate = (positives + 0.5) / (pairs + 1.0)
+    return np.log(rate) - np.log1p(-rate)
