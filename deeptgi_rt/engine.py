@@ -61,6 +61,8 @@ class ScoreRun:
         on_finish: called with the summary once the output is complete.
         target_offsets: float64 ``[targets]`` the model's target prior logits added to the
             network's scores, or ``None`` (network alone).
+        threshold_shifted: the summary's model threshold is the Youden cut moved to the
+            training network's density (:attr:`~deeptgi_rt.thresholds.ModelThreshold.shifted`).
     """
 
     model: ScoringModel
@@ -80,6 +82,7 @@ class ScoreRun:
     target_of_row: np.ndarray | None = None
     on_finish: Callable[[ScoreSummary], None] | None = None
     target_offsets: np.ndarray | None = None
+    threshold_shifted: bool = False
     _selection: EdgeSelection | None = field(default=None, repr=False)
 
     # ----------------------------------------------------------------- outputs
@@ -203,7 +206,7 @@ class ScoreRun:
         self.summary.pairs_scored = selection.pairs_scored
         self.summary.edges_over_threshold = int(selection.over_per_tf.sum())
         self.summary.top_tfs = selection.top_tfs(self.tf_names)
-        if self.summary.edges_over_threshold == 0 and self.summary.pairs_scored and "moved to" in self.summary.threshold_how:
+        if self.summary.edges_over_threshold == 0 and self.summary.pairs_scored and self.threshold_shifted:
             # Measured on mdc-lite: its scores stop at 0.990, under the 0.9905 the shift asks for.
             self.reporter.warn(f"no pair reaches the genome-wide threshold {self.summary.threshold:.4g}: the model's "
                                "scores are not calibrated that far; --threshold density keeps the top-scored pairs at the "
@@ -327,7 +330,7 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
         tf_table=tf_table, gene_table=gene_table, self_target=target_of_row[tf_rows],
         pairs_total=int(pairs_total), expected_edges=int(expected),
         pair_source=pair_source, gene_index=index, tf_of_row=tf_of_row, target_of_row=target_of_row,
-        on_finish=on_finish, target_offsets=offsets,
+        on_finish=on_finish, target_offsets=offsets, threshold_shifted=threshold.shifted,
     )
 
 
