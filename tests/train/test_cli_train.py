@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,6 +90,9 @@ def test_cv_and_fit_on_mdc_with_balanced_negatives(shared_data, tmp_path, capsys
     assert code == 0, err
     report = json.loads((tmp_path / "rep" / "metrics.json").read_text())
     assert report["settings"]["n_positive"] * 2 == report["settings"]["n_pairs"]
+    # TFs held out: five cross-fitted members per fold unless --crossfit says otherwise.
+    assert report["settings"]["crossfit"] == 5 and report["settings"]["validation_fraction"] is None
+    assert "5 cross-fitted networks per fold" in out
     assert 0.0 <= report["summary"]["auroc"]["mean"] <= 1.0
     code, _, err = _run(capsys, ["fit", *inputs, *FAST, "--out", str(tmp_path / "m.onnx")])
     assert code == 0, err
@@ -217,7 +221,7 @@ def test_fit_with_bulk_uses_shared_genes_and_records_both_modalities(tmp_path, c
 @pytest.mark.parametrize("option, message", [(["--folds", "1"], "--folds 1"), (["--epochs", "0"], "--epochs 0"),
                                              (["--batch-size", "1"], "--batch-size 1"),
                                              (["--members", "0"], "--members 0"),
-                                             (["--crossfit", "1"], "--crossfit 1"),
+                                             (["--crossfit", "0"], "--crossfit 0"),
                                              (["--crossfit", "3", "--members", "2"], "--members 2")])
 def test_bad_options_give_one_line_errors(tmp_path, capsys, option, message):
     (tmp_path / "labels.csv").write_text("TF,Target,Label\nA,B,1\nA,C,0\nB,C,1\nB,D,0\n")
@@ -369,3 +373,16 @@ def test_fit_with_degree_matched_negatives_on_a_positives_only_network(shared_da
                                  str(data / "network-specific.csv"), "--negatives", "degree-matched", "--crossfit", "2",
                                  *FAST, "--out", str(tmp_path / "n.onnx")])
     assert code == 2 and "degree-matched" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cv_crossfit_one_keeps_one_network_with_tfs_held_out(tmp_path, capsys):
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    base = ["cv", "--expr", str(examples / "mhsc-e.parquet"), "--labels", str(examples / "mhsc-e-pairs.csv"),
+            *FAST, "--folds", "2", "--split", "tf", "--baselines", "none"]
+    code, out, err = _run(capsys, [*base, "--crossfit", "1", "--report", str(tmp_path / "one")])
+    assert code == 0, err
+    settings = json.loads((tmp_path / "one" / "metrics.json").read_text())["settings"]
+    assert settings["crossfit"] == 1 and settings["validation_fraction"] == 0.15
+    assert "one network per fold" in out
+    code, _, err = _run(capsys, [*base, "--crossfit", "0"])
+    assert code == 2 and "--crossfit 0" in err and len(err.strip().splitlines()) == 1

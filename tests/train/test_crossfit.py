@@ -8,7 +8,7 @@ import pytest
 from deeptgi_rt.errors import InputError
 from deeptgi_train.configs import model_config, train_config
 from deeptgi_train.crossfit import train_crossfit
-from deeptgi_train.cv import run_cv
+from deeptgi_train.cv import default_crossfit, run_cv
 from deeptgi_train.splits import kfold
 from deeptgi_train.trainer import predict
 
@@ -87,3 +87,10 @@ def test_a_part_without_both_classes_names_the_crossfit_option():
     dataset.labels[:3] = 1
     with pytest.raises(InputError, match="--crossfit 5"):
         _crossfit(dataset, np.arange(200), parts=5)
+
+
+def test_cross_validation_cross_fits_five_members_only_when_tfs_or_targets_are_held_out():
+    assert [default_crossfit(protocol) for protocol in ("random", "tf", "gene")] == [1, 5, 5]
+    # Degree-matched negatives do not combine with cross-fitting: one network.
+    assert default_crossfit("tf", degree_matched=True) == 1
+

@@ -129,7 +129,7 @@ def test_only_the_fitted_negatives_change_and_held_out_entities_stay_out(protoco
 def test_cv_with_degree_matched_negatives_tests_the_same_pairs_as_without():
     dataset = _pair_dataset()
     train = train_config("tiny", threads=1, epochs=1)
-    kwargs = dict(protocol="tf", folds=3, seed=0, baselines=())
+    kwargs = dict(protocol="tf", folds=3, seed=0, baselines=(), crossfit=1)
     plain = run_cv(dataset, model_config("tiny"), train, **kwargs)
     matched = run_cv(dataset, model_config("tiny"), train, degree_matched=True, **kwargs)
     assert matched.settings["degree_matched_negatives"] is True

@@ -54,8 +54,9 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--crossfit", type=int, metavar="K",
                           help="train K networks, each on K-1 of K parts of the training pairs and early-stopped "
                                "on the last, averaged in one model; the threshold comes from their out-of-fold "
-                               "scores (default: one network and a --validation-fraction split); scoring cost "
-                               "grows K-fold")
+                               "scores; 1 = one network and a --validation-fraction split (default: fit, and cv "
+                               "--split random, one network; cv --split tf|gene, 5, since a few held-out TFs or "
+                               "targets are too small a validation part; docs/training.md); scoring cost grows K-fold")
     prior = training.add_mutually_exclusive_group()
     prior.add_argument("--prior-offset", dest="prior_offset", action="store_true", default=False,
                        help="train the network on the residual of the label-only target prior (the logit of each "
@@ -147,7 +148,7 @@ def _configs(args):
         from .crossfit import check_parts
 
         check_parts(args.crossfit, args.members or 1)
-        if args.negatives == "degree-matched":
+        if args.crossfit > 1 and args.negatives == "degree-matched":
             raise InputError(f"--crossfit {args.crossfit} with --negatives degree-matched: not supported yet "
                              "(each member would need its own negatives); use one network")
     if args.prior_offset and args.negatives == "degree-matched":
@@ -159,6 +160,7 @@ def _configs(args):
 
 
 def _crossfit(args) -> int:
+    """``fit``'s member count: one network unless ``--crossfit`` asks for more."""
     return 1 if args.crossfit is None else args.crossfit
 
 
@@ -178,7 +180,7 @@ def run_cv(args) -> int:
         raise InputError("--baselines none: give it alone")
     baselines = tuple(BASELINE_CHOICES[name] for name in args.baselines if name != "none")
     result = cross_validate(training.dataset, model, train, protocol=args.split, folds=args.folds, seed=args.seed,
-                            validation_fraction=args.validation_fraction, crossfit=_crossfit(args),
+                            validation_fraction=args.validation_fraction, crossfit=args.crossfit,
                             degree_matched=args.negatives == "degree-matched", prior_offset=args.prior_offset,
                             baselines=baselines, reporter=reporter)
     result.settings["data"] = {"expr": args.expr, "bulk": args.bulk, "labels": args.labels,
@@ -216,7 +218,7 @@ def run_fit(args) -> int:
     v = result.validation
     reporter.info(
         f"validation ({len(result.validation_idx)} pairs, {args.split} protocol"
-        f"{', out-of-fold' if args.crossfit else ''}): "
+        f"{', out-of-fold' if _crossfit(args) > 1 else ''}): "
         f"AUROC {v['auroc']:.3f}, AUPR {v['aupr']:.3f}, "
         f"threshold {result.threshold:.3f} (ACC {v['acc']:.3f}, F1 {v['f1']:.3f}); best epoch "
         f"{result.trained.best_epoch}"

@@ -63,10 +63,11 @@ class CrossfitResult:
 
 
 def check_parts(parts: int, members: int = 1) -> None:
-    """Refuse a cross-fitting part count below 2, or one combined with side-by-side members."""
-    if parts < 2:
-        raise InputError(f"--crossfit {parts}: need at least 2 parts (leave it out for one network)")
-    if members > 1:
+    """Refuse a part count below 1, or cross-fitting (2 or more parts) combined with side-by-side
+    members; 1 asks for one network with a validation split."""
+    if parts < 1:
+        raise InputError(f"--crossfit {parts}: need at least 1 (1 = one network, 2 or more = cross-fitted members)")
+    if parts > 1 and members > 1:
         raise InputError(f"--crossfit {parts} with --members {members}: cross-fitting already trains "
                          f"{parts} members; use one of the two")
 
@@ -98,6 +99,8 @@ def train_crossfit(dataset: PairDataset, train_idx: np.ndarray, model_config, co
     from .model import DeepTGIEnsemble
 
     check_parts(parts, model_config.members)
+    if parts < 2:
+        raise InputError(f"--crossfit {parts}: cross-fitting needs at least 2 parts")
     train_idx = np.sort(np.asarray(train_idx, dtype=np.int64))
     started = time.perf_counter()
     out_of_fold = np.empty(len(train_idx), dtype=np.float32)

@@ -40,7 +40,9 @@ def print_table(result: CVResult, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    table = Table(title=f"DeepTGI {len(result.folds)}-fold cross-validation, {result.protocol} split "
+    members = result.settings.get("crossfit", 1)
+    model = f"{members} cross-fitted networks per fold" if members > 1 else "one network per fold"
+    table = Table(title=f"DeepTGI {len(result.folds)}-fold cross-validation, {result.protocol} split, {model} "
                         "(ACC/F1/recall/precision at the validation threshold)",
                   box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
     table.add_column("fold", justify="right", no_wrap=True, min_width=4)
