@@ -17,11 +17,11 @@ from .test_trainer import _dataset
 
 
 def _dense_pairs():
-    """Six TFs (rows 0-5) and four targets (rows 6-9). Fitted pairs 0-11 use TFs 0-3 only; TF 4
-    is in a held-out pair only and TF 5 in none. Target 6 is a fitted positive of every fitted
-    TF (no decoy possible); target 7 of TFs 0 and 1; target 8 of TF 2, and a held-out positive
-    of TF 3 (pair 12); target 9 of TF 1."""
-    tf = [0, 1, 2, 3, 0, 1, 2, 2, 0, 1, 2, 3, 3, 4]
+    """TFs are rows 0-5, targets rows 6-9. Fitted pairs 0-11: fitted positives per TF 0: 2,
+    1: 3, 2: 2, 3: 1; TF 5 has a fitted negative only, TF 4 a held-out pair only. Target 6 is a
+    fitted positive of TFs 0-3 (no decoy possible); target 7 of TFs 0 and 1; target 8 of TF 2
+    and a held-out positive of TF 3 (pair 12); target 9 of TF 1."""
+    tf = [0, 1, 2, 3, 0, 1, 2, 2, 0, 1, 2, 5, 3, 4]
     gene = [6, 6, 6, 6, 7, 7, 7, 8, 8, 9, 9, 9, 8, 9]
     label = [1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1]
     features = np.random.default_rng(0).normal(size=(10, 1, 6)).astype(np.float32)
@@ -30,32 +30,41 @@ def _dense_pairs():
                        feature_genes=[f"f{i}" for i in range(6)])
 
 
-def test_decoys_are_fitted_tfs_and_never_a_fitted_positive_of_the_target():
+POSITIVES_PER_TF = {0: 2, 1: 3, 2: 2, 3: 1}
+
+
+def test_decoys_are_tfs_of_fitted_positives_drawn_as_often_as_they_are_one_and_never_a_fitted_positive():
     dataset = _dense_pairs()
     decoys = DecoyTFs.from_pairs(dataset, np.arange(12))
-    assert decoys.tf_rows.tolist() == [0, 1, 2, 3]
+    assert decoys.tfs.tolist() == [0, 1, 2, 3] and decoys.weights.tolist() == [2, 3, 2, 1]
     fitted_positives = {(t, g) for t, g, y in zip(dataset.tf_idx[:12], dataset.gene_idx[:12], dataset.labels[:12])
                         if y == 1}
-    genes = np.repeat([6, 7, 8, 9], 500)
+    n = 6000
+    genes = np.repeat([6, 7, 8, 9], n)
     drawn = decoys.draw(genes, np.random.default_rng(1))
-    assert np.all(drawn[genes == 6] == -1)  # every fitted TF targets it: the pair is dropped
+    assert np.all(drawn[genes == 6] == -1)  # every TF with a fitted positive targets it: dropped
     for gene in (7, 8, 9):
-        got = set(drawn[genes == gene].tolist())
-        allowed = {t for t in range(4) if (t, gene) not in fitted_positives}
-        # Every allowed TF is drawn (uniform over them), nothing else, never the held-out TF 4.
-        assert got == allowed
+        allowed = {t: w for t, w in POSITIVES_PER_TF.items() if (t, gene) not in fitted_positives}
+        got = drawn[genes == gene]
+        # Only allowed TFs (never the held-out TF 4 nor TF 5 without a fitted positive), each
+        # in proportion to its fitted positives.
+        assert set(got.tolist()) == set(allowed)
+        total = sum(allowed.values())
+        for tf, weight in allowed.items():
+            assert np.mean(got == tf) == pytest.approx(weight / total, abs=0.03)
     # Held-out labels do not steer training: (3, 8) is positive only outside the fitted pairs.
     assert 3 in set(drawn[genes == 8].tolist())
 
 
-def test_decoy_draws_fall_back_to_an_exact_draw_when_rejection_keeps_failing():
+def test_the_exact_fallback_draws_as_rejection_does(monkeypatch):
     dataset = _dense_pairs()
     decoys = DecoyTFs.from_pairs(dataset, np.arange(12))
-    # Target 7: two of four TFs are positives, so some of 4000 draws exhaust the rejection rounds.
-    drawn = decoys.draw(np.full(4000, 7), np.random.default_rng(2))
-    assert set(drawn.tolist()) == {2, 3}
-    counts = np.bincount(drawn, minlength=4)[2:]
-    assert abs(counts[0] - counts[1]) < 300  # uniform over the allowed two
+    monkeypatch.setattr(DecoyTFs, "REJECTION_ROUNDS", 0)  # every draw through the fallback
+    drawn = decoys.draw(np.repeat([6, 7, 8], 3000), np.random.default_rng(2))
+    assert np.all(drawn[:3000] == -1)
+    assert set(drawn[3000:6000].tolist()) == {2, 3}
+    assert np.mean(drawn[3000:6000] == 2) == pytest.approx(2 / 3, abs=0.03)
+    assert np.mean(drawn[6000:] == 1) == pytest.approx(3 / 6, abs=0.03)
 
 
 class TargetOnly:
