@@ -161,8 +161,9 @@ def _configs(args):
     if args.prior_offset and args.swap_augment:
         raise InputError("--prior-offset with --swap-augment: a swapped pair has no target prior; choose one")
     if train.tf_contrast > 0 and (args.prior_offset or args.swap_augment):
-        raise InputError(f"--tf-contrast {train.tf_contrast:g} with --{'prior-offset' if args.prior_offset else 'swap-augment'}: "
-                         "not supported (a decoy pair has no offset of its own; a swapped pair's TF is a target); choose one")
+        other, why = (("--prior-offset", "a decoy pair is no labelled pair and has no offset") if args.prior_offset
+                      else ("--swap-augment", "a swapped pair's TF is a target"))
+        raise InputError(f"--tf-contrast {train.tf_contrast:g} with {other}: not supported ({why}); choose one")
     return model_config(args.config, **overrides), with_epochs(train, args.epochs)
 
 
