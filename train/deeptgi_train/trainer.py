@@ -145,9 +145,9 @@ class DecoyTFs:
     drawn as often as it is one (the TF of a fitted positive drawn uniformly), so the decoys'
     TFs follow the positives' TFs: a score of the TF alone (how many targets a TF has) gains
     as little from the term as a score of the target alone. Drawn uniformly over TFs instead,
-    the term rewarded TF out-degree: on mhsc-e with targets held out (balanced negatives per
-    TF, so out-degree says nothing within a target) validation target-wise AUROC fell from
-    0.828 to 0.695 (docs/training.md). A decoy pair (t', g) is never a fitted positive, and only fitted pairs are
+    the term rewarded TFs with many edges: on mhsc-e with targets held out, where a target's
+    labelled negatives come from TFs with more edges than its positives, validation target-wise
+    AUROC fell from 0.828 to 0.695 (docs/training.md). A decoy pair (t', g) is never a fitted positive, and only fitted pairs are
     consulted: a validation- or test-only TF is never a decoy and held-out labels cannot steer
     training.
 
