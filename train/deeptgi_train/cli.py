@@ -65,6 +65,11 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                             "back (not the default: ahead on validation target-wise AUROC, behind genome-wide; docs/training.md)")
     prior.add_argument("--no-prior-offset", dest="prior_offset", action="store_false",
                        help="train the network on the labels alone (the default)")
+    training.add_argument("--tf-contrast", type=float, metavar="W",
+                          help="add W x a within-target contrast to the loss: each positive pair (TF, target) "
+                               "is scored against a decoy TF of the fitted pairs for the same target, so only "
+                               "TF-specific signal lowers it (default: 0, off; a second forward pass per batch; "
+                               "docs/training.md)")
     training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     training.add_argument("--threads", default="auto", metavar="N|auto",
                           help="threads for torch, numba and BLAS (default auto: the usable cores, "
@@ -138,7 +143,7 @@ def _configs(args):
     threads = resolve_threads(args.threads)
     limit_threads(threads)  # before the PCC features are computed (numba, BLAS)
     train = train_config(args.config, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         threads=threads, swap_augment=args.swap_augment)
+                         threads=threads, swap_augment=args.swap_augment, tf_contrast=args.tf_contrast)
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs {args.epochs}: need at least 1 epoch")
     if args.members is not None and args.members < 1:
@@ -156,6 +161,10 @@ def _configs(args):
                          "already take the target prior away); choose one")
     if args.prior_offset and args.swap_augment:
         raise InputError("--prior-offset with --swap-augment: a swapped pair has no target prior; choose one")
+    if train.tf_contrast > 0 and (args.prior_offset or args.swap_augment):
+        other, why = (("--prior-offset", "a decoy pair is no labelled pair and has no offset") if args.prior_offset
+                      else ("--swap-augment", "a swapped pair's TF is a target"))
+        raise InputError(f"--tf-contrast {train.tf_contrast:g} with {other}: not supported ({why}); choose one")
     return model_config(args.config, **overrides), with_epochs(train, args.epochs)
 
 

@@ -271,6 +271,12 @@ class TrainConfig:
             every training pair; 0 disables it.
         optimizer: ``"radam"`` (the paper's; weight decay as an L2 term in the gradient) or
             ``"adamw"`` (weight decay decoupled from the adaptive step).
+        tf_contrast: weight of the within-target contrast; 0 disables it. Each positive pair
+            (t, g) of a batch is paired with a decoy (t', g), t' a TF of the fitted pairs drawn
+            uniformly such that (t', g) is not a fitted positive, and the loss gains
+            ``tf_contrast * mean(softplus(s(t', g) - s(t, g)))``. A score of the target alone
+            cannot lower that term, so it adds gradient only towards TF-specific signal, while
+            the BCE keeps learning which targets are frequent (see docs/training.md).
     """
 
     epochs: int = 60
@@ -288,6 +294,7 @@ class TrainConfig:
     ema: float = 0.0
     input_noise: float = 0.0
     optimizer: Literal["radam", "adamw"] = "radam"
+    tf_contrast: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The hyperparameters as a JSON-ready dict."""
@@ -305,6 +312,8 @@ def train_config(name: str = "lite", **overrides: Any) -> TrainConfig:
         raise InputError(f"--epochs {config.epochs}: need at least 1 epoch")
     if config.batch_size < 2:
         raise InputError(f"--batch-size {config.batch_size}: batch norm needs at least 2 pairs per batch")
+    if not config.tf_contrast >= 0:
+        raise InputError(f"--tf-contrast {config.tf_contrast:g}: the weight must be >= 0")
     return config
 
 
