@@ -272,8 +272,9 @@ class TrainConfig:
         optimizer: ``"radam"`` (the paper's; weight decay as an L2 term in the gradient) or
             ``"adamw"`` (weight decay decoupled from the adaptive step).
         tf_contrast: weight of the within-target contrast; 0 disables it. Each positive pair
-            (t, g) of a batch is paired with a decoy (t', g), t' a TF of the fitted pairs drawn
-            uniformly such that (t', g) is not a fitted positive, and the loss gains
+            (t, g) of a batch is paired with a decoy (t', g), t' the TF of a fitted positive
+            drawn uniformly (so TFs in proportion to their fitted edges) such that (t', g) is not
+            a fitted positive, and the loss gains
             ``tf_contrast * mean(softplus(s(t', g) - s(t, g)))``. A score of the target alone
             cannot lower that term, so it adds gradient only towards TF-specific signal, while
             the BCE keeps learning which targets are frequent (see docs/training.md).
