@@ -19,7 +19,9 @@ Methods (each run as its own process, measured by ``os.wait4``: wall, CPU, peak 
   the target prior, whose table the model carries) then ``deeptgi-rt score --tfs TEST`` (one
   network, scored with its target prior);
 * ``lite``: the same without ``--prior-offset`` (the default);
+* ``lite-contrast``: ``lite`` with ``--tf-contrast 1`` (a within-target contrast term in the loss);
 * ``crossfit``: ``lite`` with ``--crossfit 5``;
+* ``crossfit-contrast``: both;
 * ``grnboost2``: arboreto 0.1.6 ``grnboost2`` (test TFs as regulators, all genes as targets,
   one in-process dask worker thread), run from a separate virtual environment this script
   creates (``--peer-venv``), because arboreto needs ``dask[dataframe]==2024.2.1`` and
@@ -35,7 +37,7 @@ bootstrap 95 % intervals over test TFs, and for each DeepTGI method the paired b
 its difference from the label-only prior (same resamples of test TFs for both).
 
 Run: python benchmarks/grn.py [--datasets mdc mhsc-e] [--seeds 0 1 2]
-     [--methods lite-prior lite crossfit grnboost2 pcc prior] [--bootstrap 1000] [--evaluate]
+     [--methods lite-prior lite lite-contrast crossfit crossfit-contrast grnboost2 pcc prior] [--bootstrap 1000] [--evaluate]
 """
 
 from __future__ import annotations
@@ -54,10 +56,15 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 WORK = REPO / "benchmarks" / ".grn-work"
 RESULTS = REPO / "benchmarks" / "results" / "grn.json"
-METHODS = ("lite-prior", "lite", "crossfit", "grnboost2", "pcc", "prior")
-DEEPTGI_METHODS = ("lite-prior", "lite", "crossfit")
+# Each DeepTGI method is `deeptgi-train fit --config lite` with these options.
+FIT_OPTIONS = {"lite-prior": ["--prior-offset"], "lite": [], "lite-contrast": ["--tf-contrast", "1"],
+               "crossfit": ["--crossfit", "5"], "crossfit-contrast": ["--crossfit", "5", "--tf-contrast", "1"]}
+DEEPTGI_METHODS = tuple(FIT_OPTIONS)
+METHODS = (*DEEPTGI_METHODS, "grnboost2", "pcc", "prior")
 LABELS = {"lite-prior": "DeepTGI lite --prior-offset, one network",
-          "lite": "DeepTGI lite, one network", "crossfit": "DeepTGI lite --crossfit 5",
+          "lite": "DeepTGI lite, one network", "lite-contrast": "DeepTGI lite --tf-contrast 1, one network",
+          "crossfit": "DeepTGI lite --crossfit 5",
+          "crossfit-contrast": "DeepTGI lite --crossfit 5 --tf-contrast 1",
           "grnboost2": "GRNBoost2 (arboreto 0.1.6)", "pcc": "|PCC|",
           "prior": "label-only prior (target in-degree among training edges)"}
 PEER_PACKAGES = ("arboreto==0.1.6", "dask[dataframe]==2024.2.1", "distributed==2024.2.1",
@@ -154,11 +161,7 @@ def run_deeptgi(method: str, dataset: str, folder: Path, out: Path) -> dict:
     model = folder / f"{method}.onnx"
     fit = [_console("deeptgi-train"), "fit", "--expr", str(spec["expr"]),
            "--labels", str(folder / "train_labels.csv"), "--negatives", spec["negatives"], "--config", "lite",
-           "--seed", "0", "--threads", "1", "--out", str(model), "-q"]
-    if method == "lite-prior":
-        fit += ["--prior-offset"]
-    if method == "crossfit":
-        fit += ["--crossfit", "5"]
+           "--seed", "0", "--threads", "1", "--out", str(model), "-q", *FIT_OPTIONS[method]]
     fit_cost = measured(fit, folder / f"{method}-fit.log")
     score = [_console("deeptgi-rt"), "score", str(spec["expr"]), "--model", str(model),
              "--tfs", str(folder / "test_tfs.txt"), "--threads", "1", "--device", "cpu", "--out", str(out), "-q"]
