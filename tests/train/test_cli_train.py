@@ -386,3 +386,8 @@ def test_cv_crossfit_one_keeps_one_network_with_tfs_held_out(tmp_path, capsys):
     assert "one network per fold" in out
     code, _, err = _run(capsys, [*base, "--crossfit", "0"])
     assert code == 2 and "--crossfit 0" in err and len(err.strip().splitlines()) == 1
+    # Side-by-side members do not combine with cross-fitting, so they keep the one validation split.
+    code, out, err = _run(capsys, [*base, "--members", "2", "--report", str(tmp_path / "two")])
+    assert code == 0, err
+    assert json.loads((tmp_path / "two" / "metrics.json").read_text())["settings"]["crossfit"] == 1
+    assert "2 side-by-side networks per fold" in out

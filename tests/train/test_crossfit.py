@@ -93,4 +93,6 @@ def test_cross_validation_cross_fits_five_members_only_when_tfs_or_targets_are_h
     assert [default_crossfit(protocol) for protocol in ("random", "tf", "gene")] == [1, 5, 5]
     # Degree-matched negatives do not combine with cross-fitting: one network.
     assert default_crossfit("tf", degree_matched=True) == 1
+    # Nor do side-by-side members: --members 3 alone must not meet a --crossfit the user never gave.
+    assert default_crossfit("gene", members=3) == 1
 

@@ -218,11 +218,12 @@ def score_fold(labels_validation: np.ndarray, scores_validation: np.ndarray, lab
     return validation, test, optimistic
 
 
-def default_crossfit(protocol: str, *, degree_matched: bool = False) -> int:
+def default_crossfit(protocol: str, *, degree_matched: bool = False, members: int = 1) -> int:
     """Cross-fitted members per fold when none is asked for: :data:`HELD_OUT_CROSSFIT` under the
-    held-out protocols (``tf``, ``gene``), one network under ``random`` or with degree-matched
-    negatives (which do not combine with cross-fitting)."""
-    return HELD_OUT_CROSSFIT if protocol in ("tf", "gene") and not degree_matched else 1
+    held-out protocols (``tf``, ``gene``), one network under ``random``, with degree-matched
+    negatives, or with ``members`` > 1 side-by-side networks (neither combines with cross-fitting)."""
+    held_out = protocol in ("tf", "gene")
+    return HELD_OUT_CROSSFIT if held_out and not degree_matched and members == 1 else 1
 
 
 def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: TrainConfig, *, protocol: str,
@@ -304,7 +305,7 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
     """
     reporter = reporter or Reporter()
     if crossfit is None:
-        crossfit = default_crossfit(protocol, degree_matched=degree_matched)
+        crossfit = default_crossfit(protocol, degree_matched=degree_matched, members=model_config.members)
     unknown = [name for name in baselines if name not in EXPRESSION_BASELINES]
     if unknown:
         raise InputError(f"baseline {unknown[0]!r}: choose from {', '.join(EXPRESSION_BASELINES)}")

@@ -40,8 +40,10 @@ def print_table(result: CVResult, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    members = result.settings.get("crossfit", 1)
-    model = f"{members} cross-fitted networks per fold" if members > 1 else "one network per fold"
+    crossfit = result.settings.get("crossfit", 1)
+    side_by_side = result.settings.get("model_config", {}).get("members", 1)
+    model = (f"{crossfit} cross-fitted networks per fold" if crossfit > 1 else
+             f"{side_by_side} side-by-side networks per fold" if side_by_side > 1 else "one network per fold")
     table = Table(title=f"DeepTGI {len(result.folds)}-fold cross-validation, {result.protocol} split, {model} "
                         "(ACC/F1/recall/precision at the validation threshold)",
                   box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
