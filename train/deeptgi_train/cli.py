@@ -136,7 +136,7 @@ def _load(args, reporter):
 
 
 def _configs(args):
-    from .configs import model_config, train_config, with_epochs
+    from .configs import check_training_options, model_config, train_config, with_epochs
 
     from deeptgi_rt.threads import limit_threads, resolve_threads
 
@@ -149,27 +149,16 @@ def _configs(args):
     if args.members is not None and args.members < 1:
         raise InputError(f"--members {args.members}: need at least 1 network")
     overrides = {"members": args.members} if args.members is not None else {}
-    if args.crossfit is not None:
-        from .crossfit import check_parts
-
-        check_parts(args.crossfit, args.members or 1)
-        if args.crossfit > 1 and args.negatives == "degree-matched":
-            raise InputError(f"--crossfit {args.crossfit} with --negatives degree-matched: not supported yet "
-                             "(each member would need its own negatives); use one network")
-    if args.prior_offset and args.negatives == "degree-matched":
-        raise InputError("--prior-offset with --negatives degree-matched: not supported (matched negatives "
-                         "already take the target prior away); choose one")
-    if args.prior_offset and args.swap_augment:
-        raise InputError("--prior-offset with --swap-augment: a swapped pair has no target prior; choose one")
-    if train.tf_contrast > 0 and (args.prior_offset or args.swap_augment):
-        other, why = (("--prior-offset", "a decoy pair is no labelled pair and has no offset") if args.prior_offset
-                      else ("--swap-augment", "a swapped pair's TF is a target"))
-        raise InputError(f"--tf-contrast {train.tf_contrast:g} with {other}: not supported ({why}); choose one")
-    return model_config(args.config, **overrides), with_epochs(train, args.epochs)
+    model = model_config(args.config, **overrides)
+    check_training_options(crossfit=_crossfit(args), members=model.members,
+                           degree_matched=args.negatives == "degree-matched", prior_offset=args.prior_offset,
+                           swap_augment=args.swap_augment, tf_contrast=train.tf_contrast)
+    return model, with_epochs(train, args.epochs)
 
 
 def _crossfit(args) -> int:
-    """``fit``'s member count: one network unless ``--crossfit`` asks for more."""
+    """``--crossfit``'s member count, 1 (one network) when not given; ``cv`` may still pick
+    cross-fitting by default (:func:`deeptgi_train.cv.default_crossfit`)."""
     return 1 if args.crossfit is None else args.crossfit
 
 

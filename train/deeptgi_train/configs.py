@@ -318,6 +318,47 @@ def train_config(name: str = "lite", **overrides: Any) -> TrainConfig:
     return config
 
 
+def check_training_options(*, crossfit: int = 1, members: int = 1, degree_matched: bool = False,
+                           prior_offset: bool = False, swap_augment: bool = False, tf_contrast: float = 0.0) -> None:
+    """Refuse training options that do not combine: one line naming both flags and why.
+
+    The CLI calls it before reading any data, and every library entry point that takes two of
+    these options (cross-validation folds, :func:`deeptgi_train.fit.fit_model`, cross-fitting,
+    :meth:`deeptgi_train.trainer.TrainingPairs.from_dataset`) calls it too, so a direct call is
+    refused the same way.
+
+    Args:
+        crossfit: cross-fitted members (``--crossfit``; 1 = one network).
+        members: side-by-side networks of one model (``--members``).
+        degree_matched: degree-matched negatives for the fitted pairs (``--negatives degree-matched``).
+        prior_offset: the network fits the residual of the target prior (``--prior-offset``).
+        swap_augment: swapped (target, TF) copies of the pairs (``--swap-augment``).
+        tf_contrast: weight of the within-target TF contrast (``--tf-contrast``; 0 = off).
+
+    Raises:
+        InputError: ``crossfit`` below 1, or two options that do not combine.
+    """
+    if crossfit < 1:
+        raise InputError(f"--crossfit {crossfit}: need at least 1 (1 = one network, 2 or more = cross-fitted members)")
+    contrast = f"--tf-contrast {float(tf_contrast):g}"
+    refusals = (
+        (crossfit > 1 and members > 1, f"--crossfit {crossfit} with --members {members}",
+         f"cross-fitting already trains {crossfit} members"),
+        (crossfit > 1 and degree_matched, f"--crossfit {crossfit} with --negatives degree-matched",
+         "each member would need its own negatives"),
+        (prior_offset and degree_matched, "--prior-offset with --negatives degree-matched",
+         "matched negatives already take the target prior away"),
+        # The prior belongs to the (TF, target) direction; a swapped copy has none of its own.
+        (prior_offset and swap_augment, "--prior-offset with --swap-augment", "a swapped pair has no target prior"),
+        (tf_contrast > 0 and prior_offset, f"{contrast} with --prior-offset",
+         "a decoy pair is no labelled pair and has no offset"),
+        (tf_contrast > 0 and swap_augment, f"{contrast} with --swap-augment", "a swapped pair's TF is a target"),
+    )
+    for refused, flags, why in refusals:
+        if refused:
+            raise InputError(f"{flags}: not supported ({why}); choose one")
+
+
 def with_epochs(config: TrainConfig, epochs: int | None) -> TrainConfig:
     """``config`` with ``epochs`` replaced when given (patience capped to it)."""
     if epochs is None:

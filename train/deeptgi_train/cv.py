@@ -31,7 +31,7 @@ from .baselines import (
     expression_baseline_scores,
     label_only_scores,
 )
-from .configs import TrainConfig
+from .configs import TrainConfig, check_training_options
 from .crossfit import CrossfitResult, train_crossfit
 from .data import PairDataset
 from .metrics import auroc, evaluate, threshold_metrics, youden_threshold
@@ -247,9 +247,9 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
         ``validation_scores``, ``best_epoch``), int64 ``[validation pairs]`` indices in the order
         of its validation scores, and the number of pairs fitted.
     """
+    check_training_options(crossfit=crossfit, members=model_config.members, degree_matched=degree_matched,
+                           prior_offset=prior_offset, swap_augment=train.swap_augment, tf_contrast=train.tf_contrast)
     fold_train = replace(train, seed=train.seed + split.fold)
-    if prior_offset and degree_matched:
-        raise InputError("--prior-offset does not combine with --negatives degree-matched")
     if crossfit == 1:
         fit_dataset, fit_idx, transform_idx = dataset, split.fit, None
         offset = target_prior_logits(dataset, split.fit) if prior_offset else None
@@ -261,8 +261,6 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
                               reporter=reporter, description=description, transform_idx=transform_idx,
                               logit_offset=offset)
         return trained, split.validation, len(fit_idx)
-    if degree_matched:
-        raise InputError("--negatives degree-matched does not combine with --crossfit yet; use one network")
     trained = train_crossfit(dataset, np.r_[split.fit, split.validation], model_config, fold_train,
                              protocol=protocol, parts=crossfit, seed=seed + CROSSFIT_SEED_OFFSET + split.fold,
                              reporter=reporter, description=description, prior_offset=prior_offset)

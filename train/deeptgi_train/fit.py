@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from deeptgi_rt.contract import BALANCED_METRIC_NAMES, ModelMetadata
-from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
 
 from . import __version__
 from .calibration import platt_calibration
-from .configs import TrainConfig
+from .configs import TrainConfig, check_training_options
 from .crossfit import CrossfitResult, train_crossfit
 from .data import TrainingSet
 from .metrics import evaluate, youden_threshold
@@ -70,10 +69,8 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
     those of the scores with the offset, as the runtime scores it.
     """
     dataset = training.dataset
-    if crossfit != 1 and degree_matched:
-        raise InputError("degree-matched negatives do not combine with cross-fitting yet; use one network")
-    if prior_offset and degree_matched:
-        raise InputError("--prior-offset does not combine with --negatives degree-matched")
+    check_training_options(crossfit=crossfit, members=model_config.members, degree_matched=degree_matched,
+                           prior_offset=prior_offset, swap_augment=train.swap_augment, tf_contrast=train.tf_contrast)
     if crossfit != 1:
         trained = train_crossfit(dataset, np.arange(len(dataset)), model_config, train, protocol=protocol,
                                  parts=crossfit, seed=train.seed, reporter=reporter, prior_offset=prior_offset)

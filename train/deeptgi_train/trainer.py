@@ -31,7 +31,7 @@ from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
 from deeptgi_rt.target_prior import add_target_prior
 
-from .configs import ModelConfig, TrainConfig
+from .configs import ModelConfig, TrainConfig, check_training_options
 from .data import PairDataset
 from .metrics import auroc
 
@@ -248,24 +248,21 @@ class TrainingPairs:
 
     @classmethod
     def from_dataset(cls, dataset: PairDataset, idx: np.ndarray, *, swap_augment: bool,
-                     logit_offset: np.ndarray | None = None, tf_contrast: bool = False) -> TrainingPairs:
+                     logit_offset: np.ndarray | None = None, tf_contrast: float = 0.0) -> TrainingPairs:
         """The pairs ``idx`` (int ``[n]``) of ``dataset``, followed by their (target, TF) copies if
         ``swap_augment``; ``logit_offset`` is float ``[pairs of dataset]`` or ``None``;
-        ``tf_contrast`` prepares the decoy TFs of the within-target contrast.
+        ``tf_contrast`` (the contrast's weight) > 0 prepares the decoy TFs of the within-target
+        contrast.
 
         Raises:
-            InputError: swapped pairs with a logit offset or with the contrast.
+            InputError: swapped pairs with a logit offset or with the contrast, or the contrast
+                with a logit offset (:func:`~deeptgi_train.configs.check_training_options`).
         """
         import torch
 
-        if logit_offset is not None and swap_augment:
-            # The prior belongs to the (TF, target) direction; a swapped copy has no prior of its own.
-            raise InputError("a logit offset (the target prior) does not combine with swapped-pair augmentation")
-        if tf_contrast and (swap_augment or logit_offset is not None):
-            # A swapped copy's "TF" is a target, and a decoy pair has no offset of its own.
-            raise InputError("the TF contrast (--tf-contrast) does not combine with swapped-pair augmentation "
-                             "or a logit offset (--prior-offset); choose one")
-        decoys = DecoyTFs.from_pairs(dataset, idx) if tf_contrast else None
+        check_training_options(prior_offset=logit_offset is not None, swap_augment=swap_augment,
+                               tf_contrast=tf_contrast)
+        decoys = DecoyTFs.from_pairs(dataset, idx) if tf_contrast > 0 else None
         tf_rows, gene_rows, labels = dataset.tf_idx[idx], dataset.gene_idx[idx], dataset.labels[idx]
         if swap_augment:
             tf_rows, gene_rows = np.r_[tf_rows, gene_rows], np.r_[gene_rows, tf_rows]
@@ -433,7 +430,7 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     model = build_model(model_config, dataset)
     _fit_input_transform(model, dataset, train_idx if transform_idx is None else transform_idx)
     pairs = TrainingPairs.from_dataset(dataset, train_idx, swap_augment=config.swap_augment, logit_offset=logit_offset,
-                                       tf_contrast=config.tf_contrast > 0)
+                                       tf_contrast=config.tf_contrast)
     optimizer, schedule = make_optimizer(model, config, pairs.steps_per_epoch(config.batch_size))
     # The averaged copy is what gets validated and returned; the raw model keeps training.
     averaged = copy.deepcopy(model) if config.ema > 0 else model
