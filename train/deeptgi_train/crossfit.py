@@ -24,7 +24,7 @@ import numpy as np
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
 
-from .configs import TrainConfig
+from .configs import TrainConfig, check_training_options
 from .data import PairDataset
 from .metrics import auroc
 from .prior import target_prior_logits
@@ -62,16 +62,6 @@ class CrossfitResult:
     seconds: float
 
 
-def check_parts(parts: int, members: int = 1) -> None:
-    """Refuse a part count below 1, or cross-fitting (2 or more parts) combined with side-by-side
-    members; 1 asks for one network with a validation split."""
-    if parts < 1:
-        raise InputError(f"--crossfit {parts}: need at least 1 (1 = one network, 2 or more = cross-fitted members)")
-    if parts > 1 and members > 1:
-        raise InputError(f"--crossfit {parts} with --members {members}: cross-fitting already trains "
-                         f"{parts} members; use one of the two")
-
-
 def train_crossfit(dataset: PairDataset, train_idx: np.ndarray, model_config, config: TrainConfig, *,
                    protocol: str, parts: int, seed: int, reporter: Reporter | None = None,
                    description: str = "training", prior_offset: bool = False) -> CrossfitResult:
@@ -93,14 +83,20 @@ def train_crossfit(dataset: PairDataset, train_idx: np.ndarray, model_config, co
 
     Returns:
         :class:`CrossfitResult`; its ``validation_scores`` are out-of-fold over ``train_idx``.
+
+    Raises:
+        InputError: ``parts`` below 2, options that do not combine
+            (:func:`~deeptgi_train.configs.check_training_options`), or a part without both classes.
     """
     import torch
 
     from .model import DeepTGIEnsemble
 
-    check_parts(parts, model_config.members)
     if parts < 2:
+        # Callers that accept 1 (one network) route it elsewhere; here it is a mistake.
         raise InputError(f"--crossfit {parts}: cross-fitting needs at least 2 parts")
+    check_training_options(crossfit=parts, members=model_config.members, prior_offset=prior_offset,
+                           swap_augment=config.swap_augment, tf_contrast=config.tf_contrast)
     train_idx = np.sort(np.asarray(train_idx, dtype=np.int64))
     started = time.perf_counter()
     out_of_fold = np.empty(len(train_idx), dtype=np.float32)
