@@ -197,7 +197,7 @@ class DecoyTFs:
         for _ in range(self.REJECTION_ROUNDS):
             if not len(open_):
                 return decoys
-            drawn = self.tfs[np.searchsorted(cumulative, rng.integers(cumulative[-1], size=len(open_)), side="right")]
+            drawn = _weighted_rows(self.tfs, cumulative, rng, len(open_))
             accepted = ~self.is_positive(drawn, gene_rows[open_])
             decoys[open_[accepted]] = drawn[accepted]
             open_ = open_[~accepted]
@@ -205,10 +205,16 @@ class DecoyTFs:
             # The same distribution as rejection's; nothing when every such TF targets it.
             allowed = ~self.is_positive(self.tfs, np.full(len(self.tfs), gene_rows[i]))
             if allowed.any():
-                weights = self.weights[allowed]
-                decoys[i] = self.tfs[allowed][np.searchsorted(np.cumsum(weights), rng.integers(weights.sum()),
-                                                              side="right")]
+                decoys[i] = _weighted_rows(self.tfs[allowed], np.cumsum(self.weights[allowed]), rng, 1)[0]
         return decoys
+
+
+def _weighted_rows(values: np.ndarray, weights_cumulative: np.ndarray, rng: np.random.Generator,
+                   size: int) -> np.ndarray:
+    """``size`` entries of ``values`` (``[k]``) drawn with replacement, each with probability
+    proportional to its weight; ``weights_cumulative`` is int64 ``[k]``, the weights' cumulative
+    sum (positive total). One ``rng.integers`` call per draw of ``size``."""
+    return values[np.searchsorted(weights_cumulative, rng.integers(weights_cumulative[-1], size=size), side="right")]
 
 
 def tf_contrast_loss(positive_logits: Tensor, decoy_logits: Tensor) -> Tensor:
