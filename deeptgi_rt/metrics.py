@@ -306,6 +306,22 @@ def additive_residual(scores, tfs, targets, *, max_rounds: int = 2000) -> np.nda
     return residual
 
 
+def rank_logits(scores) -> np.ndarray:
+    """float64 ``[n]``: ``logit((mid-rank - 0.5) / n)`` of ``scores`` (float ``[n]``, ``-inf`` allowed).
+
+    A scale for scores that have none in common (probabilities, importances, correlations):
+    the same for any increasing rescaling of a method's scores, ties (unlisted ``-inf`` pairs
+    included) share one value, and every value is finite.
+    """
+    values = np.asarray(scores, dtype=np.float64).ravel()
+    if values.size == 0:
+        return values.copy()
+    distinct, codes, counts = np.unique(values, return_inverse=True, return_counts=True)
+    below = np.cumsum(counts) - counts
+    quantile = (below + (counts + 1) / 2.0 - 0.5) / values.size
+    return np.log(quantile / (1.0 - quantile))[codes.ravel()]
+
+
 def pair_specific_auroc(labels, scores, tfs, targets, *, bootstrap: int = 0, seed: int = 0,
                         level: float = 0.95) -> TargetWiseAUROC:
     """Target-wise AUROC of the interaction part of ``scores`` (:func:`additive_residual`).

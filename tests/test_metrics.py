@@ -124,6 +124,16 @@ def test_additive_residual_is_the_least_squares_fit():
     assert np.allclose(metrics.additive_residual(scores, tfs, targets), scores - fitted, atol=1e-8)
 
 
+def test_rank_logits_keep_order_and_ties_and_ignore_rescaling():
+    scores = np.array([0.2, -np.inf, 0.9, 0.2, 5.0, -np.inf])
+    got = metrics.rank_logits(scores)
+    assert np.all(np.isfinite(got)) and got[0] == got[3] and got[1] == got[5]
+    assert np.array_equal(np.argsort(got, kind="stable"), np.argsort(scores, kind="stable"))
+    assert np.array_equal(metrics.rank_logits(np.exp(3 * scores)), got)
+    # Mid-ranks 1.5, 1.5, 3.5, 3.5, 5, 6 of 6: quantiles (rank - 0.5) / 6, symmetric around 0.
+    assert got[[1, 0, 2, 4]] == pytest.approx(np.log(np.array([1, 3, 4.5, 5.5]) / np.array([5, 3, 1.5, 0.5])))
+
+
 def test_grouped_areas_match_scikit_learn_per_group():
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 2, 400)
