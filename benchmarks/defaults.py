@@ -71,6 +71,8 @@ def cell_figures(arrays, *, bootstrap: int = 1000) -> dict:
     being one target in one fold) of each part of a saved cell."""
     folds = sorted(int(key.rsplit("_", 1)[1]) for key in arrays if key.startswith("test_label_"))
     out = {"folds": len(folds), "best_epochs": [int(arrays[f"best_epoch_{fold}"]) for fold in folds]}
+    if "provenance" in arrays:
+        out["provenance"] = str(arrays["provenance"])
     for part in PARTS:
         get = {field: [np.asarray(arrays[f"{part}_{field}_{fold}"]) for fold in folds]
                for field in ("tf", "target", "label", "score")}
@@ -122,13 +124,19 @@ def markdown(report: dict) -> str:
     def interval(values):
         return f"{values[0]:.3f} [{values[1]:.3f}, {values[2]:.3f}]"
 
+    sources = list(dict.fromkeys(cell["provenance"] for cell in report["cells"] if "provenance" in cell))
     lines = ["| data set | protocol | candidate | folds | val AUROC | val target-wise | **val pair-specific** (targets) "
              "| test AUROC | test target-wise | test pair-specific | best epochs |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for cell in report["cells"]:
         v, t = cell["validation"], cell["test"]
-        lines.append(f"| {cell['dataset']} | {cell['protocol']} | {cell['candidate']} | {cell['folds']} | {v['auroc']:.3f} "
+        mark = "†" * (sources.index(cell["provenance"]) + 1) if "provenance" in cell else ""
+        lines.append(f"| {cell['dataset']} | {cell['protocol']} | {cell['candidate']}{mark} | {cell['folds']} | {v['auroc']:.3f} "
                      f"| {interval(v['target_wise'])} | **{interval(v['pair_specific'])}** ({v['targets']}) | {t['auroc']:.3f} "
                      f"| {interval(t['target_wise'])} | {interval(t['pair_specific'])} | {cell['best_epochs']} |")
+    for i, source in enumerate(sources):
+        named = ", ".join(f"{c['dataset']} {c['protocol']} {c['candidate']}" for c in report["cells"]
+                          if c.get("provenance") == source)
+        lines += ["", f"{'†' * (i + 1)} {named}: from {source}."]
     lines += ["", "Means over the cells " + ", ".join("/".join(s) for s in report["settings"])
               + " (test columns are not used for the choice):", "",
               "| candidate | val AUROC | val target-wise | **val pair-specific** | test AUROC | test target-wise | test pair-specific |",
