@@ -298,7 +298,7 @@ def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int)
                                      curves=False)
             labels = candidates.labels[unseen]
             unseen_auroc = metrics.auroc(labels, scores[unseen]) if 0 < labels.sum() < labels.size else None
-            tw = result.target_wise
+            tw, ps = result.target_wise, result.pair_specific
             extra = {}
             if labelled is not None:
                 # The cross-validation view: only the test TFs' labelled pairs, with their own negatives.
@@ -308,6 +308,7 @@ def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int)
                          **result.summary, "intervals": {k: list(v) for k, v in result.intervals.items()},
                          "target_wise_auroc": tw.mean, "target_wise_targets": tw.targets,
                          "target_wise_interval": [tw.low, tw.high],
+                         "pair_specific_auroc": ps.mean, "pair_specific_interval": [ps.low, ps.high],
                          "unseen_target_candidates": int(unseen.sum()), "unseen_target_true_edges": int(labels.sum()),
                          "auroc_unseen_targets": unseen_auroc,
                          **extra, **extra_vs, "cost": json.loads((folder / f"{method}.json").read_text())})
@@ -357,7 +358,8 @@ def _finite(value):
     return value
 
 
-SUMMARY_KEYS = ("auroc", "auprc_ratio", "epr", "target_wise_auroc", "auroc_unseen_targets", "auroc_labelled_pairs")
+SUMMARY_KEYS = ("auroc", "auprc_ratio", "epr", "target_wise_auroc", "pair_specific_auroc", "auroc_unseen_targets",
+                "auroc_labelled_pairs")
 
 
 def _mean_sd(values) -> dict:
@@ -382,7 +384,9 @@ def aggregate(rows: list[dict]) -> list[dict]:
         for key in ("auroc", "auprc_ratio", "epr"):
             bounds = [r["intervals"].get(key) for r in group if r["intervals"]]
             entry[f"{key}_interval_mean"] = np.mean(bounds, axis=0).tolist() if bounds else None
-        entry["target_wise_interval_mean"] = np.nanmean([r["target_wise_interval"] for r in group], axis=0).tolist()
+        for key in ("target_wise", "pair_specific"):
+            bounds = [r[f"{key}_interval"] for r in group if f"{key}_interval" in r]
+            entry[f"{key}_interval_mean"] = np.nanmean(bounds, axis=0).tolist() if bounds else None
         costs = [r["cost"] for r in group]
         entry["cost"] = {key: _mean_sd(c.get(key) for c in costs) for key in ("wall_s", "cpu_s", "peak_rss_bytes")}
         if "fit" in costs[0]:
@@ -408,15 +412,15 @@ def overview(summary: list[dict], dataset: str) -> list[str]:
     unseen targets against the split network's truth, and the CPU cost (README's table)."""
     truths = list(dict.fromkeys(e["truth"] for e in summary if e["dataset"] == dataset))
     main = truths[1] if len(truths) > 1 else truths[0]
-    lines = [f"| method | seeds | {' | '.join(truths)} | target-wise AUROC ({main}) | AUROC, unseen targets ({main}) | CPU s per split |",
-             "|---|---|" + "---|" * (len(truths) + 3)]
+    lines = [f"| method | seeds | {' | '.join(truths)} | target-wise AUROC ({main}) | pair-specific AUROC ({main}) "
+             f"| AUROC, unseen targets ({main}) | CPU s per split |", "|---|---|" + "---|" * (len(truths) + 4)]
     for method in dict.fromkeys(e["method"] for e in summary if e["dataset"] == dataset):
         by_truth = {e["truth"]: e for e in summary if (e["dataset"], e["method"]) == (dataset, method)}
         cells = [f"{_cell(by_truth[t]['auroc'])} / {_cell(by_truth[t]['auprc_ratio'], 2)} / {_cell(by_truth[t]['epr'], 2)}"
                  for t in truths]
         e = by_truth[main]
         lines.append(f"| {_md(e['label'])} | {len(e['seeds'])} | {' | '.join(cells)} | {_cell(e['target_wise_auroc'])} | "
-                     f"{_cell(e['auroc_unseen_targets'])} | {_cell(e['cost']['cpu_s'], 0)} |")
+                     f"{_cell(e['pair_specific_auroc'])} | {_cell(e['auroc_unseen_targets'])} | {_cell(e['cost']['cpu_s'], 0)} |")
     return lines
 
 
@@ -443,9 +447,10 @@ def markdown(payload: dict) -> str:
     lines = [f"Command: `{payload['command']}`", "",
              "Held-out TFs, genome-wide candidates (test TFs x all genes, self-pairs excluded), mean ± sd over "
              "split seeds; [bracket] = mean over seeds of the 95 % bootstrap bounds (resampling test TFs; "
-             "target-wise AUROC: resampling targets). 'AUROC, unseen targets' = candidates whose target has no "
-             "training edge; 'AUROC, labelled pairs only' (mhsc-e) = the test TFs' labelled pairs with their own "
-             "negatives, the cross-validation view. One thread per run.", ""]
+             "target-wise and pair-specific AUROC: resampling targets; pair-specific AUROC = target-wise AUROC "
+             "after removing additive TF and target effects from the scores' rank logits). 'AUROC, unseen "
+             "targets' = candidates whose target has no training edge; 'AUROC, labelled pairs only' (mhsc-e) = "
+             "the test TFs' labelled pairs with their own negatives, the cross-validation view. One thread per run.", ""]
     for dataset in dict.fromkeys(e["dataset"] for e in summary):
         lines += [f"## {dataset}: AUROC / AUPRC ratio / EPR, mean ± sd over split seeds", "", *overview(summary, dataset), ""]
         for truth in dict.fromkeys(e["truth"] for e in summary if e["dataset"] == dataset):
@@ -454,16 +459,17 @@ def markdown(payload: dict) -> str:
             labelled = first["auroc_labelled_pairs"]["n"] > 0
             lines += [f"### {dataset}, truth: {truth} ({first['candidates']['mean']:,.0f} candidates, "
                       f"{first['true_edges']['mean']:,.0f} true edges on average)", "",
-                      "| method | seeds | AUROC | AUPRC ratio | EPR | target-wise AUROC | AUROC, unseen targets |"
-                      + (" AUROC, labelled pairs only |" if labelled else ""),
-                      "|---|---|---|---|---|---|---|" + ("---|" if labelled else "")]
+                      "| method | seeds | AUROC | AUPRC ratio | EPR | target-wise AUROC | pair-specific AUROC "
+                      "| AUROC, unseen targets |" + (" AUROC, labelled pairs only |" if labelled else ""),
+                      "|---|---|---|---|---|---|---|---|" + ("---|" if labelled else "")]
             for e in group:
                 def bracket(key):
                     bounds = e.get(f"{key}_interval_mean")
                     return f" [{bounds[0]:.2f}–{bounds[1]:.2f}]" if bounds else ""
                 lines.append(f"| {_md(e['label'])} | {len(e['seeds'])} | {_cell(e['auroc'])}{bracket('auroc')} | "
                              f"{_cell(e['auprc_ratio'], 2)}{bracket('auprc_ratio')} | {_cell(e['epr'], 2)}{bracket('epr')} | "
-                             f"{_cell(e['target_wise_auroc'])}{bracket('target_wise')} | {_cell(e['auroc_unseen_targets'])} |"
+                             f"{_cell(e['target_wise_auroc'])}{bracket('target_wise')} | "
+                             f"{_cell(e['pair_specific_auroc'])}{bracket('pair_specific')} | {_cell(e['auroc_unseen_targets'])} |"
                              + (f" {_cell(e['auroc_labelled_pairs'])} |" if labelled else ""))
             lines.append("")
         lines += differences(payload["splits"], dataset)

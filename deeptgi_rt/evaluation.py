@@ -254,6 +254,9 @@ class MethodResult:
         summary: ``auroc, average_precision, auprc_ratio, epr`` (:func:`deeptgi_rt.metrics.summary`).
         intervals: bootstrap (resampling TFs) ``{metric: (low, high)}``; empty without bootstrap.
         target_wise: the degree-controlled AUROC, interval over targets.
+        pair_specific: target-wise AUROC after removing additive TF and target effects from the
+            scores' rank logits (:func:`deeptgi_rt.metrics.pair_specific_auroc`), interval over
+            targets: 0.5 for any score of the TF alone, the target alone or their sum.
         per_tf: AUROC / average precision of each TF's ranking of its targets.
         roc, pr: curve points ``(fpr, tpr)`` / ``(recall, precision)``, float64, for plots.
     """
@@ -264,6 +267,7 @@ class MethodResult:
     summary: dict[str, float]
     intervals: dict[str, tuple[float, float]]
     target_wise: metrics.TargetWiseAUROC
+    pair_specific: metrics.TargetWiseAUROC
     per_tf: metrics.GroupAreas
     roc: tuple[np.ndarray, np.ndarray] = field(repr=False, default=None)
     pr: tuple[np.ndarray, np.ndarray] = field(repr=False, default=None)
@@ -300,11 +304,12 @@ class Evaluation:
 
 
 def _method_dict(result: MethodResult) -> dict:
-    tw = result.target_wise
+    tw, ps = result.target_wise, result.pair_specific
     return {
         "name": result.name, "source": result.source, "listed": result.listed, **result.summary,
         "intervals": {name: list(bounds) for name, bounds in result.intervals.items()},
         "target_wise_auroc": {"mean": tw.mean, "targets": tw.targets, "interval": [tw.low, tw.high]},
+        "pair_specific_auroc": {"mean": ps.mean, "targets": ps.targets, "interval": [ps.low, ps.high]},
         "per_tf": {"quantiles_auroc": list(result.per_tf_quantiles("auroc")),
                    "quantiles_average_precision": list(result.per_tf_quantiles("average_precision")),
                    "tfs": {str(tf): {"auroc": _finite(a), "average_precision": _finite(p), "positives": int(n)}
@@ -327,6 +332,9 @@ def evaluate_scores(name: str, source: str, candidates: Candidates, scores: np.n
     result = MethodResult(
         name, source, int(np.count_nonzero(np.isfinite(scores))), metrics.summary(labels, scores), intervals,
         metrics.target_wise_auroc(labels, scores, candidates.gene_index, bootstrap=bootstrap, seed=seed),
+        # Rank logits: methods' scores share no scale (probabilities, importances, |PCC|, -inf).
+        metrics.pair_specific_auroc(labels, metrics.rank_logits(scores), candidates.tf_index, candidates.gene_index,
+                                    bootstrap=bootstrap, seed=seed),
         _named_groups(metrics.grouped_areas(labels, scores, candidates.tf_index), candidates.tfs),
     )
     if curves:

@@ -23,6 +23,7 @@ MAX_CURVE_POINTS = 4000
 CSV_COLUMNS = ("method", "source", "listed", "auroc", "auroc_low", "auroc_high", "average_precision",
                "auprc_ratio", "auprc_ratio_low", "auprc_ratio_high", "epr", "epr_low", "epr_high",
                "target_wise_auroc", "target_wise_low", "target_wise_high", "target_wise_targets",
+               "pair_specific_auroc", "pair_specific_low", "pair_specific_high",
                "per_tf_auroc_median", "per_tf_average_precision_median", "tfs_evaluable")
 
 
@@ -63,24 +64,26 @@ def print_table(result: Evaluation, console=None) -> None:
         f"truth edges outside the candidates (ignored): {c.truth_outside:,} of {c.truth_edges:,}")
     table = Table(title=str(result.truth), box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("method", no_wrap=True, overflow="fold")
-    for column in ("listed", "AUROC", "AUPRC", "ratio", "EPR", "TW-AUROC", "TF med"):
+    for column in ("listed", "AUROC", "AUPRC", "ratio", "EPR", "TW-AUROC", "PS-AUROC", "TF med"):
         table.add_column(column, justify="right", no_wrap=True)
     for method in result.methods:
-        s, tw = method.summary, method.target_wise
+        s, tw, ps = method.summary, method.target_wise, method.pair_specific
         table.add_row(method.name, f"{method.listed:,}", f"{s['auroc']:.3f}", f"{s['average_precision']:.4f}",
-                      f"{s['auprc_ratio']:.2f}", f"{s['epr']:.2f}", f"{tw.mean:.3f}",
+                      f"{s['auprc_ratio']:.2f}", f"{s['epr']:.2f}", f"{tw.mean:.3f}", f"{ps.mean:.3f}",
                       f"{method.per_tf_quantiles('auroc')[1]:.3f}")
         if result.bootstrap:
             table.add_row("  95 % interval", "", _bounds(*method.intervals["auroc"]), "",
                           _bounds(*method.intervals["auprc_ratio"]), _bounds(*method.intervals["epr"]),
-                          _bounds(tw.low, tw.high), "", style="dim")
+                          _bounds(tw.low, tw.high), _bounds(ps.low, ps.high), "", style="dim")
     console.print(table)
     first = result.methods[0].target_wise.targets
     console.print(
         f"ratio = AUPRC / edge density; EPR = precision of the top {c.positives:,} / edge density; TW-AUROC = "
         f"target-wise AUROC, mean over {first:,} targets with a true and a false TF (0.5 for any score of the "
-        f"target alone); TF med = median per-TF AUROC over {int(np.count_nonzero(result.methods[0].per_tf.evaluable)):,} TFs."
-        + (f" Intervals: {result.bootstrap} resamples of TFs (TW-AUROC: of targets), seed {result.seed}."
+        "target alone); PS-AUROC = the same after removing each TF's and each target's own effect from the scores' "
+        "rank logits (0.5 for any score of the TF alone, the target alone or their sum); TF med = median per-TF "
+        f"AUROC over {int(np.count_nonzero(result.methods[0].per_tf.evaluable)):,} TFs."
+        + (f" Intervals: {result.bootstrap} resamples of TFs (TW- and PS-AUROC: of targets), seed {result.seed}."
            if result.bootstrap else ""))
 
 
@@ -102,11 +105,11 @@ def write_report(result: Evaluation, directory) -> list[Path]:
 
 def csv_row(method: MethodResult) -> list:
     """One metrics.csv row (:data:`CSV_COLUMNS`)."""
-    s, tw = method.summary, method.target_wise
+    s, tw, ps = method.summary, method.target_wise, method.pair_specific
     bounds = {name: method.intervals.get(name, (math.nan, math.nan)) for name in ("auroc", "auprc_ratio", "epr")}
     return [method.name, method.source, method.listed, s["auroc"], *bounds["auroc"], s["average_precision"],
             s["auprc_ratio"], *bounds["auprc_ratio"], s["epr"], *bounds["epr"], tw.mean, tw.low, tw.high,
-            tw.targets, method.per_tf_quantiles("auroc")[1], method.per_tf_quantiles("average_precision")[1],
+            tw.targets, ps.mean, ps.low, ps.high, method.per_tf_quantiles("auroc")[1], method.per_tf_quantiles("average_precision")[1],
             int(np.count_nonzero(method.per_tf.evaluable))]
 
 

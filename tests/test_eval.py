@@ -140,6 +140,18 @@ def test_prior_row_is_target_in_degree(files):
     assert prior.name == "label-only prior"
     assert prior.summary["auroc"] == pytest.approx(metrics.auroc(c.labels, degree))
     assert prior.target_wise.mean == 0.5
+    assert prior.pair_specific.mean == 0.5  # a target-only score, whatever the rank scale
+
+
+def test_pair_specific_auroc_gives_a_tf_hub_score_half(files):
+    tmp, truth, genes = files
+    # T3 has the fewest true edges: scoring by TF alone (T2 > T1 > T3) ranks the targets' TFs
+    # better than chance (0.625 here) and says nothing about any pair.
+    hub = {"T1": 2.0, "T2": 3.0, "T3": 1.0}
+    write_text(tmp / "hub.tsv", "TF\ttarget\timportance",
+               [(tf, gene, hub[tf]) for tf, gene, _ in all_pairs_scores()], "\t")
+    method = evaluate([tmp / "hub.tsv"], truth, tfs=TFS, genes=genes).methods[0]
+    assert method.target_wise.mean == pytest.approx(0.625) and method.pair_specific.mean == 0.5
 
 
 def test_cli_and_api_agree_end_to_end(files, capsys):
@@ -161,6 +173,8 @@ def test_cli_and_api_agree_end_to_end(files, capsys):
             assert row[key] == pytest.approx(method.summary[key], abs=1e-15)
         assert row["intervals"]["auroc"] == pytest.approx(list(method.intervals["auroc"]))
         assert row["target_wise_auroc"]["mean"] == pytest.approx(method.target_wise.mean)
+        assert row["pair_specific_auroc"]["mean"] == pytest.approx(method.pair_specific.mean)
+    assert "PS-AUROC" in err
     csv_lines = (report / "metrics.csv").read_text().splitlines()
     assert len(csv_lines) == 3 and csv_lines[1].startswith("a.parquet,")
     for name in ("roc.png", "pr.png"):

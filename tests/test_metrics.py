@@ -85,6 +85,55 @@ def test_target_wise_auroc_of_a_planted_tf_signal():
     assert metrics.target_wise_auroc([1, 1], [0.1, 0.2], ["a", "b"]).targets == 0
 
 
+def _sparse_pairs(seed: int):
+    """Labelled pairs of 30 TFs x 60 targets, about a third of the grid, TFs and targets
+    differing in degree (an incomplete, unbalanced design, as cross-validation folds are)."""
+    rng = np.random.default_rng(seed)
+    tfs, targets = np.nonzero(rng.random((30, 60)) < 1 / 3)
+    tf_hub, target_hub = rng.normal(size=30), rng.normal(size=60)
+    labels = rng.random(tfs.size) < 1 / (1 + np.exp(-(tf_hub[tfs] + target_hub[targets])))
+    return tfs, targets, labels, tf_hub, target_hub
+
+
+def test_pair_specific_auroc_gives_exactly_half_to_any_tf_plus_target_rule():
+    tfs, targets, labels, tf_hub, target_hub = _sparse_pairs(0)
+    tf_degree = np.bincount(tfs, weights=labels)[tfs]
+    # The TF's degree ranks a target's TFs, so plain target-wise AUROC rewards it; this does not.
+    assert metrics.target_wise_auroc(labels, tf_degree, targets).mean > 0.6
+    for additive in (tf_degree, 3.0 * tf_hub[tfs] - 2.0 * target_hub[targets] + 7.0, target_hub[targets]):
+        result = metrics.pair_specific_auroc(labels, additive, tfs, targets, bootstrap=20)
+        assert result.mean == 0.5 and result.low == 0.5 and result.high == 0.5
+    assert np.all(metrics.additive_residual(tf_hub[tfs] + target_hub[targets], tfs, targets) == 0.0)
+
+
+def test_pair_specific_auroc_sees_a_planted_interaction_through_hub_effects():
+    tfs, targets, labels, tf_hub, target_hub = _sparse_pairs(1)
+    hubs = 5.0 * tf_hub[tfs] + 5.0 * target_hub[targets]
+    perfect = hubs + np.where(labels, 1.0, -1.0)  # the pair's own signal, under large hub effects
+    noise = np.random.default_rng(2).normal(size=tfs.size)
+    assert metrics.pair_specific_auroc(labels, perfect, tfs, targets).mean > 0.95
+    assert metrics.pair_specific_auroc(labels, hubs - np.where(labels, 1.0, -1.0), tfs, targets).mean < 0.05
+    assert abs(metrics.pair_specific_auroc(labels, hubs + noise, tfs, targets).mean - 0.5) < 0.1
+
+
+def test_additive_residual_is_the_least_squares_fit():
+    tfs, targets, _, _, _ = _sparse_pairs(3)
+    scores = np.random.default_rng(4).normal(size=tfs.size)
+    design = np.c_[np.eye(30)[tfs], np.eye(60)[targets]]
+    fitted = design @ np.linalg.lstsq(design, scores, rcond=None)[0]
+    assert np.allclose(metrics.additive_residual(scores, tfs, targets), scores - fitted, atol=1e-8)
+
+
+def test_rank_logits_keep_order_and_ties_and_ignore_rescaling():
+    scores = np.array([0.2, -np.inf, 0.9, 0.2, 5.0, -np.inf])
+    got = metrics.rank_logits(scores)
+    assert np.all(np.isfinite(got)) and got[0] == got[3] and got[1] == got[5]
+    assert np.array_equal(np.argsort(got, kind="stable"), np.argsort(scores, kind="stable"))
+    assert np.array_equal(metrics.rank_logits(np.exp(3 * scores)), got)
+    # Mid-ranks 1.5, 1.5, 3.5, 3.5, 5, 6 of 6: quantiles (rank - 0.5) / 6, symmetric around 0.
+    assert got[[1, 0, 2, 4]] == pytest.approx(np.log(np.array([1, 3, 4.5, 5.5]) / np.array([5, 3, 1.5, 0.5])))
+
+
 def test_grouped_areas_match_scikit_learn_per_group():
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 2, 400)

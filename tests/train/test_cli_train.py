@@ -67,6 +67,11 @@ def test_cv_and_fit_on_mhsc_e(shared_data, tmp_path, capsys):
     printed = " ".join(out.split())
     assert "target-wise AUROC" in printed and f"DeepTGI {tw['model']['mean']:.3f}" in printed
     assert f"gradient boosting {tw['hgb']['mean']:.3f}" in printed and "twAUC" in printed
+    # So is the pair-specific AUROC; the label-only rules score by target alone: exactly 0.5.
+    ps = report["pair_specific_auroc"]
+    assert set(ps) == set(tw) and ps["target_label_rate"]["mean"] == 0.5 == ps["target_label_rate"]["high"]
+    assert ps["model"]["targets"] == tw["model"]["targets"] and ps["model"]["low"] <= ps["model"]["mean"]
+    assert "pair-specific AUROC" in printed and f"DeepTGI {ps['model']['mean']:.3f} [" in printed
 
     out_model = tmp_path / "m.onnx"
     code, _, err = _run(capsys, ["fit", *inputs, *FAST, "--out", str(out_model), "--checkpoint", str(tmp_path / "m.pt")])

@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from deeptgi_rt.errors import InputError
-from deeptgi_rt.metrics import TargetWiseAUROC, target_wise_auroc
+from deeptgi_rt.metrics import TargetWiseAUROC, additive_residual, target_wise_auroc
 from deeptgi_rt.progress import Reporter
 from deeptgi_rt.target_prior import add_target_prior
 
@@ -184,6 +184,24 @@ class CVResult:
                                         groups, bootstrap=bootstrap, seed=seed)
                 for name in self.folds[0].ranked_test_scores()}
 
+    def pair_specific_summary(self, *, bootstrap: int = 1000, seed: int = 0) -> dict[str, TargetWiseAUROC]:
+        """Pair-specific AUROC (:func:`deeptgi_rt.metrics.pair_specific_auroc`) of each
+        :meth:`FoldResult.ranked_test_scores` name over all test folds: target-wise AUROC of the
+        scores' logits after removing additive TF and target effects, fitted fold by fold (each
+        fold has its own model), grouped as :meth:`target_wise_summary`. Any rule of the TF
+        alone, the target alone or their sum gets 0.5.
+        """
+        if not self.folds:
+            return {}
+        groups = np.concatenate([np.char.add(f"{fold.fold}\t", fold.test_targets.astype(str))
+                                 for fold in self.folds])
+        labels = np.concatenate([fold.labels for fold in self.folds])
+        return {name: target_wise_auroc(labels, np.concatenate([
+                    additive_residual(probability_logits(fold.ranked_test_scores()[name]), fold.test_tfs,
+                                      fold.test_targets) for fold in self.folds]),
+                    groups, bootstrap=bootstrap, seed=seed)
+                for name in self.folds[0].ranked_test_scores()}
+
     def shortfalls(self) -> list[str]:
         """One plain sentence per reference the model does not beat in mean test AUROC (empty if none).
 
@@ -196,6 +214,13 @@ class CVResult:
         references += [(BASELINE_TITLES[name], value["mean"]) for name, value in self.baseline_summary().items()]
         return [f"the model does not beat {title} here: mean test AUROC {model:.3f} against {reference:.3f}"
                 for title, reference in references if not model > reference]
+
+
+def probability_logits(scores: np.ndarray) -> np.ndarray:
+    """float64 ``[n]`` logits of scores in [0, 1] (``[n]``), clipped to 1e-7 from either end:
+    the scale on which a TF effect and a target effect add."""
+    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-7, 1.0 - 1e-7)
+    return np.log(p) - np.log1p(-p)
 
 
 def _mean_sd(values: np.ndarray) -> dict[str, float]:

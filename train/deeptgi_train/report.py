@@ -80,6 +80,7 @@ def print_table(result: CVResult, console=None) -> None:
         console.print("expression baselines on the same folds and inputs (AUROC): " + ", ".join(
             f"{BASELINE_TITLES[name]} {value['mean']:.3f} ± {value['sd']:.3f}" for name, value in baselines.items()))
     console.print(target_wise_line(result.target_wise_summary()))
+    console.print(pair_specific_line(result.pair_specific_summary()))
     for sentence in result.shortfalls():
         console.print(f"note: {sentence}.")
 
@@ -92,13 +93,22 @@ def _with_target_wise(cells: list[str], target_wise: str) -> list[str]:
 
 def target_wise_line(target_wise: dict) -> str:
     """One line: the target-wise AUROC of the model and each reference with its bootstrap interval."""
-    titles = {"model": "DeepTGI", **BASELINE_TITLES, **LABEL_ONLY_TITLES}
     model = target_wise.get("model")
     count = f"{model.targets} targets x test folds" if model is not None else "no targets"
     return (f"target-wise AUROC (each target's TFs ranked apart from other targets, {count}, 95 % bootstrap over "
-            "them; 0.5 for any rule scoring by target alone): " + ", ".join(
-                f"{titles[name]} {value.mean:.3f} [{value.low:.3f}, {value.high:.3f}]"
-                for name, value in target_wise.items()))
+            "them; 0.5 for any rule scoring by target alone): " + _interval_list(target_wise))
+
+
+def pair_specific_line(pair_specific: dict) -> str:
+    """One line: the pair-specific AUROC of the model and each reference with its bootstrap interval."""
+    return ("pair-specific AUROC (the same, after removing each TF's and each target's own effect; 0.5 for any "
+            "rule of the TF alone, the target alone or their sum): " + _interval_list(pair_specific))
+
+
+def _interval_list(values: dict) -> str:
+    titles = {"model": "DeepTGI", **BASELINE_TITLES, **LABEL_ONLY_TITLES}
+    return ", ".join(f"{titles[name]} {value.mean:.3f} [{value.low:.3f}, {value.high:.3f}]"
+                     for name, value in values.items())
 
 
 def result_json(result: CVResult) -> dict:
@@ -109,9 +119,8 @@ def result_json(result: CVResult) -> dict:
         "label_only_auroc": result.label_only_summary(),
         "baseline_auroc": result.baseline_summary(),
         "shortfalls": result.shortfalls(),
-        "target_wise_auroc": {name: {"mean": _finite(value.mean), "targets": value.targets,
-                                     "low": _finite(value.low), "high": _finite(value.high)}
-                              for name, value in result.target_wise_summary().items()},
+        "target_wise_auroc": _intervals_json(result.target_wise_summary()),
+        "pair_specific_auroc": _intervals_json(result.pair_specific_summary()),
         "folds": [
             {
                 "fold": fold.fold,
@@ -130,6 +139,11 @@ def result_json(result: CVResult) -> dict:
             for fold in result.folds
         ],
     }
+
+
+def _intervals_json(values: dict) -> dict:
+    return {name: {"mean": _finite(value.mean), "targets": value.targets, "low": _finite(value.low),
+                   "high": _finite(value.high)} for name, value in values.items()}
 
 
 def _finite(value: float) -> float | None:
