@@ -18,6 +18,11 @@ Methods:
 * logistic regression and HistGradientBoostingClassifier (scikit-learn) on the concatenated,
   flattened [tf_features, gene_features] — the same inputs DeepTGI sees.
 
+Per method: AUROC and AUPR (mean ± sd over folds), and target-wise and pair-specific AUROC over
+all folds' test pairs with a 95 % bootstrap interval over targets (``deeptgi_train.cv.pooled_target_wise``;
+docs/training.md): what a method ranks within each target, beyond target hubness, and beyond
+TF and target hubness.
+
 Baselines are fit on fit + validation pairs of each fold (they need no early stopping); the
 expression baselines are :func:`deeptgi_train.baselines.expression_baseline_scores`, the same
 code ``deeptgi-train cv`` runs beside the model. ``--threads`` caps every method's threads
@@ -88,10 +93,10 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads
     default.
     """
     from deeptgi_train.configs import model_config, train_config, with_epochs
-    from deeptgi_train.cv import fold_test_scores, train_fold
+    from deeptgi_train.cv import fold_test_scores, pooled_target_wise, train_fold
     from deeptgi_train.metrics import aupr, auroc
 
-    folds = []
+    folds, scored = [], []
     for split in splits:
         started = time.perf_counter()
         if method in ("lite", "paper"):
@@ -111,20 +116,36 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads
         labels = dataset.labels[split.test]
         folds.append({"fold": split.fold + 1, "auroc": auroc(labels, scores), "aupr": aupr(labels, scores),
                       "seconds": time.perf_counter() - started, **extra})
+        scored.append((dataset.tf_idx[split.test], dataset.gene_idx[split.test], labels, scores))
+    # Over all folds, a group being one target in one fold; 0.5 for a rule of the target alone
+    # (target-wise) or of the TF, the target or their sum (pair-specific).
+    degree_controlled = {name: pooled_target_wise(scored, pair_specific=name == "pair_specific", seed=seed)
+                         for name in ("target_wise", "pair_specific")}
     return {"folds": folds, **{f"{key}_{stat}": float(fn([f[key] for f in folds]))
                                for key in ("auroc", "aupr", "seconds")
-                               for stat, fn in (("mean", np.mean), ("sd", lambda v: np.std(v, ddof=1)))}}
+                               for stat, fn in (("mean", np.mean), ("sd", lambda v: np.std(v, ddof=1)))},
+            **{name: {"mean": value.mean, "low": value.low, "high": value.high, "targets": value.targets}
+               for name, value in degree_controlled.items()}}
 
 
 def markdown(results: list[dict]) -> str:
     """The results as a markdown table."""
-    lines = ["| data | protocol | method | AUROC | AUPR | s / fold |", "|---|---|---|---|---|---|"]
+    lines = ["| data | protocol | method | AUROC | AUPR | target-wise AUROC | pair-specific AUROC | s / fold |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in results:
         label = row["label"].replace("|", "\\|")
         lines.append(f"| {row['dataset']} | {row['protocol']} | {label} | {row['auroc_mean']:.3f} ± "
                      f"{row['auroc_sd']:.3f} | {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f} | "
+                     f"{_interval(row.get('target_wise'))} | {_interval(row.get('pair_specific'))} | "
                      f"{row['seconds_mean']:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def _interval(value: dict | None) -> str:
+    """``mean [low, high]`` of a pooled target-wise figure; a dash for rows run before it existed."""
+    if not value or value["mean"] is None or value["mean"] != value["mean"]:
+        return "—"
+    return f"{value['mean']:.3f} [{value['low']:.3f}, {value['high']:.3f}]"
 
 
 def main(argv: list[str] | None = None) -> int:

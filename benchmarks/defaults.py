@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deeptgi_rt.metrics import additive_residual, auroc, target_wise_auroc
+from deeptgi_rt.metrics import auroc
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -69,29 +69,21 @@ def run_cell(dataset, protocol: str, candidate: str, *, epochs: int | None, fold
 def cell_figures(arrays, *, bootstrap: int = 1000) -> dict:
     """AUROC (mean over folds), target-wise and pair-specific AUROC (pooled over folds, a group
     being one target in one fold) of each part of a saved cell."""
+    from deeptgi_train.cv import pooled_target_wise
+
     folds = sorted(int(key.rsplit("_", 1)[1]) for key in arrays if key.startswith("test_label_"))
     out = {"folds": len(folds), "best_epochs": [int(arrays[f"best_epoch_{fold}"]) for fold in folds]}
     if "provenance" in arrays:
         out["provenance"] = str(arrays["provenance"])
     for part in PARTS:
-        get = {field: [np.asarray(arrays[f"{part}_{field}_{fold}"]) for fold in folds]
-               for field in ("tf", "target", "label", "score")}
-        groups = np.concatenate([np.char.add(f"{fold}\t", targets) for fold, targets in zip(folds, get["target"])])
-        labels, scores = np.concatenate(get["label"]), np.concatenate(get["score"])
-        # The additive effects are fitted per fold: each fold is scored by its own network.
-        residuals = np.concatenate([_residual_logits(*fields) for fields in zip(get["tf"], get["target"], get["score"])])
-        plain = target_wise_auroc(labels, scores, groups, bootstrap=bootstrap)
-        specific = target_wise_auroc(labels, residuals, groups, bootstrap=bootstrap)
-        out[part] = {"auroc": float(np.mean([auroc(y, s) for y, s in zip(get["label"], get["score"])])),
-                     "target_wise": [plain.mean, plain.low, plain.high], "pair_specific": [specific.mean, specific.low, specific.high],
-                     "targets": specific.targets}
+        per_fold = [tuple(np.asarray(arrays[f"{part}_{field}_{fold}"]) for field in ("tf", "target", "label", "score"))
+                    for fold in folds]
+        plain = pooled_target_wise(per_fold, bootstrap=bootstrap)
+        specific = pooled_target_wise(per_fold, pair_specific=True, bootstrap=bootstrap)
+        out[part] = {"auroc": float(np.mean([auroc(labels, scores) for _, _, labels, scores in per_fold])),
+                     "target_wise": [plain.mean, plain.low, plain.high],
+                     "pair_specific": [specific.mean, specific.low, specific.high], "targets": specific.targets}
     return out
-
-
-def _residual_logits(tfs, targets, scores) -> np.ndarray:
-    from deeptgi_train.cv import probability_logits
-
-    return additive_residual(probability_logits(scores), tfs, targets)
 
 
 def summarize(work: Path, out: Path) -> dict:

@@ -58,6 +58,10 @@ def test_benchmark_lite_rows_reproduce_deeptgi_train_cv_fold_for_fold(crossfit, 
     cv = run_cv(dataset, model_config("lite"), with_epochs(train_config("lite", seed=4, threads=1), 1),
                 protocol="random", folds=2, seed=4, crossfit=crossfit, prior_offset=prior_offset)
     assert [fold["auroc"] for fold in row["folds"]] == [fold.test["auroc"] for fold in cv.folds]
+    # The degree-controlled figures too: the same pooled groups (a target in a fold) as cv's.
+    assert row["target_wise"]["mean"] == pytest.approx(cv.target_wise_summary()["model"].mean, abs=1e-12)
+    assert row["pair_specific"]["mean"] == pytest.approx(cv.pair_specific_summary()["model"].mean, abs=1e-12)
+    assert row["pair_specific"]["targets"] == cv.pair_specific_summary()["model"].targets > 0
 
 
 def test_any_data_set_runs_by_expr_labels_and_name(shared_data, tmp_path):
@@ -76,3 +80,6 @@ def test_any_data_set_runs_by_expr_labels_and_name(shared_data, tmp_path):
     expected = [label_only_auroc(dataset.gene_idx, dataset.labels, np.r_[s.fit, s.validation], s.test)
                 ["target_label_rate"] for s in cv_splits(dataset, protocol="tf", folds=2, seed=0)]
     assert [fold["auroc"] for fold in rows[0]["folds"]] == pytest.approx(expected)
+    # A rule of the target alone ranks no target's TFs: exactly 0.5 in both degree-controlled columns.
+    assert rows[0]["target_wise"]["mean"] == 0.5 == rows[0]["pair_specific"]["high"]
+    assert "| target-wise AUROC | pair-specific AUROC |" in out.with_suffix(".md").read_text()

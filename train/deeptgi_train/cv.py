@@ -168,38 +168,21 @@ class CVResult:
 
     def target_wise_summary(self, *, bootstrap: int = 1000, seed: int = 0) -> dict[str, TargetWiseAUROC]:
         """Target-wise AUROC of the model, the expression baselines and the label-only rules
-        over all test folds, by :meth:`FoldResult.ranked_test_scores` name.
-
-        A group is one target within one test fold (its TFs scored by that fold's model), so a
-        target's AUROC never mixes two models; the interval resamples those groups
-        (``bootstrap`` times, seeded). A rule that scores by target alone gets 0.5.
-        """
-        if not self.folds:
-            return {}
-        groups = np.concatenate([np.char.add(f"{fold.fold}\t", fold.test_targets.astype(str))
-                                 for fold in self.folds])
-        labels = np.concatenate([fold.labels for fold in self.folds])
-        return {name: target_wise_auroc(labels, np.concatenate([fold.ranked_test_scores()[name]
-                                                                for fold in self.folds]),
-                                        groups, bootstrap=bootstrap, seed=seed)
-                for name in self.folds[0].ranked_test_scores()}
+        over all test folds, by :meth:`FoldResult.ranked_test_scores` name
+        (:func:`pooled_target_wise`). A rule that scores by target alone gets 0.5."""
+        return self._pooled(pair_specific=False, bootstrap=bootstrap, seed=seed)
 
     def pair_specific_summary(self, *, bootstrap: int = 1000, seed: int = 0) -> dict[str, TargetWiseAUROC]:
-        """Pair-specific AUROC (:func:`deeptgi_rt.metrics.pair_specific_auroc`) of each
-        :meth:`FoldResult.ranked_test_scores` name over all test folds: target-wise AUROC of the
-        scores' logits after removing additive TF and target effects, fitted fold by fold (each
-        fold has its own model), grouped as :meth:`target_wise_summary`. Any rule of the TF
-        alone, the target alone or their sum gets 0.5.
-        """
+        """Pair-specific AUROC of the same (:func:`pooled_target_wise` with ``pair_specific``):
+        any rule of the TF alone, the target alone or their sum gets 0.5."""
+        return self._pooled(pair_specific=True, bootstrap=bootstrap, seed=seed)
+
+    def _pooled(self, *, pair_specific: bool, bootstrap: int, seed: int) -> dict[str, TargetWiseAUROC]:
         if not self.folds:
             return {}
-        groups = np.concatenate([np.char.add(f"{fold.fold}\t", fold.test_targets.astype(str))
-                                 for fold in self.folds])
-        labels = np.concatenate([fold.labels for fold in self.folds])
-        return {name: target_wise_auroc(labels, np.concatenate([
-                    additive_residual(probability_logits(fold.ranked_test_scores()[name]), fold.test_tfs,
-                                      fold.test_targets) for fold in self.folds]),
-                    groups, bootstrap=bootstrap, seed=seed)
+        return {name: pooled_target_wise([(fold.test_tfs, fold.test_targets, fold.labels, fold.ranked_test_scores()[name])
+                                          for fold in self.folds], pair_specific=pair_specific,
+                                         bootstrap=bootstrap, seed=seed)
                 for name in self.folds[0].ranked_test_scores()}
 
     def shortfalls(self) -> list[str]:
@@ -214,6 +197,31 @@ class CVResult:
         references += [(BASELINE_TITLES[name], value["mean"]) for name, value in self.baseline_summary().items()]
         return [f"the model does not beat {title} here: mean test AUROC {model:.3f} against {reference:.3f}"
                 for title, reference in references if not model > reference]
+
+
+def pooled_target_wise(folds, *, pair_specific: bool = False, bootstrap: int = 1000,
+                       seed: int = 0) -> TargetWiseAUROC:
+    """Target-wise (or pair-specific) AUROC over several folds' pairs, each fold scored by its own model.
+
+    Args:
+        folds: one ``(tfs, targets, labels, scores)`` per fold: TF and target names (any
+            ``[pairs]``), 0/1 labels and probabilities in [0, 1] (``[pairs]``).
+        pair_specific: first remove additive TF and target effects from the scores' logits,
+            fitted fold by fold (:func:`deeptgi_rt.metrics.additive_residual`).
+        bootstrap, seed: resamples of the groups for a 95 % interval.
+
+    A group is one target within one fold, so a target's AUROC never mixes two models; the
+    interval resamples those groups.
+    """
+    groups = np.concatenate([np.char.add(f"{k}\t", np.asarray(targets).astype(str))
+                             for k, (_, targets, _, _) in enumerate(folds)])
+    labels = np.concatenate([np.asarray(labels) for _, _, labels, _ in folds])
+    if pair_specific:
+        scores = np.concatenate([additive_residual(probability_logits(scores), tfs, targets)
+                                 for tfs, targets, _, scores in folds])
+    else:
+        scores = np.concatenate([np.asarray(scores) for *_, scores in folds])
+    return target_wise_auroc(labels, scores, groups, bootstrap=bootstrap, seed=seed)
 
 
 def probability_logits(scores: np.ndarray) -> np.ndarray:
