@@ -109,8 +109,8 @@ def csv_row(method: MethodResult) -> list:
     bounds = {name: method.intervals.get(name, (math.nan, math.nan)) for name in ("auroc", "auprc_ratio", "epr")}
     return [method.name, method.source, method.listed, s["auroc"], *bounds["auroc"], s["average_precision"],
             s["auprc_ratio"], *bounds["auprc_ratio"], s["epr"], *bounds["epr"], tw.mean, tw.low, tw.high,
-            tw.targets, ps.mean, ps.low, ps.high, method.per_tf_quantiles("auroc")[1], method.per_tf_quantiles("average_precision")[1],
-            int(np.count_nonzero(method.per_tf.evaluable))]
+            tw.targets, ps.mean, ps.low, ps.high, method.per_tf_quantiles("auroc")[1],
+            method.per_tf_quantiles("average_precision")[1], int(np.count_nonzero(method.per_tf.evaluable))]
 
 
 def _jsonable(value):

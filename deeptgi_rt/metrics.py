@@ -316,7 +316,7 @@ def rank_logits(scores) -> np.ndarray:
     values = np.asarray(scores, dtype=np.float64).ravel()
     if values.size == 0:
         return values.copy()
-    distinct, codes, counts = np.unique(values, return_inverse=True, return_counts=True)
+    _, codes, counts = np.unique(values, return_inverse=True, return_counts=True)
     below = np.cumsum(counts) - counts
     quantile = (below + (counts + 1) / 2.0 - 0.5) / values.size
     return np.log(quantile / (1.0 - quantile))[codes.ravel()]

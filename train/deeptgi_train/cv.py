@@ -22,6 +22,7 @@ from deeptgi_rt.errors import InputError
 from deeptgi_rt.metrics import TargetWiseAUROC, additive_residual, target_wise_auroc
 from deeptgi_rt.progress import Reporter
 from deeptgi_rt.target_prior import add_target_prior
+from deeptgi_rt.thresholds import score_logits
 
 from .baselines import (
     BASELINE_TITLES,
@@ -217,18 +218,11 @@ def pooled_target_wise(folds, *, pair_specific: bool = False, bootstrap: int = 1
                              for k, (_, targets, _, _) in enumerate(folds)])
     labels = np.concatenate([np.asarray(labels) for _, _, labels, _ in folds])
     if pair_specific:
-        scores = np.concatenate([additive_residual(probability_logits(scores), tfs, targets)
+        scores = np.concatenate([additive_residual(score_logits(scores), tfs, targets)
                                  for tfs, targets, _, scores in folds])
     else:
         scores = np.concatenate([np.asarray(scores) for *_, scores in folds])
     return target_wise_auroc(labels, scores, groups, bootstrap=bootstrap, seed=seed)
-
-
-def probability_logits(scores: np.ndarray) -> np.ndarray:
-    """float64 ``[n]`` logits of scores in [0, 1] (``[n]``), clipped to 1e-7 from either end:
-    the scale on which a TF effect and a target effect add."""
-    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-7, 1.0 - 1e-7)
-    return np.log(p) - np.log1p(-p)
 
 
 def _mean_sd(values: np.ndarray) -> dict[str, float]:
