@@ -157,7 +157,9 @@ def write_predictions(result: CVResult, target: Path) -> Path:
     Columns ``fold, part, tf, target, label, score`` and one ``score_<baseline>`` per expression
     baseline (test rows only; baselines have no validation part): enough to recompute any metric
     (e.g. target-wise AUROC) on test folds, or to choose settings on validation ones, without
-    training again. ``part`` is ``test`` or ``validation``.
+    training again. ``part`` is ``test`` or ``validation``. Scores are written with 9 significant
+    digits, which round-trip float32 exactly: with 6, the near-equal scores of a barely trained
+    network tied and moved a fold's recomputed AUROC by 2e-4.
     """
     names = list(result.folds[0].baseline_scores) if result.folds else []
     with atomic_output(target) as tmp:
@@ -167,10 +169,10 @@ def write_predictions(result: CVResult, target: Path) -> Path:
             for fold in result.folds:
                 for i in range(fold.n_test):
                     writer.writerow([fold.fold, "test", fold.test_tfs[i], fold.test_targets[i], int(fold.labels[i]),
-                                     f"{fold.scores[i]:.6g}",
-                                     *(f"{fold.baseline_scores[name][i]:.6g}" for name in names)])
+                                     f"{fold.scores[i]:.9g}",
+                                     *(f"{fold.baseline_scores[name][i]:.9g}" for name in names)])
                 for tf, gene, label, score in zip(*fold.validation_pairs):
-                    writer.writerow([fold.fold, "validation", tf, gene, int(label), f"{score:.6g}", *([""] * len(names))])
+                    writer.writerow([fold.fold, "validation", tf, gene, int(label), f"{score:.9g}", *([""] * len(names))])
     return target
 
 
