@@ -21,8 +21,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "mhsc-e"
-STEPS = {"cnn": "CNN", "cnn+siamese": "CNN + Siamese", "cnn+siamese+autoencoder": "+ auto-encoders",
-         "full": "+ multi-head attention (full)"}
+STEPS = {
+    "cnn": "CNN",
+    "cnn+siamese": "CNN + Siamese",
+    "cnn+siamese+autoencoder": "+ auto-encoders",
+    "full": "+ multi-head attention (full)",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,11 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2; 1 when runs share the cores)")
-    parser.add_argument("--epochs", type=int, help="epoch cap instead of the preset's (lower or higher; early stopping still applies)")
+    parser.add_argument(
+        "--epochs", type=int, help="epoch cap instead of the preset's (lower or higher; early stopping still applies)"
+    )
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=list(STEPS))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "ablation.json"))
-    parser.add_argument("--merge", nargs="+", metavar="JSON",
-                        help="only combine earlier runs (e.g. of different --steps, run in parallel) into --out")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="only combine earlier runs (e.g. of different --steps, run in parallel) into --out",
+    )
     args = parser.parse_args(argv)
     if args.merge:
         payloads = [json.loads(Path(part).read_text()) for part in args.merge]
@@ -47,9 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         first = payloads[0]
         # A file merged before carries its runs' commands; a single run's file carries one.
         commands = [command for p in payloads for command in p.get("commands", [p.get("command")])]
-        write_results(Path(args.out), {"commands": commands, "config": first["config"],
-                                       "epochs_cap": first["epochs_cap"], "folds": first["folds"],
-                                       "seed": first["seed"], "results": rows})
+        write_results(
+            Path(args.out),
+            {
+                "commands": commands,
+                "config": first["config"],
+                "epochs_cap": first["epochs_cap"],
+                "folds": first["folds"],
+                "seed": first["seed"],
+                "results": rows,
+            },
+        )
         print_table(rows, first["config"], first["folds"])
         return 0
 
@@ -71,23 +89,43 @@ def main(argv: list[str] | None = None) -> int:
         folds = []
         for split in splits:
             started = time.perf_counter()
-            train = with_epochs(train_config(args.config, seed=args.seed + split.fold, threads=args.threads), args.epochs)
+            train = with_epochs(
+                train_config(args.config, seed=args.seed + split.fold, threads=args.threads), args.epochs
+            )
             trained = train_model(dataset, split.fit, split.validation, config, train)
             scores = predict(trained.model, dataset, split.test)
             labels = dataset.labels[split.test]
-            folds.append({"fold": split.fold + 1, "auroc": auroc(labels, scores), "aupr": aupr(labels, scores),
-                          "best_epoch": trained.best_epoch, "seconds": time.perf_counter() - started})
+            folds.append(
+                {
+                    "fold": split.fold + 1,
+                    "auroc": auroc(labels, scores),
+                    "aupr": aupr(labels, scores),
+                    "best_epoch": trained.best_epoch,
+                    "seconds": time.perf_counter() - started,
+                }
+            )
         row = {"step": step, "label": STEPS[step], "config": config.to_dict(), "folds": folds}
         for key in ("auroc", "aupr", "seconds"):
             values = [fold[key] for fold in folds]
             row[f"{key}_mean"], row[f"{key}_sd"] = float(np.mean(values)), float(np.std(values, ddof=1))
         rows.append(row)
-        print(f"{STEPS[step]}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
-              f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}", flush=True)
+        print(
+            f"{STEPS[step]}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
+            f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}",
+            flush=True,
+        )
         # Rewritten after every step so an interrupted run still leaves its results.
-        write_results(out, {"command": "python benchmarks/ablation.py " + " ".join(sys.argv[1:] if argv is None else argv),
-                            "config": args.config, "epochs_cap": args.epochs, "folds": args.folds, "seed": args.seed,
-                            "results": rows})
+        write_results(
+            out,
+            {
+                "command": "python benchmarks/ablation.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                "config": args.config,
+                "epochs_cap": args.epochs,
+                "folds": args.folds,
+                "seed": args.seed,
+                "results": rows,
+            },
+        )
     print_table(rows, args.config, args.folds)
     return 0
 
@@ -97,8 +135,11 @@ def write_results(out: Path, payload: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=2) + "\n")
     lines = ["| model | AUROC | AUPR | s / fold |", "|---|---|---|---|"]
-    lines += [f"| {r['label']} | {r['auroc_mean']:.3f} ± {r['auroc_sd']:.3f} | {r['aupr_mean']:.3f} ± "
-              f"{r['aupr_sd']:.3f} | {r['seconds_mean']:.1f} |" for r in payload["results"]]
+    lines += [
+        f"| {r['label']} | {r['auroc_mean']:.3f} ± {r['auroc_sd']:.3f} | {r['aupr_mean']:.3f} ± "
+        f"{r['aupr_sd']:.3f} | {r['seconds_mean']:.1f} |"
+        for r in payload["results"]
+    ]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
@@ -111,8 +152,12 @@ def print_table(rows: list[dict], config: str, folds: int) -> None:
     for column in ("model", "AUROC", "AUPR", "s / fold"):
         table.add_column(column, justify="left" if column == "model" else "right")
     for r in rows:
-        table.add_row(r["label"], f"{r['auroc_mean']:.3f} ± {r['auroc_sd']:.3f}",
-                      f"{r['aupr_mean']:.3f} ± {r['aupr_sd']:.3f}", f"{r['seconds_mean']:.1f}")
+        table.add_row(
+            r["label"],
+            f"{r['auroc_mean']:.3f} ± {r['auroc_sd']:.3f}",
+            f"{r['aupr_mean']:.3f} ± {r['aupr_sd']:.3f}",
+            f"{r['seconds_mean']:.1f}",
+        )
     Console(width=100).print(table)
 
 

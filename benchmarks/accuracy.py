@@ -29,7 +29,8 @@ code ``deeptgi-train cv`` runs beside the model. ``--threads`` caps every method
 (torch, numba, BLAS, OpenMP). Timings are wall-clock on a shared machine: noisy.
 
 Run: python benchmarks/accuracy.py [--datasets mhsc-e mdc | --expr E --labels L --name N] [--protocols random tf gene]
-     [--methods lite paper pcc prior novelty logreg hgb] [--lite-members N] [--paper-epochs N] [--out benchmarks/results/accuracy.json]
+     [--methods lite paper pcc prior novelty logreg hgb] [--lite-members N] [--paper-epochs N]
+     [--out benchmarks/results/accuracy.json]
 """
 
 from __future__ import annotations
@@ -46,14 +47,21 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 DATASETS = {
     "mhsc-e": dict(expr=DATA / "mhsc-e" / "expression.csv", labels=DATA / "mhsc-e" / "pairs.csv", negatives="none"),
-    "mdc": dict(expr=DATA / "mdc" / "expression.csv", labels=DATA / "mdc" / "network-nonspecific.csv",
-                negatives="balanced"),
+    "mdc": dict(
+        expr=DATA / "mdc" / "expression.csv", labels=DATA / "mdc" / "network-nonspecific.csv", negatives="balanced"
+    ),
 }
 PROTOCOLS = ("random", "tf", "gene")
 METHODS = ("lite", "paper", "pcc", "prior", "novelty", "logreg", "hgb")
-LABELS = {"lite": "DeepTGI lite", "paper": "DeepTGI paper", "pcc": "|PCC|", "prior": "target label rate",
-          "novelty": "target label rate, unseen = 1",
-          "logreg": "logistic regression", "hgb": "gradient boosting"}
+LABELS = {
+    "lite": "DeepTGI lite",
+    "paper": "DeepTGI paper",
+    "pcc": "|PCC|",
+    "prior": "target label rate",
+    "novelty": "target label rate, unseen = 1",
+    "logreg": "logistic regression",
+    "hgb": "gradient boosting",
+}
 # The methods that are deeptgi-train cv's label-only reference rules (deeptgi_train.baselines).
 LABEL_ONLY_METHODS = {"prior": "target_label_rate", "novelty": "unseen_target_as_interaction"}
 
@@ -70,8 +78,9 @@ def load(name: str, seed: int, *, expr=None, labels=None, negatives: str | None 
     return load_training_set(expr, labels, negatives=negatives, seed=seed).dataset
 
 
-def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.ndarray, seed: int,
-                   threads: int | None = None) -> np.ndarray:
+def score_baseline(
+    method: str, dataset, train_idx: np.ndarray, test_idx: np.ndarray, seed: int, threads: int | None = None
+) -> np.ndarray:
     """Scores (float ``[test]``) of a baseline trained on ``train_idx`` (deeptgi_train.baselines)."""
     from deeptgi_train.baselines import expression_baseline_scores, label_only_scores
 
@@ -80,9 +89,20 @@ def score_baseline(method: str, dataset, train_idx: np.ndarray, test_idx: np.nda
     return expression_baseline_scores(method, dataset, train_idx, test_idx, seed=seed, threads=threads)
 
 
-def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads: int = 2,
-               members: int = 1, crossfit: int = 1, protocol: str = "random", degree_matched: bool = False,
-               prior_offset: bool = False) -> dict:
+def run_method(
+    method: str,
+    dataset,
+    splits,
+    *,
+    seed: int,
+    epochs: dict,
+    threads: int = 2,
+    members: int = 1,
+    crossfit: int = 1,
+    protocol: str = "random",
+    degree_matched: bool = False,
+    prior_offset: bool = False,
+) -> dict:
     """Per-fold AUROC / AUPR / seconds of one method over ``splits``.
 
     ``members`` is lite's side-by-side ensemble size; ``crossfit`` >= 2 trains lite as a
@@ -103,10 +123,17 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads
             # train_fold shifts the seed by the fold, exactly as deeptgi-train cv does.
             train = with_epochs(train_config(method, seed=seed, threads=threads), epochs.get(method))
             overrides = {"members": members} if method == "lite" and members > 1 else {}
-            trained, _, _ = train_fold(dataset, split, model_config(method, **overrides), train, protocol=protocol,
-                                       seed=seed, crossfit=crossfit if method == "lite" else 1,
-                                       degree_matched=degree_matched and method == "lite",
-                                       prior_offset=prior_offset and method == "lite")
+            trained, _, _ = train_fold(
+                dataset,
+                split,
+                model_config(method, **overrides),
+                train,
+                protocol=protocol,
+                seed=seed,
+                crossfit=crossfit if method == "lite" else 1,
+                degree_matched=degree_matched and method == "lite",
+                prior_offset=prior_offset and method == "lite",
+            )
             scores = fold_test_scores(trained, dataset, split, prior_offset=prior_offset and method == "lite")
             extra = {"best_epoch": trained.best_epoch, "validation_auroc": trained.validation_auroc}
         else:
@@ -114,30 +141,50 @@ def run_method(method: str, dataset, splits, *, seed: int, epochs: dict, threads
             scores = score_baseline(method, dataset, train_idx, split.test, seed, threads)
             extra = {}
         labels = dataset.labels[split.test]
-        folds.append({"fold": split.fold + 1, "auroc": auroc(labels, scores), "aupr": aupr(labels, scores),
-                      "seconds": time.perf_counter() - started, **extra})
+        folds.append(
+            {
+                "fold": split.fold + 1,
+                "auroc": auroc(labels, scores),
+                "aupr": aupr(labels, scores),
+                "seconds": time.perf_counter() - started,
+                **extra,
+            }
+        )
         scored.append((dataset.tf_idx[split.test], dataset.gene_idx[split.test], labels, scores))
     # Over all folds, a group being one target in one fold; 0.5 for a rule of the target alone
     # (target-wise) or of the TF, the target or their sum (pair-specific).
-    degree_controlled = {name: pooled_target_wise(scored, pair_specific=name == "pair_specific", seed=seed)
-                         for name in ("target_wise", "pair_specific")}
-    return {"folds": folds, **{f"{key}_{stat}": float(fn([f[key] for f in folds]))
-                               for key in ("auroc", "aupr", "seconds")
-                               for stat, fn in (("mean", np.mean), ("sd", lambda v: np.std(v, ddof=1)))},
-            **{name: {"mean": value.mean, "low": value.low, "high": value.high, "targets": value.targets}
-               for name, value in degree_controlled.items()}}
+    degree_controlled = {
+        name: pooled_target_wise(scored, pair_specific=name == "pair_specific", seed=seed)
+        for name in ("target_wise", "pair_specific")
+    }
+    return {
+        "folds": folds,
+        **{
+            f"{key}_{stat}": float(fn([f[key] for f in folds]))
+            for key in ("auroc", "aupr", "seconds")
+            for stat, fn in (("mean", np.mean), ("sd", lambda v: np.std(v, ddof=1)))
+        },
+        **{
+            name: {"mean": value.mean, "low": value.low, "high": value.high, "targets": value.targets}
+            for name, value in degree_controlled.items()
+        },
+    }
 
 
 def markdown(results: list[dict]) -> str:
     """The results as a markdown table."""
-    lines = ["| data | protocol | method | AUROC | AUPR | target-wise AUROC | pair-specific AUROC | s / fold |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| data | protocol | method | AUROC | AUPR | target-wise AUROC | pair-specific AUROC | s / fold |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in results:
         label = row["label"].replace("|", "\\|")
-        lines.append(f"| {row['dataset']} | {row['protocol']} | {label} | {row['auroc_mean']:.3f} ± "
-                     f"{row['auroc_sd']:.3f} | {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f} | "
-                     f"{_interval(row.get('target_wise'))} | {_interval(row.get('pair_specific'))} | "
-                     f"{row['seconds_mean']:.1f} |")
+        lines.append(
+            f"| {row['dataset']} | {row['protocol']} | {label} | {row['auroc_mean']:.3f} ± "
+            f"{row['auroc_sd']:.3f} | {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f} | "
+            f"{_interval(row.get('target_wise'))} | {_interval(row.get('pair_specific'))} | "
+            f"{row['seconds_mean']:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -151,32 +198,60 @@ def _interval(value: dict | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--expr", help="expression of a further data set (with --labels and --name; replaces --datasets)")
+    parser.add_argument(
+        "--expr", help="expression of a further data set (with --labels and --name; replaces --datasets)"
+    )
     parser.add_argument("--labels", help="labelled pairs or a positives-only network of that data set")
     parser.add_argument("--name", help="the further data set's name in the results (default: the labels file's stem)")
-    parser.add_argument("--negatives", choices=("none", "balanced", "all"),
-                        help="negatives for --labels (default: balanced for a positives-only file, else none)")
+    parser.add_argument(
+        "--negatives",
+        choices=("none", "balanced", "all"),
+        help="negatives for --labels (default: balanced for a positives-only file, else none)",
+    )
     parser.add_argument("--protocols", nargs="+", default=["random", "tf"], choices=PROTOCOLS)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2,
-                        help="threads of every method: torch, numba (PCC features), BLAS and OpenMP (scikit-learn) "
-                             "(default 2; 1 when runs share the cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="threads of every method: torch, numba (PCC features), BLAS and OpenMP (scikit-learn) "
+        "(default 2; 1 when runs share the cores)",
+    )
     parser.add_argument("--lite-epochs", type=int, help="cap lite's epochs (default: its preset)")
-    parser.add_argument("--lite-members", type=int, default=1,
-                        help="train lite as an ensemble of this many networks in one model (default 1)")
-    parser.add_argument("--lite-crossfit", type=int, default=1, metavar="K",
-                        help="train lite as a cross-fitted ensemble of K networks (default 1: one network)")
-    parser.add_argument("--lite-degree-matched", action="store_true",
-                        help="train lite on degree-matched negatives (deeptgi-train --negatives degree-matched)")
-    parser.add_argument("--lite-prior-offset", action="store_true",
-                        help="train lite on the residual of the target prior and score with it, as "
-                             "deeptgi-train --prior-offset (default: on the labels alone)")
+    parser.add_argument(
+        "--lite-members",
+        type=int,
+        default=1,
+        help="train lite as an ensemble of this many networks in one model (default 1)",
+    )
+    parser.add_argument(
+        "--lite-crossfit",
+        type=int,
+        default=1,
+        metavar="K",
+        help="train lite as a cross-fitted ensemble of K networks (default 1: one network)",
+    )
+    parser.add_argument(
+        "--lite-degree-matched",
+        action="store_true",
+        help="train lite on degree-matched negatives (deeptgi-train --negatives degree-matched)",
+    )
+    parser.add_argument(
+        "--lite-prior-offset",
+        action="store_true",
+        help="train lite on the residual of the target prior and score with it, as "
+        "deeptgi-train --prior-offset (default: on the labels alone)",
+    )
     parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
-    parser.add_argument("--merge", nargs="+", metavar="JSON",
-                        help="only combine the results of earlier (e.g. parallel) runs into --out and print them")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="only combine the results of earlier (e.g. parallel) runs into --out and print them",
+    )
     args = parser.parse_args(argv)
     if args.merge:
         results, commands = [], []
@@ -188,12 +263,19 @@ def main(argv: list[str] | None = None) -> int:
         # One table in reading order: data set, protocol, then baselines before DeepTGI.
         order = ("pcc", "prior", "novelty", "logreg", "hgb", "paper", "lite")
         datasets = list(DATASETS) + sorted({row["dataset"] for row in results} - set(DATASETS))
-        results.sort(key=lambda row: (datasets.index(row["dataset"]),
-                                      PROTOCOLS.index(row["protocol"]), order.index(row["method"]),
-                                      row.get("crossfit", 1), row.get("degree_matched", False),
-                                      row.get("prior_offset", False)))
-        write_results(Path(args.out), {"commands": commands, "folds": args.folds, "seed": args.seed,
-                                       "results": results})
+        results.sort(
+            key=lambda row: (
+                datasets.index(row["dataset"]),
+                PROTOCOLS.index(row["protocol"]),
+                order.index(row["method"]),
+                row.get("crossfit", 1),
+                row.get("degree_matched", False),
+                row.get("prior_offset", False),
+            )
+        )
+        write_results(
+            Path(args.out), {"commands": commands, "folds": args.folds, "seed": args.seed, "results": results}
+        )
         print_table(results, args.folds)
         return 0
 
@@ -208,8 +290,17 @@ def main(argv: list[str] | None = None) -> int:
     epochs = {"lite": args.lite_epochs, "paper": args.paper_epochs}
     names = [args.name or Path(args.labels).stem] if args.expr else args.datasets
     for name in names:
-        dataset = (load(name, args.seed, expr=args.expr, labels=args.labels, negatives=args.negatives
-                        or _default_negatives(args.labels)) if args.expr else load(name, args.seed))
+        dataset = (
+            load(
+                name,
+                args.seed,
+                expr=args.expr,
+                labels=args.labels,
+                negatives=args.negatives or _default_negatives(args.labels),
+            )
+            if args.expr
+            else load(name, args.seed)
+        )
         for protocol in args.protocols:
             splits = list(cv_splits(dataset, protocol=protocol, folds=args.folds, seed=args.seed))
             for method in args.methods:
@@ -225,21 +316,47 @@ def main(argv: list[str] | None = None) -> int:
                 prior_offset = args.lite_prior_offset and method == "lite"
                 if prior_offset:
                     label += ", prior offset"
-                row = {"dataset": name, "protocol": protocol, "method": method, "label": label,
-                       "n_pairs": len(dataset), "epochs_cap": epochs.get(method), "crossfit": crossfit,
-                       **run_method(method, dataset, splits, seed=args.seed, epochs=epochs, threads=args.threads,
-                                    members=args.lite_members if method == "lite" else 1, crossfit=crossfit,
-                                    protocol=protocol, degree_matched=degree_matched, prior_offset=prior_offset),
-                       **({"degree_matched": True} if degree_matched else {}),
-                       **({"prior_offset": True} if prior_offset else {})}
+                row = {
+                    "dataset": name,
+                    "protocol": protocol,
+                    "method": method,
+                    "label": label,
+                    "n_pairs": len(dataset),
+                    "epochs_cap": epochs.get(method),
+                    "crossfit": crossfit,
+                    **run_method(
+                        method,
+                        dataset,
+                        splits,
+                        seed=args.seed,
+                        epochs=epochs,
+                        threads=args.threads,
+                        members=args.lite_members if method == "lite" else 1,
+                        crossfit=crossfit,
+                        protocol=protocol,
+                        degree_matched=degree_matched,
+                        prior_offset=prior_offset,
+                    ),
+                    **({"degree_matched": True} if degree_matched else {}),
+                    **({"prior_offset": True} if prior_offset else {}),
+                }
                 results.append(row)
-                print(f"{name} {protocol} {label}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
-                      f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",
-                      flush=True)
+                print(
+                    f"{name} {protocol} {label}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
+                    f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",
+                    flush=True,
+                )
                 # Rewritten after every method so an interrupted run still leaves its results.
-                write_results(out, {
-                    "command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
-                    "folds": args.folds, "seed": args.seed, "torch_threads": args.threads, "results": results})
+                write_results(
+                    out,
+                    {
+                        "command": "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                        "folds": args.folds,
+                        "seed": args.seed,
+                        "torch_threads": args.threads,
+                        "results": results,
+                    },
+                )
     print_table(results, args.folds)
     return 0
 
@@ -285,8 +402,14 @@ def print_table(results: list[dict], folds: int) -> None:
     for column in ("data", "protocol", "method", "AUROC", "AUPR", "s / fold"):
         table.add_column(column, justify="left" if column in ("data", "protocol", "method") else "right")
     for row in results:
-        table.add_row(row["dataset"], row["protocol"], row["label"], f"{row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}",
-                      f"{row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}", f"{row['seconds_mean']:.1f}")
+        table.add_row(
+            row["dataset"],
+            row["protocol"],
+            row["label"],
+            f"{row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}",
+            f"{row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}",
+            f"{row['seconds_mean']:.1f}",
+        )
     Console(width=110).print(table)
 
 

@@ -76,8 +76,13 @@ def main(argv=None) -> int:
     parser.add_argument("--dense-path", action="store_true", help="also run read_expression + pcc_block")
     parser.add_argument("--score", action="store_true", help="also run statistics + factorized scoring end to end")
     parser.add_argument("--tfs", type=int, default=1_600)
-    parser.add_argument("--cli", nargs="*", default=[], choices=["streamed", "dense", "dask"],
-                        help="run `deeptgi-rt score` end to end on these paths (with --plan first)")
+    parser.add_argument(
+        "--cli",
+        nargs="*",
+        default=[],
+        choices=["streamed", "dense", "dask"],
+        help="run `deeptgi-rt score` end to end on these paths (with --plan first)",
+    )
     parser.add_argument("--edges", default="100", help="edges per TF written by --cli runs (--top-k), or 'all'")
     parser.add_argument("--skip", nargs="*", default=[], choices=["stats", "gemm", "sweep"])
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
@@ -109,14 +114,21 @@ def main(argv=None) -> int:
         elif f"{args.cells}x{args.genes}" in previous.get("other_sizes", {}):
             same = previous["other_sizes"][f"{args.cells}x{args.genes}"]
             results["stages"], results["config"]["note"] = same["stages"], same["config"].get("note")
-    stages = [s for s in ("stats", "gemm", "sweep") if s not in args.skip] + (["score"] if args.score else []) \
-        + (["dense"] if args.dense_path else []) + [CLI_STAGES[kind] for kind in args.cli]
+    stages = (
+        [s for s in ("stats", "gemm", "sweep") if s not in args.skip]
+        + (["score"] if args.score else [])
+        + (["dense"] if args.dense_path else [])
+        + [CLI_STAGES[kind] for kind in args.cli]
+    )
     if (args.score or args.cli) and not lite_model_path(args).exists():
         run_stage("model", argv or sys.argv[1:])
     for stage in stages:
         print(f"running {stage} ...", file=sys.stderr, flush=True)
-        key = stage if not stage.startswith("cli") else f"{stage}_{args.edges}" + (
-            f"_chunk{args.chunk_cells}" if args.chunk_cells else "")
+        key = (
+            stage
+            if not stage.startswith("cli")
+            else f"{stage}_{args.edges}" + (f"_chunk{args.chunk_cells}" if args.chunk_cells else "")
+        )
         results["stages"][key] = run_stage(stage, argv or sys.argv[1:])
         results["stages"][key]["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
         results["stages"][key]["load_average"] = os.getloadavg()
@@ -195,7 +207,7 @@ def synthetic_h5ad(args) -> Path:
     gene_means *= scale
     parts = []
     for start in range(0, args.cells, 2000):
-        m = np.outer(depths[start:start + 2000], gene_means).astype(np.float32)
+        m = np.outer(depths[start : start + 2000], gene_means).astype(np.float32)
         nonzero = rng.random(m.shape, dtype=np.float32) < m / (1 + m)
         rows, cols = np.nonzero(nonzero)
         mean = m[rows, cols]
@@ -220,12 +232,20 @@ def config(args, path: Path) -> dict:
     with h5py.File(path, "r") as f:
         nnz = int(f["X/data"].shape[0])
     return {
-        "cells": args.cells, "genes": args.genes, "features": args.features, "entities": args.genes,
-        "density": nnz / (args.cells * args.genes), "h5ad": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
-        "h5ad_mib": path.stat().st_size / 2**20, "chunk_cells": args.chunk_cells, "sweep_cells": args.sweep_cells,
-        "threads": args.threads, "cpu": platform.processor() or platform.machine(),
+        "cells": args.cells,
+        "genes": args.genes,
+        "features": args.features,
+        "entities": args.genes,
+        "density": nnz / (args.cells * args.genes),
+        "h5ad": str(path.relative_to(REPO) if path.is_relative_to(REPO) else path),
+        "h5ad_mib": path.stat().st_size / 2**20,
+        "chunk_cells": args.chunk_cells,
+        "sweep_cells": args.sweep_cells,
+        "threads": args.threads,
+        "cpu": platform.processor() or platform.machine(),
         "blas": [{k: i.get(k) for k in ("internal_api", "version", "architecture")} for i in threadpool_info()],
-        "numba": numba.__version__, "load_average_before": os.getloadavg(),
+        "numba": numba.__version__,
+        "load_average_before": os.getloadavg(),
     }
 
 
@@ -263,12 +283,22 @@ def stage_stats(args) -> dict:
     block = stats.pcc()
     finish = [time.perf_counter() - w, time.process_time() - c]
     return {
-        "read_normalize_s": read[0], "read_normalize_cpu_s": read[1],
-        "statistics_s": add[0], "statistics_cpu_s": add[1], "finish_s": finish[0], "finish_cpu_s": finish[1],
-        "total_s": time.perf_counter() - wall0, "total_cpu_s": time.process_time() - cpu0,
-        "chunk_cells": chunks.chunk_cells, "chunks_sparse": stats.chunks_sparse, "chunks_dense": stats.chunks_dense,
-        "densify_density": DENSIFY_DENSITY, "excluded_cells": chunks.excluded_cells, "cells": stats.cells,
-        "output_shape": list(block.shape), "output_finite": bool(np.isfinite(block).all()),
+        "read_normalize_s": read[0],
+        "read_normalize_cpu_s": read[1],
+        "statistics_s": add[0],
+        "statistics_cpu_s": add[1],
+        "finish_s": finish[0],
+        "finish_cpu_s": finish[1],
+        "total_s": time.perf_counter() - wall0,
+        "total_cpu_s": time.process_time() - cpu0,
+        "chunk_cells": chunks.chunk_cells,
+        "chunks_sparse": stats.chunks_sparse,
+        "chunks_dense": stats.chunks_dense,
+        "densify_density": DENSIFY_DENSITY,
+        "excluded_cells": chunks.excluded_cells,
+        "cells": stats.cells,
+        "output_shape": list(block.shape),
+        "output_finite": bool(np.isfinite(block).all()),
     }
 
 
@@ -327,8 +357,11 @@ def stage_sweep(args) -> dict:
         kernel.add(chunk)  # compiles, and sets the shift, outside the timing
         times = {"blas": [], "sparse_kernel": [], "bare_gemm": []}
         for _ in range(args.repeats):  # interleaved, so load changes hit all three alike
-            for name, run in (("blas", lambda: blas.add(chunk)), ("sparse_kernel", lambda: kernel.add(chunk)),
-                              ("bare_gemm", gemm)):
+            for name, run in (
+                ("blas", lambda blas=blas, chunk=chunk: blas.add(chunk)),
+                ("sparse_kernel", lambda kernel=kernel, chunk=chunk: kernel.add(chunk)),
+                ("bare_gemm", gemm),
+            ):
                 c = time.process_time()
                 run()
                 times[name].append(time.process_time() - c)
@@ -357,8 +390,12 @@ def stage_dense(args) -> dict:
     read = [time.perf_counter() - w, time.process_time() - c]
     w, c = time.perf_counter(), time.process_time()
     pcc_block(expression.values, expression.values[feature_columns(args)], backend="cpu")
-    return {"read_s": read[0], "read_cpu_s": read[1], "pcc_s": time.perf_counter() - w,
-            "pcc_cpu_s": time.process_time() - c}
+    return {
+        "read_s": read[0],
+        "read_cpu_s": read[1],
+        "pcc_s": time.perf_counter() - w,
+        "pcc_cpu_s": time.process_time() - c,
+    }
 
 
 def lite_model_path(args) -> Path:
@@ -409,13 +446,19 @@ def stage_score(args) -> dict:
     w = time.perf_counter()
     scores = np.empty((len(tf_table), len(gene_table)), dtype=np.float32)
     for tf_start, block in score_tf_rows(inner.pair_scores, tf_table, gene_table):
-        scores[tf_start:tf_start + len(block)] = block
+        scores[tf_start : tf_start + len(block)] = block
     times["score_s"] = time.perf_counter() - w
-    return {**times, "total_s": sum(v for k, v in times.items() if k != "load_model_s"),
-            "total_cpu_s": time.process_time() - cpu0, "pairs": int(scores.size),
-            "peak_rss_after_statistics_mib": rss_after_statistics, "excluded_cells": cells.excluded_cells,
-            "chunk_cells": cells.chunk_cells, "scores_finite": bool(np.isfinite(scores).all()),
-            "providers": list(model.providers)}
+    return {
+        **times,
+        "total_s": sum(v for k, v in times.items() if k != "load_model_s"),
+        "total_cpu_s": time.process_time() - cpu0,
+        "pairs": int(scores.size),
+        "peak_rss_after_statistics_mib": rss_after_statistics,
+        "excluded_cells": cells.excluded_cells,
+        "chunk_cells": cells.chunk_cells,
+        "scores_finite": bool(np.isfinite(scores).all()),
+        "providers": list(model.providers),
+    }
 
 
 def stage_cli(args, *, path_kind: str = "streamed") -> dict:
@@ -436,8 +479,20 @@ def stage_cli(args, *, path_kind: str = "streamed") -> dict:
         import deeptgi_rt.sources as sources
 
         sources.cells_source = lambda *a, **k: None
-    argv = ["score", str(path), "--model", str(lite_model_path(args)), "--out", str(out), "--normalize", "total",
-            "--device", "cpu", "--threads", str(args.threads)]  # not --quiet: the summary is what is read
+    argv = [
+        "score",
+        str(path),
+        "--model",
+        str(lite_model_path(args)),
+        "--out",
+        str(out),
+        "--normalize",
+        "total",
+        "--device",
+        "cpu",
+        "--threads",
+        str(args.threads),
+    ]  # not --quiet: the summary is what is read
     argv += ["--top-k", str(args.edges)] if args.edges != "all" else []
     argv += ["--dask-scheduler", "local"] if path_kind == "dask" else []
     argv += ["--chunk-cells", str(args.chunk_cells)] if args.chunk_cells else []
@@ -453,19 +508,38 @@ def stage_cli(args, *, path_kind: str = "streamed") -> dict:
     finally:
         out.unlink(missing_ok=True)
     summary, plan = captured["summary"], captured["plan"]
-    return {"path": path_kind, "edges_option": args.edges, "plan_s": plan_wall, "rss_after_plan_mib": rss_after_plan,
-            "wall_s": wall, "cpu_s": cpu, "stage_s": dict(summary.stage_seconds),
-            "plan_stage_s": dict(plan.seconds), "plan_peak_mib": plan.peak_bytes / 2**20,
-            "plan_inputs": {k: getattr(plan.inputs, k) for k in plan.inputs.__dataclass_fields__},
-            "edges_written": summary.edges_written, "order": summary.order, "pairs_scored": summary.pairs_scored,
-            "edge_file_mib": size / 2**20, "summary_peak_rss_mib": summary.peak_rss_bytes / 2**20,
-            "chunk_cells": args.chunk_cells}
+    return {
+        "path": path_kind,
+        "edges_option": args.edges,
+        "plan_s": plan_wall,
+        "rss_after_plan_mib": rss_after_plan,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "stage_s": dict(summary.stage_seconds),
+        "plan_stage_s": dict(plan.seconds),
+        "plan_peak_mib": plan.peak_bytes / 2**20,
+        "plan_inputs": {k: getattr(plan.inputs, k) for k in plan.inputs.__dataclass_fields__},
+        "edges_written": summary.edges_written,
+        "order": summary.order,
+        "pairs_scored": summary.pairs_scored,
+        "edge_file_mib": size / 2**20,
+        "summary_peak_rss_mib": summary.peak_rss_bytes / 2**20,
+        "chunk_cells": args.chunk_cells,
+    }
 
 
-STAGES = {"write": lambda args: {"path": str(synthetic_h5ad(args))}, "stats": stage_stats, "gemm": stage_gemm,
-          "sweep": stage_sweep, "dense": stage_dense, "model": stage_model, "score": stage_score,
-          "cli": stage_cli, "cli_dense": lambda args: stage_cli(args, path_kind="dense"),
-          "cli_dask": lambda args: stage_cli(args, path_kind="dask")}
+STAGES = {
+    "write": lambda args: {"path": str(synthetic_h5ad(args))},
+    "stats": stage_stats,
+    "gemm": stage_gemm,
+    "sweep": stage_sweep,
+    "dense": stage_dense,
+    "model": stage_model,
+    "score": stage_score,
+    "cli": stage_cli,
+    "cli_dense": lambda args: stage_cli(args, path_kind="dense"),
+    "cli_dask": lambda args: stage_cli(args, path_kind="dask"),
+}
 
 
 # ----------------------------------------------------------------- report
@@ -501,103 +575,151 @@ def markdown(results: dict) -> str:
     if "stats" in stages:
         s = stages["stats"]
         lines += [
-            "## Statistics pass (backed h5ad, chunk by chunk)", "",
-            "| part | wall s | CPU s |", "|---|---:|---:|",
+            "## Statistics pass (backed h5ad, chunk by chunk)",
+            "",
+            "| part | wall s | CPU s |",
+            "|---|---:|---:|",
             f"| read + normalize | {s['read_normalize_s']:.1f} | {s['read_normalize_cpu_s']:.1f} |",
             f"| statistics (products, sums) | {s['statistics_s']:.1f} | {s['statistics_cpu_s']:.1f} |",
             f"| PCC block from the statistics | {s['finish_s']:.1f} | {s['finish_cpu_s']:.1f} |",
-            f"| whole pass | {s['total_s']:.1f} | {s['total_cpu_s']:.1f} |", "",
+            f"| whole pass | {s['total_s']:.1f} | {s['total_cpu_s']:.1f} |",
+            "",
             f"{s['chunks_sparse']} chunks through the sparse kernel, {s['chunks_dense']} densified "
             f"({s['chunk_cells']:,} cells per chunk, densify at >= {s['densify_density']:.0%}); "
-            f"peak RSS {s['peak_rss_mib']:.0f} MiB; {s['excluded_cells']} zero-count cells excluded.", "",
+            f"peak RSS {s['peak_rss_mib']:.0f} MiB; {s['excluded_cells']} zero-count cells excluded.",
+            "",
         ]
     if "gemm" in stages:
         g = stages["gemm"]
-        lines += [f"Bare float32 GEMM of the same shape ({cfg['genes']:,} x {cfg['cells']:,} @ {cfg['cells']:,} x "
-                  f"{cfg['features']:,}, {g['chunk_cells']:,}-cell chunks): {g['gemm_s']:.1f} s wall, "
-                  f"{g['gemm_cpu_s']:.1f} s CPU, peak RSS {g['peak_rss_mib']:.0f} MiB.", ""]
+        lines += [
+            f"Bare float32 GEMM of the same shape ({cfg['genes']:,} x {cfg['cells']:,} @ {cfg['cells']:,} x "
+            f"{cfg['features']:,}, {g['chunk_cells']:,}-cell chunks): {g['gemm_s']:.1f} s wall, "
+            f"{g['gemm_cpu_s']:.1f} s CPU, peak RSS {g['peak_rss_mib']:.0f} MiB.",
+            "",
+        ]
     if "statistics_over_gemm_cpu" in results:
-        lines += [f"**Statistics / bare GEMM (CPU): {results['statistics_over_gemm_cpu']:.2f}x**; with the final "
-                  f"PCC block: {results['pass_over_gemm_cpu']:.2f}x.", ""]
+        lines += [
+            f"**Statistics / bare GEMM (CPU): {results['statistics_over_gemm_cpu']:.2f}x**; with the final "
+            f"PCC block: {results['pass_over_gemm_cpu']:.2f}x.",
+            "",
+        ]
     if "sweep" in stages:
         sw = stages["sweep"]
-        lines += [f"## Density sweep: one chunk of {sw['cells']:,} cells x {cfg['genes']:,} genes x "
-                  f"{cfg['features']:,} features (best CPU s of the runs)", "",
-                  "| density | densify + BLAS s | sparse kernel s | bare GEMM s | BLAS / GEMM | kernel / GEMM | faster |",
-                  "|---:|---:|---:|---:|---:|---:|---|"]
+        lines += [
+            f"## Density sweep: one chunk of {sw['cells']:,} cells x {cfg['genes']:,} genes x "
+            f"{cfg['features']:,} features (best CPU s of the runs)",
+            "",
+            "| density | densify + BLAS s | sparse kernel s | bare GEMM s | BLAS / GEMM | kernel / GEMM | faster |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for r in sw["rows"]:
-            lines.append(f"| {r['density']:.0%} | {r['blas_cpu_s']:.3f} | {r['sparse_kernel_cpu_s']:.3f} | "
-                         f"{r['bare_gemm_cpu_s']:.3f} | {r['blas_over_gemm']:.2f} | {r['sparse_kernel_over_gemm']:.2f} "
-                         f"| {r['faster']} |")
+            lines.append(
+                f"| {r['density']:.0%} | {r['blas_cpu_s']:.3f} | {r['sparse_kernel_cpu_s']:.3f} | "
+                f"{r['bare_gemm_cpu_s']:.3f} | {r['blas_over_gemm']:.2f} | {r['sparse_kernel_over_gemm']:.2f} "
+                f"| {r['faster']} |"
+            )
         d = sw.get("dense_input")
         if d:
-            lines.append(f"| dense input (no densify) | {d['dense_input_cpu_s']:.3f} | | {d['bare_gemm_cpu_s']:.3f} | "
-                         f"{d['dense_input_cpu_s'] / d['bare_gemm_cpu_s']:.2f} | | blas |")
+            lines.append(
+                f"| dense input (no densify) | {d['dense_input_cpu_s']:.3f} | | {d['bare_gemm_cpu_s']:.3f} | "
+                f"{d['dense_input_cpu_s'] / d['bare_gemm_cpu_s']:.2f} | | blas |"
+            )
         lines.append("")
     if "score" in stages:
         e = stages["score"]
-        lines += [f"## End to end: statistics + factorized scoring ({e['pairs']:,} pairs)", "",
-                  "| stage | wall s |", "|---|---:|",
-                  f"| statistics pass (backed h5ad, normalize total, all genes x {cfg['features']:,} features) "
-                  f"| {e['statistics_s']:.1f} |",
-                  f"| encode (TF and gene states) | {e['encode_s']:.1f} |",
-                  f"| score every pair (pair head) | {e['score_s']:.1f} |",
-                  f"| **total** | **{e['total_s']:.1f}** |", "",
-                  f"CPU {e['total_cpu_s']:.1f} s; peak RSS {e['peak_rss_mib']:.0f} MiB "
-                  f"({e['peak_rss_after_statistics_mib']:.0f} MiB after the statistics); model loading "
-                  f"{e['load_model_s']:.1f} s not counted; scores kept in memory, no edge file written.", ""]
+        lines += [
+            f"## End to end: statistics + factorized scoring ({e['pairs']:,} pairs)",
+            "",
+            "| stage | wall s |",
+            "|---|---:|",
+            f"| statistics pass (backed h5ad, normalize total, all genes x {cfg['features']:,} features) "
+            f"| {e['statistics_s']:.1f} |",
+            f"| encode (TF and gene states) | {e['encode_s']:.1f} |",
+            f"| score every pair (pair head) | {e['score_s']:.1f} |",
+            f"| **total** | **{e['total_s']:.1f}** |",
+            "",
+            f"CPU {e['total_cpu_s']:.1f} s; peak RSS {e['peak_rss_mib']:.0f} MiB "
+            f"({e['peak_rss_after_statistics_mib']:.0f} MiB after the statistics); model loading "
+            f"{e['load_model_s']:.1f} s not counted; scores kept in memory, no edge file written.",
+            "",
+        ]
     cli_runs = {key: run for key, run in stages.items() if key.startswith("cli")}
     if cli_runs:
         lines += cli_markdown(cli_runs)
     if "dense" in stages:
         d = stages["dense"]
-        lines += ["## Today's dense path at this size", "",
-                  f"read_expression (whole matrix, dense float32, log1p): {d['read_s']:.1f} s wall; pcc_block: "
-                  f"{d['pcc_s']:.1f} s wall, {d['pcc_cpu_s']:.1f} s CPU; peak RSS {d['peak_rss_mib']:.0f} MiB.", ""]
+        lines += [
+            "## Today's dense path at this size",
+            "",
+            f"read_expression (whole matrix, dense float32, log1p): {d['read_s']:.1f} s wall; pcc_block: "
+            f"{d['pcc_s']:.1f} s wall, {d['pcc_cpu_s']:.1f} s CPU; peak RSS {d['peak_rss_mib']:.0f} MiB.",
+            "",
+        ]
     for size, other in results.get("other_sizes", {}).items():
         body = markdown({**other, "other_sizes": {}}).split("\n")
         lines += [f"# Another size: {size.replace('x', ' cells x ')} genes", ""]
-        lines += [line if not line.startswith("#") else "#" + line for line in body[2:]
-                  if not line.startswith("Not measured here")]
+        lines += [
+            line if not line.startswith("#") else "#" + line
+            for line in body[2:]
+            if not line.startswith("Not measured here")
+        ]
     return "\n".join(lines)
 
 
-CLI_PATHS = {"streamed": "streamed (`--normalize total`, backed h5ad a chunk at a time)",
-             "dense": "whole matrix in memory (the path before streaming)",
-             "dask": "streamed on a dask LocalCluster (`--dask-scheduler local`)"}
+CLI_PATHS = {
+    "streamed": "streamed (`--normalize total`, backed h5ad a chunk at a time)",
+    "dense": "whole matrix in memory (the path before streaming)",
+    "dask": "streamed on a dask LocalCluster (`--dask-scheduler local`)",
+}
 
 
 def cli_markdown(runs: dict) -> list[str]:
     """``deeptgi-rt score`` end-to-end runs: measured wall per stage against ``--plan``'s estimate."""
     stages = ("read", "pcc", "encode", "score", "write")
-    lines = ["## End to end through `deeptgi-rt score` (edge file written), against `--plan`", "",
-             "Wall seconds per stage as the run's summary reports them (model loading apart); the plan's "
-             "estimate is CPU seconds of one thread, so on a shared machine wall exceeds it by the share of a "
-             "core the run did not get (the CPU figure under each table).", ""]
-    for key, run in runs.items():
+    lines = [
+        "## End to end through `deeptgi-rt score` (edge file written), against `--plan`",
+        "",
+        "Wall seconds per stage as the run's summary reports them (model loading apart); the plan's "
+        "estimate is CPU seconds of one thread, so on a shared machine wall exceeds it by the share of a "
+        "core the run did not get (the CPU figure under each table).",
+        "",
+    ]
+    for run in runs.values():
         edges = "every pair" if run["edges_option"] == "all" else f"`--top-k {run['edges_option']}`"
         chunk = run.get("plan_inputs", {}).get("chunk_cells")
         edges += f", {chunk:,} cells per chunk" if chunk and run["path"] != "dense" else ""
-        lines += [f"### {CLI_PATHS[run['path']]}, {edges}", "",
-                  "| stage | plan s | measured wall s | measured / plan |", "|---|---:|---:|---:|"]
+        lines += [
+            f"### {CLI_PATHS[run['path']]}, {edges}",
+            "",
+            "| stage | plan s | measured wall s | measured / plan |",
+            "|---|---:|---:|---:|",
+        ]
         for stage in stages:
             plan, measured = run["plan_stage_s"][stage], run["stage_s"][stage]
             ratio = f"{measured / plan:.2f}" if plan > 0.05 else "—"
             lines.append(f"| {stage} | {plan:.1f} | {measured:.1f} | {ratio} |")
         plan_total = sum(run["plan_stage_s"].values())
         measured_total = sum(run["stage_s"][stage] for stage in stages)
-        lines.append(f"| **total** | **{plan_total:.1f}** | **{measured_total:.1f}** | "
-                     f"**{measured_total / plan_total:.2f}** |")
-        lines += ["", f"Whole command {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU of this process "
-                      f"(**{run['cpu_s'] / plan_total:.2f}x the plan**) "
-                      f"(model loading {run['stage_s']['load']:.1f} s; `--plan` itself {run['plan_s']:.1f} s); "
-                      f"peak RSS {run['peak_rss_mib']:.0f} MiB, plan {run['plan_peak_mib']:.0f} MiB "
-                      f"({run['peak_rss_mib'] / run['plan_peak_mib']:.2f}x); {run['edges_written']:,} edges "
-                      f"written (order: {run['order']}), {run['edge_file_mib']:.0f} MiB Parquet; load average "
-                      f"during the run {_load(run.get('load_average'))}.", ""]
+        lines.append(
+            f"| **total** | **{plan_total:.1f}** | **{measured_total:.1f}** | **{measured_total / plan_total:.2f}** |"
+        )
+        lines += [
+            "",
+            f"Whole command {run['wall_s']:.1f} s wall, {run['cpu_s']:.1f} s CPU of this process "
+            f"(**{run['cpu_s'] / plan_total:.2f}x the plan**) "
+            f"(model loading {run['stage_s']['load']:.1f} s; `--plan` itself {run['plan_s']:.1f} s); "
+            f"peak RSS {run['peak_rss_mib']:.0f} MiB, plan {run['plan_peak_mib']:.0f} MiB "
+            f"({run['peak_rss_mib'] / run['plan_peak_mib']:.2f}x); {run['edges_written']:,} edges "
+            f"written (order: {run['order']}), {run['edge_file_mib']:.0f} MiB Parquet; load average "
+            f"during the run {_load(run.get('load_average'))}.",
+            "",
+        ]
         if run["path"] == "dask":
-            lines += ["The dask workers are processes of their own: their memory is not in this peak, and their "
-                      "CPU time not in this process's CPU time.", ""]
+            lines += [
+                "The dask workers are processes of their own: their memory is not in this peak, and their "
+                "CPU time not in this process's CPU time.",
+                "",
+            ]
     return lines
 
 

@@ -53,16 +53,33 @@ def run_cell(dataset, protocol: str, candidate: str, *, epochs: int | None, fold
     options = CANDIDATES[candidate]
     train = with_epochs(train_config("lite", seed=0, threads=threads), epochs)
     train = replace(train, tf_contrast=options.get("tf_contrast", 0.0))
-    result = run_cv(dataset, model_config("lite"), train, protocol=protocol, folds=folds, seed=0, crossfit=1,
-                    prior_offset=options.get("prior_offset", False), baselines=())
+    result = run_cv(
+        dataset,
+        model_config("lite"),
+        train,
+        protocol=protocol,
+        folds=folds,
+        seed=0,
+        crossfit=1,
+        prior_offset=options.get("prior_offset", False),
+        baselines=(),
+    )
     arrays = {}
     for fold in result.folds:
         tfs, targets, labels, scores = fold.validation_pairs
-        arrays.update({f"validation_tf_{fold.fold}": tfs.astype(str), f"validation_target_{fold.fold}": targets.astype(str),
-                       f"validation_label_{fold.fold}": labels, f"validation_score_{fold.fold}": scores,
-                       f"test_tf_{fold.fold}": fold.test_tfs.astype(str), f"test_target_{fold.fold}": fold.test_targets.astype(str),
-                       f"test_label_{fold.fold}": fold.labels, f"test_score_{fold.fold}": fold.scores,
-                       f"best_epoch_{fold.fold}": np.int64(fold.best_epoch)})
+        arrays.update(
+            {
+                f"validation_tf_{fold.fold}": tfs.astype(str),
+                f"validation_target_{fold.fold}": targets.astype(str),
+                f"validation_label_{fold.fold}": labels,
+                f"validation_score_{fold.fold}": scores,
+                f"test_tf_{fold.fold}": fold.test_tfs.astype(str),
+                f"test_target_{fold.fold}": fold.test_targets.astype(str),
+                f"test_label_{fold.fold}": fold.labels,
+                f"test_score_{fold.fold}": fold.scores,
+                f"best_epoch_{fold.fold}": np.int64(fold.best_epoch),
+            }
+        )
     return arrays
 
 
@@ -76,13 +93,18 @@ def cell_figures(arrays, *, bootstrap: int = 1000) -> dict:
     if "provenance" in arrays:
         out["provenance"] = str(arrays["provenance"])
     for part in PARTS:
-        per_fold = [tuple(np.asarray(arrays[f"{part}_{field}_{fold}"]) for field in ("tf", "target", "label", "score"))
-                    for fold in folds]
+        per_fold = [
+            tuple(np.asarray(arrays[f"{part}_{field}_{fold}"]) for field in ("tf", "target", "label", "score"))
+            for fold in folds
+        ]
         plain = pooled_target_wise(per_fold, bootstrap=bootstrap)
         specific = pooled_target_wise(per_fold, pair_specific=True, bootstrap=bootstrap)
-        out[part] = {"auroc": float(np.mean([auroc(labels, scores) for _, _, labels, scores in per_fold])),
-                     "target_wise": [plain.mean, plain.low, plain.high],
-                     "pair_specific": [specific.mean, specific.low, specific.high], "targets": specific.targets}
+        out[part] = {
+            "auroc": float(np.mean([auroc(labels, scores) for _, _, labels, scores in per_fold])),
+            "target_wise": [plain.mean, plain.low, plain.high],
+            "pair_specific": [specific.mean, specific.low, specific.high],
+            "targets": specific.targets,
+        }
     return out
 
 
@@ -98,14 +120,31 @@ def summarize(work: Path, out: Path) -> dict:
     candidates = sorted({key[2] for key in cells}, key=list(CANDIDATES).index)
     settings = sorted({key[:2] for key in cells})
     complete = [c for c in candidates if all((*s, c) in cells for s in settings)]
-    means = {c: {part: {metric: float(np.mean([cells[(*s, c)][part][metric] if metric == "auroc"
-                                                 else cells[(*s, c)][part][metric][0] for s in settings]))
-                        for metric in ("auroc", "target_wise", "pair_specific")} for part in PARTS}
-             for c in complete}
+    means = {
+        c: {
+            part: {
+                metric: float(
+                    np.mean(
+                        [
+                            cells[(*s, c)][part][metric] if metric == "auroc" else cells[(*s, c)][part][metric][0]
+                            for s in settings
+                        ]
+                    )
+                )
+                for metric in ("auroc", "target_wise", "pair_specific")
+            }
+            for part in PARTS
+        }
+        for c in complete
+    }
     chosen = max(complete, key=lambda c: means[c]["validation"]["pair_specific"]) if complete else None
-    report = {"criterion": "mean over (data set, protocol) cells of validation pair-specific AUROC",
-              "settings": [list(s) for s in settings], "chosen": chosen, "means": means,
-              "cells": [{"dataset": d, "protocol": p, "candidate": c, **figures} for (d, p, c), figures in cells.items()]}
+    report = {
+        "criterion": "mean over (data set, protocol) cells of validation pair-specific AUROC",
+        "settings": [list(s) for s in settings],
+        "chosen": chosen,
+        "means": means,
+        "cells": [{"dataset": d, "protocol": p, "candidate": c, **figures} for (d, p, c), figures in cells.items()],
+    }
     out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     out.with_suffix(".md").write_text(markdown(report) + "\n")
     return report
@@ -113,30 +152,46 @@ def summarize(work: Path, out: Path) -> dict:
 
 def markdown(report: dict) -> str:
     """The report as tables: per cell, then the means over cells and the choice."""
+
     def interval(values):
         return f"{values[0]:.3f} [{values[1]:.3f}, {values[2]:.3f}]"
 
     sources = list(dict.fromkeys(cell["provenance"] for cell in report["cells"] if "provenance" in cell))
-    lines = ["| data set | protocol | candidate | folds | val AUROC | val target-wise | **val pair-specific** (targets) "
-             "| test AUROC | test target-wise | test pair-specific | best epochs |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| data set | protocol | candidate | folds | val AUROC | val target-wise | **val pair-specific** (targets) "
+        "| test AUROC | test target-wise | test pair-specific | best epochs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for cell in report["cells"]:
         v, t = cell["validation"], cell["test"]
         mark = "†" * (sources.index(cell["provenance"]) + 1) if "provenance" in cell else ""
-        lines.append(f"| {cell['dataset']} | {cell['protocol']} | {cell['candidate']}{mark} | {cell['folds']} | {v['auroc']:.3f} "
-                     f"| {interval(v['target_wise'])} | **{interval(v['pair_specific'])}** ({v['targets']}) | {t['auroc']:.3f} "
-                     f"| {interval(t['target_wise'])} | {interval(t['pair_specific'])} | {cell['best_epochs']} |")
+        lines.append(
+            f"| {cell['dataset']} | {cell['protocol']} | {cell['candidate']}{mark} | {cell['folds']} "
+            f"| {v['auroc']:.3f} "
+            f"| {interval(v['target_wise'])} | **{interval(v['pair_specific'])}** ({v['targets']}) | {t['auroc']:.3f} "
+            f"| {interval(t['target_wise'])} | {interval(t['pair_specific'])} | {cell['best_epochs']} |"
+        )
     for i, source in enumerate(sources):
-        named = ", ".join(f"{c['dataset']} {c['protocol']} {c['candidate']}" for c in report["cells"]
-                          if c.get("provenance") == source)
+        named = ", ".join(
+            f"{c['dataset']} {c['protocol']} {c['candidate']}" for c in report["cells"] if c.get("provenance") == source
+        )
         lines += ["", f"{'†' * (i + 1)} {named}: from {source}."]
-    lines += ["", "Means over the cells " + ", ".join("/".join(s) for s in report["settings"])
-              + " (test columns are not used for the choice):", "",
-              "| candidate | val AUROC | val target-wise | **val pair-specific** | test AUROC | test target-wise | test pair-specific |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Means over the cells "
+        + ", ".join("/".join(s) for s in report["settings"])
+        + " (test columns are not used for the choice):",
+        "",
+        "| candidate | val AUROC | val target-wise | **val pair-specific** "
+        "| test AUROC | test target-wise | test pair-specific |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for candidate, m in report["means"].items():
         v, t = m["validation"], m["test"]
-        lines.append(f"| {candidate} | {v['auroc']:.3f} | {v['target_wise']:.3f} | **{v['pair_specific']:.3f}** "
-                     f"| {t['auroc']:.3f} | {t['target_wise']:.3f} | {t['pair_specific']:.3f} |")
+        lines.append(
+            f"| {candidate} | {v['auroc']:.3f} | {v['target_wise']:.3f} | **{v['pair_specific']:.3f}** "
+            f"| {t['auroc']:.3f} | {t['target_wise']:.3f} | {t['pair_specific']:.3f} |"
+        )
     lines += ["", f"Chosen ({report['criterion']}): **{report['chosen']}**"]
     return "\n".join(lines)
 
@@ -163,8 +218,9 @@ def main() -> None:
                     if path.exists():
                         continue
                     started = time.perf_counter()
-                    arrays = run_cell(dataset, protocol, candidate, epochs=args.epochs, folds=args.folds,
-                                      threads=args.threads)
+                    arrays = run_cell(
+                        dataset, protocol, candidate, epochs=args.epochs, folds=args.folds, threads=args.threads
+                    )
                     partial = path.with_suffix(".partial.npz")
                     np.savez(partial, **arrays)
                     partial.replace(path)

@@ -37,7 +37,8 @@ bootstrap 95 % intervals over test TFs, and for each DeepTGI method the paired b
 its difference from the label-only prior (same resamples of test TFs for both).
 
 Run: python benchmarks/grn.py [--datasets mdc mhsc-e] [--seeds 0 1 2]
-     [--methods lite-prior lite lite-contrast crossfit crossfit-contrast grnboost2 pcc prior] [--bootstrap 1000] [--evaluate]
+     [--methods lite-prior lite lite-contrast crossfit crossfit-contrast grnboost2 pcc prior]
+     [--bootstrap 1000] [--evaluate]
 """
 
 from __future__ import annotations
@@ -57,33 +58,59 @@ DATA = REPO.parent / "shared" / "data"
 WORK = REPO / "benchmarks" / ".grn-work"
 RESULTS = REPO / "benchmarks" / "results" / "grn.json"
 # Each DeepTGI method is `deeptgi-train fit --config lite` with these options.
-FIT_OPTIONS = {"lite-prior": ["--prior-offset"], "lite": [], "lite-contrast": ["--tf-contrast", "1"],
-               "crossfit": ["--crossfit", "5"], "crossfit-contrast": ["--crossfit", "5", "--tf-contrast", "1"]}
+FIT_OPTIONS = {
+    "lite-prior": ["--prior-offset"],
+    "lite": [],
+    "lite-contrast": ["--tf-contrast", "1"],
+    "crossfit": ["--crossfit", "5"],
+    "crossfit-contrast": ["--crossfit", "5", "--tf-contrast", "1"],
+}
 DEEPTGI_METHODS = tuple(FIT_OPTIONS)
 METHODS = (*DEEPTGI_METHODS, "grnboost2", "pcc", "prior")
-LABELS = {"lite-prior": "DeepTGI lite --prior-offset, one network",
-          "lite": "DeepTGI lite, one network", "lite-contrast": "DeepTGI lite --tf-contrast 1, one network",
-          "crossfit": "DeepTGI lite --crossfit 5",
-          "crossfit-contrast": "DeepTGI lite --crossfit 5 --tf-contrast 1",
-          "grnboost2": "GRNBoost2 (arboreto 0.1.6)", "pcc": "|PCC|",
-          "prior": "label-only prior (target in-degree among training edges)"}
-PEER_PACKAGES = ("arboreto==0.1.6", "dask[dataframe]==2024.2.1", "distributed==2024.2.1",
-                 "numpy<2", "pandas<2.2", "scikit-learn<1.6")
-DATASETS = {
-    "mdc": dict(expr=DATA / "mdc" / "expression.csv", genes_by_cells=True,
-                split_network=DATA / "mdc" / "network-nonspecific.csv", negatives="balanced",
-                truths={"STRING": DATA / "mdc" / "network-string.csv",
-                        "non-specific ChIP": DATA / "mdc" / "network-nonspecific.csv",
-                        "cell-type-specific ChIP": DATA / "mdc" / "network-specific.csv"}),
-    "mhsc-e": dict(expr=DATA / "mhsc-e" / "expression.csv", genes_by_cells=False,
-                   split_network=DATA / "mhsc-e" / "pairs.csv", negatives="none", labelled=True,
-                   truths={"labelled positives": DATA / "mhsc-e" / "pairs.csv"}),
+LABELS = {
+    "lite-prior": "DeepTGI lite --prior-offset, one network",
+    "lite": "DeepTGI lite, one network",
+    "lite-contrast": "DeepTGI lite --tf-contrast 1, one network",
+    "crossfit": "DeepTGI lite --crossfit 5",
+    "crossfit-contrast": "DeepTGI lite --crossfit 5 --tf-contrast 1",
+    "grnboost2": "GRNBoost2 (arboreto 0.1.6)",
+    "pcc": "|PCC|",
+    "prior": "label-only prior (target in-degree among training edges)",
 }
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "NUMBA_NUM_THREADS": "1"}
+PEER_PACKAGES = (
+    "arboreto==0.1.6",
+    "dask[dataframe]==2024.2.1",
+    "distributed==2024.2.1",
+    "numpy<2",
+    "pandas<2.2",
+    "scikit-learn<1.6",
+)
+DATASETS = {
+    "mdc": dict(
+        expr=DATA / "mdc" / "expression.csv",
+        genes_by_cells=True,
+        split_network=DATA / "mdc" / "network-nonspecific.csv",
+        negatives="balanced",
+        truths={
+            "STRING": DATA / "mdc" / "network-string.csv",
+            "non-specific ChIP": DATA / "mdc" / "network-nonspecific.csv",
+            "cell-type-specific ChIP": DATA / "mdc" / "network-specific.csv",
+        },
+    ),
+    "mhsc-e": dict(
+        expr=DATA / "mhsc-e" / "expression.csv",
+        genes_by_cells=False,
+        split_network=DATA / "mhsc-e" / "pairs.csv",
+        negatives="none",
+        labelled=True,
+        truths={"labelled positives": DATA / "mhsc-e" / "pairs.csv"},
+    ),
+}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
 
 # ----------------------------------------------------------------------------- split and files
+
 
 def read_edges(path: Path) -> list[tuple[str, str]]:
     """The positive (TF, target) pairs of a network or labelled-pair CSV, in file order."""
@@ -136,6 +163,7 @@ def prepare_split(dataset: str, seed: int, work: Path) -> Path:
 
 # ----------------------------------------------------------------------------- measured processes
 
+
 def measured(command: list[str], log: Path) -> dict:
     """Run ``command`` with one thread to completion; wall seconds, CPU seconds (user + system, the
     process and the children it waited for) and peak RSS (bytes) from ``os.wait4``."""
@@ -159,16 +187,51 @@ def run_deeptgi(method: str, dataset: str, folder: Path, out: Path) -> dict:
     """Fit lite (one network or cross-fitted) on the train half and score test TFs x all genes."""
     spec = DATASETS[dataset]
     model = folder / f"{method}.onnx"
-    fit = [_console("deeptgi-train"), "fit", "--expr", str(spec["expr"]),
-           "--labels", str(folder / "train_labels.csv"), "--negatives", spec["negatives"], "--config", "lite",
-           "--seed", "0", "--threads", "1", "--out", str(model), "-q", *FIT_OPTIONS[method]]
+    fit = [
+        _console("deeptgi-train"),
+        "fit",
+        "--expr",
+        str(spec["expr"]),
+        "--labels",
+        str(folder / "train_labels.csv"),
+        "--negatives",
+        spec["negatives"],
+        "--config",
+        "lite",
+        "--seed",
+        "0",
+        "--threads",
+        "1",
+        "--out",
+        str(model),
+        "-q",
+        *FIT_OPTIONS[method],
+    ]
     fit_cost = measured(fit, folder / f"{method}-fit.log")
-    score = [_console("deeptgi-rt"), "score", str(spec["expr"]), "--model", str(model),
-             "--tfs", str(folder / "test_tfs.txt"), "--threads", "1", "--device", "cpu", "--out", str(out), "-q"]
+    score = [
+        _console("deeptgi-rt"),
+        "score",
+        str(spec["expr"]),
+        "--model",
+        str(model),
+        "--tfs",
+        str(folder / "test_tfs.txt"),
+        "--threads",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "-q",
+    ]
     score_cost = measured(score, folder / f"{method}-score.log")
-    return {"fit": fit_cost, "score": score_cost,
-            "wall_s": fit_cost["wall_s"] + score_cost["wall_s"], "cpu_s": fit_cost["cpu_s"] + score_cost["cpu_s"],
-            "peak_rss_bytes": max(fit_cost["peak_rss_bytes"], score_cost["peak_rss_bytes"])}
+    return {
+        "fit": fit_cost,
+        "score": score_cost,
+        "wall_s": fit_cost["wall_s"] + score_cost["wall_s"],
+        "cpu_s": fit_cost["cpu_s"] + score_cost["cpu_s"],
+        "peak_rss_bytes": max(fit_cost["peak_rss_bytes"], score_cost["peak_rss_bytes"]),
+    }
 
 
 def ensure_peer_venv(venv: Path) -> Path:
@@ -198,12 +261,28 @@ def run_method(method: str, dataset: str, seed: int, work: Path, peer_venv: Path
     if method in DEEPTGI_METHODS:
         cost = run_deeptgi(method, dataset, folder, out)
     elif method == "grnboost2":
-        command = [str(ensure_peer_venv(peer_venv)), str(Path(__file__).resolve()), "_grnboost2",
-                   str(spec["expr"]), str(tfs), str(out), "--seed", str(seed)]
+        command = [
+            str(ensure_peer_venv(peer_venv)),
+            str(Path(__file__).resolve()),
+            "_grnboost2",
+            str(spec["expr"]),
+            str(tfs),
+            str(out),
+            "--seed",
+            str(seed),
+        ]
         cost = measured(command + (["--genes-by-cells"] if spec["genes_by_cells"] else []), folder / "grnboost2.log")
     else:
-        command = [sys.executable, str(Path(__file__).resolve()), f"_{method}", str(spec["expr"]), str(tfs), str(out),
-                   "--train-labels", str(folder / "train_labels.csv")]
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            f"_{method}",
+            str(spec["expr"]),
+            str(tfs),
+            str(out),
+            "--train-labels",
+            str(folder / "train_labels.csv"),
+        ]
         cost = measured(command, folder / f"{method}.log")
     cost.update(method=method, dataset=dataset, seed=seed)
     record.write_text(json.dumps(cost, indent=2) + "\n")
@@ -211,6 +290,7 @@ def run_method(method: str, dataset: str, seed: int, work: Path, peer_venv: Path
 
 
 # ----------------------------------------------------------------------------- the methods' own processes
+
 
 def _grnboost2_main(args) -> int:
     """Runs inside the peers' venv: arboreto's grnboost2, test TFs x all genes, one dask thread."""
@@ -222,8 +302,10 @@ def _grnboost2_main(args) -> int:
     if args.genes_by_cells:
         frame = frame.T
     tfs = [line.strip() for line in open(args.tfs) if line.strip()]
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         network = grnboost2(expression_data=frame, tf_names=tfs, client_or_address=client, seed=args.seed)
     network.to_csv(args.out, sep="\t", index=False)
     return 0
@@ -235,10 +317,21 @@ def _candidate_table(tfs: list[str], genes: list[str], scores: np.ndarray, out: 
     import pyarrow.parquet as pq
 
     tf_rows, gene_rows = np.meshgrid(np.arange(len(tfs)), np.arange(len(genes)), indexing="ij")
-    tf_names, gene_names = np.asarray(tfs, dtype=object)[tf_rows.ravel()], np.asarray(genes, dtype=object)[gene_rows.ravel()]
+    tf_names, gene_names = (
+        np.asarray(tfs, dtype=object)[tf_rows.ravel()],
+        np.asarray(genes, dtype=object)[gene_rows.ravel()],
+    )
     keep = tf_names != gene_names
-    pq.write_table(pa.table({"TF": tf_names[keep].tolist(), "target": gene_names[keep].tolist(),
-                             "score": scores.ravel()[keep].astype(np.float64)}), out)
+    pq.write_table(
+        pa.table(
+            {
+                "TF": tf_names[keep].tolist(),
+                "target": gene_names[keep].tolist(),
+                "score": scores.ravel()[keep].astype(np.float64),
+            }
+        ),
+        out,
+    )
 
 
 def _baseline_main(args) -> int:
@@ -267,6 +360,7 @@ def _baseline_main(args) -> int:
 
 # ----------------------------------------------------------------------------- evaluation
 
+
 def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int) -> list[dict]:
     """Every cached method of one split against every truth of the data set, on the same candidates."""
     from deeptgi_rt import metrics
@@ -289,13 +383,19 @@ def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int)
         for method in available:
             scores, _ = candidates.scores(predictions[method])
             if method in DEEPTGI_METHODS and prior_scores is not None:
-                extra_vs = {"vs_prior": {key: list(value) for key, value in metrics.paired_difference_intervals(
-                    candidates.labels, scores, prior_scores, candidates.tf_index, resamples=bootstrap,
-                    seed=seed).items()}}
+                extra_vs = {
+                    "vs_prior": {
+                        key: list(value)
+                        for key, value in metrics.paired_difference_intervals(
+                            candidates.labels, scores, prior_scores, candidates.tf_index, resamples=bootstrap, seed=seed
+                        ).items()
+                    }
+                }
             else:
                 extra_vs = {}
-            result = evaluate_scores(method, str(folder), candidates, scores, bootstrap=bootstrap, seed=seed,
-                                     curves=False)
+            result = evaluate_scores(
+                method, str(folder), candidates, scores, bootstrap=bootstrap, seed=seed, curves=False
+            )
             labels = candidates.labels[unseen]
             unseen_auroc = metrics.auroc(labels, scores[unseen]) if 0 < labels.sum() < labels.size else None
             tw, ps = result.target_wise, result.pair_specific
@@ -303,15 +403,30 @@ def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int)
             if labelled is not None:
                 # The cross-validation view: only the test TFs' labelled pairs, with their own negatives.
                 extra["auroc_labelled_pairs"] = metrics.auroc(labelled[1], scores[labelled[0]])
-            rows.append({"dataset": dataset, "seed": seed, "truth": truth_name, "method": method,
-                         "candidates": len(candidates), "true_edges": candidates.positives, "listed": result.listed,
-                         **result.summary, "intervals": {k: list(v) for k, v in result.intervals.items()},
-                         "target_wise_auroc": tw.mean, "target_wise_targets": tw.targets,
-                         "target_wise_interval": [tw.low, tw.high],
-                         "pair_specific_auroc": ps.mean, "pair_specific_interval": [ps.low, ps.high],
-                         "unseen_target_candidates": int(unseen.sum()), "unseen_target_true_edges": int(labels.sum()),
-                         "auroc_unseen_targets": unseen_auroc,
-                         **extra, **extra_vs, "cost": json.loads((folder / f"{method}.json").read_text())})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "seed": seed,
+                    "truth": truth_name,
+                    "method": method,
+                    "candidates": len(candidates),
+                    "true_edges": candidates.positives,
+                    "listed": result.listed,
+                    **result.summary,
+                    "intervals": {k: list(v) for k, v in result.intervals.items()},
+                    "target_wise_auroc": tw.mean,
+                    "target_wise_targets": tw.targets,
+                    "target_wise_interval": [tw.low, tw.high],
+                    "pair_specific_auroc": ps.mean,
+                    "pair_specific_interval": [ps.low, ps.high],
+                    "unseen_target_candidates": int(unseen.sum()),
+                    "unseen_target_true_edges": int(labels.sum()),
+                    "auroc_unseen_targets": unseen_auroc,
+                    **extra,
+                    **extra_vs,
+                    "cost": json.loads((folder / f"{method}.json").read_text()),
+                }
+            )
     return rows
 
 
@@ -329,7 +444,9 @@ def labelled_positions(spec: dict, tfs: list[str], candidates) -> tuple[np.ndarr
     import pyarrow as pa
 
     pairs, labels = labelled_pairs_of(spec, tfs)
-    position = candidates.positions(pa.array([p[0] for p in pairs], pa.string()), pa.array([p[1] for p in pairs], pa.string()))
+    position = candidates.positions(
+        pa.array([p[0] for p in pairs], pa.string()), pa.array([p[1] for p in pairs], pa.string())
+    )
     return position[position >= 0], labels[position >= 0]
 
 
@@ -339,8 +456,13 @@ def evaluate_all(args) -> None:
     for dataset in args.datasets:
         for seed in sorted(int(p.name[4:]) for p in (args.work / dataset).glob("seed*")):
             rows += evaluate_split(dataset, seed, args.work, args.methods, args.bootstrap)
-    payload = {"command": "python benchmarks/grn.py " + " ".join(sys.argv[1:]), "bootstrap": args.bootstrap,
-               "threads": 1, "splits": rows, "summary": aggregate(rows)}
+    payload = {
+        "command": "python benchmarks/grn.py " + " ".join(sys.argv[1:]),
+        "bootstrap": args.bootstrap,
+        "threads": 1,
+        "splits": rows,
+        "summary": aggregate(rows),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(_finite(payload), indent=2) + "\n")
     text = markdown(payload)
@@ -358,16 +480,26 @@ def _finite(value):
     return value
 
 
-SUMMARY_KEYS = ("auroc", "auprc_ratio", "epr", "target_wise_auroc", "pair_specific_auroc", "auroc_unseen_targets",
-                "auroc_labelled_pairs")
+SUMMARY_KEYS = (
+    "auroc",
+    "auprc_ratio",
+    "epr",
+    "target_wise_auroc",
+    "pair_specific_auroc",
+    "auroc_unseen_targets",
+    "auroc_labelled_pairs",
+)
 
 
 def _mean_sd(values) -> dict:
     values = np.array([v for v in values if v is not None], dtype=np.float64)
     if values.size == 0:
         return {"mean": None, "sd": None, "n": 0}
-    return {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if values.size > 1 else None,
-            "n": int(values.size)}
+    return {
+        "mean": float(values.mean()),
+        "sd": float(values.std(ddof=1)) if values.size > 1 else None,
+        "n": int(values.size),
+    }
 
 
 def aggregate(rows: list[dict]) -> list[dict]:
@@ -376,9 +508,15 @@ def aggregate(rows: list[dict]) -> list[dict]:
     keys = dict.fromkeys((r["dataset"], r["truth"], r["method"]) for r in rows)
     for dataset, truth, method in keys:
         group = [r for r in rows if (r["dataset"], r["truth"], r["method"]) == (dataset, truth, method)]
-        entry = {"dataset": dataset, "truth": truth, "method": method, "label": LABELS[method],
-                 "seeds": [r["seed"] for r in group], "candidates": _mean_sd(r["candidates"] for r in group),
-                 "true_edges": _mean_sd(r["true_edges"] for r in group)}
+        entry = {
+            "dataset": dataset,
+            "truth": truth,
+            "method": method,
+            "label": LABELS[method],
+            "seeds": [r["seed"] for r in group],
+            "candidates": _mean_sd(r["candidates"] for r in group),
+            "true_edges": _mean_sd(r["true_edges"] for r in group),
+        }
         for key in SUMMARY_KEYS:
             entry[key] = _mean_sd(r.get(key) for r in group)
         for key in ("auroc", "auprc_ratio", "epr"):
@@ -412,15 +550,22 @@ def overview(summary: list[dict], dataset: str) -> list[str]:
     unseen targets against the split network's truth, and the CPU cost (README's table)."""
     truths = list(dict.fromkeys(e["truth"] for e in summary if e["dataset"] == dataset))
     main = truths[1] if len(truths) > 1 else truths[0]
-    lines = [f"| method | seeds | {' | '.join(truths)} | target-wise AUROC ({main}) | pair-specific AUROC ({main}) "
-             f"| AUROC, unseen targets ({main}) | CPU s per split |", "|---|---|" + "---|" * (len(truths) + 4)]
+    lines = [
+        f"| method | seeds | {' | '.join(truths)} | target-wise AUROC ({main}) | pair-specific AUROC ({main}) "
+        f"| AUROC, unseen targets ({main}) | CPU s per split |",
+        "|---|---|" + "---|" * (len(truths) + 4),
+    ]
     for method in dict.fromkeys(e["method"] for e in summary if e["dataset"] == dataset):
         by_truth = {e["truth"]: e for e in summary if (e["dataset"], e["method"]) == (dataset, method)}
-        cells = [f"{_cell(by_truth[t]['auroc'])} / {_cell(by_truth[t]['auprc_ratio'], 2)} / {_cell(by_truth[t]['epr'], 2)}"
-                 for t in truths]
+        cells = [
+            f"{_cell(by_truth[t]['auroc'])} / {_cell(by_truth[t]['auprc_ratio'], 2)} / {_cell(by_truth[t]['epr'], 2)}"
+            for t in truths
+        ]
         e = by_truth[main]
-        lines.append(f"| {_md(e['label'])} | {len(e['seeds'])} | {' | '.join(cells)} | {_cell(e['target_wise_auroc'])} | "
-                     f"{_cell(e['pair_specific_auroc'])} | {_cell(e['auroc_unseen_targets'])} | {_cell(e['cost']['cpu_s'], 0)} |")
+        lines.append(
+            f"| {_md(e['label'])} | {len(e['seeds'])} | {' | '.join(cells)} | {_cell(e['target_wise_auroc'])} | "
+            f"{_cell(e['pair_specific_auroc'])} | {_cell(e['auroc_unseen_targets'])} | {_cell(e['cost']['cpu_s'], 0)} |"
+        )
     return lines
 
 
@@ -431,12 +576,18 @@ def differences(rows: list[dict], dataset: str) -> list[str]:
     compared = [r for r in rows if r.get("vs_prior") and (r["seed"], r["truth"]) in prior]
     if not compared:
         return []
-    lines = [f"### {dataset}: method minus label-only prior, per split seed (95 % paired bootstrap over test TFs)", "",
-             "| method | truth | seed | Δ AUROC | Δ AUPRC ratio | Δ EPR |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"### {dataset}: method minus label-only prior, per split seed (95 % paired bootstrap over test TFs)",
+        "",
+        "| method | truth | seed | Δ AUROC | Δ AUPRC ratio | Δ EPR |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in compared:
         ref = prior[(r["seed"], r["truth"])]
-        cells = [f"{r[key] - ref[key]:+.3f} [{r['vs_prior'][key][0]:+.3f}, {r['vs_prior'][key][1]:+.3f}]"
-                 for key in ("auroc", "auprc_ratio", "epr")]
+        cells = [
+            f"{r[key] - ref[key]:+.3f} [{r['vs_prior'][key][0]:+.3f}, {r['vs_prior'][key][1]:+.3f}]"
+            for key in ("auroc", "auprc_ratio", "epr")
+        ]
         lines.append(f"| {_md(LABELS[r['method']])} | {r['truth']} | {r['seed']} | {' | '.join(cells)} |")
     return lines + [""]
 
@@ -444,37 +595,58 @@ def differences(rows: list[dict], dataset: str) -> list[str]:
 def markdown(payload: dict) -> str:
     """Overview per data set, then per truth: method rows with mean ± sd over split seeds; then costs."""
     summary = payload["summary"]
-    lines = [f"Command: `{payload['command']}`", "",
-             "Held-out TFs, genome-wide candidates (test TFs x all genes, self-pairs excluded), mean ± sd over "
-             "split seeds; [bracket] = mean over seeds of the 95 % bootstrap bounds (resampling test TFs; "
-             "target-wise and pair-specific AUROC: resampling targets; pair-specific AUROC = target-wise AUROC "
-             "after removing additive TF and target effects from the scores' rank logits). 'AUROC, unseen "
-             "targets' = candidates whose target has no training edge; 'AUROC, labelled pairs only' (mhsc-e) = "
-             "the test TFs' labelled pairs with their own negatives, the cross-validation view. One thread per run.", ""]
+    lines = [
+        f"Command: `{payload['command']}`",
+        "",
+        "Held-out TFs, genome-wide candidates (test TFs x all genes, self-pairs excluded), mean ± sd over "
+        "split seeds; [bracket] = mean over seeds of the 95 % bootstrap bounds (resampling test TFs; "
+        "target-wise and pair-specific AUROC: resampling targets; pair-specific AUROC = target-wise AUROC "
+        "after removing additive TF and target effects from the scores' rank logits). 'AUROC, unseen "
+        "targets' = candidates whose target has no training edge; 'AUROC, labelled pairs only' (mhsc-e) = "
+        "the test TFs' labelled pairs with their own negatives, the cross-validation view. One thread per run.",
+        "",
+    ]
     for dataset in dict.fromkeys(e["dataset"] for e in summary):
-        lines += [f"## {dataset}: AUROC / AUPRC ratio / EPR, mean ± sd over split seeds", "", *overview(summary, dataset), ""]
+        lines += [
+            f"## {dataset}: AUROC / AUPRC ratio / EPR, mean ± sd over split seeds",
+            "",
+            *overview(summary, dataset),
+            "",
+        ]
         for truth in dict.fromkeys(e["truth"] for e in summary if e["dataset"] == dataset):
             group = [e for e in summary if (e["dataset"], e["truth"]) == (dataset, truth)]
             first = group[0]
             labelled = first["auroc_labelled_pairs"]["n"] > 0
-            lines += [f"### {dataset}, truth: {truth} ({first['candidates']['mean']:,.0f} candidates, "
-                      f"{first['true_edges']['mean']:,.0f} true edges on average)", "",
-                      "| method | seeds | AUROC | AUPRC ratio | EPR | target-wise AUROC | pair-specific AUROC "
-                      "| AUROC, unseen targets |" + (" AUROC, labelled pairs only |" if labelled else ""),
-                      "|---|---|---|---|---|---|---|---|" + ("---|" if labelled else "")]
+            lines += [
+                f"### {dataset}, truth: {truth} ({first['candidates']['mean']:,.0f} candidates, "
+                f"{first['true_edges']['mean']:,.0f} true edges on average)",
+                "",
+                "| method | seeds | AUROC | AUPRC ratio | EPR | target-wise AUROC | pair-specific AUROC "
+                "| AUROC, unseen targets |" + (" AUROC, labelled pairs only |" if labelled else ""),
+                "|---|---|---|---|---|---|---|---|" + ("---|" if labelled else ""),
+            ]
             for e in group:
-                def bracket(key):
+
+                def bracket(key, e=e):
                     bounds = e.get(f"{key}_interval_mean")
                     return f" [{bounds[0]:.2f}–{bounds[1]:.2f}]" if bounds else ""
-                lines.append(f"| {_md(e['label'])} | {len(e['seeds'])} | {_cell(e['auroc'])}{bracket('auroc')} | "
-                             f"{_cell(e['auprc_ratio'], 2)}{bracket('auprc_ratio')} | {_cell(e['epr'], 2)}{bracket('epr')} | "
-                             f"{_cell(e['target_wise_auroc'])}{bracket('target_wise')} | "
-                             f"{_cell(e['pair_specific_auroc'])}{bracket('pair_specific')} | {_cell(e['auroc_unseen_targets'])} |"
-                             + (f" {_cell(e['auroc_labelled_pairs'])} |" if labelled else ""))
+
+                lines.append(
+                    f"| {_md(e['label'])} | {len(e['seeds'])} | {_cell(e['auroc'])}{bracket('auroc')} | "
+                    f"{_cell(e['auprc_ratio'], 2)}{bracket('auprc_ratio')} | {_cell(e['epr'], 2)}{bracket('epr')} | "
+                    f"{_cell(e['target_wise_auroc'])}{bracket('target_wise')} | "
+                    f"{_cell(e['pair_specific_auroc'])}{bracket('pair_specific')} | "
+                    f"{_cell(e['auroc_unseen_targets'])} |"
+                    + (f" {_cell(e['auroc_labelled_pairs'])} |" if labelled else "")
+                )
             lines.append("")
         lines += differences(payload["splits"], dataset)
-        lines += [f"### {dataset}: cost per split (mean over seeds, one thread, shared machine)", "",
-                  "| method | wall s | CPU s | of which fit CPU s | score wall s | peak RSS MiB |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"### {dataset}: cost per split (mean over seeds, one thread, shared machine)",
+            "",
+            "| method | wall s | CPU s | of which fit CPU s | score wall s | peak RSS MiB |",
+            "|---|---|---|---|---|---|",
+        ]
         seen = set()
         for e in summary:
             if e["dataset"] != dataset or e["method"] in seen:
@@ -484,12 +656,16 @@ def markdown(payload: dict) -> str:
             fit = _cell(c["fit_cpu_s"], 0) if "fit_cpu_s" in c else "—"
             score = _cell(c["score_wall_s"], 1) if "score_wall_s" in c else "—"
             rss = c["peak_rss_bytes"]["mean"] / 2**20
-            lines.append(f"| {_md(e['label'])} | {_cell(c['wall_s'], 0)} | {_cell(c['cpu_s'], 0)} | {fit} | {score} | {rss:,.0f} |")
+            lines.append(
+                f"| {_md(e['label'])} | {_cell(c['wall_s'], 0)} | {_cell(c['cpu_s'], 0)} | {fit} | {score} "
+                f"| {rss:,.0f} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- driver
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -497,8 +673,12 @@ def parse_args(argv):
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="split seeds (default 0 1 2)")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--work", type=Path, default=WORK, help=f"prediction cache (default {WORK})")
-    parser.add_argument("--peer-venv", type=Path, default=WORK / "peers-venv",
-                        help="virtual environment for arboreto (created on first use)")
+    parser.add_argument(
+        "--peer-venv",
+        type=Path,
+        default=WORK / "peers-venv",
+        help="virtual environment for arboreto (created on first use)",
+    )
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples over test TFs (default 1000)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS}; .md beside it)")
     parser.add_argument("--evaluate", action="store_true", help="only evaluate what is cached, run nothing")
@@ -533,9 +713,12 @@ def main(argv: list[str] | None = None) -> int:
                 for method in args.methods:
                     started = time.perf_counter()
                     cost = run_method(method, dataset, seed, args.work, args.peer_venv)
-                    print(f"{dataset} seed {seed} {method}: wall {cost['wall_s']:.0f} s, cpu {cost['cpu_s']:.0f} s, "
-                          f"peak RSS {cost['peak_rss_bytes'] / 2**20:.0f} MiB "
-                          f"({time.perf_counter() - started:.0f} s this run)", flush=True)
+                    print(
+                        f"{dataset} seed {seed} {method}: wall {cost['wall_s']:.0f} s, cpu {cost['cpu_s']:.0f} s, "
+                        f"peak RSS {cost['peak_rss_bytes'] / 2**20:.0f} MiB "
+                        f"({time.perf_counter() - started:.0f} s this run)",
+                        flush=True,
+                    )
     if not args.run_only:
         evaluate_all(args)
     return 0

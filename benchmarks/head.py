@@ -95,8 +95,13 @@ def main() -> None:
     parser.add_argument("--full-batch", type=int, default=8_192, help="pairs per end-to-end run")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                        help='config override, e.g. --set fusion=\'"mlp"\' --set token_dim=16')
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="config override, e.g. --set fusion='\"mlp\"' --set token_dim=16",
+    )
     args = parser.parse_args()
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
 
@@ -132,10 +137,14 @@ def main() -> None:
     encoder = session(encoder_proto, args.threads)
     encoder_rate = rate(lambda: encoder.run(None, {TF_INPUT: features[TF_INPUT]}), args.full_batch, args.repeats)
 
-    print(f"DeepTGI '{args.config}' {overrides or ''}: {args.genes} feature genes x {args.modalities} modality(ies), "
-          f"onnxruntime {ort.__version__} CPU, {args.threads} intra-op threads, random weights")
-    print(f"state per entity: {model.state_size} floats; parity max abs diff {exported['max_abs_diff']:.2e}; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"DeepTGI '{args.config}' {overrides or ''}: {args.genes} feature genes x {args.modalities} modality(ies), "
+        f"onnxruntime {ort.__version__} CPU, {args.threads} intra-op threads, random weights"
+    )
+    print(
+        f"state per entity: {model.state_size} floats; parity max abs diff {exported['max_abs_diff']:.2e}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     rows = [
         ("pair head", head_macs, args.batch, head_rate, "pairs"),
         ("entity encoder (one side)", encoder_macs, args.full_batch, encoder_rate, "entities"),
@@ -144,10 +153,15 @@ def main() -> None:
     print(f"{'graph':<28}{'MACs/item':>12}{'batch':>9}{'items/s wall':>15}{'items/CPU-s':>14}  item")
     for label, macs, batch, (per_wall, per_cpu), unit in rows:
         print(f"{label:<28}{macs:>12,}{batch:>9,}{per_wall:>15,.0f}{per_cpu:>14,.0f}  {unit}")
-    print(f"head vs end-to-end per pair: {head_rate[0] / full_rate[0]:.1f}x faster wall-clock, "
-          f"{head_rate[1] / full_rate[1]:.1f}x per CPU second ({full_macs / head_macs:.1f}x fewer multiply-adds)")
-    print(f"{GENOME_PAIRS:,} pairs (wall-clock): head {GENOME_PAIRS / head_rate[0]:.0f} s "
-          f"vs end-to-end {GENOME_PAIRS / full_rate[0]:.0f} s")
+    print(
+        f"head vs end-to-end per pair: {head_rate[0] / full_rate[0]:.1f}x faster wall-clock, "
+        f"{head_rate[1] / full_rate[1]:.1f}x per CPU second ({full_macs / head_macs:.1f}x fewer multiply-adds)"
+    )
+    print(
+        f"{GENOME_PAIRS:,} pairs (wall-clock): head {GENOME_PAIRS / head_rate[0]:.0f} s "
+        f"vs end-to-end {GENOME_PAIRS / full_rate[0]:.0f} s"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -149,7 +149,7 @@ def measure_shape(shape: Shape, repeats: int, block_rows: int | None) -> list[Me
 
     # The machine's limit: the product alone, into a preallocated output.
     out = np.empty((len(rows), len(other)), dtype=np.float32)
-    run = lambda: np.matmul(rows, other.T, out=out)  # noqa: E731
+    run = lambda out=out: np.matmul(rows, other.T, out=out)  # noqa: E731
     run()
     gemm_note = "same operand both sides: numpy uses SYRK" if full else "general SGEMM"
     results.append(timed(shape.name, "gemm", run, repeats, note=gemm_note))
@@ -164,11 +164,17 @@ def measure_shape(shape: Shape, repeats: int, block_rows: int | None) -> list[Me
         probe = np.vstack([rows[:1500], other[:500]])
         seconds = best_time(lambda: np.corrcoef(probe), max(1, repeats - 1))
         estimate = seconds * (genes_total / len(probe)) ** 2
-        results.append(Measurement(
-            shape.name, "numpy.corrcoef", estimate, 0, estimated=True,
-            note=f"not run: it would compute a {genes_total:,}^2 float64 matrix "
-                 f"({genes_total**2 * 8 / 2**30:.1f} GiB); estimated from {len(probe):,} genes x (genes ratio)^2",
-        ))
+        results.append(
+            Measurement(
+                shape.name,
+                "numpy.corrcoef",
+                estimate,
+                0,
+                estimated=True,
+                note=f"not run: it would compute a {genes_total:,}^2 float64 matrix "
+                f"({genes_total**2 * 8 / 2**30:.1f} GiB); estimated from {len(probe):,} genes x (genes ratio)^2",
+            )
+        )
 
     # pandas.DataFrame.corr: pairwise loops without BLAS, cost ~ genes^2 x cells.
     results.append(measure_pandas(shape, rows, other, full, genes_total, repeats))
@@ -188,13 +194,24 @@ def measure_pandas(shape: Shape, rows, other, full: bool, genes_total: int, repe
     elif estimate <= PANDAS_LIMIT_SECONDS:
         frame = pd.DataFrame(values.T)
     else:
-        return Measurement(shape.name, "pandas.DataFrame.corr", estimate, 0, estimated=True,
-                           note=f"not run (estimated over {PANDAS_LIMIT_SECONDS:.0f} s): "
-                                f"extrapolated from {probe_genes} genes x (genes ratio)^2")
+        return Measurement(
+            shape.name,
+            "pandas.DataFrame.corr",
+            estimate,
+            0,
+            estimated=True,
+            note=f"not run (estimated over {PANDAS_LIMIT_SECONDS:.0f} s): "
+            f"extrapolated from {probe_genes} genes x (genes ratio)^2",
+        )
     pandas_repeats = repeats if estimate < 5 else 1
-    return timed(shape.name, "pandas.DataFrame.corr", frame.corr, pandas_repeats,
-                 peak_mib=peak_mib(frame.corr) if estimate < 20 else None,
-                 note="computes the full (rows + features)^2 matrix" if not full else "")
+    return timed(
+        shape.name,
+        "pandas.DataFrame.corr",
+        frame.corr,
+        pandas_repeats,
+        peak_mib=peak_mib(frame.corr) if estimate < 20 else None,
+        note="computes the full (rows + features)^2 matrix" if not full else "",
+    )
 
 
 def add_ratios(results: list[Measurement]) -> None:
@@ -229,7 +246,10 @@ def environment() -> dict:
         from threadpoolctl import threadpool_info
 
         info["blas"] = [
-            {key: pool.get(key) for key in ("internal_api", "version", "architecture", "num_threads", "threading_layer")}
+            {
+                key: pool.get(key)
+                for key in ("internal_api", "version", "architecture", "num_threads", "threading_layer")
+            }
             for pool in threadpool_info()
         ]
     except ImportError:
@@ -253,8 +273,19 @@ def print_table(results: list[Measurement], shape_names: dict[str, str], env: di
 
     console = Console(width=max(Console().width, 150))
     table = Table(title="PCC: deeptgi_rt.pcc_block (cpu) vs bare float32 GEMM, numpy, pandas")
-    for column in ("shape", "method", "runs", "time s", "x GEMM", "CPU s", "x GEMM CPU", "vs numpy", "vs pandas",
-                   "peak MiB", "note"):
+    for column in (
+        "shape",
+        "method",
+        "runs",
+        "time s",
+        "x GEMM",
+        "CPU s",
+        "x GEMM CPU",
+        "vs numpy",
+        "vs pandas",
+        "peak MiB",
+        "note",
+    ):
         table.add_column(column, justify="left" if column in ("shape", "method", "note") else "right", no_wrap=True)
     notes: list[str] = []
     for m in results:
@@ -274,18 +305,27 @@ def print_table(results: list[Measurement], shape_names: dict[str, str], env: di
             f"[{notes.index(m.note) + 1}]" if m.note else "",
         )
     console.print(table)
-    console.print("runs: best of that many (est.: estimated, not run); time s: best wall time; x GEMM: time / bare GEMM time; CPU s: best process CPU time (all threads; "
-                  "steadier than wall time on a loaded machine); vs numpy, vs pandas: their wall time / pcc_block's; "
-                  "peak MiB: tracemalloc peak of one call (numpy allocations, not BLAS buffers)", markup=False)
+    console.print(
+        "runs: best of that many (est.: estimated, not run); time s: best wall time; x GEMM: time / bare GEMM time; "
+        "CPU s: best process CPU time (all threads; "
+        "steadier than wall time on a loaded machine); vs numpy, vs pandas: their wall time / pcc_block's; "
+        "peak MiB: tracemalloc peak of one call (numpy allocations, not BLAS buffers)",
+        markup=False,
+    )
     for name, description in shape_names.items():
         console.print(f"{name}: {description}", markup=False)
     for number, note in enumerate(notes, 1):
         console.print(f"[{number}] {note}", markup=False, highlight=False)
-    console.print(f"CPU: {env['cpu']} ({env['cpu_count']} cores); BLAS: {env.get('blas')}; "
-                  f"numba threads: {env['numba_threads']}", markup=False)
-    console.print(f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}; "
-                  f"load average (1/5/15 min) before: {_load(env['load_average_before'])}, "
-                  f"after: {_load(env['load_average_after'])}", markup=False)
+    console.print(
+        f"CPU: {env['cpu']} ({env['cpu_count']} cores); BLAS: {env.get('blas')}; numba threads: {env['numba_threads']}",
+        markup=False,
+    )
+    console.print(
+        f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} OPENBLAS_L2_SIZE={env['OPENBLAS_L2_SIZE']}; "
+        f"load average (1/5/15 min) before: {_load(env['load_average_before'])}, "
+        f"after: {_load(env['load_average_after'])}",
+        markup=False,
+    )
 
 
 def _speedup(value: float | None) -> str:
@@ -303,8 +343,10 @@ def goals(results: list[Measurement], quick: bool) -> dict:
     return {
         "quick": quick,
         "rows_x_features_within_1.15x_of_gemm": {"value": large.ratio_to_gemm, "met": large.ratio_to_gemm <= 1.15},
-        "rows_x_features_within_1.15x_of_gemm_cpu_time": {"value": large.cpu_ratio_to_gemm,
-                                                           "met": large.cpu_ratio_to_gemm <= 1.15},
+        "rows_x_features_within_1.15x_of_gemm_cpu_time": {
+            "value": large.cpu_ratio_to_gemm,
+            "met": large.cpu_ratio_to_gemm <= 1.15,
+        },
         "full_synthetic_4x_faster_than_numpy_corrcoef": {"value": full, "met": full >= 4.0},
     }
 
@@ -313,7 +355,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="smaller synthetic shapes, fewer repeats")
-    parser.add_argument("--repeats", type=int, default=None, help="runs per measurement (best is kept; default 5, quick 2)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="runs per measurement (best is kept; default 5, quick 2)"
+    )
     parser.add_argument("--block-rows", type=int, default=None, help="pcc_block block_rows (default: the library's)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
@@ -341,13 +385,18 @@ def main(argv=None) -> int:
         if name != "quick":
             print(f"goal {name}: {goal['value']:.2f} -> {'met' if goal['met'] else 'NOT met'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "environment": env,
-        "shapes": shape_names,
-        "block_rows": args.block_rows,
-        "results": [asdict(m) for m in results],
-        "goals": summary,
-    }, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "environment": env,
+                "shapes": shape_names,
+                "block_rows": args.block_rows,
+                "results": [asdict(m) for m in results],
+                "goals": summary,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {args.out}")
     return 0
 

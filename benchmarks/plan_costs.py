@@ -73,23 +73,37 @@ def main() -> int:
         with tempfile.TemporaryDirectory(dir=WORK) as tmp:
             summary = model.write_request(Path(tmp) / "edges.parquet", request)
         plan = summary.plan.inputs
-        runs[name] = {"stage_cpu_s": dict(summary.stage_seconds), "edges_written": summary.edges_written,
-                      "pairs": plan.pairs, "stored_entries": plan.stored_entries, "entities": plan.entities,
-                      "features": plan.features, "tfs": plan.tfs, "targets": plan.targets,
-                      "order": summary.order, "peak_rss_mib": summary.peak_rss_bytes / 2**20}
+        runs[name] = {
+            "stage_cpu_s": dict(summary.stage_seconds),
+            "edges_written": summary.edges_written,
+            "pairs": plan.pairs,
+            "stored_entries": plan.stored_entries,
+            "entities": plan.entities,
+            "features": plan.features,
+            "tfs": plan.tfs,
+            "targets": plan.targets,
+            "order": summary.order,
+            "peak_rss_mib": summary.peak_rss_bytes / 2**20,
+        }
         print(name, json.dumps(runs[name]), flush=True)
     top = runs["top_k_100"]
     costs = {
         "read_per_stored": top["stage_cpu_s"]["read"] / top["stored_entries"],
-        "encode_per_entity_feature": np.mean([r["stage_cpu_s"]["encode"] / ((r["tfs"] + r["targets"]) * r["features"])
-                                              for r in runs.values()]),
+        "encode_per_entity_feature": np.mean(
+            [r["stage_cpu_s"]["encode"] / ((r["tfs"] + r["targets"]) * r["features"]) for r in runs.values()]
+        ),
         "score_per_pair_top_k": top["stage_cpu_s"]["score"] / top["pairs"],
         "score_per_pair_all": runs["all_sorted"]["stage_cpu_s"]["score"] / runs["all_sorted"]["pairs"],
         "write_per_edge_sorted": runs["all_sorted"]["stage_cpu_s"]["write"] / runs["all_sorted"]["edges_written"],
         "write_per_edge_streamed": runs["all_streamed"]["stage_cpu_s"]["write"] / runs["all_streamed"]["edges_written"],
     }
-    result = {"cells": args.cells, "threads": args.threads, "runs": runs, "costs": costs,
-              "finished_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    result = {
+        "cells": args.cells,
+        "threads": args.threads,
+        "runs": runs,
+        "costs": costs,
+        "finished_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+    }
     args.out.write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(json.dumps(costs, indent=2, default=float))
     return 0

@@ -49,20 +49,26 @@ def synthetic_expression(n_genes: int, n_cells: int, seed: int = 0) -> Expressio
     return Expression(genes=genes, values=np.ascontiguousarray(values), source="<synthetic>")
 
 
-def build_lite(path: Path, feature_genes: list[str], tfs: list[str], stand_in: bool = False,
-               members: int = 1) -> str:
+def build_lite(path: Path, feature_genes: list[str], tfs: list[str], stand_in: bool = False, members: int = 1) -> str:
     """Write the lite model (random init; ``members`` > 1: an ensemble) to ``path``; returns a
     description of what was built.
 
     ``stand_in`` builds the onnx.helper stand-in even when deeptgi_train is available (its
     head has lite's multiply-add count but only 11 operators: a measure of the engine itself).
     """
-    metadata = ModelMetadata(feature_genes=feature_genes, modalities=["single_cell"], preprocessing=["none"],
-                             threshold=0.5, tfs=tfs, training={"note": "untrained (random init), benchmark only"})
+    metadata = ModelMetadata(
+        feature_genes=feature_genes,
+        modalities=["single_cell"],
+        preprocessing=["none"],
+        threshold=0.5,
+        tfs=tfs,
+        training={"note": "untrained (random init), benchmark only"},
+    )
     if stand_in:
         return build_stand_in(path, metadata, reason="requested with --stand-in")
     try:
         import torch
+
         from deeptgi_train.configs import model_config
         from deeptgi_train.export import export_onnx
         from deeptgi_train.model import build_deeptgi
@@ -120,10 +126,12 @@ def speedup(model, expression, tfs, sample: int, seed: int = 0) -> dict:
     batch = 65_536
 
     started = time.perf_counter()
-    e2e = np.concatenate([
-        inner.end_to_end_scores(feats[tf_rows[s:s + batch]], feats[gene_rows[s:s + batch]])
-        for s in range(0, sample, batch)
-    ])
+    e2e = np.concatenate(
+        [
+            inner.end_to_end_scores(feats[tf_rows[s : s + batch]], feats[gene_rows[s : s + batch]])
+            for s in range(0, sample, batch)
+        ]
+    )
     e2e_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -131,11 +139,15 @@ def speedup(model, expression, tfs, sample: int, seed: int = 0) -> dict:
     gene_table = inner.gene_table(feats)
     encode_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    fact = np.concatenate([
-        inner.pair_scores(np.ascontiguousarray(tf_table[tf_rows[s:s + batch]]),
-                          np.ascontiguousarray(gene_table[gene_rows[s:s + batch]]))
-        for s in range(0, sample, batch)
-    ])
+    fact = np.concatenate(
+        [
+            inner.pair_scores(
+                np.ascontiguousarray(tf_table[tf_rows[s : s + batch]]),
+                np.ascontiguousarray(gene_table[gene_rows[s : s + batch]]),
+            )
+            for s in range(0, sample, batch)
+        ]
+    )
     head_seconds = time.perf_counter() - started
     return {
         "sample pairs": sample,
@@ -167,31 +179,53 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         expression = synthetic_expression(args.genes, args.cells)
         rng = np.random.default_rng(1)
-        feature_genes = [expression.genes[i] for i in np.sort(rng.choice(args.genes, args.feature_genes, replace=False))]
+        feature_genes = [
+            expression.genes[i] for i in np.sort(rng.choice(args.genes, args.feature_genes, replace=False))
+        ]
         tfs = [expression.genes[i] for i in np.sort(rng.choice(args.genes, args.tfs, replace=False))]
         model_path = tmp / "lite.onnx"
         built = build_lite(model_path, feature_genes, tfs, stand_in=args.stand_in, members=args.members)
         setup = time.perf_counter() - started
         model = load_model(model_path, device=args.device)
         print(f"model: {built}")
-        print(f"sizes: {args.tfs:,} TFs x {args.genes:,} genes, {args.feature_genes:,} feature genes, "
-              f"{args.cells:,} cells; providers {model.providers}, PCC {model.pcc_backend}, "
-              f"factorized {model.factorized}; setup {setup:.1f} s")
+        print(
+            f"sizes: {args.tfs:,} TFs x {args.genes:,} genes, {args.feature_genes:,} feature genes, "
+            f"{args.cells:,} cells; providers {model.providers}, PCC {model.pcc_backend}, "
+            f"factorized {model.factorized}; setup {setup:.1f} s"
+        )
 
         rows = {
             "all pairs -> parquet": run_write(model, tmp / "all.parquet", expression, tfs, batch_size=args.batch_size),
-            f"top-k {args.top_k} -> parquet": run_write(model, tmp / "topk.parquet", expression, tfs,
-                                                       top_k=args.top_k, batch_size=args.batch_size),
+            f"top-k {args.top_k} -> parquet": run_write(
+                model, tmp / "topk.parquet", expression, tfs, top_k=args.top_k, batch_size=args.batch_size
+            ),
         }
         rss_after_runs = peak_rss_bytes()
-        keys = ["read", "pcc", "encode", "score", "write", "total", "cpu", "pairs", "edges", "order",
-                "pairs/s (score)", "pairs/s (total)", "MB"]
+        keys = [
+            "read",
+            "pcc",
+            "encode",
+            "score",
+            "write",
+            "total",
+            "cpu",
+            "pairs",
+            "edges",
+            "order",
+            "pairs/s (score)",
+            "pairs/s (total)",
+            "MB",
+        ]
         print()
         print("| run | " + " | ".join(keys) + " |")
         print("|---" * (len(keys) + 1) + "|")
         for name, row in rows.items():
-            cells = [f"{row[k]:,.0f}" if k in ("pairs", "edges", "pairs/s (score)", "pairs/s (total)")
-                     else (row[k] if isinstance(row[k], str) else f"{row[k]:.2f}") for k in keys]
+            cells = [
+                f"{row[k]:,.0f}"
+                if k in ("pairs", "edges", "pairs/s (score)", "pairs/s (total)")
+                else (row[k] if isinstance(row[k], str) else f"{row[k]:.2f}")
+                for k in keys
+            ]
             print(f"| {name} | " + " | ".join(cells) + " |")
         print(f"\npeak RSS after the scoring runs: {rss_after_runs / 2**30:.2f} GiB")
 
@@ -203,21 +237,32 @@ def main(argv=None) -> int:
         if args.members > 1:
             build_lite(tmp / "single.onnx", feature_genes, tfs)
             single = speedup(load_model(tmp / "single.onnx", device=args.device), expression, tfs, args.sample)
-            print(f"  pair head, {args.members} members vs 1 network on the same sample: "
-                  f"{ratio['factorized head s'] / single['factorized head s']:.2f}x the time")
+            print(
+                f"  pair head, {args.members} members vs 1 network on the same sample: "
+                f"{ratio['factorized head s'] / single['factorized head s']:.2f}x the time"
+            )
 
         full = rows["all pairs -> parquet"]
         per_pair = ratio["end-to-end s"] / ratio["sample pairs"]
-        print(f"  genome scale: end to end would take {per_pair * full['pairs']:.0f} s for the "
-              f"{full['pairs']:,} pairs vs {full['total']:.0f} s factorized, all stages "
-              f"({per_pair * full['pairs'] / full['total']:.1f}x)")
+        print(
+            f"  genome scale: end to end would take {per_pair * full['pairs']:.0f} s for the "
+            f"{full['pairs']:,} pairs vs {full['total']:.0f} s factorized, all stages "
+            f"({per_pair * full['pairs'] / full['total']:.1f}x)"
+        )
         print("\ngoals:")
-        print(f"  all pairs end to end <= {GOAL_SECONDS:.0f} s: {full['total']:.1f} s "
-              f"({'met' if full['total'] <= GOAL_SECONDS else 'NOT met'})")
-        print(f"  peak RSS <= 4 GiB: {rss_after_runs / 2**30:.2f} GiB "
-              f"({'met' if rss_after_runs <= GOAL_RSS else 'NOT met'})")
+        print(
+            f"  all pairs end to end <= {GOAL_SECONDS:.0f} s: {full['total']:.1f} s "
+            f"({'met' if full['total'] <= GOAL_SECONDS else 'NOT met'})"
+        )
+        print(
+            f"  peak RSS <= 4 GiB: {rss_after_runs / 2**30:.2f} GiB "
+            f"({'met' if rss_after_runs <= GOAL_RSS else 'NOT met'})"
+        )
         s = ratio["speed-up per pair (head vs e2e)"]
-        print(f"  factorized >= {GOAL_SPEEDUP:.0f}x faster per pair: {s:.1f}x ({'met' if s >= GOAL_SPEEDUP else 'NOT met'})")
+        print(
+            f"  factorized >= {GOAL_SPEEDUP:.0f}x faster per pair: {s:.1f}x "
+            f"({'met' if s >= GOAL_SPEEDUP else 'NOT met'})"
+        )
         print(json.dumps({"rows": rows, "speedup": ratio, "peak_rss": rss_after_runs}, default=str), file=sys.stderr)
     return 0
 

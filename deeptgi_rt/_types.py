@@ -8,7 +8,8 @@ accepted choices (``typing.get_args(OutputFormat)``).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Literal, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal, Union
 
 import numpy as np
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 PathLike = Union[str, "os.PathLike[str]"]
 """A file path."""
 
-GeneList = Union[PathLike, Sequence[str]]
+GeneList = PathLike | Sequence[str]
 """Gene names: a sequence of names or a gene-list file (one name a line)."""
 
 ExpressionLike = Union[
@@ -30,7 +31,7 @@ ExpressionLike = Union[
     PathLike,
     "polars.DataFrame",
     "pandas.DataFrame",
-    Tuple[np.ndarray, Sequence[str]],
+    tuple[np.ndarray, Sequence[str]],
 ]
 """Expression data: an ``Expression``, a file, a frame laid out like a file, or
 ``(array [cells, genes], gene_names)``."""
@@ -44,6 +45,6 @@ OutputFormat = Literal["parquet", "tsv"]
 UnknownPairs = Literal["skip", "error"]
 Transform = Literal["none", "log1p", "normalize_total_log1p"]
 """A transform of raw counts: none, ``log1p``, or per-cell total to 10,000 then ``log1p``."""
-Threshold = Union[float, Literal["youden", "balanced-youden", "density"]]
+Threshold = float | Literal["youden", "balanced-youden", "density"]
 """A score filter: a float in [0, 1], ``"youden"`` for the model's threshold at the genome-wide
 base rate, or ``"balanced-youden"`` for it as chosen on balanced pairs (see ``thresholds``)."""

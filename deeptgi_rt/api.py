@@ -14,10 +14,21 @@ any data is read) and runs it with :meth:`DeepTGIModel.prepare` (see :mod:`deept
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from ._types import (Device, ExpressionLike, GeneList, Layout, OutputFormat, PairsLike, PathLike, Threshold, Transform,
-                     UnknownPairs)
+from ._types import (
+    Device,
+    ExpressionLike,
+    GeneList,
+    Layout,
+    OutputFormat,
+    PairsLike,
+    PathLike,
+    Threshold,
+    Transform,
+    UnknownPairs,
+)
 from .errors import InputError
 from .progress import Reporter
 from .request import MAX_SORT_EDGES, ScoreRequest
@@ -30,8 +41,7 @@ if TYPE_CHECKING:
 
     from .engine import ScoreRun
 
-__all__ = ["DeepTGIModel", "ScoreRequest", "ScoreSummary", "load_model", "MAX_SORT_EDGES", "STAGES",
-           "peak_rss_bytes"]
+__all__ = ["DeepTGIModel", "ScoreRequest", "ScoreSummary", "load_model", "MAX_SORT_EDGES", "STAGES", "peak_rss_bytes"]
 
 
 class DeepTGIModel:
@@ -46,8 +56,9 @@ class DeepTGIModel:
         last_summary: the :class:`ScoreSummary` of the latest run.
     """
 
-    def __init__(self, path: PathLike, device: Device = "auto", *, threads: int | None = None,
-                 reporter: Reporter | None = None):
+    def __init__(
+        self, path: PathLike, device: Device = "auto", *, threads: int | None = None, reporter: Reporter | None = None
+    ):
         from .devices import pcc_backend
         from .model import ScoringModel
 
@@ -64,16 +75,32 @@ class DeepTGIModel:
         self._load_seconds = time.perf_counter() - started
 
     def __repr__(self) -> str:
-        return (f"DeepTGIModel({self.path!r}, feature_genes={len(self.metadata.feature_genes)}, "
-                f"modalities={self.metadata.modalities}, providers={self.providers})")
+        return (
+            f"DeepTGIModel({self.path!r}, feature_genes={len(self.metadata.feature_genes)}, "
+            f"modalities={self.metadata.modalities}, providers={self.providers})"
+        )
 
-    def score(self, expression: ExpressionLike, *, bulk: ExpressionLike | None = None, tfs: GeneList | None = None,
-              genes: GeneList | None = None, pairs: PairsLike | None = None, top_k: int | None = None,
-              threshold: Threshold | None = None, batch_size: int = DEFAULT_BATCH_SIZE, layout: Layout | None = None,
-              bulk_layout: Layout | None = None, case_insensitive: bool = False, min_coverage: float = 1.0,
-              unknown_pairs: UnknownPairs = "skip", transform: Transform = "none",
-              bulk_transform: Transform = "none", var_names_column: str | None = None,
-              target_prior: bool = True) -> polars.DataFrame:
+    def score(
+        self,
+        expression: ExpressionLike,
+        *,
+        bulk: ExpressionLike | None = None,
+        tfs: GeneList | None = None,
+        genes: GeneList | None = None,
+        pairs: PairsLike | None = None,
+        top_k: int | None = None,
+        threshold: Threshold | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        layout: Layout | None = None,
+        bulk_layout: Layout | None = None,
+        case_insensitive: bool = False,
+        min_coverage: float = 1.0,
+        unknown_pairs: UnknownPairs = "skip",
+        transform: Transform = "none",
+        bulk_transform: Transform = "none",
+        var_names_column: str | None = None,
+        target_prior: bool = True,
+    ) -> polars.DataFrame:
         """Score pairs and return them as a polars DataFrame sorted by descending score.
 
         Args:
@@ -115,20 +142,49 @@ class DeepTGIModel:
         Raises:
             InputError: an invalid option (before any data is read) or unusable data.
         """
-        return self.prepare(ScoreRequest(
-            expression, bulk=bulk, tfs=tfs, genes=genes, pairs=pairs, top_k=top_k, threshold=threshold,
-            batch_size=batch_size, layout=layout, bulk_layout=bulk_layout, case_insensitive=case_insensitive,
-            min_coverage=min_coverage, unknown_pairs=unknown_pairs, transform=transform,
-            bulk_transform=bulk_transform, var_names_column=var_names_column, target_prior=target_prior)).frame()
+        return self.prepare(
+            ScoreRequest(
+                expression,
+                bulk=bulk,
+                tfs=tfs,
+                genes=genes,
+                pairs=pairs,
+                top_k=top_k,
+                threshold=threshold,
+                batch_size=batch_size,
+                layout=layout,
+                bulk_layout=bulk_layout,
+                case_insensitive=case_insensitive,
+                min_coverage=min_coverage,
+                unknown_pairs=unknown_pairs,
+                transform=transform,
+                bulk_transform=bulk_transform,
+                var_names_column=var_names_column,
+                target_prior=target_prior,
+            )
+        ).frame()
 
-    def iter_batches(self, expression: ExpressionLike, *, bulk: ExpressionLike | None = None,
-                     tfs: GeneList | None = None, genes: GeneList | None = None, pairs: PairsLike | None = None,
-                     top_k: int | None = None, threshold: Threshold | None = None,
-                     batch_size: int = DEFAULT_BATCH_SIZE, layout: Layout | None = None,
-                     bulk_layout: Layout | None = None, case_insensitive: bool = False, min_coverage: float = 1.0,
-                     unknown_pairs: UnknownPairs = "skip", transform: Transform = "none",
-                     bulk_transform: Transform = "none", var_names_column: str | None = None,
-                     target_prior: bool = True) -> Iterator[pyarrow.RecordBatch]:
+    def iter_batches(
+        self,
+        expression: ExpressionLike,
+        *,
+        bulk: ExpressionLike | None = None,
+        tfs: GeneList | None = None,
+        genes: GeneList | None = None,
+        pairs: PairsLike | None = None,
+        top_k: int | None = None,
+        threshold: Threshold | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        layout: Layout | None = None,
+        bulk_layout: Layout | None = None,
+        case_insensitive: bool = False,
+        min_coverage: float = 1.0,
+        unknown_pairs: UnknownPairs = "skip",
+        transform: Transform = "none",
+        bulk_transform: Transform = "none",
+        var_names_column: str | None = None,
+        target_prior: bool = True,
+    ) -> Iterator[pyarrow.RecordBatch]:
         """Stream the scored edges as ``pyarrow.RecordBatch`` es (TF and target
         dictionary-encoded, score float32), in bounded memory.
 
@@ -136,20 +192,52 @@ class DeepTGIModel:
         score; ``pairs`` runs follow the pairs table; ``top_k`` runs come TF by TF at the end.
         Arguments as for :meth:`score`; the data are read and encoded before this returns.
         """
-        return self.prepare(ScoreRequest(
-            expression, bulk=bulk, tfs=tfs, genes=genes, pairs=pairs, top_k=top_k, threshold=threshold,
-            batch_size=batch_size, layout=layout, bulk_layout=bulk_layout, case_insensitive=case_insensitive,
-            min_coverage=min_coverage, unknown_pairs=unknown_pairs, transform=transform,
-            bulk_transform=bulk_transform, var_names_column=var_names_column, target_prior=target_prior)).batches()
+        return self.prepare(
+            ScoreRequest(
+                expression,
+                bulk=bulk,
+                tfs=tfs,
+                genes=genes,
+                pairs=pairs,
+                top_k=top_k,
+                threshold=threshold,
+                batch_size=batch_size,
+                layout=layout,
+                bulk_layout=bulk_layout,
+                case_insensitive=case_insensitive,
+                min_coverage=min_coverage,
+                unknown_pairs=unknown_pairs,
+                transform=transform,
+                bulk_transform=bulk_transform,
+                var_names_column=var_names_column,
+                target_prior=target_prior,
+            )
+        ).batches()
 
-    def write(self, out: PathLike, expression: ExpressionLike, *, format: OutputFormat = "parquet",
-              max_sort_edges: int = MAX_SORT_EDGES, bulk: ExpressionLike | None = None, tfs: GeneList | None = None,
-              genes: GeneList | None = None, pairs: PairsLike | None = None, top_k: int | None = None,
-              threshold: Threshold | None = None, batch_size: int = DEFAULT_BATCH_SIZE, layout: Layout | None = None,
-              bulk_layout: Layout | None = None, case_insensitive: bool = False, min_coverage: float = 1.0,
-              unknown_pairs: UnknownPairs = "skip", transform: Transform = "none",
-              bulk_transform: Transform = "none", var_names_column: str | None = None,
-              target_prior: bool = True) -> ScoreSummary:
+    def write(
+        self,
+        out: PathLike,
+        expression: ExpressionLike,
+        *,
+        format: OutputFormat = "parquet",
+        max_sort_edges: int = MAX_SORT_EDGES,
+        bulk: ExpressionLike | None = None,
+        tfs: GeneList | None = None,
+        genes: GeneList | None = None,
+        pairs: PairsLike | None = None,
+        top_k: int | None = None,
+        threshold: Threshold | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        layout: Layout | None = None,
+        bulk_layout: Layout | None = None,
+        case_insensitive: bool = False,
+        min_coverage: float = 1.0,
+        unknown_pairs: UnknownPairs = "skip",
+        transform: Transform = "none",
+        bulk_transform: Transform = "none",
+        var_names_column: str | None = None,
+        target_prior: bool = True,
+    ) -> ScoreSummary:
         """Score and write the edge list to ``out`` atomically (nothing at ``out`` unless complete).
 
         Args:
@@ -163,12 +251,30 @@ class DeepTGIModel:
         Returns:
             The run's :class:`ScoreSummary`.
         """
-        return self.write_request(out, ScoreRequest(
-            expression, bulk=bulk, tfs=tfs, genes=genes, pairs=pairs, top_k=top_k, threshold=threshold,
-            batch_size=batch_size, layout=layout, bulk_layout=bulk_layout, case_insensitive=case_insensitive,
-            min_coverage=min_coverage, unknown_pairs=unknown_pairs, transform=transform,
-            bulk_transform=bulk_transform, var_names_column=var_names_column, target_prior=target_prior,
-            format=format, max_sort_edges=max_sort_edges))
+        return self.write_request(
+            out,
+            ScoreRequest(
+                expression,
+                bulk=bulk,
+                tfs=tfs,
+                genes=genes,
+                pairs=pairs,
+                top_k=top_k,
+                threshold=threshold,
+                batch_size=batch_size,
+                layout=layout,
+                bulk_layout=bulk_layout,
+                case_insensitive=case_insensitive,
+                min_coverage=min_coverage,
+                unknown_pairs=unknown_pairs,
+                transform=transform,
+                bulk_transform=bulk_transform,
+                var_names_column=var_names_column,
+                target_prior=target_prior,
+                format=format,
+                max_sort_edges=max_sort_edges,
+            ),
+        )
 
     def write_request(self, out: PathLike, request: ScoreRequest) -> ScoreSummary:
         """:meth:`write` for a ready :class:`ScoreRequest`: the output path is checked, then the run prepared."""
@@ -191,8 +297,14 @@ class DeepTGIModel:
 
         summary = self._new_summary()
         summary.stage_seconds["load"], self._load_seconds = self._load_seconds, 0.0
-        return prepare(self._model, request, summary, pcc_backend=self.pcc_backend, reporter=self.reporter,
-                       on_finish=self._finished)
+        return prepare(
+            self._model,
+            request,
+            summary,
+            pcc_backend=self.pcc_backend,
+            reporter=self.reporter,
+            on_finish=self._finished,
+        )
 
     def plan(self, request: ScoreRequest) -> ScoreSummary:
         """The run ``request`` asks for, planned without the heavy work: sizes and the estimated
@@ -205,15 +317,20 @@ class DeepTGIModel:
         return summary
 
     def _new_summary(self) -> ScoreSummary:
-        return ScoreSummary(threshold=float(self.metadata.threshold), providers=self.providers,
-                            pcc_backend=self.pcc_backend, factorized=self.factorized)
+        return ScoreSummary(
+            threshold=float(self.metadata.threshold),
+            providers=self.providers,
+            pcc_backend=self.pcc_backend,
+            factorized=self.factorized,
+        )
 
     def _finished(self, summary: ScoreSummary) -> None:
         self.last_summary = summary
 
 
-def load_model(path: PathLike, device: Device = "auto", *, threads: int | None = None,
-               reporter: Reporter | None = None) -> DeepTGIModel:
+def load_model(
+    path: PathLike, device: Device = "auto", *, threads: int | None = None, reporter: Reporter | None = None
+) -> DeepTGIModel:
     """Load a DeepTGI ``.onnx`` model for scoring.
 
     Args:

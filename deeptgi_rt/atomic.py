@@ -6,8 +6,8 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import InputError
 
@@ -15,7 +15,8 @@ from .errors import InputError
 # missing permission. The user fixes them (another --out, free space), so they are user errors
 # (one line, exit 2), not crashes.
 WRITE_ERRNOS = frozenset(
-    code for code in (getattr(errno, name, None) for name in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EFBIG"))
+    code
+    for code in (getattr(errno, name, None) for name in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EFBIG"))
     if code is not None
 )
 

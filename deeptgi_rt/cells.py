@@ -18,8 +18,8 @@ whose total is zero cannot be normalized; they are left out and counted in
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -94,7 +94,7 @@ class CellChunks:
             if chunk.shape[0]:
                 yield chunk
 
-    def to_dask(self) -> "DaskCells":
+    def to_dask(self) -> DaskCells:
         """The same cells as a dask array of one block per chunk, each read (and normalized)
         where the scheduler runs it: for a ``distributed`` cluster, the workers open the file
         themselves, so it must be at the same path on every machine. Zero-count cells are left
@@ -107,8 +107,11 @@ class CellChunks:
         for start in range(0, self.n_cells, self.chunk_cells):
             stop = min(start + self.chunk_cells, self.n_cells)
             rows = np.nan if self.normalize == "total" else stop - start
-            blocks.append(da.from_delayed(dask.delayed(_block)(self, start, stop), shape=(rows, len(self.genes)),
-                                          dtype=np.float32))
+            blocks.append(
+                da.from_delayed(
+                    dask.delayed(_block)(self, start, stop), shape=(rows, len(self.genes)), dtype=np.float32
+                )
+            )
         return DaskCells(da.concatenate(blocks, axis=0), self.genes, self.source, n_cells=self.n_cells)
 
     def _check_finite(self, chunk, first_cell: int) -> None:
@@ -120,7 +123,9 @@ class CellChunks:
         cell, gene = _first_where(chunk, ~np.isfinite(values))
         if cell is not None:
             value = chunk[cell, gene]
-            raise InputError(f"{self.source}: {value} value for gene {self.genes[gene]!r} in {_cell(first_cell + cell)}")
+            raise InputError(
+                f"{self.source}: {value} value for gene {self.genes[gene]!r} in {_cell(first_cell + cell)}"
+            )
 
     def _check_counts(self, chunk, first_cell: int) -> None:
         values = chunk.data if _is_sparse(chunk) else chunk
@@ -156,8 +161,14 @@ class CellChunks:
         return np.log1p(chunk, out=chunk)
 
 
-def array_chunks(values, genes: Sequence[str], *, chunk_cells: int | None = None, normalize: str | None = None,
-                 source: str = "<memory>") -> CellChunks:
+def array_chunks(
+    values,
+    genes: Sequence[str],
+    *,
+    chunk_cells: int | None = None,
+    normalize: str | None = None,
+    source: str = "<memory>",
+) -> CellChunks:
     """Chunks of an in-memory cells x genes matrix.
 
     Args:
@@ -174,12 +185,24 @@ def array_chunks(values, genes: Sequence[str], *, chunk_cells: int | None = None
     elif values.format not in ("csr", "csc"):
         values = values.tocsr()
     step = _chunk_cells(chunk_cells, values.shape[1])
-    return _chunks(genes, values.shape[0], source, step, normalize,
-                   lambda first, last: (values[start:min(start + step, last)] for start in range(first, last, step)))
+    return _chunks(
+        genes,
+        values.shape[0],
+        source,
+        step,
+        normalize,
+        lambda first, last: (values[start : min(start + step, last)] for start in range(first, last, step)),
+    )
 
 
-def anndata_chunks(path, *, layer: str | None = None, use_raw: bool = False, chunk_cells: int | None = None,
-                   normalize: str | None = None) -> CellChunks:
+def anndata_chunks(
+    path,
+    *,
+    layer: str | None = None,
+    use_raw: bool = False,
+    chunk_cells: int | None = None,
+    normalize: str | None = None,
+) -> CellChunks:
     """Chunks of an AnnData file or store: ``.h5ad`` (read through h5py) or a zarr store
     (a directory), without loading the matrix.
 
@@ -225,7 +248,7 @@ def anndata_chunks(path, *, layer: str | None = None, use_raw: bool = False, chu
                 yield from data.row_chunks(step, first, last)
                 return
             for start in range(first, last, step):
-                yield data[start:min(start + step, last)]
+                yield data[start : min(start + step, last)]
         finally:
             _close(store)
 
@@ -252,7 +275,11 @@ def parquet_chunks(path, *, chunk_cells: int | None = None, normalize: str | Non
         raise InputError(f"{source}: not a readable Parquet file: {_first_line(exc)}") from None
     schema = parquet.schema_arrow
     names = list(schema.names)
-    first = 1 if names and (pa.types.is_string(schema.field(0).type) or pa.types.is_large_string(schema.field(0).type)) else 0
+    first = (
+        1
+        if names and (pa.types.is_string(schema.field(0).type) or pa.types.is_large_string(schema.field(0).type))
+        else 0
+    )
     genes = names[first:]
     if not genes:
         raise InputError(f"{source}: no gene columns")
@@ -292,8 +319,14 @@ def parquet_chunks(path, *, chunk_cells: int | None = None, normalize: str | Non
     return chunks
 
 
-def open_cells(path, *, layer: str | None = None, use_raw: bool = False, normalize: str | None = None,
-               chunk_cells: int | None = None) -> CellChunks:
+def open_cells(
+    path,
+    *,
+    layer: str | None = None,
+    use_raw: bool = False,
+    normalize: str | None = None,
+    chunk_cells: int | None = None,
+) -> CellChunks:
     """A cells x genes file opened for reading a chunk of cells at a time: the one entry the
     CLI and the scoring engine use.
 
@@ -340,16 +373,24 @@ class DaskCells:
 
     def __post_init__(self):
         if self.array.ndim != 2 or self.array.shape[1] != len(self.genes):
-            raise InputError(f"{self.source}: a dask array of cells x {len(self.genes)} genes is needed, "
-                             f"got shape {self.array.shape}")
+            raise InputError(
+                f"{self.source}: a dask array of cells x {len(self.genes)} genes is needed, "
+                f"got shape {self.array.shape}"
+            )
         self.genes = [str(g) for g in self.genes]
 
 
 def _chunks(genes, n_cells: int, source: str, step: int, normalize, raw_chunks) -> CellChunks:
     if normalize not in NORMALIZATIONS:
         raise InputError(f"unknown normalize {normalize!r}; use None, 'total' or 'log1p'")
-    return CellChunks(genes=[str(g) for g in genes], n_cells=int(n_cells), source=source, chunk_cells=step,
-                      normalize=normalize, _raw_chunks=raw_chunks)
+    return CellChunks(
+        genes=[str(g) for g in genes],
+        n_cells=int(n_cells),
+        source=source,
+        chunk_cells=step,
+        normalize=normalize,
+        _raw_chunks=raw_chunks,
+    )
 
 
 def _chunk_cells(chunk_cells: int | None, n_genes: int) -> int:
@@ -435,7 +476,7 @@ class _StoredCsc:
         for w0 in range(first, last, window):
             block = self.rows(w0, min(w0 + window, last))
             for start in range(0, block.shape[0], step):
-                yield block[start:start + step]
+                yield block[start : start + step]
 
     def rows(self, start: int, stop: int):
         """Cells ``start:stop`` as a float32 CSR matrix ``[stop - start, genes]``."""
@@ -451,15 +492,16 @@ class _StoredCsc:
             cells = np.asarray(self.group["indices"][lo:hi])
             keep = (cells >= start) & (cells < stop)
             if keep.any():
-                genes = np.repeat(np.arange(gene, end), np.diff(self.indptr[gene:end + 1]))
+                genes = np.repeat(np.arange(gene, end), np.diff(self.indptr[gene : end + 1]))
                 rows.append(cells[keep] - start)
                 cols.append(genes[keep])
                 values.append(np.asarray(self.group["data"][lo:hi])[keep])
             gene = end
         if not rows:
             return sp.csr_matrix((stop - start, n_genes), dtype=np.float32)
-        coo = sp.coo_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
-                            shape=(stop - start, n_genes))
+        coo = sp.coo_matrix(
+            (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(stop - start, n_genes)
+        )
         return coo.tocsr()
 
 
@@ -468,7 +510,7 @@ def _anndata_io():
     try:
         import anndata.io as io
 
-        io.sparse_dataset, io.read_elem
+        _ = io.sparse_dataset, io.read_elem  # the 0.11 names, or AttributeError
     except (ImportError, AttributeError):
         import anndata.experimental as io
     return io

@@ -148,13 +148,11 @@ class ModelMetadata:
         return {"protocol": protocol, "metrics": metrics}
 
     @classmethod
-    def from_props(cls, props: dict[str, str], source: str) -> "ModelMetadata":
+    def from_props(cls, props: dict[str, str], source: str) -> ModelMetadata:
         """Parse ONNX ``metadata_props``; raise :class:`InputError` naming ``source`` if invalid."""
         missing = [key for key in _REQUIRED_KEYS if key not in props]
         if missing:
-            raise InputError(
-                f"{source}: not a DeepTGI model (ONNX metadata lacks {', '.join(missing)})"
-            )
+            raise InputError(f"{source}: not a DeepTGI model (ONNX metadata lacks {', '.join(missing)})")
         try:
             values = {key: json.loads(value) for key, value in props.items() if key in _KNOWN_KEYS}
         except json.JSONDecodeError as exc:
@@ -198,11 +196,14 @@ class ModelMetadata:
         if not isinstance(self.threshold, (int, float)) or not 0.0 <= float(self.threshold) <= 1.0:
             raise InputError(f"{source}: metadata threshold {self.threshold!r} is not in [0, 1]")
         if self.expression_transform is not None and (
-                not isinstance(self.expression_transform, list)
-                or len(self.expression_transform) != len(self.modalities)
-                or any(t not in EXPRESSION_TRANSFORMS for t in self.expression_transform)):
-            raise InputError(f"{source}: metadata expression_transform must give one of "
-                             f"{', '.join(EXPRESSION_TRANSFORMS)} per modality, got {self.expression_transform!r}")
+            not isinstance(self.expression_transform, list)
+            or len(self.expression_transform) != len(self.modalities)
+            or any(t not in EXPRESSION_TRANSFORMS for t in self.expression_transform)
+        ):
+            raise InputError(
+                f"{source}: metadata expression_transform must give one of "
+                f"{', '.join(EXPRESSION_TRANSFORMS)} per modality, got {self.expression_transform!r}"
+            )
         if self.label_prior is not None:
             _check_label_prior(self.label_prior, source)
         if self.target_prior is not None:
@@ -213,8 +214,16 @@ class ModelMetadata:
             raise InputError(f"{source}: metadata state_tensors must name exactly 'tf' and 'gene'")
 
 
-_KNOWN_KEYS = set(_REQUIRED_KEYS) | {"state_tensors", "tfs", "config", "training", "expression_transform",
-                                     "label_prior", "target_prior", "calibration"}
+_KNOWN_KEYS = set(_REQUIRED_KEYS) | {
+    "state_tensors",
+    "tfs",
+    "config",
+    "training",
+    "expression_transform",
+    "label_prior",
+    "target_prior",
+    "calibration",
+}
 
 
 def _check_label_prior(prior, source: str) -> None:

@@ -8,7 +8,7 @@ created. So the choice is made by creating a session and reading back the provid
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import InputError
 from .progress import Reporter
@@ -82,8 +82,9 @@ def create_session(model_bytes: bytes, providers: list[str], threads: int | None
     return ort.InferenceSession(model_bytes, session_options(threads), providers=providers)
 
 
-def select_providers(model_bytes: bytes, device: str, threads: int | None = None,
-                     reporter: Reporter | None = None) -> list[str]:
+def select_providers(
+    model_bytes: bytes, device: str, threads: int | None = None, reporter: Reporter | None = None
+) -> list[str]:
     """:func:`choose_providers` with the real onnxruntime, probing with ``model_bytes``."""
     import onnxruntime as ort
 

@@ -9,9 +9,9 @@ that pySCENIC and decoupler read. Which scored pairs become edges is decided in
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -41,7 +41,7 @@ class EdgeBlock:
         return int(len(self.score))
 
     @staticmethod
-    def concat(blocks: list["EdgeBlock"]) -> "EdgeBlock":
+    def concat(blocks: list[EdgeBlock]) -> EdgeBlock:
         """One block holding ``blocks`` in order (an empty block for an empty list)."""
         if not blocks:
             return EdgeBlock(np.empty(0, np.int32), np.empty(0, np.int32), np.empty(0, np.float32))
@@ -51,7 +51,7 @@ class EdgeBlock:
             np.concatenate([b.score for b in blocks]),
         )
 
-    def take(self, index: np.ndarray) -> "EdgeBlock":
+    def take(self, index: np.ndarray) -> EdgeBlock:
         """The edges at ``index`` (int or bool array), in that order."""
         return EdgeBlock(self.tf[index], self.target[index], self.score[index])
 
@@ -84,8 +84,9 @@ class EdgeNames:
 class ParquetEdgeWriter:
     """Writes edge blocks to a Parquet file in large row groups, buffering the indices."""
 
-    def __init__(self, path: str | Path, names: EdgeNames, row_group_edges: int = ROW_GROUP_EDGES,
-                 compression: str = "zstd"):
+    def __init__(
+        self, path: str | Path, names: EdgeNames, row_group_edges: int = ROW_GROUP_EDGES, compression: str = "zstd"
+    ):
         self.names = names
         self.row_group_edges = int(row_group_edges)
         self.rows = 0
@@ -94,8 +95,13 @@ class ParquetEdgeWriter:
         # A dictionary page over the limit silently turns into plain pages; gene names fit in 64 MB.
         # Min/max statistics of the name columns cost twice the rest of the writing and help no
         # query; those of the score let readers skip row groups under a score filter.
-        self._writer = pq.ParquetWriter(str(path), edge_schema(), compression=compression,
-                                        dictionary_pagesize_limit=64 << 20, write_statistics=["score"])
+        self._writer = pq.ParquetWriter(
+            str(path),
+            edge_schema(),
+            compression=compression,
+            dictionary_pagesize_limit=64 << 20,
+            write_statistics=["score"],
+        )
 
     def write(self, block: EdgeBlock) -> None:
         """Append ``block`` (written out once a row group's worth is buffered)."""
@@ -119,8 +125,15 @@ class ParquetEdgeWriter:
         self._writer.close()
 
 
-def write_edges(edges: EdgeBlock, names: EdgeNames, out: str | Path, format: str = "parquet",
-                row_group_edges: int = ROW_GROUP_EDGES, *, compression: str | None = None) -> int:
+def write_edges(
+    edges: EdgeBlock,
+    names: EdgeNames,
+    out: str | Path,
+    format: str = "parquet",
+    row_group_edges: int = ROW_GROUP_EDGES,
+    *,
+    compression: str | None = None,
+) -> int:
     """Write an in-memory edge list to ``out`` as Parquet or TSV, in row-group slices; returns
     the edge count. ``compression`` (``"gzip"`` or ``None``) applies to TSV."""
     slices = (edges.take(slice(start, start + row_group_edges)) for start in range(0, len(edges), row_group_edges))
@@ -143,8 +156,9 @@ def tsv_compression(path: str | Path) -> str | None:
 
     _, compression = split_compression(path)
     if compression not in (None, "gzip"):
-        raise InputError(f"{path}: TSV edge lists are written plain or gzipped; name it .tsv or .tsv.gz",
-                         parameter="out")
+        raise InputError(
+            f"{path}: TSV edge lists are written plain or gzipped; name it .tsv or .tsv.gz", parameter="out"
+        )
     return compression
 
 
@@ -181,15 +195,21 @@ def write_tsv(batches: Iterator[pa.RecordBatch], out: str | Path, *, compression
 
     schema = pa.schema([(TSV_HEADER[0], pa.string()), (TSV_HEADER[1], pa.string()), (TSV_HEADER[2], pa.float32())])
     rows = 0
-    with pa.OSFile(str(out), "wb") as raw, \
-            (pa.CompressedOutputStream(raw, "gzip") if compression == "gzip" else raw) as sink:
+    with (
+        pa.OSFile(str(out), "wb") as raw,
+        pa.CompressedOutputStream(raw, "gzip") if compression == "gzip" else raw as sink,
+    ):
         sink.write(("\t".join(TSV_HEADER) + "\n").encode())
         options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
         with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
             for batch in batches:
                 columns = [
-                    batch.column(0).dictionary_decode() if pa.types.is_dictionary(batch.column(0).type) else batch.column(0),
-                    batch.column(1).dictionary_decode() if pa.types.is_dictionary(batch.column(1).type) else batch.column(1),
+                    batch.column(0).dictionary_decode()
+                    if pa.types.is_dictionary(batch.column(0).type)
+                    else batch.column(0),
+                    batch.column(1).dictionary_decode()
+                    if pa.types.is_dictionary(batch.column(1).type)
+                    else batch.column(1),
                     batch.column(2),
                 ]
                 writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -123,8 +124,11 @@ class ScoreRun:
         if not sort_globally:
             self.reporter.info(
                 f"{self.expected_edges:,} edges exceed the global sort limit of {self.request.max_sort_edges:,}: "
-                + ("edges stay in the pairs file's order" if summary.order == "pairs"
-                   else "edges are grouped per TF, each TF's targets by descending score")
+                + (
+                    "edges stay in the pairs file's order"
+                    if summary.order == "pairs"
+                    else "edges are grouped per TF, each TF's targets by descending score"
+                )
             )
         names = self.names()
         with atomic_output(target) as final, _scratch(target) as scratch:
@@ -168,17 +172,20 @@ class ScoreRun:
         request, model_cut = self.request, self.summary.threshold
         listed = self.pair_source is not None
         self._selection = selection = EdgeSelection(
-            len(self.tf_names), top_k=request.top_k, threshold=request.score_filter(model_cut),
-            model_threshold=model_cut, self_target=None if listed else self.self_target,
+            len(self.tf_names),
+            top_k=request.top_k,
+            threshold=request.score_filter(model_cut),
+            model_threshold=model_cut,
+            self_target=None if listed else self.self_target,
         )
         with self.reporter.task("scoring", self.pairs_total, unit="pairs") as advance:
             blocks = self._listed_pairs(selection, advance) if listed else self._all_pairs(selection, advance, rank)
             yield from _timed(blocks, self.summary, "score")
 
-    def _all_pairs(self, selection: EdgeSelection, advance: Callable[[float], None],
-                   rank: bool) -> Iterator[EdgeBlock]:
-        for tf_start, rows in score_tf_rows(self.model.pair_scores, self.tf_table, self.gene_table,
-                                            batch_size=self.request.batch_size, progress=advance):
+    def _all_pairs(self, selection: EdgeSelection, advance: Callable[[float], None], rank: bool) -> Iterator[EdgeBlock]:
+        for tf_start, rows in score_tf_rows(
+            self.model.pair_scores, self.tf_table, self.gene_table, batch_size=self.request.batch_size, progress=advance
+        ):
             if self.target_offsets is not None:
                 rows = add_target_prior(rows, self.target_offsets)
             yield selection.tf_rows(tf_start, rows, rank=rank)
@@ -189,8 +196,9 @@ class ScoreRun:
         buffers = PairBuffers(self.tf_table.shape[1:], self.gene_table.shape[1:], self.request.batch_size)
         for tf_rows, gene_rows in iter_known_pairs(self.pair_source, self.gene_index):
             tf_index, target_index = self.tf_of_row[tf_rows], self.target_of_row[gene_rows]
-            scores = score_listed_pairs(self.model.pair_scores, self.tf_table, self.gene_table,
-                                        tf_index, target_index, buffers)
+            scores = score_listed_pairs(
+                self.model.pair_scores, self.tf_table, self.gene_table, tf_index, target_index, buffers
+            )
             if self.target_offsets is not None:
                 scores = add_target_prior(scores, self.target_offsets[target_index])
             advance(len(scores))
@@ -208,9 +216,11 @@ class ScoreRun:
         self.summary.top_tfs = selection.top_tfs(self.tf_names)
         if self.summary.edges_over_threshold == 0 and self.summary.pairs_scored and self.threshold_shifted:
             # Measured on mdc-lite: its scores stop at 0.990, under the 0.9905 the shift asks for.
-            self.reporter.warn(f"no pair reaches the genome-wide threshold {self.summary.threshold:.4g}: the model's "
-                               "scores are not calibrated that far; --threshold density keeps the top-scored pairs at the "
-                               "training network's density, or rank with --top-k K (threshold='density', top_k=)")
+            self.reporter.warn(
+                f"no pair reaches the genome-wide threshold {self.summary.threshold:.4g}: the model's "
+                "scores are not calibrated that far; --threshold density keeps the top-scored pairs at the "
+                "training network's density, or rank with --top-k K (threshold='density', top_k=)"
+            )
         self.summary.peak_rss_bytes = peak_rss_bytes()
         if self.on_finish is not None:
             self.on_finish(self.summary)
@@ -218,9 +228,17 @@ class ScoreRun:
 
 # --------------------------------------------------------------------- preparation
 
-def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *, pcc_backend: str,
-            reporter: Reporter, on_finish: Callable[[ScoreSummary], None] | None = None,
-            plan_only: bool = False) -> ScoreRun | None:
+
+def prepare(
+    model: ScoringModel,
+    request: ScoreRequest,
+    summary: ScoreSummary,
+    *,
+    pcc_backend: str,
+    reporter: Reporter,
+    on_finish: Callable[[ScoreSummary], None] | None = None,
+    plan_only: bool = False,
+) -> ScoreRun | None:
     """Read the data, compute PCC features and encode the run's TFs and targets.
 
     The run's estimated cost (:mod:`deeptgi_rt.plan`) is set as ``summary.plan`` before the
@@ -242,7 +260,8 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
         hint = "give bulk=" if len(meta.modalities) > len(given) else "drop bulk="
         raise InputError(
             f"{model.path}: the model expects {len(meta.modalities)} expression modalities "
-            f"({', '.join(meta.modalities)}) but {len(given)} were given ({hint})", parameter="bulk",
+            f"({', '.join(meta.modalities)}) but {len(given)} were given ({hint})",
+            parameter="bulk",
         )
     transforms = run_transforms(meta, request, model.path)
     if request.threshold == "density":
@@ -251,21 +270,25 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
         threshold = model_threshold(meta, request.threshold_name)
         summary.threshold, summary.threshold_how = threshold.value, threshold.describe()
         if request.threshold == "youden" and not threshold.shifted:
-            reporter.warn(f"{model.path}: --threshold youden is the threshold chosen on balanced labelled pairs "
-                          "(the model records no label_prior); genome-wide it calls far more pairs than a network "
-                          "holds")
+            reporter.warn(
+                f"{model.path}: --threshold youden is the threshold chosen on balanced labelled pairs "
+                "(the model records no label_prior); genome-wide it calls far more pairs than a network "
+                "holds"
+            )
     pair_source = PairSource(request.pairs) if request.pairs is not None else None
     with summary.timed("read"):
         streamed = [] if plan_only else None
         expressions = [
             _modality(data, request, layout=layout, transform=transform, what=what, plan_streamed=streamed)
-            for data, layout, transform, what in zip(given, (request.layout, request.bulk_layout), transforms,
-                                                     ("expression", "bulk"))
+            for data, layout, transform, what in zip(
+                given, (request.layout, request.bulk_layout), transforms, ("expression", "bulk")
+            )
         ]
         for modality, (data, transform) in enumerate(zip(expressions, transforms)):
             if not plan_only:
-                _check_not_raw_counts(sample_expression(data, transform), transform, meta.transform_of(modality),
-                                      model.path, reporter)
+                _check_not_raw_counts(
+                    sample_expression(data, transform), transform, meta.transform_of(modality), model.path, reporter
+                )
         summary.feature_coverage = _warn_missing_features(expressions, meta.feature_genes, request, reporter)
         _check_threshold_applies(summary.feature_coverage, request)
         data_genes, index = gene_index(expressions, request.case_insensitive)
@@ -273,8 +296,9 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
     if scan is not None:
         if scan.unknown_pairs:
             if request.unknown_pairs == "error":
-                raise InputError(scan.unknown_message(pair_source.source) + " (unknown_pairs='error')",
-                                 parameter="unknown_pairs")
+                raise InputError(
+                    scan.unknown_message(pair_source.source) + " (unknown_pairs='error')", parameter="unknown_pairs"
+                )
             reporter.warn(scan.unknown_message(pair_source.source) + "; skipping those pairs")
         if scan.unknown_pairs == scan.pairs:
             raise InputError(f"{pair_source.source}: none of the {scan.pairs} pairs name genes in the data")
@@ -283,8 +307,11 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
         summary.mode = "listed-pairs"
     else:
         tf_rows = _tf_rows(request.tfs, meta.tfs, model.path, index, reporter)
-        target_rows = (np.arange(index.n_genes) if request.genes is None
-                       else _rows_in_data(*_name_list(request.genes, "genes"), "target genes", index, reporter))
+        target_rows = (
+            np.arange(index.n_genes)
+            if request.genes is None
+            else _rows_in_data(*_name_list(request.genes, "genes"), "target genes", index, reporter)
+        )
         summary.self_pairs = len(np.intersect1d(tf_rows, target_rows))
         pairs_total = len(tf_rows) * len(target_rows)
         expected = pairs_total - summary.self_pairs
@@ -294,18 +321,34 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
         expected = min(expected, len(tf_rows) * int(request.top_k))
 
     entity_rows = np.union1d(tf_rows, target_rows)
-    summary.plan = plan_run(expressions, streamed, request, features=len(meta.feature_genes), tfs=len(tf_rows),
-                            targets=len(target_rows), entities=len(entity_rows), pairs=pairs_total, edges=expected)
+    summary.plan = plan_run(
+        expressions,
+        streamed,
+        request,
+        features=len(meta.feature_genes),
+        tfs=len(tf_rows),
+        targets=len(target_rows),
+        entities=len(entity_rows),
+        pairs=pairs_total,
+        edges=expected,
+    )
     if plan_only:
         summary.tfs, summary.targets = len(tf_rows), len(target_rows)
         return None
     with summary.timed("pcc"), dask_session(request.dask_scheduler):
-        feats = _entity_features([for_scheduler(data, request) for data in expressions],
-                                 [data_genes[row] for row in entity_rows], meta.feature_genes, request,
-                                 pcc_backend, reporter)
+        feats = _entity_features(
+            [for_scheduler(data, request) for data in expressions],
+            [data_genes[row] for row in entity_rows],
+            meta.feature_genes,
+            request,
+            pcc_backend,
+            reporter,
+        )
     move_reading_time(expressions, summary.stage_seconds)
-    with summary.timed("encode"), reporter.task("encoding", len(tf_rows) + len(target_rows),
-                                                unit="entities") as advance:
+    with (
+        summary.timed("encode"),
+        reporter.task("encoding", len(tf_rows) + len(target_rows), unit="entities") as advance,
+    ):
         tf_table = model.tf_table(feats[np.searchsorted(entity_rows, tf_rows)])
         advance(len(tf_rows))
         gene_table = model.gene_table(feats[np.searchsorted(entity_rows, target_rows)])
@@ -321,29 +364,52 @@ def prepare(model: ScoringModel, request: ScoreRequest, summary: ScoreSummary, *
         # Its own stage, so that the score stage's pairs/s stays the rate of the run's pairs.
         summary.stage_seconds.setdefault("density", 0.0)
         with summary.timed("density"):
-            threshold = _density_threshold(model, tf_table, gene_table, target_of_row[tf_rows], offsets,
-                                           request.batch_size, reporter)
+            threshold = _density_threshold(
+                model, tf_table, gene_table, target_of_row[tf_rows], offsets, request.batch_size, reporter
+            )
         summary.threshold, summary.threshold_how = threshold.value, threshold.describe()
     return ScoreRun(
-        model=model, request=request, summary=summary, reporter=reporter,
-        tf_names=[data_genes[row] for row in tf_rows], target_names=target_names,
-        tf_table=tf_table, gene_table=gene_table, self_target=target_of_row[tf_rows],
-        pairs_total=int(pairs_total), expected_edges=int(expected),
-        pair_source=pair_source, gene_index=index, tf_of_row=tf_of_row, target_of_row=target_of_row,
-        on_finish=on_finish, target_offsets=offsets, threshold_shifted=threshold.shifted,
+        model=model,
+        request=request,
+        summary=summary,
+        reporter=reporter,
+        tf_names=[data_genes[row] for row in tf_rows],
+        target_names=target_names,
+        tf_table=tf_table,
+        gene_table=gene_table,
+        self_target=target_of_row[tf_rows],
+        pairs_total=int(pairs_total),
+        expected_edges=int(expected),
+        pair_source=pair_source,
+        gene_index=index,
+        tf_of_row=tf_of_row,
+        target_of_row=target_of_row,
+        on_finish=on_finish,
+        target_offsets=offsets,
+        threshold_shifted=threshold.shifted,
     )
 
 
 def _check_network_density(meta, model_path: str) -> None:
     """Refuse ``threshold='density'`` for a model that records no training network density."""
     if (meta.label_prior or {}).get("network_density") is None:
-        raise InputError(f"{model_path}: threshold='density' needs the density of the model's training network "
-                         "(metadata label_prior), which it does not record; use threshold='youden', "
-                         "threshold='balanced-youden', a threshold=FLOAT or top_k=K", parameter="threshold")
+        raise InputError(
+            f"{model_path}: threshold='density' needs the density of the model's training network "
+            "(metadata label_prior), which it does not record; use threshold='youden', "
+            "threshold='balanced-youden', a threshold=FLOAT or top_k=K",
+            parameter="threshold",
+        )
 
 
-def _density_threshold(model: ScoringModel, tf_table: np.ndarray, gene_table: np.ndarray, self_target: np.ndarray,
-                       offsets: np.ndarray | None, batch_size: int, reporter: Reporter):
+def _density_threshold(
+    model: ScoringModel,
+    tf_table: np.ndarray,
+    gene_table: np.ndarray,
+    self_target: np.ndarray,
+    offsets: np.ndarray | None,
+    batch_size: int,
+    reporter: Reporter,
+):
     """The ``"density"`` :class:`~deeptgi_rt.thresholds.ModelThreshold`: one scoring pass over
     the run's TFs (or an evenly spaced subset of them, see
     :func:`~deeptgi_rt.thresholds.density_tf_subset`) against every target, self pairs left
@@ -355,11 +421,12 @@ def _density_threshold(model: ScoringModel, tf_table: np.ndarray, gene_table: np
     selfs = self_target[tfs]
     kept = []
     with reporter.task("density cut", len(tfs) * n_targets, unit="pairs") as advance:
-        for tf_start, rows in score_tf_rows(model.pair_scores, tf_table[tfs], gene_table, batch_size=batch_size,
-                                            progress=advance):
+        for tf_start, rows in score_tf_rows(
+            model.pair_scores, tf_table[tfs], gene_table, batch_size=batch_size, progress=advance
+        ):
             if offsets is not None:
                 rows = add_target_prior(rows, offsets)
-            block_selfs = selfs[tf_start:tf_start + len(rows)]
+            block_selfs = selfs[tf_start : tf_start + len(rows)]
             has_self = np.flatnonzero(block_selfs >= 0)
             # -inf never reaches the top share (keep <= pairs without self pairs), so it drops the self pairs.
             rows[has_self, block_selfs[has_self]] = -np.inf
@@ -372,8 +439,9 @@ def _density_threshold(model: ScoringModel, tf_table: np.ndarray, gene_table: np
     return density_threshold(cut, model.metadata, run_pairs, None if len(tfs) == n_tfs else (len(tfs), n_tfs))
 
 
-def _target_offsets(meta, request: ScoreRequest, target_names: list[str], model_path: str,
-                    reporter: Reporter) -> np.ndarray | None:
+def _target_offsets(
+    meta, request: ScoreRequest, target_names: list[str], model_path: str, reporter: Reporter
+) -> np.ndarray | None:
     """The model's target prior logits per target (float64 ``[targets]``), or ``None`` when the
     model has none or the request scores the network alone."""
     if meta.target_prior is None:
@@ -382,8 +450,10 @@ def _target_offsets(meta, request: ScoreRequest, target_names: list[str], model_
         from .thresholds import THRESHOLD_NAMES
 
         if request.threshold in THRESHOLD_NAMES and request.threshold != "density":
-            reporter.warn(f"{model_path}: the model's threshold was chosen on scores with its target prior; "
-                          "without it (--no-target-prior) the cut is not the Youden point of the network alone")
+            reporter.warn(
+                f"{model_path}: the model's threshold was chosen on scores with its target prior; "
+                "without it (--no-target-prior) the cut is not the Youden point of the network alone"
+            )
         return None
     return target_offsets(meta.target_prior, target_names, case_insensitive=request.case_insensitive)
 
@@ -395,8 +465,11 @@ def gene_index(expressions: Sequence[Expression], case_insensitive: bool) -> tup
     """
     from .names import GeneMatcher, shared_genes
 
-    data_genes = shared_genes([data.genes for data in expressions], case_insensitive=case_insensitive,
-                              sources=[data.source for data in expressions])
+    data_genes = shared_genes(
+        [data.genes for data in expressions],
+        case_insensitive=case_insensitive,
+        sources=[data.source for data in expressions],
+    )
     return data_genes, GeneMatcher(data_genes, case_insensitive)
 
 
@@ -408,18 +481,22 @@ def run_transforms(meta, request: ScoreRequest, model_path: str) -> list[str]:
             be applied twice).
     """
     transforms = []
-    for prep, asked, name in zip(meta.preprocessing, (request.transform, request.bulk_transform),
-                                 ("transform", "bulk_transform")):
+    for prep, asked, name in zip(
+        meta.preprocessing, (request.transform, request.bulk_transform), ("transform", "bulk_transform")
+    ):
         if prep != "none" and asked != "none":
             flags = "--log1p/--normalize" if name == "transform" else "--bulk-log1p/--bulk-normalize"
-            raise InputError(f"{model_path}: the model applies {prep} itself (metadata preprocessing), so the data "
-                             f"would be transformed twice; drop {flags} ({name}='none')")
+            raise InputError(
+                f"{model_path}: the model applies {prep} itself (metadata preprocessing), so the data "
+                f"would be transformed twice; drop {flags} ({name}='none')"
+            )
         transforms.append(prep if prep != "none" else asked)
     return transforms
 
 
-def _check_not_raw_counts(data: Expression | None, transform: str, trained_on: str, model_path: str,
-                          reporter: Reporter) -> None:
+def _check_not_raw_counts(
+    data: Expression | None, transform: str, trained_on: str, model_path: str, reporter: Reporter
+) -> None:
     """Raw-looking counts reaching PCC untransformed: an error when the model records that it
     learned from values that were not raw counts, a warning when it does not say
     (``"unknown"``), nothing for a model trained on raw counts (``data``: the values, or a
@@ -431,8 +508,10 @@ def _check_not_raw_counts(data: Expression | None, transform: str, trained_on: s
     if trained_on == "unknown":
         reporter.warn(raw_counts_hint(data))
         return
-    raise InputError(raw_counts_hint(data) + f"; {model_path} learned from values that were not raw counts "
-                     f"(metadata expression_transform {trained_on!r})")
+    raise InputError(
+        raw_counts_hint(data) + f"; {model_path} learned from values that were not raw counts "
+        f"(metadata expression_transform {trained_on!r})"
+    )
 
 
 def _modality(data, request: ScoreRequest, *, layout, transform: str, what: str, plan_streamed: list | None):
@@ -447,34 +526,73 @@ def _modality(data, request: ScoreRequest, *, layout, transform: str, what: str,
         source = source or cells_source(data, request, transform=transform, what=what, metadata_only=True)
     if source is not None:
         return source
-    return as_expression(data, layout=layout, transform=transform, case_insensitive=request.case_insensitive,
-                         what=what, var_names_column=request.var_names_column if what == "expression" else None)
+    return as_expression(
+        data,
+        layout=layout,
+        transform=transform,
+        case_insensitive=request.case_insensitive,
+        what=what,
+        var_names_column=request.var_names_column if what == "expression" else None,
+    )
 
 
-def as_expression(data: ExpressionLike, *, layout: Layout | None, transform: str, case_insensitive: bool,
-                  what: str, var_names_column: str | None = None) -> Expression:
+def as_expression(
+    data: ExpressionLike,
+    *,
+    layout: Layout | None,
+    transform: str,
+    case_insensitive: bool,
+    what: str,
+    var_names_column: str | None = None,
+) -> Expression:
     """An :class:`Expression` (transformed) from any accepted input form."""
     from .expression import expression_from_frame, read_expression
 
     if isinstance(data, Expression):
         if transform == "none":
             return data
-        return expression_from_frame(data.values, genes=data.genes, cells=data.cells, layout="genes-by-cells",
-                                     source=data.source, transform=transform, case_insensitive=case_insensitive)
+        return expression_from_frame(
+            data.values,
+            genes=data.genes,
+            cells=data.cells,
+            layout="genes-by-cells",
+            source=data.source,
+            transform=transform,
+            case_insensitive=case_insensitive,
+        )
     if isinstance(data, (str, os.PathLike)):
-        return read_expression(data, layout=layout or "auto", transform=transform, case_insensitive=case_insensitive,
-                               var_names_column=var_names_column)
+        return read_expression(
+            data,
+            layout=layout or "auto",
+            transform=transform,
+            case_insensitive=case_insensitive,
+            var_names_column=var_names_column,
+        )
     if var_names_column is not None:
-        raise InputError(f"<{what}>: var_names_column= names a column of an h5ad/zarr file; pass gene names "
-                         "with in-memory data instead", parameter="var_names_column")
+        raise InputError(
+            f"<{what}>: var_names_column= names a column of an h5ad/zarr file; pass gene names "
+            "with in-memory data instead",
+            parameter="var_names_column",
+        )
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
         array, genes = data
-        return expression_from_frame(array, genes=list(genes), layout=layout or "cells-by-genes",
-                                     source=f"<{what} array>", transform=transform, case_insensitive=case_insensitive)
+        return expression_from_frame(
+            array,
+            genes=list(genes),
+            layout=layout or "cells-by-genes",
+            source=f"<{what} array>",
+            transform=transform,
+            case_insensitive=case_insensitive,
+        )
     if isinstance(data, np.ndarray):
         raise InputError(f"<{what} array>: pass a numpy array with its gene names as (array, gene_names)")
-    return expression_from_frame(data, layout=layout or "cells-by-genes", source=f"<{what} frame>",
-                                 transform=transform, case_insensitive=case_insensitive)
+    return expression_from_frame(
+        data,
+        layout=layout or "cells-by-genes",
+        source=f"<{what} frame>",
+        transform=transform,
+        case_insensitive=case_insensitive,
+    )
 
 
 def _check_threshold_applies(coverage: float, request: ScoreRequest) -> None:
@@ -486,7 +604,9 @@ def _check_threshold_applies(coverage: float, request: ScoreRequest) -> None:
         raise InputError(
             f"threshold='{request.threshold}': the data hold {coverage:.1%} of the model's feature genes, below the "
             f"{MIN_THRESHOLD_COVERAGE:.0%} at which its threshold applies; give a threshold=FLOAT of your own or "
-            "top_k=K (ranking without a threshold still works)", parameter="threshold")
+            "top_k=K (ranking without a threshold still works)",
+            parameter="threshold",
+        )
 
 
 def _warn_missing_features(expressions, feature_genes: list[str], request: ScoreRequest, reporter: Reporter) -> float:
@@ -496,8 +616,9 @@ def _warn_missing_features(expressions, feature_genes: list[str], request: Score
 
     coverage = 1.0
     for data in expressions:
-        columns, _ = feature_gene_columns(data, feature_genes, min_coverage=request.min_coverage,
-                                          case_insensitive=request.case_insensitive)
+        columns, _ = feature_gene_columns(
+            data, feature_genes, min_coverage=request.min_coverage, case_insensitive=request.case_insensitive
+        )
         if len(columns) < len(feature_genes):
             reporter.warn(
                 f"{data.source}: {len(feature_genes) - len(columns)} of {len(feature_genes)} feature "
@@ -507,15 +628,22 @@ def _warn_missing_features(expressions, feature_genes: list[str], request: Score
     return coverage
 
 
-def _entity_features(expressions, names: list[str], feature_genes: list[str], request: ScoreRequest,
-                     backend: str, reporter: Reporter) -> np.ndarray:
+def _entity_features(
+    expressions, names: list[str], feature_genes: list[str], request: ScoreRequest, backend: str, reporter: Reporter
+) -> np.ndarray:
     """float32 ``[entities, modalities, feature_genes]``: one blocked PCC call per modality, with progress."""
     from .features import entity_features
 
     with reporter.task("PCC features", len(names) * len(expressions), unit="genes") as advance:
         return entity_features(
-            expressions, names, feature_genes, min_coverage=request.min_coverage,
-            case_insensitive=request.case_insensitive, backend=backend, reporter=reporter, progress=advance,
+            expressions,
+            names,
+            feature_genes,
+            min_coverage=request.min_coverage,
+            case_insensitive=request.case_insensitive,
+            backend=backend,
+            reporter=reporter,
+            progress=advance,
         )
 
 
@@ -538,8 +666,9 @@ def _rows_in_data(names: list[str], source: str, what: str, index, reporter: Rep
     if len(missing) == len(names):
         raise InputError(f"{source} {len(names)} {what}: none is in the expression data ({preview(names)})")
     if missing:
-        reporter.info(f"{len(missing)} of {len(names)} {what} are not in the expression data; "
-                      f"skipped: {preview(missing)}")
+        reporter.info(
+            f"{len(missing)} of {len(names)} {what} are not in the expression data; skipped: {preview(missing)}"
+        )
     rows = rows[rows >= 0]
     _, first = np.unique(rows, return_index=True)
     return rows[np.sort(first)].astype(np.int64)

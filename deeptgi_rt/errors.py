@@ -7,6 +7,11 @@ on stderr and exit code 2; library callers can catch it like any exception.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 class InputError(ValueError):
     """A problem with the user's input, described in one self-contained line.
@@ -23,7 +28,7 @@ class InputError(ValueError):
         self.parameter = parameter
 
 
-def require_file(path, *, what: str = "file", expected: str = "a file") -> "Path":
+def require_file(path, *, what: str = "file", expected: str = "a file") -> Path:
     """``path`` as a Path if it names an existing regular file; else :class:`InputError`
     ("PATH: <what> not found" or "PATH: is a directory, not <expected>")."""
     from pathlib import Path

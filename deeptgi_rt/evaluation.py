@@ -24,9 +24,9 @@ for 1,600 TFs x 20,000 genes), so methods are evaluated one after another.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +45,7 @@ PRIOR_NAME = "label-only prior"
 
 # ----------------------------------------------------------------------------- reading tables
 
+
 def edge_columns(names: Sequence[str], source: str, *, score: bool) -> tuple[str, str, str | None]:
     """The (TF, target, score-or-label) column names of an edge table.
 
@@ -58,8 +59,9 @@ def edge_columns(names: Sequence[str], source: str, *, score: bool) -> tuple[str
     for key in SCORE_COLUMNS:
         if key in by_key:
             return tf, target, by_key[key]
-    raise InputError(f"{source}: no score column (found {preview(names)}; expected one of "
-                     f"{', '.join(SCORE_COLUMNS)}, any case)")
+    raise InputError(
+        f"{source}: no score column (found {preview(names)}; expected one of {', '.join(SCORE_COLUMNS)}, any case)"
+    )
 
 
 def _read_table(path, what: str) -> pa.Table:
@@ -108,8 +110,10 @@ def read_predictions(path) -> EdgeTable:
     bad = np.flatnonzero(~np.isfinite(edges.score) & ~np.isneginf(edges.score))
     if bad.size:
         row = int(bad[0])
-        raise InputError(f"{source}: {bad.size} scores are NaN or infinite (first: row {row + 2}, "
-                         f"{edges.tf[row]} -> {edges.target[row]})")
+        raise InputError(
+            f"{source}: {bad.size} scores are NaN or infinite (first: row {row + 2}, "
+            f"{edges.tf[row]} -> {edges.target[row]})"
+        )
     if not len(edges):
         raise InputError(f"{source}: prediction file lists no edges")
     return edges
@@ -132,6 +136,7 @@ def read_truth(path) -> EdgeTable:
 
 
 # ----------------------------------------------------------------------------- candidates
+
 
 @dataclass
 class Candidates:
@@ -176,7 +181,6 @@ class Candidates:
     def _grid(self) -> np.ndarray:
         return self.tf_index.astype(np.int64) * len(self.genes) + self.gene_index
 
-
     def scores(self, edges: EdgeTable) -> tuple[np.ndarray, int]:
         """``(scores, listed)``: float64 ``[candidates]`` scores of ``edges`` (``-inf`` where unlisted;
         a pair listed twice keeps its highest score), and the number of candidates listed."""
@@ -205,16 +209,19 @@ def build_candidates(truth: EdgeTable, tfs: Sequence[str], genes: Sequence[str])
     keep = np.ones(len(tfs) * len(genes), dtype=bool)
     keep[_self_cells(tfs, genes)] = False
     tf_grid, gene_grid = np.divmod(np.flatnonzero(keep), len(genes))
-    candidates = Candidates(tfs, genes, tf_grid.astype(np.int32), gene_grid.astype(np.int32),
-                            np.zeros(tf_grid.size, dtype=bool), 0, 0)
+    candidates = Candidates(
+        tfs, genes, tf_grid.astype(np.int32), gene_grid.astype(np.int32), np.zeros(tf_grid.size, dtype=bool), 0, 0
+    )
     distinct = pa.table({"tf": truth.tf, "target": truth.target}).group_by(["tf", "target"]).aggregate([])
     position = candidates.positions(distinct.column("tf").combine_chunks(), distinct.column("target").combine_chunks())
     candidates.labels[position[position >= 0]] = True
     candidates.truth_edges = distinct.num_rows
     candidates.truth_outside = int(np.count_nonzero(position < 0))
     if candidates.positives == 0:
-        raise InputError(f"{truth.source}: none of its {distinct.num_rows} edges is among the candidates "
-                         f"({len(tfs)} TFs x {len(genes)} genes; TFs: {preview(tfs)})")
+        raise InputError(
+            f"{truth.source}: none of its {distinct.num_rows} edges is among the candidates "
+            f"({len(tfs)} TFs x {len(genes)} genes; TFs: {preview(tfs)})"
+        )
     if candidates.positives == len(candidates):
         raise InputError(f"{truth.source}: every candidate is a truth edge; nothing to rank against")
     return candidates
@@ -227,8 +234,10 @@ def default_tfs(truth: EdgeTable, predictions: Sequence[EdgeTable]) -> list[str]
     for edges in predictions:
         covered &= set(pc.unique(edges.tf).to_pylist())
         if not covered:
-            raise InputError(f"{edges.source}: no TF in common with the truth network {truth.source} "
-                             f"(truth TFs: {preview(truth_tfs)})")
+            raise InputError(
+                f"{edges.source}: no TF in common with the truth network {truth.source} "
+                f"(truth TFs: {preview(truth_tfs)})"
+            )
     return [tf for tf in truth_tfs if tf in covered]
 
 
@@ -243,6 +252,7 @@ def prior_scores(labels_path, candidates: Candidates) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- evaluation
+
 
 @dataclass
 class MethodResult:
@@ -295,9 +305,16 @@ class Evaluation:
         c = self.candidates
         return {
             "truth": self.truth,
-            "candidates": {"tfs": len(c.tfs), "genes": len(c.genes), "pairs": len(c), "true_edges": c.positives,
-                           "edge_density": c.positives / len(c), "truth_edges": c.truth_edges,
-                           "truth_edges_outside": c.truth_outside, "tf_names": c.tfs},
+            "candidates": {
+                "tfs": len(c.tfs),
+                "genes": len(c.genes),
+                "pairs": len(c),
+                "true_edges": c.positives,
+                "edge_density": c.positives / len(c),
+                "truth_edges": c.truth_edges,
+                "truth_edges_outside": c.truth_outside,
+                "tf_names": c.tfs,
+            },
             "bootstrap": {"resamples": self.bootstrap, "seed": self.seed, "level": 0.95, "over": "TFs"},
             "methods": [_method_dict(m) for m in self.methods],
         }
@@ -306,15 +323,23 @@ class Evaluation:
 def _method_dict(result: MethodResult) -> dict:
     tw, ps = result.target_wise, result.pair_specific
     return {
-        "name": result.name, "source": result.source, "listed": result.listed, **result.summary,
+        "name": result.name,
+        "source": result.source,
+        "listed": result.listed,
+        **result.summary,
         "intervals": {name: list(bounds) for name, bounds in result.intervals.items()},
         "target_wise_auroc": {"mean": tw.mean, "targets": tw.targets, "interval": [tw.low, tw.high]},
         "pair_specific_auroc": {"mean": ps.mean, "targets": ps.targets, "interval": [ps.low, ps.high]},
-        "per_tf": {"quantiles_auroc": list(result.per_tf_quantiles("auroc")),
-                   "quantiles_average_precision": list(result.per_tf_quantiles("average_precision")),
-                   "tfs": {str(tf): {"auroc": _finite(a), "average_precision": _finite(p), "positives": int(n)}
-                           for tf, a, p, n in zip(result.per_tf.groups, result.per_tf.auroc,
-                                                  result.per_tf.average_precision, result.per_tf.positives)}},
+        "per_tf": {
+            "quantiles_auroc": list(result.per_tf_quantiles("auroc")),
+            "quantiles_average_precision": list(result.per_tf_quantiles("average_precision")),
+            "tfs": {
+                str(tf): {"auroc": _finite(a), "average_precision": _finite(p), "positives": int(n)}
+                for tf, a, p, n in zip(
+                    result.per_tf.groups, result.per_tf.auroc, result.per_tf.average_precision, result.per_tf.positives
+                )
+            },
+        },
     }
 
 
@@ -322,19 +347,37 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def evaluate_scores(name: str, source: str, candidates: Candidates, scores: np.ndarray, *,
-                    bootstrap: int = 0, seed: int = 0, curves: bool = True) -> MethodResult:
+def evaluate_scores(
+    name: str,
+    source: str,
+    candidates: Candidates,
+    scores: np.ndarray,
+    *,
+    bootstrap: int = 0,
+    seed: int = 0,
+    curves: bool = True,
+) -> MethodResult:
     """All figures of one method's scores (float64 ``[candidates]``, ``-inf`` = unlisted)."""
     labels = candidates.labels
     intervals = {}
     if bootstrap > 0:
         intervals = metrics.bootstrap_by_group(labels, scores, candidates.tf_index, resamples=bootstrap, seed=seed)
     result = MethodResult(
-        name, source, int(np.count_nonzero(np.isfinite(scores))), metrics.summary(labels, scores), intervals,
+        name,
+        source,
+        int(np.count_nonzero(np.isfinite(scores))),
+        metrics.summary(labels, scores),
+        intervals,
         metrics.target_wise_auroc(labels, scores, candidates.gene_index, bootstrap=bootstrap, seed=seed),
         # Rank logits: methods' scores share no scale (probabilities, importances, |PCC|, -inf).
-        metrics.pair_specific_auroc(labels, metrics.rank_logits(scores), candidates.tf_index, candidates.gene_index,
-                                    bootstrap=bootstrap, seed=seed),
+        metrics.pair_specific_auroc(
+            labels,
+            metrics.rank_logits(scores),
+            candidates.tf_index,
+            candidates.gene_index,
+            bootstrap=bootstrap,
+            seed=seed,
+        ),
         _named_groups(metrics.grouped_areas(labels, scores, candidates.tf_index), candidates.tfs),
     )
     if curves:
@@ -348,8 +391,18 @@ def _named_groups(areas: metrics.GroupAreas, names: Sequence[str]) -> metrics.Gr
     return replace(areas, groups=np.asarray(names, dtype=object)[areas.groups])
 
 
-def evaluate(predictions: Sequence, truth, *, tfs=None, genes=None, expression=None, names: Sequence[str] | None = None,
-             prior_from=None, bootstrap: int = 0, seed: int = 0) -> Evaluation:
+def evaluate(
+    predictions: Sequence,
+    truth,
+    *,
+    tfs=None,
+    genes=None,
+    expression=None,
+    names: Sequence[str] | None = None,
+    prior_from=None,
+    bootstrap: int = 0,
+    seed: int = 0,
+) -> Evaluation:
     """Evaluate edge lists against a truth network on one candidate set (module docs).
 
     Args:
@@ -381,12 +434,22 @@ def evaluate(predictions: Sequence, truth, *, tfs=None, genes=None, expression=N
     for name, edges in zip(names, tables):
         scores, listed = candidates.scores(edges)
         if listed == 0:
-            raise InputError(f"{edges.source}: lists none of the {len(candidates):,} candidate pairs "
-                             f"(its TFs: {preview(pc.unique(edges.tf).to_pylist())})")
+            raise InputError(
+                f"{edges.source}: lists none of the {len(candidates):,} candidate pairs "
+                f"(its TFs: {preview(pc.unique(edges.tf).to_pylist())})"
+            )
         results.append(evaluate_scores(name, edges.source, candidates, scores, bootstrap=bootstrap, seed=seed))
     if prior_from is not None:
-        results.append(evaluate_scores(PRIOR_NAME, str(prior_from), candidates, prior_scores(prior_from, candidates),
-                                       bootstrap=bootstrap, seed=seed))
+        results.append(
+            evaluate_scores(
+                PRIOR_NAME,
+                str(prior_from),
+                candidates,
+                prior_scores(prior_from, candidates),
+                bootstrap=bootstrap,
+                seed=seed,
+            )
+        )
     return Evaluation(candidates, results, bootstrap, seed, str(truth))
 
 

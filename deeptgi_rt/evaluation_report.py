@@ -20,11 +20,31 @@ from .evaluation import Evaluation, MethodResult
 # Curves are drawn from at most this many points: a genome-wide ranking has millions of steps,
 # far beyond what a 5-inch figure shows.
 MAX_CURVE_POINTS = 4000
-CSV_COLUMNS = ("method", "source", "listed", "auroc", "auroc_low", "auroc_high", "average_precision",
-               "auprc_ratio", "auprc_ratio_low", "auprc_ratio_high", "epr", "epr_low", "epr_high",
-               "target_wise_auroc", "target_wise_low", "target_wise_high", "target_wise_targets",
-               "pair_specific_auroc", "pair_specific_low", "pair_specific_high",
-               "per_tf_auroc_median", "per_tf_average_precision_median", "tfs_evaluable")
+CSV_COLUMNS = (
+    "method",
+    "source",
+    "listed",
+    "auroc",
+    "auroc_low",
+    "auroc_high",
+    "average_precision",
+    "auprc_ratio",
+    "auprc_ratio_low",
+    "auprc_ratio_high",
+    "epr",
+    "epr_low",
+    "epr_high",
+    "target_wise_auroc",
+    "target_wise_low",
+    "target_wise_high",
+    "target_wise_targets",
+    "pair_specific_auroc",
+    "pair_specific_low",
+    "pair_specific_high",
+    "per_tf_auroc_median",
+    "per_tf_average_precision_median",
+    "tfs_evaluable",
+)
 
 
 def check_report_dir(path) -> Path:
@@ -37,8 +57,9 @@ def check_report_dir(path) -> Path:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise InputError("--report draws roc.png and pr.png with matplotlib, which is not installed: "
-                         "pip install 'deeptgi-rt[plot]'") from None
+        raise InputError(
+            "--report draws roc.png and pr.png with matplotlib, which is not installed: pip install 'deeptgi-rt[plot]'"
+        ) from None
     return target
 
 
@@ -61,20 +82,38 @@ def print_table(result: Evaluation, console=None) -> None:
     console.print(
         f"candidates: {len(c.tfs):,} TFs x {len(c.genes):,} genes, self-pairs excluded = {len(c):,} pairs; "
         f"true edges among them: {c.positives:,} (edge density {c.positives / len(c):.4f}); "
-        f"truth edges outside the candidates (ignored): {c.truth_outside:,} of {c.truth_edges:,}")
+        f"truth edges outside the candidates (ignored): {c.truth_outside:,} of {c.truth_edges:,}"
+    )
     table = Table(title=str(result.truth), box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("method", no_wrap=True, overflow="fold")
     for column in ("listed", "AUROC", "AUPRC", "ratio", "EPR", "TW-AUROC", "PS-AUROC", "TF med"):
         table.add_column(column, justify="right", no_wrap=True)
     for method in result.methods:
         s, tw, ps = method.summary, method.target_wise, method.pair_specific
-        table.add_row(method.name, f"{method.listed:,}", f"{s['auroc']:.3f}", f"{s['average_precision']:.4f}",
-                      f"{s['auprc_ratio']:.2f}", f"{s['epr']:.2f}", f"{tw.mean:.3f}", f"{ps.mean:.3f}",
-                      f"{method.per_tf_quantiles('auroc')[1]:.3f}")
+        table.add_row(
+            method.name,
+            f"{method.listed:,}",
+            f"{s['auroc']:.3f}",
+            f"{s['average_precision']:.4f}",
+            f"{s['auprc_ratio']:.2f}",
+            f"{s['epr']:.2f}",
+            f"{tw.mean:.3f}",
+            f"{ps.mean:.3f}",
+            f"{method.per_tf_quantiles('auroc')[1]:.3f}",
+        )
         if result.bootstrap:
-            table.add_row("  95 % interval", "", _bounds(*method.intervals["auroc"]), "",
-                          _bounds(*method.intervals["auprc_ratio"]), _bounds(*method.intervals["epr"]),
-                          _bounds(tw.low, tw.high), _bounds(ps.low, ps.high), "", style="dim")
+            table.add_row(
+                "  95 % interval",
+                "",
+                _bounds(*method.intervals["auroc"]),
+                "",
+                _bounds(*method.intervals["auprc_ratio"]),
+                _bounds(*method.intervals["epr"]),
+                _bounds(tw.low, tw.high),
+                _bounds(ps.low, ps.high),
+                "",
+                style="dim",
+            )
     console.print(table)
     first = result.methods[0].target_wise.targets
     console.print(
@@ -83,8 +122,12 @@ def print_table(result: Evaluation, console=None) -> None:
         "target alone); PS-AUROC = the same after removing each TF's and each target's own effect from the scores' "
         "rank logits (0.5 for any score of the TF alone, the target alone or their sum); TF med = median per-TF "
         f"AUROC over {int(np.count_nonzero(result.methods[0].per_tf.evaluable)):,} TFs."
-        + (f" Intervals: {result.bootstrap} resamples of TFs (TW- and PS-AUROC: of targets), seed {result.seed}."
-           if result.bootstrap else ""))
+        + (
+            f" Intervals: {result.bootstrap} resamples of TFs (TW- and PS-AUROC: of targets), seed {result.seed}."
+            if result.bootstrap
+            else ""
+        )
+    )
 
 
 def write_report(result: Evaluation, directory) -> list[Path]:
@@ -107,10 +150,28 @@ def csv_row(method: MethodResult) -> list:
     """One metrics.csv row (:data:`CSV_COLUMNS`)."""
     s, tw, ps = method.summary, method.target_wise, method.pair_specific
     bounds = {name: method.intervals.get(name, (math.nan, math.nan)) for name in ("auroc", "auprc_ratio", "epr")}
-    return [method.name, method.source, method.listed, s["auroc"], *bounds["auroc"], s["average_precision"],
-            s["auprc_ratio"], *bounds["auprc_ratio"], s["epr"], *bounds["epr"], tw.mean, tw.low, tw.high,
-            tw.targets, ps.mean, ps.low, ps.high, method.per_tf_quantiles("auroc")[1],
-            method.per_tf_quantiles("average_precision")[1], int(np.count_nonzero(method.per_tf.evaluable))]
+    return [
+        method.name,
+        method.source,
+        method.listed,
+        s["auroc"],
+        *bounds["auroc"],
+        s["average_precision"],
+        s["auprc_ratio"],
+        *bounds["auprc_ratio"],
+        s["epr"],
+        *bounds["epr"],
+        tw.mean,
+        tw.low,
+        tw.high,
+        tw.targets,
+        ps.mean,
+        ps.low,
+        ps.high,
+        method.per_tf_quantiles("auroc")[1],
+        method.per_tf_quantiles("average_precision")[1],
+        int(np.count_nonzero(method.per_tf.evaluable)),
+    ]
 
 
 def _jsonable(value):
@@ -136,8 +197,10 @@ def plot_curves(result: Evaluation, directory: Path) -> list[Path]:
     title = f"{Path(result.truth).name}, {len(result.candidates):,} candidates"
     roc = [(*_thin(*m.roc), f"{m.name} (AUROC {m.summary['auroc']:.3f})") for m in result.methods]
     pr = [(*_thin(*m.pr), f"{m.name} (AUPRC {m.summary['average_precision']:.3f})") for m in result.methods]
-    return [curve_figure("roc", roc, f"ROC: {title}", directory / "roc.png"),
-            curve_figure("pr", pr, f"PR: {title}", directory / "pr.png", chance=density)]
+    return [
+        curve_figure("roc", roc, f"ROC: {title}", directory / "roc.png"),
+        curve_figure("pr", pr, f"PR: {title}", directory / "pr.png", chance=density),
+    ]
 
 
 def curve_figure(kind: str, curves, title: str, out: Path, chance: float | None = None) -> Path:

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -37,8 +37,22 @@ LAYOUTS = ("auto", "cells-by-genes", "genes-by-cells")
 CELL_ID_HEADERS = frozenset({"cell", "cell_id", "cells", "barcode", "barcodes", "obs_names", "cell_name"})
 # Headers of a first column that holds gene names or ids (compared casefolded): numbers under
 # one of them are gene ids of a genes-by-cells file, never cells-by-genes data.
-GENE_ID_HEADERS = frozenset({"gene", "genes", "gene_id", "gene_ids", "geneid", "gene_name", "gene_symbol",
-                             "symbol", "entrez", "entrez_id", "ensembl", "ensembl_id"})
+GENE_ID_HEADERS = frozenset(
+    {
+        "gene",
+        "genes",
+        "gene_id",
+        "gene_ids",
+        "geneid",
+        "gene_name",
+        "gene_symbol",
+        "symbol",
+        "entrez",
+        "entrez_id",
+        "ensembl",
+        "ensembl_id",
+    }
+)
 # The first column of the canonical Parquet layout written by write_expression_parquet.
 CELL_ID_COLUMN = "cell_id"
 MIN_CELLS = 3
@@ -117,12 +131,23 @@ def read_expression(
         raise InputError(f"{source}: --var-names-column (var_names_column) applies to h5ad/zarr files only")
     if kind in ("h5ad", "zarr"):
         if layout == "genes-by-cells":
-            raise InputError(f"{source}: AnnData files are always cells (obs) x genes (var); drop --layout genes-by-cells")
+            raise InputError(
+                f"{source}: AnnData files are always cells (obs) x genes (var); drop --layout genes-by-cells"
+            )
         genes, values, cells = _read_anndata(file, source, kind, chunk_cells, var_names_column)
         # anndata names var by position ("0", "1", ...) when it was given no gene names.
-        return _finish(genes, values, cells, source, "cells-by-genes", False, transform, case_insensitive,
-                       numeric_hint="the var_names are not gene names; set adata.var_names to gene symbols "
-                                    "or name the var column holding them with --var-names-column COL")
+        return _finish(
+            genes,
+            values,
+            cells,
+            source,
+            "cells-by-genes",
+            False,
+            transform,
+            case_insensitive,
+            numeric_hint="the var_names are not gene names; set adata.var_names to gene symbols "
+            "or name the var column holding them with --var-names-column COL",
+        )
     if kind == "parquet":
         frame, header, first_is_text = _read_parquet(file, source)
     else:
@@ -177,14 +202,22 @@ def expression_from_frame(
         # Always a copy: the Expression must not alias the caller's array (log1p works in place).
         values = np.array(matrix, dtype=np.float32, order="C", copy=True)
         return _finish(
-            [str(g) for g in genes], values, None if cells is None else [str(c) for c in cells],
-            source, layout, False, transform, case_insensitive,
+            [str(g) for g in genes],
+            values,
+            None if cells is None else [str(c) for c in cells],
+            source,
+            layout,
+            False,
+            transform,
+            case_insensitive,
         )
     import polars as pl
 
     if not isinstance(data, pl.DataFrame):
         if type(data).__module__.split(".")[0] != "pandas":
-            raise InputError(f"{source}: expected a polars or pandas DataFrame or a numpy array, got {type(data).__name__}")
+            raise InputError(
+                f"{source}: expected a polars or pandas DataFrame or a numpy array, got {type(data).__name__}"
+            )
         # A labelled index (cell ids from adata.to_df(), gene names) becomes the first column;
         # a default 0..n-1 index carries nothing.
         import pandas as pd
@@ -237,8 +270,9 @@ def _require_input(path, source: str) -> Path:
     file = Path(path)
     if file.suffix.lower() == ".zarr":
         if not file.is_dir():
-            raise InputError(f"{source}: zarr store not found" if not file.exists()
-                             else f"{source}: not a zarr store (a directory)")
+            raise InputError(
+                f"{source}: zarr store not found" if not file.exists() else f"{source}: not a zarr store (a directory)"
+            )
         return file
     file = require_file(path, expected="an expression file")
     if file.stat().st_size == 0:
@@ -268,7 +302,9 @@ def _read_delimited(file: Path, source: str, separator: str):
         # value that is not a number.
         _locate_ragged_row(file, source, separator, len(header))
         _locate_non_numeric(file, source, separator, header)
-        raise InputError(f"{source}: cannot parse as {'CSV' if separator == ',' else 'TSV'}: {first_line(exc)}") from None
+        raise InputError(
+            f"{source}: cannot parse as {'CSV' if separator == ',' else 'TSV'}: {first_line(exc)}"
+        ) from None
     return frame, header, True
 
 
@@ -307,8 +343,15 @@ def _locate_non_numeric(file: Path, source: str, separator: str, header: list[st
     import polars as pl
 
     try:
-        text = pl.read_csv(file, has_header=False, skip_rows=1, separator=separator, infer_schema=False,
-                           new_columns=[f"c{i}" for i in range(len(header))], truncate_ragged_lines=False)
+        text = pl.read_csv(
+            file,
+            has_header=False,
+            skip_rows=1,
+            separator=separator,
+            infer_schema=False,
+            new_columns=[f"c{i}" for i in range(len(header))],
+            truncate_ragged_lines=False,
+        )
     except pl.exceptions.PolarsError:
         return
     first = text.get_column("c0")
@@ -334,9 +377,9 @@ def _is_number(text: str) -> bool:
 
 
 def _read_parquet(file: Path, source: str):
+    import polars as pl
     import pyarrow as pa
     import pyarrow.parquet as pq
-    import polars as pl
 
     try:
         # ParquetFile, not read_table: the dataset layer rejects repeated column names, which
@@ -400,8 +443,10 @@ def _var_gene_names(adata, source: str, column: str | None) -> list[str]:
     empty = names.isna().to_numpy() | (names.astype(str).str.strip() == "").to_numpy()
     if empty.any():
         row = int(np.argmax(empty))
-        raise InputError(f"{source}: var column {column!r} has no gene name for var {adata.var_names[row]!r} "
-                         f"({int(empty.sum())} of {len(names)} empty)")
+        raise InputError(
+            f"{source}: var column {column!r} has no gene name for var {adata.var_names[row]!r} "
+            f"({int(empty.sum())} of {len(names)} empty)"
+        )
     return [str(name) for name in names]
 
 
@@ -443,9 +488,7 @@ def _from_columns(frame, header: list[str], first_is_text: bool, layout: str, so
         if gene_id_header and first.dtype.is_numeric():
             _refuse_numeric_gene_ids(first, header[0], source)
         first_is_names = (
-            first.dtype in (pl.String, pl.Categorical, pl.Enum)
-            or layout == "genes-by-cells"
-            or cell_id_header
+            first.dtype in (pl.String, pl.Categorical, pl.Enum) or layout == "genes-by-cells" or cell_id_header
         )
     if layout == "auto":
         chosen = "genes-by-cells" if first_is_names and not cell_id_header else "cells-by-genes"
@@ -525,9 +568,7 @@ def _finish(genes, values, cells, source, layout, auto, transform, case_insensit
     bad = _first_non_finite(values)
     if bad is not None:
         gene, cell = bad
-        raise InputError(
-            f"{source}: {values[gene, cell]} value for gene {genes[gene]!r} in {_cell_label(cells, cell)}"
-        )
+        raise InputError(f"{source}: {values[gene, cell]} value for gene {genes[gene]!r} in {_cell_label(cells, cell)}")
     expression = Expression(genes=genes, values=values, source=source, cells=cells, layout=layout)
     transform_values(expression, transform)
     return expression
@@ -537,8 +578,7 @@ def combined_transform(transform: str, log1p: bool = False) -> str:
     """``transform`` checked against :data:`TRANSFORMS`, with a ``log1p=True`` flag folded in
     (normalize_total_log1p already ends in log1p, so the flag adds nothing to it)."""
     if transform not in TRANSFORMS:
-        raise InputError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}",
-                         parameter="transform")
+        raise InputError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}", parameter="transform")
     return "log1p" if log1p and transform == "none" else transform
 
 
@@ -580,7 +620,7 @@ def looks_like_counts(values: np.ndarray, block_values: int = 1 << 24) -> bool:
         return False
     step = max(1, block_values // max(values.shape[1], 1))
     for start in range(0, values.shape[0], step):
-        block = values[start:start + step]
+        block = values[start : start + step]
         if not np.array_equal(block, np.floor(block)):
             return False
     return True
@@ -588,10 +628,12 @@ def looks_like_counts(values: np.ndarray, block_values: int = 1 << 24) -> bool:
 
 def raw_counts_hint(expression: Expression) -> str:
     """One line naming the options that transform raw counts, for data that look like them."""
-    return (f"{expression.source}: the values look like raw counts (non-negative integers, maximum "
-            f"{float(expression.values.max()):g}); models score log-scale expression: add --normalize total "
-            "(per-cell total to 10,000 then log1p, as scanpy) or --log1p (transform='normalize_total_log1p' "
-            "or 'log1p')")
+    return (
+        f"{expression.source}: the values look like raw counts (non-negative integers, maximum "
+        f"{float(expression.values.max()):g}); models score log-scale expression: add --normalize total "
+        "(per-cell total to 10,000 then log1p, as scanpy) or --log1p (transform='normalize_total_log1p' "
+        "or 'log1p')"
+    )
 
 
 def _first_non_finite(values: np.ndarray, block_values: int = 1 << 24) -> tuple[int, int] | None:
@@ -601,7 +643,7 @@ def _first_non_finite(values: np.ndarray, block_values: int = 1 << 24) -> tuple[
     """
     step = max(1, block_values // max(values.shape[1], 1))
     for start in range(0, values.shape[0], step):
-        block = values[start:start + step]
+        block = values[start : start + step]
         # The sum is NaN/inf exactly when some element is (or when finite values overflow,
         # which the exact mask below then rules out).
         if np.isfinite(block.sum(dtype=np.float64)):
@@ -617,17 +659,16 @@ def _cell_label(cells, index: int) -> str:
     return f"cell {cells[index]!r}" if cells is not None else f"cell at data row {index + 1}"
 
 
-def _check_gene_names(genes: list[str], source: str, layout: str, auto: bool, case_insensitive: bool,
-                      numeric_hint: str | None = None) -> None:
+def _check_gene_names(
+    genes: list[str], source: str, layout: str, auto: bool, case_insensitive: bool, numeric_hint: str | None = None
+) -> None:
     if not genes:
         raise InputError(f"{source}: no genes")
     empty = [i for i, name in enumerate(genes) if not name.strip()]
     if empty:
         raise InputError(f"{source}: empty gene name at gene position {empty[0] + 1} of {len(genes)} ({layout})")
     if _names_look_numeric(genes, strict=not auto):
-        hint = numeric_hint or (
-            f"is the layout right? read as {layout}; use --layout genes-by-cells|cells-by-genes"
-        )
+        hint = numeric_hint or (f"is the layout right? read as {layout}; use --layout genes-by-cells|cells-by-genes")
         raise InputError(f"{source}: gene names look numeric ({preview(genes, 3)}); {hint}")
     duplicates = duplicate_names(genes, case_insensitive=case_insensitive)
     if duplicates:

@@ -11,7 +11,7 @@ or a cells source read a chunk at a time (:class:`~deeptgi_rt.cells.CellChunks`,
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from .pcc import constant_gene_mask, pcc_block
 from .progress import Reporter
 
 # A modality: anything with ``.genes`` and ``.source`` that entity_features can correlate.
-Modality = Union[Expression, CellChunks, DaskCells]
+Modality = Expression | CellChunks | DaskCells
 
 
 def feature_gene_columns(
@@ -69,8 +69,10 @@ def _coverage_hint(coverage: float, min_coverage: float) -> str:
         return ""
     # Rounded down, so that the fraction offered is one this data meets.
     offer = math.floor(coverage * 100) / 100
-    return (f"; coverage {coverage:.1%}: to score with the missing ones as zero columns, pass "
-            f"--allow-missing-features {offer:.2f} (min_coverage={offer:.2f})")
+    return (
+        f"; coverage {coverage:.1%}: to score with the missing ones as zero columns, pass "
+        f"--allow-missing-features {offer:.2f} (min_coverage={offer:.2f})"
+    )
 
 
 def entity_features(
@@ -132,8 +134,7 @@ def _expression_pcc(expression: Expression, entity_rows, feature_rows, backend: 
     entity_values = _take_rows(expression.values, entity_rows)
     # The mask stops at a row's first differing value: nearly free, unlike a full min/max pass.
     constant = int(np.count_nonzero(constant_gene_mask(entity_values)))
-    block = pcc_block(entity_values, _take_rows(expression.values, feature_rows), backend=backend,
-                      progress=progress)
+    block = pcc_block(entity_values, _take_rows(expression.values, feature_rows), backend=backend, progress=progress)
     return block, constant
 
 
@@ -145,14 +146,20 @@ def _streamed_pcc(source, entity_rows, feature_rows, backend: str, reporter: Rep
         # Entities "finished" in proportion to the cells read: one progress unit for both paths.
         cells = getattr(source, "n_cells", None) or 1
         advance = lambda n: progress(len(entity_rows) * n / cells)  # noqa: E731
-    stats = streamed_statistics(source, entity_rows, feature_rows, backend=backend, reporter=reporter,
-                                progress=advance)
+    stats = streamed_statistics(source, entity_rows, feature_rows, backend=backend, reporter=reporter, progress=advance)
     constant = int(np.count_nonzero(stats.constant_genes()[entity_rows]))
     return stats.pcc(), constant
 
 
-def streamed_statistics(source: Union[CellChunks, DaskCells], entity_rows, feature_rows, *, backend: str = "auto",
-                        reporter: Reporter | None = None, progress: Callable[[float], None] | None = None):
+def streamed_statistics(
+    source: CellChunks | DaskCells,
+    entity_rows,
+    feature_rows,
+    *,
+    backend: str = "auto",
+    reporter: Reporter | None = None,
+    progress: Callable[[float], None] | None = None,
+):
     """The :class:`~deeptgi_rt.pcc.streaming.PccStatistics` of every cell of ``source``: chunk by
     chunk in this process (:class:`CellChunks`) or on the active dask scheduler (:class:`DaskCells`).
 

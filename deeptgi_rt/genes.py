@@ -42,8 +42,11 @@ def read_gene_list(path) -> list[str]:
             text = handle.read()
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise InputError(f"{source}: cannot read the gene list: {exc}") from None
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
-             if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not lines:
         raise InputError(f"{source}: gene list is empty")
     separator = _separator(file, lines[0][1])

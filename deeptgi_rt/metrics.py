@@ -42,6 +42,7 @@ SUMMARY_METRICS = ("auroc", "average_precision", "auprc_ratio", "epr")
 
 # ----------------------------------------------------------------------------- one ranking
 
+
 def _as_arrays(labels, scores) -> tuple[np.ndarray, np.ndarray]:
     labels = np.asarray(labels).astype(np.float64).ravel()
     scores = np.asarray(scores, dtype=np.float64).ravel()
@@ -72,7 +73,8 @@ def _curve_counts(labels, scores, weights: np.ndarray | None = None) -> tuple[np
     labels, scores = _as_arrays(labels, scores)
     order, last_of_run = _descending(scores)
     return _counts_in_order(labels[order], last_of_run, None if weights is None else weights[order]) + (
-        scores[order][last_of_run],)
+        scores[order][last_of_run],
+    )
 
 
 def _counts_in_order(ranked_labels: np.ndarray, last_of_run: np.ndarray, ranked_weights=None):
@@ -178,12 +180,16 @@ def summary(labels, scores) -> dict[str, float]:
     positives, negatives = _check_both_classes(labels)
     tps, fps, thresholds = _curve_counts(labels, scores)
     ap = float(_average_precision_from_counts(tps, fps))
-    return {"auroc": float(_auroc_from_counts(tps, fps)), "average_precision": ap,
-            "auprc_ratio": ap / (positives / (positives + negatives)),
-            "epr": float(_epr_from_counts(tps, fps, thresholds))}
+    return {
+        "auroc": float(_auroc_from_counts(tps, fps)),
+        "average_precision": ap,
+        "auprc_ratio": ap / (positives / (positives + negatives)),
+        "epr": float(_epr_from_counts(tps, fps, thresholds)),
+    }
 
 
 # ----------------------------------------------------------------------------- groups
+
 
 @dataclass(frozen=True)
 class GroupAreas:
@@ -256,8 +262,9 @@ class TargetWiseAUROC:
     high: float = float("nan")
 
 
-def target_wise_auroc(labels, scores, targets, *, bootstrap: int = 0, seed: int = 0,
-                      level: float = 0.95) -> TargetWiseAUROC:
+def target_wise_auroc(
+    labels, scores, targets, *, bootstrap: int = 0, seed: int = 0, level: float = 0.95
+) -> TargetWiseAUROC:
     """Target-wise AUROC of pairs with ``labels`` / ``scores`` ``[n]`` and target keys ``targets`` ``[n]``.
 
     ``bootstrap`` > 0 resamples the evaluable targets with replacement that many times
@@ -322,8 +329,9 @@ def rank_logits(scores) -> np.ndarray:
     return np.log(quantile / (1.0 - quantile))[codes.ravel()]
 
 
-def pair_specific_auroc(labels, scores, tfs, targets, *, bootstrap: int = 0, seed: int = 0,
-                        level: float = 0.95) -> TargetWiseAUROC:
+def pair_specific_auroc(
+    labels, scores, tfs, targets, *, bootstrap: int = 0, seed: int = 0, level: float = 0.95
+) -> TargetWiseAUROC:
     """Target-wise AUROC of the interaction part of ``scores`` (:func:`additive_residual`).
 
     Args:
@@ -335,8 +343,9 @@ def pair_specific_auroc(labels, scores, tfs, targets, *, bootstrap: int = 0, see
     Any rule of the TF alone, the target alone, or a sum of the two gets exactly 0.5; what a
     score ranks above that is what it says about the pair beyond either side's hubness.
     """
-    return target_wise_auroc(labels, additive_residual(scores, tfs, targets), targets,
-                             bootstrap=bootstrap, seed=seed, level=level)
+    return target_wise_auroc(
+        labels, additive_residual(scores, tfs, targets), targets, bootstrap=bootstrap, seed=seed, level=level
+    )
 
 
 def _percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
@@ -348,8 +357,9 @@ def _percentile_interval(values: np.ndarray, level: float) -> tuple[float, float
     return float(low), float(high)
 
 
-def bootstrap_by_group(labels, scores, groups, *, resamples: int, seed: int = 0, level: float = 0.95,
-                       max_values: int = 1 << 24) -> dict[str, tuple[float, float]]:
+def bootstrap_by_group(
+    labels, scores, groups, *, resamples: int, seed: int = 0, level: float = 0.95, max_values: int = 1 << 24
+) -> dict[str, tuple[float, float]]:
     """Percentile intervals of the :data:`SUMMARY_METRICS` when whole groups are resampled.
 
     Each resample draws as many groups as there are, with replacement
@@ -361,8 +371,9 @@ def bootstrap_by_group(labels, scores, groups, *, resamples: int, seed: int = 0,
     return {name: _percentile_interval(draws, level) for name, draws in values.items()}
 
 
-def paired_difference_intervals(labels, scores, reference, groups, *, resamples: int, seed: int = 0,
-                                level: float = 0.95) -> dict[str, tuple[float, float]]:
+def paired_difference_intervals(
+    labels, scores, reference, groups, *, resamples: int, seed: int = 0, level: float = 0.95
+) -> dict[str, tuple[float, float]]:
     """Percentile intervals of ``metric(scores) - metric(reference)`` over the same group resamples.
 
     Both score arrays (float ``[n]``, the same pairs and ``labels``) are measured on every
@@ -375,8 +386,9 @@ def paired_difference_intervals(labels, scores, reference, groups, *, resamples:
     return {name: _percentile_interval(ours[name] - theirs[name], level) for name in SUMMARY_METRICS}
 
 
-def bootstrap_values_by_group(labels, scores, groups, *, resamples: int, seed: int = 0,
-                              max_values: int = 1 << 24) -> dict[str, np.ndarray]:
+def bootstrap_values_by_group(
+    labels, scores, groups, *, resamples: int, seed: int = 0, max_values: int = 1 << 24
+) -> dict[str, np.ndarray]:
     """Each :data:`SUMMARY_METRICS` value on each group resample: float64 ``[resamples]`` per
     metric, NaN where a resample lacks a class; the draws depend only on the number of groups,
     ``resamples`` and ``seed`` (so two score arrays of the same pairs get the same draws)."""
@@ -387,12 +399,13 @@ def bootstrap_values_by_group(labels, scores, groups, *, resamples: int, seed: i
     ranked_labels, ranked_codes = labels[order], codes[order]
     thresholds = scores[order][last_of_run]
     rng = np.random.default_rng(seed)
-    draws = np.stack([np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups)
-                      for _ in range(resamples)]).astype(np.float64)
+    draws = np.stack(
+        [np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups) for _ in range(resamples)]
+    ).astype(np.float64)
     values = {name: np.full(resamples, np.nan) for name in SUMMARY_METRICS}
     chunk = max(1, max_values // max(labels.size, 1))
     for begin in range(0, resamples, chunk):
-        weights = draws[begin:begin + chunk][:, ranked_codes]
+        weights = draws[begin : begin + chunk][:, ranked_codes]
         tps, fps = _counts_in_order(ranked_labels, last_of_run, weights)
         ok = (tps[:, -1] > 0) & (fps[:, -1] > 0)
         rows = begin + np.flatnonzero(ok)

@@ -38,10 +38,10 @@ class ModelParts:
         reason: why the model is scored end to end (``None`` when factorized).
     """
 
-    full: "object"
-    tf_encoder: "object | None" = None
-    gene_encoder: "object | None" = None
-    pair_head: "object | None" = None
+    full: object
+    tf_encoder: object | None = None
+    gene_encoder: object | None = None
+    pair_head: object | None = None
     reason: str | None = None
 
     @property
@@ -49,7 +49,7 @@ class ModelParts:
         return self.pair_head is not None
 
 
-def read_model(path) -> tuple["object", ModelMetadata]:
+def read_model(path) -> tuple[object, ModelMetadata]:
     """Read an ONNX file and its DeepTGI metadata.
 
     Returns:
@@ -90,9 +90,7 @@ def _check_input_shape(value, metadata: ModelMetadata, source: str) -> None:
         return
     for dim, want, label in zip(dims[1:], expected, ("modalities", "feature genes")):
         if dim.HasField("dim_value") and dim.dim_value != want:
-            raise InputError(
-                f"{source}: input {value.name} has {dim.dim_value} {label} but the metadata lists {want}"
-            )
+            raise InputError(f"{source}: input {value.name} has {dim.dim_value} {label} but the metadata lists {want}")
 
 
 def split_model(model, metadata: ModelMetadata, source: str = "<model>") -> ModelParts:
@@ -163,8 +161,7 @@ class ScoringModel:
         reason: why not, when not.
     """
 
-    def __init__(self, path, *, device: str = "auto", threads: int | None = None,
-                 reporter: Reporter | None = None):
+    def __init__(self, path, *, device: str = "auto", threads: int | None = None, reporter: Reporter | None = None):
         reporter = reporter or Reporter()
         self.path = str(path)
         model, self.metadata = read_model(path)
@@ -188,7 +185,7 @@ class ScoringModel:
         return create_session(model_bytes, self.providers, self._threads)
 
     @property
-    def full_runner(self) -> "PairRunner":
+    def full_runner(self) -> PairRunner:
         """The whole graph, run like the pair head (created on first use)."""
         if self._full is None:
             self._full = PairRunner(self._full_bytes, self.providers, self._threads)
@@ -217,8 +214,11 @@ class ScoringModel:
     def end_to_end_scores(self, tf_features: np.ndarray, gene_features: np.ndarray) -> np.ndarray:
         """Scores float32 ``[n]`` from the whole graph on per-pair features (float32
         ``[n, modalities, feature_genes]`` each)."""
-        return self.full_runner.run([TF_INPUT, GENE_INPUT], np.ascontiguousarray(tf_features, dtype=np.float32),
-                                    np.ascontiguousarray(gene_features, dtype=np.float32))
+        return self.full_runner.run(
+            [TF_INPUT, GENE_INPUT],
+            np.ascontiguousarray(tf_features, dtype=np.float32),
+            np.ascontiguousarray(gene_features, dtype=np.float32),
+        )
 
 
 class PairRunner:
@@ -269,7 +269,7 @@ def _run_batched(session, input_name: str, features: np.ndarray) -> np.ndarray:
     features = np.ascontiguousarray(features, dtype=np.float32)
     output = session.get_outputs()[0].name
     parts = [
-        session.run([output], {input_name: features[start:start + ENCODER_BATCH]})[0]
+        session.run([output], {input_name: features[start : start + ENCODER_BATCH]})[0]
         for start in range(0, max(len(features), 1), ENCODER_BATCH)
     ]
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)

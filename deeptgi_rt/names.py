@@ -9,7 +9,7 @@ such duplicates (:func:`duplicate_names`), so a lookup is never ambiguous.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -73,8 +73,7 @@ class GeneMatcher:
     def match(self, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
         """``(rows, missing)``: int64 ``[len(names)]`` positions (-1 where absent) and the
         absent names, each once, in order."""
-        rows = np.fromiter((self._position.get(self.key(name), -1) for name in names), dtype=np.int64,
-                           count=len(names))
+        rows = np.fromiter((self._position.get(self.key(name), -1) for name in names), dtype=np.int64, count=len(names))
         missing = list(dict.fromkeys(name for name, row in zip(names, rows) if row < 0))
         return rows, missing
 
@@ -116,11 +115,15 @@ class GeneMatcher:
             folded = {name.casefold() for name in self.genes}
             by_case = [name for name in missing if name.casefold() in folded]
             if by_case:
-                return (f"; found when case is ignored: {preview(by_case, 3)}; match ignoring case with "
-                        "--case-insensitive (case_insensitive=True)")
+                return (
+                    f"; found when case is ignored: {preview(by_case, 3)}; match ignoring case with "
+                    "--case-insensitive (case_insensitive=True)"
+                )
         if looks_like_ensembl(self.genes) and not looks_like_ensembl(missing):
-            return ("; the data's genes are Ensembl ids and these are symbols: for an h5ad give the var column "
-                    "holding symbols with --var-names-column COL (var_names_column=...)")
+            return (
+                "; the data's genes are Ensembl ids and these are symbols: for an h5ad give the var column "
+                "holding symbols with --var-names-column COL (var_names_column=...)"
+            )
         return ""
 
 
@@ -130,8 +133,9 @@ def looks_like_ensembl(names: Sequence[str], sample: int = 200) -> bool:
     return bool(head) and sum(bool(_ENSEMBL_ID.match(name)) for name in head) * 2 > len(head)
 
 
-def shared_genes(gene_lists: Sequence[Sequence[str]], *, case_insensitive: bool = False,
-                 sources: Sequence[str] | None = None) -> list[str]:
+def shared_genes(
+    gene_lists: Sequence[Sequence[str]], *, case_insensitive: bool = False, sources: Sequence[str] | None = None
+) -> list[str]:
     """Genes of the first list that every other list has too, in the first list's order.
 
     Args:

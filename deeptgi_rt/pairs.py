@@ -10,9 +10,9 @@ names are mapped to gene indices by :class:`deeptgi_rt.names.GeneMatcher` (Arrow
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +23,7 @@ from .names import GeneMatcher
 from .tables import find_tf_target_columns, first_line, table_format
 
 PAIRS_BATCH_ROWS = 1 << 20
+
 
 class PairSource:
     """A table of pairs that can be read several times, each time in record batches.
@@ -164,8 +165,9 @@ def scan_pairs(pairs: PairSource, index: GeneMatcher, batch_rows: int = PAIRS_BA
     return PairScan(total, unknown_pairs, list(unknown), tf_used, gene_used)
 
 
-def iter_known_pairs(pairs: PairSource, index: GeneMatcher,
-                     batch_rows: int = PAIRS_BATCH_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_known_pairs(
+    pairs: PairSource, index: GeneMatcher, batch_rows: int = PAIRS_BATCH_ROWS
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Second pass: yield ``(tf_rows, gene_rows)``, int32 ``[n]`` gene-list positions of each
     batch's pairs, in file order, pairs naming unknown genes left out."""
     for tf_names, gene_names in pairs.batches(batch_rows):

@@ -133,13 +133,26 @@ def estimate(inputs: PlanInputs) -> RunPlan:
         "score": SCORE_PER_PAIR * p.pairs,
         "write": (WRITE_PER_EDGE_SORTED if p.sort_globally else WRITE_PER_EDGE_STREAMED) * p.edges,
     }
-    stage_bytes = {"pcc": _pcc_bytes(p, density), "encode": 4 * ef * 2,
-                   "write": SORTED_EDGE_BYTES * p.edges if p.sort_globally else 12 * min(p.edges, 8 * 2**20)}
+    stage_bytes = {
+        "pcc": _pcc_bytes(p, density),
+        "encode": 4 * ef * 2,
+        "write": SORTED_EDGE_BYTES * p.edges if p.sort_globally else 12 * min(p.edges, 8 * 2**20),
+    }
     return RunPlan(p, seconds, BASELINE_BYTES + max(stage_bytes.values()), stage_bytes)
 
 
-def plan_run(expressions, streamed: list[bool] | None, request, *, features: int, tfs: int,
-             targets: int, entities: int, pairs: int, edges: int):
+def plan_run(
+    expressions,
+    streamed: list[bool] | None,
+    request,
+    *,
+    features: int,
+    tfs: int,
+    targets: int,
+    entities: int,
+    pairs: int,
+    edges: int,
+):
     """The :class:`RunPlan` of a run from its opened modalities (the first, single-cell one, sets
     the reading and statistics costs) and its counts; ``streamed``: whether each modality is
     streamed (``None``: as opened, a cells source streams)."""
@@ -155,10 +168,24 @@ def plan_run(expressions, streamed: list[bool] | None, request, *, features: int
         cells = int(cells) if cells == cells else 0  # a dask array of unknown length: no estimate of its cells
         stored = int(getattr(data, "stored_entries", 0) or cells * len(data.genes))
         sparse, chunk = bool(getattr(data, "sparse", False)), int(getattr(data, "chunk_cells", 0) or cells)
-    return estimate(PlanInputs(
-        cells=cells, genes=len(data.genes), stored_entries=stored, sparse=sparse, streamed=is_streamed,
-        chunk_cells=chunk, entities=entities, features=features, tfs=tfs, targets=targets, pairs=int(pairs),
-        edges=int(edges), sort_globally=edges <= request.max_sort_edges, densify_density=DENSIFY_DENSITY))
+    return estimate(
+        PlanInputs(
+            cells=cells,
+            genes=len(data.genes),
+            stored_entries=stored,
+            sparse=sparse,
+            streamed=is_streamed,
+            chunk_cells=chunk,
+            entities=entities,
+            features=features,
+            tfs=tfs,
+            targets=targets,
+            pairs=int(pairs),
+            edges=int(edges),
+            sort_globally=edges <= request.max_sort_edges,
+            densify_density=DENSIFY_DENSITY,
+        )
+    )
 
 
 def _pcc_bytes(p: PlanInputs, density: float) -> int:
@@ -181,14 +208,22 @@ def _pcc_bytes(p: PlanInputs, density: float) -> int:
 def describe(plan: RunPlan) -> list[tuple[str, str]]:
     """The plan as ``(what, value)`` rows for a table."""
     p = plan.inputs
-    how = (f"streamed, {p.chunk_cells:,} cells per chunk ({-(-p.cells // max(p.chunk_cells, 1)):,} chunks)"
-           if p.streamed else "whole matrix in memory")
+    how = (
+        f"streamed, {p.chunk_cells:,} cells per chunk ({-(-p.cells // max(p.chunk_cells, 1)):,} chunks)"
+        if p.streamed
+        else "whole matrix in memory"
+    )
     rows = [
-        ("cells x genes", f"{p.cells:,} x {p.genes:,} ({p.stored_entries / max(p.cells * p.genes, 1):.1%} stored"
-                          f"{', sparse' if p.sparse else ''})"),
+        (
+            "cells x genes",
+            f"{p.cells:,} x {p.genes:,} ({p.stored_entries / max(p.cells * p.genes, 1):.1%} stored"
+            f"{', sparse' if p.sparse else ''})",
+        ),
         ("reading", how),
         ("TFs, targets, entities", f"{p.tfs:,}, {p.targets:,}, {p.entities:,} x {p.features:,} feature genes"),
-        ("pairs through the model, edges written at most", f"{p.pairs:,}, {p.edges:,}"
-                                                f" ({'sorted in memory' if p.sort_globally else 'per TF'})"),
+        (
+            "pairs through the model, edges written at most",
+            f"{p.pairs:,}, {p.edges:,} ({'sorted in memory' if p.sort_globally else 'per TF'})",
+        ),
     ]
     return rows

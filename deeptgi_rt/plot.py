@@ -6,8 +6,8 @@ scoring path never pays for them; :func:`require_plot_extra` checks for them up 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .errors import InputError, preview
 
@@ -54,8 +54,15 @@ def require_plot_extra() -> None:
             raise InputError(f"drawing needs {module}, which is not installed: {PLOT_INSTALL}") from None
 
 
-def select_subnetwork(edges, *, tfs: Sequence[str] | None = None, top_tfs: int = 5, top_targets: int = 10,
-                      threshold: float | None = None, source: str = "<edges>"):
+def select_subnetwork(
+    edges,
+    *,
+    tfs: Sequence[str] | None = None,
+    top_tfs: int = 5,
+    top_targets: int = 10,
+    threshold: float | None = None,
+    source: str = "<edges>",
+):
     """The edges to draw: for each chosen TF, its ``top_targets`` best-scoring targets.
 
     Args:
@@ -78,16 +85,14 @@ def select_subnetwork(edges, *, tfs: Sequence[str] | None = None, top_tfs: int =
 
     if top_targets <= 0 or top_tfs <= 0:
         raise InputError(f"{source}: --top-tfs and --top-targets must be positive")
-    best = (
-        edges.sort("score", descending=True)
-        .group_by("TF", maintain_order=True)
-        .head(top_targets)
-    )
+    best = edges.sort("score", descending=True).group_by("TF", maintain_order=True).head(top_targets)
     if tfs is not None:
         known = set(best["TF"].unique().to_list())
         missing = [tf for tf in tfs if tf not in known]
         if missing:
-            raise InputError(f"{source}: {len(missing)} of {len(tfs)} TFs have no edges in the file: {preview(missing)}")
+            raise InputError(
+                f"{source}: {len(missing)} of {len(tfs)} TFs have no edges in the file: {preview(missing)}"
+            )
         chosen = list(tfs)
     else:
         over = pl.col("score") >= threshold if threshold is not None else pl.lit(True)
@@ -170,8 +175,18 @@ def draw_network(subnetwork, out: str | Path, *, image_format: str = "png", titl
     scores = np.array([graph.edges[e]["score"] for e in edges], dtype=np.float64)
     rank = edge_score_rank(scores)
     nx.draw_networkx_edges(
-        graph, layout, edgelist=edges, ax=axes, edge_color=rank, edge_cmap=plt.cm.viridis, edge_vmin=0.0,
-        edge_vmax=1.0, arrows=True, arrowsize=8, width=1.2, node_size=300,
+        graph,
+        layout,
+        edgelist=edges,
+        ax=axes,
+        edge_color=rank,
+        edge_cmap=plt.cm.viridis,
+        edge_vmin=0.0,
+        edge_vmax=1.0,
+        arrows=True,
+        arrowsize=8,
+        width=1.2,
+        node_size=300,
     )
     targets_only = [n for n in graph if n not in tfs]
     nx.draw_networkx_nodes(graph, layout, nodelist=targets_only, node_size=120, node_color="#c7d3e3", ax=axes)
@@ -180,8 +195,9 @@ def draw_network(subnetwork, out: str | Path, *, image_format: str = "png", titl
     nx.draw_networkx_labels(graph, layout, labels={n: n for n in targets_only}, font_size=6, ax=axes)
     if len(scores):
         mappable = plt.cm.ScalarMappable(cmap=plt.cm.viridis, norm=plt.Normalize(0.0, 1.0))
-        bar = figure.colorbar(mappable, ax=axes, shrink=0.6,
-                              label=f"DeepTGI score (colour: rank among the {len(scores)} drawn edges)")
+        bar = figure.colorbar(
+            mappable, ax=axes, shrink=0.6, label=f"DeepTGI score (colour: rank among the {len(scores)} drawn edges)"
+        )
         distinct = np.unique(scores)
         ticks = np.linspace(0.0, 1.0, min(5, len(distinct)))
         bar.set_ticks(ticks)

@@ -94,33 +94,43 @@ class ScoreRequest:
         object.__setattr__(self, "threshold", _threshold(self.threshold))
         _count("batch_size", self.batch_size)
         if not 0.0 < float(self.min_coverage) <= 1.0:
-            raise InputError(f"min_coverage must be a fraction in (0, 1], got {self.min_coverage!r}",
-                             parameter="min_coverage")
+            raise InputError(
+                f"min_coverage must be a fraction in (0, 1], got {self.min_coverage!r}", parameter="min_coverage"
+            )
         _choice("unknown_pairs", self.unknown_pairs, UnknownPairs)
         _choice("format", self.format, OutputFormat)
         _choice("transform", self.transform, Transform)
         _choice("bulk_transform", self.bulk_transform, Transform)
         if self.bulk is None and self.bulk_transform != "none":
-            raise InputError("bulk_transform= transforms the bulk modality; give bulk= too or drop it",
-                             parameter="bulk_transform")
+            raise InputError(
+                "bulk_transform= transforms the bulk modality; give bulk= too or drop it", parameter="bulk_transform"
+            )
         for name in ("layout", "bulk_layout"):
             if getattr(self, name) is not None:
                 _choice(name, getattr(self, name), Layout)
         _count("max_sort_edges", self.max_sort_edges, minimum=0)
         if self.pairs is not None and (self.tfs is not None or self.genes is not None):
-            raise InputError("pairs= lists the pairs to score; it cannot be combined with tfs= or genes=",
-                             parameter="pairs")
+            raise InputError(
+                "pairs= lists the pairs to score; it cannot be combined with tfs= or genes=", parameter="pairs"
+            )
         _check_streaming(self)
         if self.pairs is not None and self.threshold == "density":
-            raise InputError("threshold='density' keeps the genome's density of all TF x target pairs, and a listed "
-                             "pair table's density is not the genome's; use threshold='youden', a "
-                             "threshold=FLOAT or top_k=K with pairs=", parameter="threshold")
+            raise InputError(
+                "threshold='density' keeps the genome's density of all TF x target pairs, and a listed "
+                "pair table's density is not the genome's; use threshold='youden', a "
+                "threshold=FLOAT or top_k=K with pairs=",
+                parameter="threshold",
+            )
 
     @property
     def streaming_options(self) -> list[str]:
         """The options given that read the cells a chunk at a time (empty: none)."""
-        given = {"layer": self.layer is not None, "use_raw": bool(self.use_raw),
-                 "chunk_cells": self.chunk_cells is not None, "dask_scheduler": self.dask_scheduler is not None}
+        given = {
+            "layer": self.layer is not None,
+            "use_raw": bool(self.use_raw),
+            "chunk_cells": self.chunk_cells is not None,
+            "dask_scheduler": self.dask_scheduler is not None,
+        }
         return [name for name, present in given.items() if present]
 
     @property
@@ -158,14 +168,21 @@ def _check_streaming(request: ScoreRequest) -> None:
     if isinstance(request.expression, (CellChunks, DaskCells)):
         if given == ["dask_scheduler"]:
             return
-        raise InputError(f"{names} apply to an expression file; expression= is already opened by cells",
-                         parameter=given[0])
+        raise InputError(
+            f"{names} apply to an expression file; expression= is already opened by cells", parameter=given[0]
+        )
     if not isinstance(request.expression, (str, os.PathLike)):
-        raise InputError(f"{names} read an expression file (.h5ad, zarr, .parquet) a chunk of cells at a time; "
-                         "expression= is in memory", parameter=given[0])
+        raise InputError(
+            f"{names} read an expression file (.h5ad, zarr, .parquet) a chunk of cells at a time; "
+            "expression= is in memory",
+            parameter=given[0],
+        )
     if request.layout not in (None, "auto") or request.var_names_column is not None:
-        raise InputError(f"{names} read cells as rows and gene names from var (AnnData) or the columns (Parquet); "
-                         "drop layout= and var_names_column=", parameter=given[0])
+        raise InputError(
+            f"{names} read cells as rows and gene names from var (AnnData) or the columns (Parquet); "
+            "drop layout= and var_names_column=",
+            parameter=given[0],
+        )
 
 
 def _count(name: str, value, *, minimum: int = 1) -> None:
@@ -185,8 +202,10 @@ def _threshold(threshold) -> Threshold | None:
     in [0, 1] (numeric strings parsed)."""
     if threshold is None:
         return None
-    message = (f"threshold must be {', '.join(repr(name) for name in THRESHOLD_NAMES)} or a number in [0, 1], "
-               f"got {threshold!r}")
+    message = (
+        f"threshold must be {', '.join(repr(name) for name in THRESHOLD_NAMES)} or a number in [0, 1], "
+        f"got {threshold!r}"
+    )
     if isinstance(threshold, str):
         if threshold.strip().lower() in THRESHOLD_NAMES:
             return threshold.strip().lower()

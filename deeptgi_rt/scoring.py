@@ -10,7 +10,7 @@ with ``np.take(..., out=buffer)``.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 

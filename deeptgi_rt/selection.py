@@ -27,8 +27,15 @@ class EdgeSelection:
         over_per_tf: int64 ``[tfs]`` scored pairs with score >= ``model_threshold`` per TF.
     """
 
-    def __init__(self, n_tfs: int, *, top_k: int | None, threshold: float | None, model_threshold: float,
-                 self_target: np.ndarray | None = None):
+    def __init__(
+        self,
+        n_tfs: int,
+        *,
+        top_k: int | None,
+        threshold: float | None,
+        model_threshold: float,
+        self_target: np.ndarray | None = None,
+    ):
         self.top_k = top_k
         self.threshold = threshold
         self.model_threshold = float(model_threshold)
@@ -41,9 +48,10 @@ class EdgeSelection:
     def tf_rows(self, tf_start: int, rows: np.ndarray, *, rank: bool) -> EdgeBlock:
         """Edges of complete TF rows: float32 ``rows`` ``[b, targets]`` of TFs ``tf_start ..``
         (see :func:`rows_to_edges`; ``rank`` orders each TF's targets by descending score)."""
-        selfs = self.self_target[tf_start:tf_start + len(rows)]
-        self.over_per_tf[tf_start:tf_start + len(rows)] = count_over(rows, self.model_threshold, self.self_target,
-                                                                     tf_start)
+        selfs = self.self_target[tf_start : tf_start + len(rows)]
+        self.over_per_tf[tf_start : tf_start + len(rows)] = count_over(
+            rows, self.model_threshold, self.self_target, tf_start
+        )
         self.pairs_scored += rows.size - int(np.count_nonzero(selfs >= 0))
         return rows_to_edges(tf_start, rows, self.self_target, top_k=self.top_k, threshold=self.threshold, rank=rank)
 
@@ -92,7 +100,7 @@ def rows_to_edges(
         The edges, TF by TF.
     """
     block, n_genes = rows.shape
-    selfs = np.asarray(self_target[tf_start:tf_start + block])
+    selfs = np.asarray(self_target[tf_start : tf_start + block])
     work = rows
     if top_k is not None or rank:
         work = rows.copy()
@@ -115,14 +123,15 @@ def rows_to_edges(
     return EdgeBlock(tf[keep_mask], order[keep_mask].astype(np.int32), scores[keep_mask])
 
 
-def count_over(rows_or_scores: np.ndarray, threshold: float, self_target: np.ndarray | None = None,
-               tf_start: int = 0) -> np.ndarray:
+def count_over(
+    rows_or_scores: np.ndarray, threshold: float, self_target: np.ndarray | None = None, tf_start: int = 0
+) -> np.ndarray:
     """Edges with score >= ``threshold`` per TF row: int64 ``[b]`` for float32 ``[b, genes]``
     rows, self pairs (``self_target``, as in :func:`rows_to_edges`) not counted."""
     over = rows_or_scores >= threshold
     counts = np.count_nonzero(over, axis=1).astype(np.int64)
     if self_target is not None:
-        selfs = np.asarray(self_target[tf_start:tf_start + len(rows_or_scores)])
+        selfs = np.asarray(self_target[tf_start : tf_start + len(rows_or_scores)])
         has_self = np.flatnonzero(selfs >= 0)
         counts[has_self] -= over[has_self, selfs[has_self]]
     return counts

@@ -41,8 +41,9 @@ def streamable(data) -> bool:
     return Path(data).is_dir() or str(data).lower().endswith(_STREAMABLE_SUFFIXES)
 
 
-def cells_source(data, request: ScoreRequest, *, transform: str, what: str,
-                 metadata_only: bool = False) -> CellChunks | DaskCells | None:
+def cells_source(
+    data, request: ScoreRequest, *, transform: str, what: str, metadata_only: bool = False
+) -> CellChunks | DaskCells | None:
     """The cells source ``data`` is scored from, or ``None`` when the run reads it whole.
 
     Args:
@@ -61,22 +62,30 @@ def cells_source(data, request: ScoreRequest, *, transform: str, what: str,
         return data
     if isinstance(data, CellChunks):
         if transform != "none" and data.normalize != NORMALIZE_OF_TRANSFORM[transform]:
-            raise InputError(f"{data.source}: the cells were opened with normalize={data.normalize!r}; this run "
-                             f"needs {NORMALIZE_OF_TRANSFORM[transform]!r} (open them with it)")
+            raise InputError(
+                f"{data.source}: the cells were opened with normalize={data.normalize!r}; this run "
+                f"needs {NORMALIZE_OF_TRANSFORM[transform]!r} (open them with it)"
+            )
         return data
     asked = request.streaming_options if what == "expression" else []
     if not streamable(data):
         if asked:
-            raise InputError(f"{data}: {', '.join(f'{name}=' for name in asked)} need an .h5ad file, an AnnData zarr "
-                             "store or a .parquet file", parameter=asked[0])
+            raise InputError(
+                f"{data}: {', '.join(f'{name}=' for name in asked)} need an .h5ad file, an AnnData zarr "
+                "store or a .parquet file",
+                parameter=asked[0],
+            )
         return None
     layout = request.layout if what == "expression" else request.bulk_layout
     if not asked and (layout not in (None, "auto") or (what == "expression" and request.var_names_column)):
         return None  # options only the whole-matrix readers know
-    cells = open_cells(data, layer=request.layer if what == "expression" else None,
-                       use_raw=bool(request.use_raw) and what == "expression",
-                       normalize=NORMALIZE_OF_TRANSFORM[transform],
-                       chunk_cells=request.chunk_cells if what == "expression" else None)
+    cells = open_cells(
+        data,
+        layer=request.layer if what == "expression" else None,
+        use_raw=bool(request.use_raw) and what == "expression",
+        normalize=NORMALIZE_OF_TRANSFORM[transform],
+        chunk_cells=request.chunk_cells if what == "expression" else None,
+    )
     if metadata_only or asked or transform == "normalize_total_log1p" or dense_bytes(cells) > DENSE_BYTES_LIMIT:
         return cells
     return None

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Literal
+from typing import Literal
 
 STAGES = ("load", "read", "pcc", "encode", "score", "write")
 
@@ -86,10 +87,8 @@ class ScoreSummary:
         if self.self_pairs == 0:
             return f"{self.tfs:,} TFs x {self.targets:,} targets"
         if self.self_pairs == self.tfs:
-            return (f"{self.tfs:,} TFs x {self.targets - 1:,} targets each "
-                    f"({self.targets:,} genes less the TF itself)")
-        return (f"{self.tfs:,} TFs x {self.targets:,} targets, less {self.self_pairs:,} "
-                f"TF -> itself pairs")
+            return f"{self.tfs:,} TFs x {self.targets - 1:,} targets each ({self.targets:,} genes less the TF itself)"
+        return f"{self.tfs:,} TFs x {self.targets:,} targets, less {self.self_pairs:,} TF -> itself pairs"
 
 
 def peak_rss_bytes() -> int:

@@ -14,9 +14,10 @@ labels) asks this module, so a file name means the same thing to all of them:
 from __future__ import annotations
 
 import gzip
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal, Sequence
+from typing import IO, Literal
 
 from .errors import InputError, preview
 
@@ -37,8 +38,14 @@ TSV_OUTPUT_SUFFIXES = (".tsv", ".txt", ".tab")
 TF_COLUMNS = ("tf", "gene1", "source", "regulator")
 TARGET_COLUMNS = ("target", "gene2", "gene")
 # Pairs that belong together win over mixed ones (Gene1/Gene2 before TF/Gene2), in this order.
-_NATURAL_PAIRS = (("tf", "target"), ("gene1", "gene2"), ("tf", "gene"), ("source", "target"),
-                  ("regulator", "target"), ("regulator", "gene"))
+_NATURAL_PAIRS = (
+    ("tf", "target"),
+    ("gene1", "gene2"),
+    ("tf", "gene"),
+    ("source", "target"),
+    ("regulator", "target"),
+    ("regulator", "gene"),
+)
 PAIR_COLUMNS = _NATURAL_PAIRS + tuple(
     (tf, target) for tf in TF_COLUMNS for target in TARGET_COLUMNS if (tf, target) not in _NATURAL_PAIRS
 )

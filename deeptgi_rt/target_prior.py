@@ -15,7 +15,7 @@ The table is JSON in the metadata::
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -36,8 +36,10 @@ def check_target_prior(prior, source: str) -> None:
     if not isinstance(genes, list) or not all(isinstance(name, str) for name in genes):
         raise InputError(f"{where} genes must be a list of gene names")
     if not isinstance(logits, list) or len(logits) != len(genes):
-        raise InputError(f"{where} logits must be a list as long as genes ({len(genes)}), "
-                         f"got {len(logits) if isinstance(logits, list) else type(logits).__name__}")
+        raise InputError(
+            f"{where} logits must be a list as long as genes ({len(genes)}), "
+            f"got {len(logits) if isinstance(logits, list) else type(logits).__name__}"
+        )
     bad = [value for value in [*logits, prior["default_logit"]] if not _finite_number(value)]
     if bad:
         raise InputError(f"{where} holds a value that is not a finite number: {bad[0]!r}")

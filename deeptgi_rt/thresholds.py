@@ -86,18 +86,27 @@ class ModelThreshold:
     def describe(self) -> str:
         """How the cut was chosen, in one phrase."""
         if self.density_pairs is not None:
-            estimated = (f", estimated from {self.sampled_tfs[0]:,} of {self.sampled_tfs[1]:,} TFs"
-                         if self.sampled_tfs else "")
-            return (f"top {self.network_density:.2%} of {self.density_pairs:,} pairs (the training network's "
-                    f"density): cut {self.value:.4f}{estimated}")
+            estimated = (
+                f", estimated from {self.sampled_tfs[0]:,} of {self.sampled_tfs[1]:,} TFs" if self.sampled_tfs else ""
+            )
+            return (
+                f"top {self.network_density:.2%} of {self.density_pairs:,} pairs (the training network's "
+                f"density): cut {self.value:.4f}{estimated}"
+            )
         if self.shifted:
-            how = (f"on the calibrated logit (Platt slope {self.calibration_slope:.3g})"
-                   if self.calibration_slope is not None else
-                   "on the raw logit (the model records no calibration; its scores may overshoot)")
-            return (f"Youden {self.balanced:.4g} on balanced pairs ({self.class_balance:.0%} positive) moved to the "
-                    f"training network's density {self.network_density:.2%} {how}")
-        return (f"Youden on balanced labelled pairs, not corrected to a genome-wide base rate "
-                "(the model records no label_prior)")
+            how = (
+                f"on the calibrated logit (Platt slope {self.calibration_slope:.3g})"
+                if self.calibration_slope is not None
+                else "on the raw logit (the model records no calibration; its scores may overshoot)"
+            )
+            return (
+                f"Youden {self.balanced:.4g} on balanced pairs ({self.class_balance:.0%} positive) moved to the "
+                f"training network's density {self.network_density:.2%} {how}"
+            )
+        return (
+            "Youden on balanced labelled pairs, not corrected to a genome-wide base rate "
+            "(the model records no label_prior)"
+        )
 
 
 def logit(p: float) -> float:
@@ -135,8 +144,15 @@ def model_threshold(metadata, name: str = "youden") -> ModelThreshold:
 def density_threshold(value: float, metadata, pairs: int, sampled_tfs: tuple[int, int] | None) -> ModelThreshold:
     """The :class:`ModelThreshold` of a ``"density"`` cut ``value`` found over a run of ``pairs`` pairs."""
     prior = metadata.label_prior
-    return ModelThreshold(float(value), float(metadata.threshold), False, prior.get("class_balance"),
-                          float(prior["network_density"]), density_pairs=int(pairs), sampled_tfs=sampled_tfs)
+    return ModelThreshold(
+        float(value),
+        float(metadata.threshold),
+        False,
+        prior.get("class_balance"),
+        float(prior["network_density"]),
+        density_pairs=int(pairs),
+        sampled_tfs=sampled_tfs,
+    )
 
 
 def density_keep(pairs: int, density: float) -> int:

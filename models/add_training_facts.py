@@ -42,8 +42,10 @@ def training_facts(meta) -> dict:
     pairs = add_negatives(pairs, expression.genes, args.negatives, seed=args.seed)
     recorded = (meta.training["n_pairs"], meta.training["n_positive"])
     if (len(pairs), int(pairs.labels.sum())) != recorded:
-        raise InputError(f"{args.labels}: recomputed {len(pairs)} pairs ({int(pairs.labels.sum())} positive), the "
-                         f"model recorded {recorded[0]} ({recorded[1]}); not the files it was trained on")
+        raise InputError(
+            f"{args.labels}: recomputed {len(pairs)} pairs ({int(pairs.labels.sum())} positive), the "
+            f"model recorded {recorded[0]} ({recorded[1]}); not the files it was trained on"
+        )
     return {
         "label_prior": label_prior(pairs.tfs, pairs.labels, len(expression.genes)),
         "expression_transform": ["raw_counts" if looks_like_counts(expression.values) else "none"],

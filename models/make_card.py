@@ -14,8 +14,24 @@ import json
 import sys
 from pathlib import Path
 
-CV_METRICS = (("auroc", "AUROC"), ("aupr", "AUPR"), ("acc", "ACC"), ("f1", "F1"), ("recall", "recall"),
-              ("precision", "precision"), ("auprc_ratio", "AUPRC ratio"), ("epr", "EPR"))
+CV_METRICS = (
+    ("auroc", "AUROC"),
+    ("aupr", "AUPR"),
+    ("acc", "ACC"),
+    ("f1", "F1"),
+    ("recall", "recall"),
+    ("precision", "precision"),
+    ("auprc_ratio", "AUPRC ratio"),
+    ("epr", "EPR"),
+)
+
+
+# The cross-validation settings a card names.
+CARD_SETTINGS = ("folds", "config", "epochs", "seed", "negatives", "source", "crossfit")
+
+
+def _card_settings(settings: dict) -> dict:
+    return {key: settings[key] for key in sorted(settings) if key in CARD_SETTINGS}
 
 
 def model_facts(path: str | Path) -> dict[str, str]:
@@ -30,8 +46,10 @@ def model_facts(path: str | Path) -> dict[str, str]:
     crossfit = training.get("crossfit")
     if crossfit:
         # A cross-fitted ensemble validates on out-of-fold scores of every pair, not a held-out split.
-        validation_split = (f"out-of-fold scores of all {training.get('n_validation')} pairs "
-                            f"({crossfit} cross-fitted members, {training.get('protocol')} protocol)")
+        validation_split = (
+            f"out-of-fold scores of all {training.get('n_validation')} pairs "
+            f"({crossfit} cross-fitted members, {training.get('protocol')} protocol)"
+        )
         best_epoch = f"{training.get('best_epoch')} (median of members: {training.get('member_epochs')})"
     else:
         validation_split = f"{training.get('n_validation')} pairs, {training.get('protocol')} protocol"
@@ -67,24 +85,27 @@ def calibration_facts(meta) -> dict[str, str]:
     genome_wide = model_threshold(meta, "youden")
     return {
         "calibration (Platt, held-out scores)": f"slope {calibration['slope']:.3f}, intercept "
-                                                 f"{calibration['intercept']:.3f} ({calibration['pairs']} "
-                                                 f"{calibration['source']} pairs)",
+        f"{calibration['intercept']:.3f} ({calibration['pairs']} "
+        f"{calibration['source']} pairs)",
         "genome-wide threshold (`--threshold youden`)": f"{genome_wide.value:.4f}",
     }
 
 
 def target_prior_fact(table: dict) -> str:
     """The card's line on a model's ``target_prior`` table: what it holds and what scoring does with it."""
-    return (f"logit of the target label rate for {len(table['genes'])} targets of the fitted pairs, added to the "
-            f"network's logit; other targets {table['default_logit']:g} (the network alone); "
-            "`--no-target-prior` scores the network alone")
+    return (
+        f"logit of the target label rate for {len(table['genes'])} targets of the fitted pairs, added to the "
+        f"network's logit; other targets {table['default_logit']:g} (the network alone); "
+        "`--no-target-prior` scores the network alone"
+    )
 
 
 def cv_rows(report: dict) -> list[str]:
     """mean ± sd of each metric of one ``deeptgi-train cv`` metrics.json ("—" where absent)."""
     summary = report["summary"]
-    return [f"{summary[key]['mean']:.3f} ± {summary[key]['sd']:.3f}" if key in summary else "—"
-            for key, _ in CV_METRICS]
+    return [
+        f"{summary[key]['mean']:.3f} ± {summary[key]['sd']:.3f}" if key in summary else "—" for key, _ in CV_METRICS
+    ]
 
 
 # The label-only reference rules of a cv report, and the benchmark methods that compute the same.
@@ -119,8 +140,13 @@ def benchmark_report(path: str | Path, dataset: str, protocol: str, crossfit: in
     if not matches:
         raise SystemExit(f"{path}: no DeepTGI lite row with crossfit {crossfit} for {dataset} {protocol}")
     row = matches[0]
-    settings = {"folds": results["folds"], "config": "lite", "epochs": row.get("epochs_cap"),
-                "seed": results["seed"], "source": "benchmarks/accuracy.py"}
+    settings = {
+        "folds": results["folds"],
+        "config": "lite",
+        "epochs": row.get("epochs_cap"),
+        "seed": results["seed"],
+        "source": "benchmarks/accuracy.py",
+    }
     if crossfit > 1:
         settings["crossfit"] = crossfit
     report = {
@@ -128,8 +154,9 @@ def benchmark_report(path: str | Path, dataset: str, protocol: str, crossfit: in
         "summary": {key: {"mean": row[f"{key}_mean"], "sd": row[f"{key}_sd"]} for key in ("auroc", "aupr")},
     }
     if all(method in rows for _, method in LABEL_ONLY):
-        report["label_only_auroc"] = {rule: {"mean": rows[method]["auroc_mean"], "sd": rows[method]["auroc_sd"]}
-                                      for rule, method in LABEL_ONLY}
+        report["label_only_auroc"] = {
+            rule: {"mean": rows[method]["auroc_mean"], "sd": rows[method]["auroc_sd"]} for rule, method in LABEL_ONLY
+        }
     return report
 
 
@@ -146,7 +173,7 @@ def render(path: Path, title: str, provenance: str, cv: dict[str, dict]) -> str:
         settings = next(iter(cv.values())).get("settings", {})
         lines += [
             f"5-fold unless stated; each fold's threshold comes from validation data of its training "
-            f"part (never the test fold). Settings: `{json.dumps({k: settings[k] for k in sorted(settings) if k in ('folds', 'config', 'epochs', 'seed', 'negatives', 'source', 'crossfit')})}`.",
+            f"part (never the test fold). Settings: `{json.dumps(_card_settings(settings))}`.",
             "",
             "| protocol | " + " | ".join(label for _, label in CV_METRICS) + " | label-only AUROC ¹ |",
             "|---|" + "---|" * (len(CV_METRICS) + 1),
@@ -155,16 +182,26 @@ def render(path: Path, title: str, provenance: str, cv: dict[str, dict]) -> str:
         if target_wise:
             lines[-2] += " target-wise AUROC ² |"
             lines[-1] += "---|"
-        lines += [f"| {protocol} | " + " | ".join(cv_rows(report)) + f" | {label_only_cell(report)} |"
-                  + (f" {target_wise_cell(report)} |" if target_wise else "")
-                  for protocol, report in cv.items()]
-        lines += ["", "¹ the same folds scored without any expression, from the training labels alone: "
-                  "target label rate / the same with targets that have no training pair called interactions "
-                  "(`docs/training.md`, \"Label-only references\"). The model is worth what it adds over these."]
+        lines += [
+            f"| {protocol} | "
+            + " | ".join(cv_rows(report))
+            + f" | {label_only_cell(report)} |"
+            + (f" {target_wise_cell(report)} |" if target_wise else "")
+            for protocol, report in cv.items()
+        ]
+        lines += [
+            "",
+            "¹ the same folds scored without any expression, from the training labels alone: "
+            "target label rate / the same with targets that have no training pair called interactions "
+            '(`docs/training.md`, "Label-only references"). The model is worth what it adds over these.',
+        ]
         if target_wise:
-            lines += ["", "² the mean over targets (within each test fold) of the AUROC over each target's TFs, "
-                      "95 % bootstrap over targets: how well the model ranks one target's TFs, which no rule "
-                      "scoring by target alone (and no target prior) can do; label-only rules get 0.5."]
+            lines += [
+                "",
+                "² the mean over targets (within each test fold) of the AUROC over each target's TFs, "
+                "95 % bootstrap over targets: how well the model ranks one target's TFs, which no rule "
+                "scoring by target alone (and no target prior) can do; label-only rules get 0.5.",
+            ]
     lines += ["", "## Rebuild", "", "```", meta.training.get("command", "(not recorded)"), "```", ""]
     return "\n".join(lines)
 
@@ -174,12 +211,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model")
     parser.add_argument("--title", required=True)
     parser.add_argument("--provenance", required=True, help="Markdown paragraph: data, source, labels")
-    parser.add_argument("--cv", action="append", default=[], metavar="PROTOCOL=METRICS.json",
-                        help="a `deeptgi-train cv` report")
-    parser.add_argument("--cv-benchmark", action="append", default=[], metavar="PROTOCOL=ACCURACY.json:DATASET",
-                        help="DeepTGI lite's figures from benchmarks/accuracy.py instead")
-    parser.add_argument("--benchmark-crossfit", type=int, default=1, metavar="K",
-                        help="with --cv-benchmark: the rows of K cross-fitted members (default 1: one network)")
+    parser.add_argument(
+        "--cv", action="append", default=[], metavar="PROTOCOL=METRICS.json", help="a `deeptgi-train cv` report"
+    )
+    parser.add_argument(
+        "--cv-benchmark",
+        action="append",
+        default=[],
+        metavar="PROTOCOL=ACCURACY.json:DATASET",
+        help="DeepTGI lite's figures from benchmarks/accuracy.py instead",
+    )
+    parser.add_argument(
+        "--benchmark-crossfit",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with --cv-benchmark: the rows of K cross-fitted members (default 1: one network)",
+    )
     args = parser.parse_args(argv)
     cv = {}
     for item in args.cv:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 
 def split_tfs(tfs: Sequence[str], n_shards: int) -> list[list[str]]:

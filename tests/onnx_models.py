@@ -13,8 +13,8 @@ the graph is factorized by construction. Two heads:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnx
@@ -78,8 +78,9 @@ def build_model(
     for side, source, state in (("tf", TF_INPUT, TF_STATE), ("gene", GENE_INPUT, GENE_STATE)):
         nodes += [
             helper.make_node("Flatten", [source], [f"{side}_flat"], axis=1),
-            helper.make_node("MatMul", [f"{side}_flat", weight(f"{side}_w", (width, state_size), enc_scale)],
-                             [f"{side}_proj"]),
+            helper.make_node(
+                "MatMul", [f"{side}_flat", weight(f"{side}_w", (width, state_size), enc_scale)], [f"{side}_proj"]
+            ),
             helper.make_node("Add", [f"{side}_proj", weight(f"{side}_b", (state_size,), 0.5)], [f"{side}_pre"]),
             helper.make_node("Tanh", [f"{side}_pre"], [state]),
         ]
@@ -111,8 +112,10 @@ def build_model(
         raise ValueError(f"unknown head {head!r}")
     nodes.append(helper.make_node("Sigmoid", ["pair_logit"], [SCORE_OUTPUT]))
 
-    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["pairs", n_mod, n_feat])
-              for name in (TF_INPUT, GENE_INPUT)]
+    inputs = [
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, ["pairs", n_mod, n_feat])
+        for name in (TF_INPUT, GENE_INPUT)
+    ]
     outputs = [helper.make_tensor_value_info(SCORE_OUTPUT, TensorProto.FLOAT, ["pairs"])]
     graph = helper.make_graph(nodes, f"deeptgi_test_{head}", inputs, outputs, initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tests")
@@ -155,8 +158,9 @@ def reference_scores(model: onnx.ModelProto, tf_features: np.ndarray, gene_featu
     from onnx.reference import ReferenceEvaluator
 
     evaluator = ReferenceEvaluator(model)
-    (scores,) = evaluator.run(None, {TF_INPUT: tf_features.astype(np.float32),
-                                     GENE_INPUT: gene_features.astype(np.float32)})
+    (scores,) = evaluator.run(
+        None, {TF_INPUT: tf_features.astype(np.float32), GENE_INPUT: gene_features.astype(np.float32)}
+    )
     return np.asarray(scores, dtype=np.float32)
 
 

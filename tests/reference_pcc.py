@@ -19,7 +19,7 @@ def reference_pcc(row_values: np.ndarray, col_values: np.ndarray | None = None) 
     col_ok = ~reference_constant(cols)
     if row_ok.any() and col_ok.any():
         full = np.corrcoef(rows[row_ok], cols[col_ok])
-        result[np.ix_(row_ok, col_ok)] = full[: row_ok.sum(), row_ok.sum():]
+        result[np.ix_(row_ok, col_ok)] = full[: row_ok.sum(), row_ok.sum() :]
     return np.clip(result, -1.0, 1.0)
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
+from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
 
 import deeptgi_rt
 from deeptgi_rt.cli import main
 from deeptgi_rt.expression import read_expression
-from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
 
 GENES, VALUES = synthetic_expression(30, 50, seed=2)
 FEATURES = GENES[:12]
@@ -75,7 +75,10 @@ def test_tfs_and_genes_as_lists(setup):
     _, expr, path = setup
     frame = deeptgi_rt.load_model(path).score(str(expr), tfs=["G005", "G006"], genes=["G001", "G005"])
     assert sorted(frame.select(pl.col("TF", "target").cast(pl.String)).iter_rows()) == [
-        ("G005", "G001"), ("G006", "G001"), ("G006", "G005")]
+        ("G005", "G001"),
+        ("G006", "G001"),
+        ("G006", "G005"),
+    ]
 
 
 def test_case_insensitive_matches_gene_names_ignoring_case(setup):
@@ -104,8 +107,9 @@ def test_pairs_with_tfs_is_refused_before_the_expression_is_read(setup):
     tmp, _, path = setup
     model = deeptgi_rt.load_model(path)
     # The expression file does not exist: reading it first would report that instead.
-    with pytest.raises(deeptgi_rt.InputError, match="^pairs= lists the pairs to score; it cannot be combined "
-                                                     "with tfs= or genes=$"):
+    with pytest.raises(
+        deeptgi_rt.InputError, match="^pairs= lists the pairs to score; it cannot be combined with tfs= or genes=$"
+    ):
         model.score(str(tmp / "missing.csv"), pairs="pairs.csv", genes=["G001"])
     with pytest.raises(deeptgi_rt.InputError, match="^top_k must be a positive integer, got 0$"):
         list(model.iter_batches(str(tmp / "missing.csv"), top_k=0))

@@ -125,8 +125,9 @@ def test_anndata_x_read_in_chunks(tmp_path, x_form, store):
 def test_anndata_layer_and_raw(tmp_path):
     values = counts()
     raw = counts(seed=1)
-    path = write_h5ad(tmp_path / "data.h5ad", np.log1p(values), layers={"counts": sp.csr_matrix(values)},
-                      raw=sp.csr_matrix(raw))
+    path = write_h5ad(
+        tmp_path / "data.h5ad", np.log1p(values), layers={"counts": sp.csr_matrix(values)}, raw=sp.csr_matrix(raw)
+    )
     np.testing.assert_array_equal(stacked(anndata_chunks(path, layer="counts", chunk_cells=7)), values)
     np.testing.assert_array_equal(stacked(anndata_chunks(path, use_raw=True, chunk_cells=7)), raw)
     normalized = stacked(anndata_chunks(path, layer="counts", chunk_cells=7, normalize="total"))
@@ -184,8 +185,9 @@ def test_shipped_parquet_streams_to_the_dense_pcc():
     assert chunks.genes == expression.genes
     features = np.arange(0, len(chunks.genes), 5)
     result, _ = streamed_pcc(chunks, len(chunks.genes), None, features)
-    np.testing.assert_allclose(result, pcc_block(expression.values, expression.values[features], backend="cpu"),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        result, pcc_block(expression.values, expression.values[features], backend="cpu"), rtol=0, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("store", [".h5ad", ".zarr"])

@@ -46,8 +46,22 @@ def test_pcc_respects_row_and_column_gene_lists(tmp_path, expression_file):
     (tmp_path / "rows.txt").write_text("G5\nG0\n# a comment\nG9\n")
     (tmp_path / "cols.csv").write_text("gene,note\nG2,x\nG11,y\n")
     out = tmp_path / "pcc.parquet"
-    assert main(["pcc", str(path), "--rows", str(tmp_path / "rows.txt"), "--cols", str(tmp_path / "cols.csv"),
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "pcc",
+                str(path),
+                "--rows",
+                str(tmp_path / "rows.txt"),
+                "--cols",
+                str(tmp_path / "cols.csv"),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     table = pl.read_parquet(out)
     assert table.columns == ["gene", "G2", "G11"]
     assert table["gene"].to_list() == ["G5", "G0", "G9"]
@@ -63,8 +77,22 @@ def test_pcc_with_log1p_and_case_insensitive_lists(tmp_path, expression_file):
     pl.DataFrame({gene: positive[g] for g, gene in enumerate(GENES)}).write_parquet(parquet)
     (tmp_path / "rows.txt").write_text("g3\ng7\n")
     out = tmp_path / "pcc.parquet"
-    assert main(["pcc", str(parquet), "--rows", str(tmp_path / "rows.txt"), "--out", str(out), "--log1p",
-                 "--case-insensitive", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "pcc",
+                str(parquet),
+                "--rows",
+                str(tmp_path / "rows.txt"),
+                "--out",
+                str(out),
+                "--log1p",
+                "--case-insensitive",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     table = pl.read_parquet(out)
     assert table["gene"].to_list() == ["G3", "G7"]
     expected = np.corrcoef(np.log1p(positive.astype(np.float64)))[[3, 7]]
@@ -101,9 +129,18 @@ def test_console_script_prints_one_line_and_no_traceback(tmp_path):
     bad.write_text("A,B,C\n1,2,3\n4,oops,6\n7,8,9\n")
     out = tmp_path / "pcc.parquet"
     script = Path(sys.executable).with_name("deeptgi-rt")
-    command = [str(script)] if script.exists() else [sys.executable, "-c", "import sys; from deeptgi_rt.cli import main; sys.exit(main())"]
-    result = subprocess.run([*command, "pcc", str(bad), "--out", str(out)], capture_output=True, text=True,
-                            env={**os.environ, "COLUMNS": "200"}, timeout=120)
+    command = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "import sys; from deeptgi_rt.cli import main; sys.exit(main())"]
+    )
+    result = subprocess.run(
+        [*command, "pcc", str(bad), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"deeptgi-rt: error: {bad}: non-numeric value 'oops' in column 'B' at data row 2 (line 3)"

@@ -66,8 +66,10 @@ def test_normalize_total_from_a_layer_equals_dense_pcc_of_normalized_cells(tmp_p
     dense, streamed = tmp_path / "dense.parquet", tmp_path / "streamed.parquet"
     assert main(["pcc", str(parquet), "--out", str(dense), "--device", "cpu", "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["pcc", str(path), "--out", str(streamed), "--normalize", "total", "--layer", "counts",
-                 "--device", "cpu"]) == 0
+    assert (
+        main(["pcc", str(path), "--out", str(streamed), "--normalize", "total", "--layer", "counts", "--device", "cpu"])
+        == 0
+    )
     err = capsys.readouterr().err
     assert "1 of 50 cells have zero total counts" in err
     assert "1 of 10 genes have constant expression" in err
@@ -90,14 +92,21 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("case", ["unreachable_scheduler", "missing_layer", "negative_counts", "log1p_and_total",
-                                  "layer_of_parquet"])
+@pytest.mark.parametrize(
+    "case", ["unreachable_scheduler", "missing_layer", "negative_counts", "log1p_and_total", "layer_of_parquet"]
+)
 def test_bad_streaming_input_fails_in_one_line(tmp_path, counts_h5ad, capsys, case):
     path, counts = counts_h5ad
     options, expected = {
-        "unreachable_scheduler": (["--dask-scheduler", f"tcp://127.0.0.1:{_closed_port()}"], "--dask-scheduler tcp://127.0.0.1:"),
+        "unreachable_scheduler": (
+            ["--dask-scheduler", f"tcp://127.0.0.1:{_closed_port()}"],
+            "--dask-scheduler tcp://127.0.0.1:",
+        ),
         "missing_layer": (["--layer", "spliced"], "no layer 'spliced' (layers: counts)"),
-        "negative_counts": (["--normalize", "total", "--chunk-cells", "4"], "negative value -2 for gene 'G3' in cell at row 6"),
+        "negative_counts": (
+            ["--normalize", "total", "--chunk-cells", "4"],
+            "negative value -2 for gene 'G3' in cell at row 6",
+        ),
         "log1p_and_total": (["--normalize", "total", "--log1p"], "already applies log1p"),
         "layer_of_parquet": (["--layer", "counts"], "not Parquet"),
     }[case]

@@ -9,9 +9,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
 
 from deeptgi_rt.cli import main
-from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
 
 GENES, VALUES = synthetic_expression(40, 60)
 FEATURES = GENES[:15]
@@ -21,8 +21,9 @@ TFS = GENES[:6]
 @pytest.fixture()
 def files(tmp_path):
     expr = write_genes_by_cells_csv(tmp_path / "expr.csv", GENES, VALUES)
-    model = save_model(build_model(FEATURES, head="mlp", tfs=TFS + ["NOT_IN_DATA"], threshold=0.55),
-                       tmp_path / "model.onnx")
+    model = save_model(
+        build_model(FEATURES, head="mlp", tfs=TFS + ["NOT_IN_DATA"], threshold=0.55), tmp_path / "model.onnx"
+    )
     return tmp_path, expr, model
 
 
@@ -85,8 +86,10 @@ def test_tsv_gz_output_is_gzipped_tsv(files, capsys):
 def counts_files(tmp_path):
     counts = np.round(np.expm1(VALUES * 2)).astype(np.float32)  # integers, maxima in the hundreds
     assert counts.max() > 50
-    return (write_genes_by_cells_csv(tmp_path / "counts.csv", GENES, counts),
-            write_genes_by_cells_csv(tmp_path / "logged.csv", GENES, np.log1p(counts)))
+    return (
+        write_genes_by_cells_csv(tmp_path / "counts.csv", GENES, counts),
+        write_genes_by_cells_csv(tmp_path / "logged.csv", GENES, np.log1p(counts)),
+    )
 
 
 def test_raw_counts_warn_and_log1p_scores_them_like_logged_data(files, counts_files, capsys):
@@ -100,8 +103,10 @@ def test_raw_counts_warn_and_log1p_scores_them_like_logged_data(files, counts_fi
     code, err = score(capsys, counts, "--model", model, "--log1p", "--out", tmp / "log1p.parquet")
     assert code == 0 and "raw counts" not in err
     assert score(capsys, logged, "--model", model, "--out", tmp / "logged.parquet")[0] == 0
-    ours, logged_edges = (pl.read_parquet(tmp / name).cast({"TF": pl.String, "target": pl.String}).sort("TF", "target")
-                          for name in ("log1p.parquet", "logged.parquet"))
+    ours, logged_edges = (
+        pl.read_parquet(tmp / name).cast({"TF": pl.String, "target": pl.String}).sort("TF", "target")
+        for name in ("log1p.parquet", "logged.parquet")
+    )
     assert ours.select("TF", "target").equals(logged_edges.select("TF", "target"))
     # The same up to the CSV's printed digits of the logged values.
     np.testing.assert_allclose(ours["score"].to_numpy(), logged_edges["score"].to_numpy(), atol=1e-5)
@@ -112,8 +117,14 @@ def test_raw_counts_are_refused_by_a_model_that_learned_from_other_values(files,
     tmp, _, _ = files
     counts, _ = counts_files
     model = save_model(build_model(FEATURES, tfs=TFS, expression_transform=["none"]), tmp / "logmodel.onnx")
-    assert_input_error(capsys, tmp / "g.parquet", counts, "--model", model,
-                       match="add --normalize total (per-cell total to 10,000 then log1p, as scanpy) or --log1p")
+    assert_input_error(
+        capsys,
+        tmp / "g.parquet",
+        counts,
+        "--model",
+        model,
+        match="add --normalize total (per-cell total to 10,000 then log1p, as scanpy) or --log1p",
+    )
     assert score(capsys, counts, "--model", model, "--normalize", "total", "--out", tmp / "g.parquet")[0] == 0
     raw = save_model(build_model(FEATURES, tfs=TFS, expression_transform=["raw_counts"]), tmp / "rawmodel.onnx")
     code, err = score(capsys, counts, "--model", raw, "--out", tmp / "r.parquet")
@@ -124,8 +135,9 @@ def test_a_transform_the_model_applies_itself_is_refused(files, counts_files, ca
     tmp, _, _ = files
     counts, _ = counts_files
     model = save_model(build_model(FEATURES, tfs=TFS, preprocessing=["log1p"]), tmp / "m.onnx")
-    assert_input_error(capsys, tmp / "g.parquet", counts, "--model", model, "--normalize", "total",
-                       match="applies log1p itself")
+    assert_input_error(
+        capsys, tmp / "g.parquet", counts, "--model", model, "--normalize", "total", match="applies log1p itself"
+    )
 
 
 def test_var_names_column_takes_symbols_from_an_h5ad(files, capsys):
@@ -133,14 +145,19 @@ def test_var_names_column_takes_symbols_from_an_h5ad(files, capsys):
     import pandas as pd
 
     tmp, expr, model = files
-    adata = anndata.AnnData(VALUES.T.copy(), var=pd.DataFrame({"symbol": GENES},
-                                                              index=[f"ENSG{i:011d}" for i in range(len(GENES))]))
+    adata = anndata.AnnData(
+        VALUES.T.copy(), var=pd.DataFrame({"symbol": GENES}, index=[f"ENSG{i:011d}" for i in range(len(GENES))])
+    )
     adata.write_h5ad(tmp / "e.h5ad")
     assert score(capsys, expr, "--model", model, "--out", tmp / "csv.parquet")[0] == 0
-    code, err = score(capsys, tmp / "e.h5ad", "--model", model, "--var-names-column", "symbol", "--out", tmp / "h.parquet")
+    code, err = score(
+        capsys, tmp / "e.h5ad", "--model", model, "--var-names-column", "symbol", "--out", tmp / "h.parquet"
+    )
     assert code == 0, err
-    from_h5ad, from_csv = (pl.read_parquet(tmp / name).cast({"TF": pl.String, "target": pl.String}).sort("TF", "target")
-                           for name in ("h.parquet", "csv.parquet"))
+    from_h5ad, from_csv = (
+        pl.read_parquet(tmp / name).cast({"TF": pl.String, "target": pl.String}).sort("TF", "target")
+        for name in ("h.parquet", "csv.parquet")
+    )
     assert from_h5ad.select("TF", "target").equals(from_csv.select("TF", "target"))
     np.testing.assert_allclose(from_h5ad["score"].to_numpy(), from_csv["score"].to_numpy(), atol=1e-5)
 
@@ -161,7 +178,10 @@ def test_tfs_and_genes_files_select_the_pairs(files, capsys):
     (tmp / "tfs.txt").write_text("G010\nG011\nNOPE\n")
     (tmp / "genes.txt").write_text("gene\nG001\nG002\nG010\n")
     out = tmp / "sel.parquet"
-    assert score(capsys, expr, "--model", model, "--out", out, "--tfs", tmp / "tfs.txt", "--genes", tmp / "genes.txt")[0] == 0
+    assert (
+        score(capsys, expr, "--model", model, "--out", out, "--tfs", tmp / "tfs.txt", "--genes", tmp / "genes.txt")[0]
+        == 0
+    )
     pairs = set(pl.read_parquet(out).select(pl.all().exclude("score").cast(pl.String)).iter_rows())
     assert pairs == {("G010", "G001"), ("G010", "G002"), ("G011", "G001"), ("G011", "G002"), ("G011", "G010")}
 
@@ -175,8 +195,18 @@ def test_pairs_file_with_unknown_genes_is_skipped_with_a_count_or_fails(files, c
     assert code == 0
     assert "1 of 3 pairs" in err and "UNKNOWN1" in err
     assert len(pl.read_parquet(out)) == 2
-    assert_input_error(capsys, tmp / "p2.parquet", expr, "--model", model, "--pairs", pairs,
-                       "--unknown-pairs", "error", match="1 of 3 pairs")
+    assert_input_error(
+        capsys,
+        tmp / "p2.parquet",
+        expr,
+        "--model",
+        model,
+        "--pairs",
+        pairs,
+        "--unknown-pairs",
+        "error",
+        match="1 of 3 pairs",
+    )
 
 
 def test_interrupted_streaming_write_leaves_nothing_and_keeps_an_existing_file(files, monkeypatch):
@@ -196,8 +226,21 @@ def test_interrupted_streaming_write_leaves_nothing_and_keeps_an_existing_file(f
 
     monkeypatch.setattr(edges.ParquetEdgeWriter, "write", failing_write)
     # --max-sort-edges 0: edges stream to the output file block by block.
-    code = main(["score", str(expr), "--model", str(model), "--out", str(out), "--batch-size", "40",
-                 "--max-sort-edges", "0", "--quiet"])
+    code = main(
+        [
+            "score",
+            str(expr),
+            "--model",
+            str(model),
+            "--out",
+            str(out),
+            "--batch-size",
+            "40",
+            "--max-sort-edges",
+            "0",
+            "--quiet",
+        ]
+    )
     assert code == 130
     assert calls["n"] == 3
     assert out.read_bytes() == b"previous result"
@@ -242,8 +285,20 @@ def test_info_prints_the_metadata_and_json(files, capsys):
 
 @pytest.mark.parametrize(
     "case",
-    ["missing_model", "text_model", "no_metadata", "bulk_model", "missing_features", "tfs_not_in_data",
-     "pairs_without_columns", "top_k_zero", "threshold_high", "threshold_word", "device_cuda", "missing_expression"],
+    [
+        "missing_model",
+        "text_model",
+        "no_metadata",
+        "bulk_model",
+        "missing_features",
+        "tfs_not_in_data",
+        "pairs_without_columns",
+        "top_k_zero",
+        "threshold_high",
+        "threshold_word",
+        "device_cuda",
+        "missing_expression",
+    ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_output(files, capsys, case):
     import onnx
@@ -301,8 +356,16 @@ def test_missing_feature_genes_are_accepted_above_the_coverage(files, capsys):
     assert code == 0
     assert "1 of 15 feature genes missing" in err
     assert len(pl.read_parquet(out)) == 6 * 39
-    assert_input_error(capsys, tmp / "cov2.parquet", expr, "--model", tmp / "feat.onnx",
-                       "--allow-missing-features", "0.99", match="coverage")
+    assert_input_error(
+        capsys,
+        tmp / "cov2.parquet",
+        expr,
+        "--model",
+        tmp / "feat.onnx",
+        "--allow-missing-features",
+        "0.99",
+        match="coverage",
+    )
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "tsv"])
@@ -310,8 +373,10 @@ def test_outputs_over_the_sort_budget_are_grouped_per_tf(files, capsys, fmt):
     tmp, expr, model = files
     ranked, grouped = tmp / f"ranked.{fmt}", tmp / f"grouped.{fmt}"
     assert score(capsys, expr, "--model", model, "--out", ranked)[0] == 0
-    code, err = main(["score", str(expr), "--model", str(model), "--out", str(grouped), "--max-sort-edges", "10"]), \
-        capsys.readouterr().err
+    code, err = (
+        main(["score", str(expr), "--model", str(model), "--out", str(grouped), "--max-sort-edges", "10"]),
+        capsys.readouterr().err,
+    )
     assert code == 0 and "grouped per TF" in err
 
     def read(path):
@@ -347,9 +412,21 @@ def test_threads_option_caps_the_numba_pcc_kernels_too(tmp_path):
     out = tmp_path / "grn.parquet"
     try:
         numba.set_num_threads(2)
-        code = main(["score", str(repo / "examples" / "mhsc-e.parquet"), "--model",
-                     str(repo / "models" / "mhsc-e-lite.onnx"), "--top-k", "2",
-                     "--threads", "1", "--out", str(out), "--quiet"])
+        code = main(
+            [
+                "score",
+                str(repo / "examples" / "mhsc-e.parquet"),
+                "--model",
+                str(repo / "models" / "mhsc-e-lite.onnx"),
+                "--top-k",
+                "2",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
         assert code == 0 and out.exists()
         assert numba.get_num_threads() == 1
     finally:

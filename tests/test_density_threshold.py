@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
 
 import deeptgi_rt
 from deeptgi_rt import thresholds
@@ -12,7 +13,6 @@ from deeptgi_rt.cli import main
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.request import ScoreRequest
 from deeptgi_rt.thresholds import density_cut, density_keep, density_tf_subset
-from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
 
 GENES, VALUES = synthetic_expression(40, 60)
 FEATURES = GENES[:15]
@@ -24,8 +24,10 @@ RUN_PAIRS = 6 * 39  # the 6 TFs against the 39 other genes
 # ----------------------------------------------------------------- pure parts
 
 
-@pytest.mark.parametrize("pairs, density, keep", [
-    (234, 0.1, 23), (200, 0.0125, 3), (205_000, 0.015, 3075), (10, 0.001, 1), (10, 1.0, 10), (7, 0.5, 4)])
+@pytest.mark.parametrize(
+    "pairs, density, keep",
+    [(234, 0.1, 23), (200, 0.0125, 3), (205_000, 0.015, 3075), (10, 0.001, 1), (10, 1.0, 10), (7, 0.5, 4)],
+)
 def test_keep_is_the_share_rounded_half_up_and_at_least_one(pairs, density, keep):
     assert density_keep(pairs, density) == keep
 
@@ -44,8 +46,9 @@ def test_the_cut_is_the_keep_th_best_score_and_ties_at_it_are_all_kept():
         density_cut(tied, 6)
 
 
-@pytest.mark.parametrize("n_tfs, n_targets, max_pairs", [(6, 40, 100), (250, 821, 50_000), (7, 3, 20),
-                                                          (1000, 20_000, 4_000_000), (5, 10, 1)])
+@pytest.mark.parametrize(
+    "n_tfs, n_targets, max_pairs", [(6, 40, 100), (250, 821, 50_000), (7, 3, 20), (1000, 20_000, 4_000_000), (5, 10, 1)]
+)
 def test_the_tf_subset_is_evenly_spaced_and_holds_at_most_the_pairs(n_tfs, n_targets, max_pairs):
     tfs = density_tf_subset(n_tfs, n_targets, max_pairs)
     m = max(1, max_pairs // n_targets)
@@ -72,10 +75,12 @@ def test_listed_pairs_refuse_density_before_anything_is_loaded():
 def files(tmp_path):
     expr = write_genes_by_cells_csv(tmp_path / "expr.csv", GENES, VALUES)
     built = build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0)
-    model = save_model(with_metadata(built, label_prior={"class_balance": 0.5, "network_density": DENSITY}),
-                       tmp_path / "prior.onnx")
-    bare = save_model(build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0),
-                      tmp_path / "bare.onnx")
+    model = save_model(
+        with_metadata(built, label_prior={"class_balance": 0.5, "network_density": DENSITY}), tmp_path / "prior.onnx"
+    )
+    bare = save_model(
+        build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0), tmp_path / "bare.onnx"
+    )
     return tmp_path, expr, model, bare
 
 
@@ -109,8 +114,9 @@ def test_density_keeps_exactly_the_top_share_of_the_runs_pairs(files, capsys):
     assert f"({len(edges) / RUN_PAIRS:.1%} of pairs)" in err and "time: density" in err
     summary = deeptgi_rt.load_model(model, device="cpu").write(tmp / "api.parquet", expr, threshold="density")
     assert summary.threshold == float(cut) and summary.edges_over_threshold == len(edges)
-    assert summary.threshold_how == (f"top 10.00% of {RUN_PAIRS:,} pairs (the training network's density): "
-                                     f"cut {cut:.4f}")
+    assert summary.threshold_how == (
+        f"top 10.00% of {RUN_PAIRS:,} pairs (the training network's density): cut {cut:.4f}"
+    )
     assert summary.stage_seconds["density"] > 0
 
 
@@ -145,10 +151,16 @@ def test_top_k_combines_with_density_as_with_a_float(files, capsys):
     tmp, expr, model, _ = files
     cut = deeptgi_rt.load_model(model, device="cpu").write(tmp / "d.parquet", expr, threshold="density").threshold
     density_out, float_out = tmp / "dk.parquet", tmp / "fk.parquet"
-    assert cli(capsys, expr, "--model", model, "--threshold", "density", "--top-k", "2", "--out", density_out,
-               "--quiet")[0] == 0
-    assert cli(capsys, expr, "--model", model, "--threshold", repr(cut), "--top-k", "2", "--out", float_out,
-               "--quiet")[0] == 0
+    assert (
+        cli(capsys, expr, "--model", model, "--threshold", "density", "--top-k", "2", "--out", density_out, "--quiet")[
+            0
+        ]
+        == 0
+    )
+    assert (
+        cli(capsys, expr, "--model", model, "--threshold", repr(cut), "--top-k", "2", "--out", float_out, "--quiet")[0]
+        == 0
+    )
     density_k, float_k = pl.read_parquet(density_out), pl.read_parquet(float_out)
     assert density_k.equals(float_k) and 0 < len(density_k) < 12
     assert density_k["score"].min() >= cut
@@ -181,8 +193,19 @@ def test_density_is_refused_below_the_feature_coverage_floor(files, capsys):
     keep = [g for g in GENES if g not in FEATURES[:3]]  # 80 % of the feature genes
     expr = write_genes_by_cells_csv(tmp / "part.csv", keep, VALUES[[GENES.index(g) for g in keep]])
     out = tmp / "cov.parquet"
-    code, err = cli(capsys, expr, "--model", model, "--threshold", "density", "--allow-missing-features", "0.5",
-                    "--out", out, "--quiet")
+    code, err = cli(
+        capsys,
+        expr,
+        "--model",
+        model,
+        "--threshold",
+        "density",
+        "--allow-missing-features",
+        "0.5",
+        "--out",
+        out,
+        "--quiet",
+    )
     line = one_error_line(err)
     assert code == 2 and not out.exists()
     assert "80.0% of the model's feature genes" in line and "--top-k K" in line
@@ -192,9 +215,9 @@ def test_a_youden_cut_calling_nothing_points_to_density(tmp_path, capsys):
     expr = write_genes_by_cells_csv(tmp_path / "expr.csv", GENES, VALUES)
     built = build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0)
     # A network this sparse moves the Youden cut above every score.
-    model = save_model(with_metadata(built, label_prior={"class_balance": 0.5, "network_density": 1e-6}),
-                       tmp_path / "sparse.onnx")
-    code, err = cli(capsys, expr, "--model", model, "--threshold", "youden", "--out", tmp_path / "y.parquet",
-                    "--quiet")
+    model = save_model(
+        with_metadata(built, label_prior={"class_balance": 0.5, "network_density": 1e-6}), tmp_path / "sparse.onnx"
+    )
+    code, err = cli(capsys, expr, "--model", model, "--threshold", "youden", "--out", tmp_path / "y.parquet", "--quiet")
     assert code == 0 and "no pair reaches the genome-wide threshold" in err
     assert "--threshold density" in err

@@ -32,6 +32,7 @@ def factory(got, calls=None):
         if calls is not None:
             calls.append(providers)
         return FakeSession(got)
+
     return make
 
 

@@ -41,15 +41,21 @@ def files(tmp_path):
 def write_parquet_like_score(path, rows) -> None:
     """The Parquet edge list `deeptgi-rt score` writes (dictionary-encoded names, float32 score)."""
     names = EdgeNames(TFS, GENES)
-    block = EdgeBlock(np.array([TFS.index(r[0]) for r in rows], np.int32),
-                      np.array([GENES.index(r[1]) for r in rows], np.int32), np.array([r[2] for r in rows], np.float32))
+    block = EdgeBlock(
+        np.array([TFS.index(r[0]) for r in rows], np.int32),
+        np.array([GENES.index(r[1]) for r in rows], np.int32),
+        np.array([r[2] for r in rows], np.float32),
+    )
     write_edges(block, names, path, format="parquet")
 
 
 def write_tsv_like_score(path, rows) -> None:
     names = EdgeNames(TFS, GENES)
-    block = EdgeBlock(np.array([TFS.index(r[0]) for r in rows], np.int32),
-                      np.array([GENES.index(r[1]) for r in rows], np.int32), np.array([r[2] for r in rows], np.float32))
+    block = EdgeBlock(
+        np.array([TFS.index(r[0]) for r in rows], np.int32),
+        np.array([GENES.index(r[1]) for r in rows], np.int32),
+        np.array([r[2] for r in rows], np.float32),
+    )
     write_edges(block, names, path, format="tsv")
 
 
@@ -60,8 +66,14 @@ def write_text(path, header: str, rows, sep: str) -> None:
 def test_every_accepted_prediction_format_gives_the_same_figures(files):
     tmp, truth, genes = files
     rows = [(a, b, float(np.float32(s))) for a, b, s in all_pairs_scores()]
-    paths = [tmp / "ours.parquet", tmp / "ours.tsv", tmp / "grnboost.tsv", tmp / "decoupler.csv", tmp / "any.txt",
-             tmp / "beeline.tsv"]
+    paths = [
+        tmp / "ours.parquet",
+        tmp / "ours.tsv",
+        tmp / "grnboost.tsv",
+        tmp / "decoupler.csv",
+        tmp / "any.txt",
+        tmp / "beeline.tsv",
+    ]
     write_parquet_like_score(paths[0], rows)
     write_tsv_like_score(paths[1], rows)
     write_text(paths[2], "TF\ttarget\timportance", rows, "\t")
@@ -72,17 +84,23 @@ def test_every_accepted_prediction_format_gives_the_same_figures(files):
     first = result.methods[0]
     for method in result.methods[1:]:
         assert method.summary == pytest.approx(first.summary)
-        assert (method.target_wise.mean, method.target_wise.targets) == (first.target_wise.mean, first.target_wise.targets)
+        assert (method.target_wise.mean, method.target_wise.targets) == (
+            first.target_wise.mean,
+            first.target_wise.targets,
+        )
         assert method.listed == len(rows)
 
 
-@pytest.mark.parametrize("header,rows", [
-    ("Gene1,Gene2", [f"{a},{b}" for a, b in TRUTH]),
-    ("TF,target", [f"{a},{b}" for a, b in TRUTH]),
-    ("source,target", [f"{a},{b}" for a, b in TRUTH]),
-    # Labelled pairs: only label-1 rows are edges.
-    ("TF,Target,Label", [f"{a},{b},1" for a, b in TRUTH] + ["T1,G5,0", "T2,G4,0"]),
-])
+@pytest.mark.parametrize(
+    "header,rows",
+    [
+        ("Gene1,Gene2", [f"{a},{b}" for a, b in TRUTH]),
+        ("TF,target", [f"{a},{b}" for a, b in TRUTH]),
+        ("source,target", [f"{a},{b}" for a, b in TRUTH]),
+        # Labelled pairs: only label-1 rows are edges.
+        ("TF,Target,Label", [f"{a},{b},1" for a, b in TRUTH] + ["T1,G5,0", "T2,G4,0"]),
+    ],
+)
 def test_truth_formats(tmp_path, header, rows):
     path = tmp_path / "truth.csv"
     path.write_text(header + "\n" + "\n".join(rows) + "\n")
@@ -122,8 +140,12 @@ def test_unlisted_candidates_score_lowest(files):
     assert part.summary["auroc"] == pytest.approx(full.summary["auroc"])
     assert part.summary["average_precision"] == pytest.approx(full.summary["average_precision"])
     # A pair listed twice keeps its highest score; pairs outside the candidates are ignored.
-    write_text(tmp / "dup.tsv", "TF\ttarget\timportance", listed + [(listed[0][0], listed[0][1], -5.0),
-                                                                    ("Q1", "G1", 9.0)], "\t")
+    write_text(
+        tmp / "dup.tsv",
+        "TF\ttarget\timportance",
+        listed + [(listed[0][0], listed[0][1], -5.0), ("Q1", "G1", 9.0)],
+        "\t",
+    )
     dup = evaluate([tmp / "dup.tsv"], truth, tfs=TFS, genes=genes).methods[0]
     assert dup.summary == pytest.approx(part.summary)
 
@@ -148,8 +170,9 @@ def test_pair_specific_auroc_gives_a_tf_hub_score_half(files):
     # T3 has the fewest true edges: scoring by TF alone (T2 > T1 > T3) ranks the targets' TFs
     # better than chance (0.625 here) and says nothing about any pair.
     hub = {"T1": 2.0, "T2": 3.0, "T3": 1.0}
-    write_text(tmp / "hub.tsv", "TF\ttarget\timportance",
-               [(tf, gene, hub[tf]) for tf, gene, _ in all_pairs_scores()], "\t")
+    write_text(
+        tmp / "hub.tsv", "TF\ttarget\timportance", [(tf, gene, hub[tf]) for tf, gene, _ in all_pairs_scores()], "\t"
+    )
     method = evaluate([tmp / "hub.tsv"], truth, tfs=TFS, genes=genes).methods[0]
     assert method.target_wise.mean == pytest.approx(0.625) and method.pair_specific.mean == 0.5
 
@@ -159,8 +182,23 @@ def test_cli_and_api_agree_end_to_end(files, capsys):
     write_parquet_like_score(tmp / "a.parquet", [(a, b, float(np.float32(s))) for a, b, s in all_pairs_scores(2)])
     write_tsv_like_score(tmp / "b.tsv", all_pairs_scores(3)[:15])
     report = tmp / "report"
-    code = main(["eval", str(tmp / "a.parquet"), str(tmp / "b.tsv"), "--truth", str(truth), "--genes", str(genes),
-                 "--bootstrap", "30", "--seed", "4", "--report", str(report)])
+    code = main(
+        [
+            "eval",
+            str(tmp / "a.parquet"),
+            str(tmp / "b.tsv"),
+            "--truth",
+            str(truth),
+            "--genes",
+            str(genes),
+            "--bootstrap",
+            "30",
+            "--seed",
+            "4",
+            "--report",
+            str(report),
+        ]
+    )
     assert code == 0
     err = capsys.readouterr().err
     assert "candidates: 3 TFs x 8 genes" in err and "= 21 pairs" in err
@@ -187,16 +225,19 @@ def run_cli(argv, capsys) -> tuple[int, str]:
     return code, err
 
 
-@pytest.mark.parametrize("case,expected", [
-    ("unknown_columns", "no TF and target columns"),
-    ("no_score_column", "no score column"),
-    ("empty_truth", "has no edges"),
-    ("no_overlap", "no TF in common"),
-    ("nan_score", "NaN or infinite"),
-    ("missing_file", "not found"),
-    ("no_genes_in_common", "none of its"),
-    ("text_score", "not numeric"),
-])
+@pytest.mark.parametrize(
+    "case,expected",
+    [
+        ("unknown_columns", "no TF and target columns"),
+        ("no_score_column", "no score column"),
+        ("empty_truth", "has no edges"),
+        ("no_overlap", "no TF in common"),
+        ("nan_score", "NaN or infinite"),
+        ("missing_file", "not found"),
+        ("no_genes_in_common", "none of its"),
+        ("text_score", "not numeric"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(files, capsys, case, expected):
     tmp, truth, genes = files
     pred = tmp / "p.tsv"
@@ -227,8 +268,9 @@ def test_report_without_matplotlib_fails_first_naming_the_extra(files, capsys, m
     tmp, truth, genes = files
     write_text(tmp / "p.tsv", "TF\ttarget\timportance", all_pairs_scores(), "\t")
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    code, err = run_cli(["eval", str(tmp / "p.tsv"), "--truth", str(truth), "--genes", str(genes),
-                         "--report", str(tmp / "rep")], capsys)
+    code, err = run_cli(
+        ["eval", str(tmp / "p.tsv"), "--truth", str(truth), "--genes", str(genes), "--report", str(tmp / "rep")], capsys
+    )
     assert code == 2 and "deeptgi-rt[plot]" in err and len(err.splitlines()) == 1
     assert not (tmp / "rep").exists()
 
@@ -245,8 +287,12 @@ def test_genes_from_an_expression_file(files):
     write_text(tmp / "p.tsv", "TF\ttarget\timportance", all_pairs_scores(), "\t")
     rng = np.random.default_rng(0)
     expr = tmp / "expr.csv"
-    expr.write_text("gene," + ",".join(f"c{j}" for j in range(5)) + "\n" + "".join(
-        f"{g}," + ",".join(f"{v:.3f}" for v in rng.random(5)) + "\n" for g in GENES))
+    expr.write_text(
+        "gene,"
+        + ",".join(f"c{j}" for j in range(5))
+        + "\n"
+        + "".join(f"{g}," + ",".join(f"{v:.3f}" for v in rng.random(5)) + "\n" for g in GENES)
+    )
     by_expr = evaluate([tmp / "p.tsv"], truth, expression=expr).methods[0]
     by_list = evaluate([tmp / "p.tsv"], truth, genes=genes).methods[0]
     assert by_expr.summary == by_list.summary
@@ -255,7 +301,9 @@ def test_genes_from_an_expression_file(files):
 def test_parquet_prediction_with_string_columns(tmp_path, files):
     tmp, truth, genes = files
     rows = all_pairs_scores()
-    pq.write_table(pa.table({"source": [r[0] for r in rows], "target": [r[1] for r in rows],
-                             "weight": [r[2] for r in rows]}), tmp / "net.parquet")
+    pq.write_table(
+        pa.table({"source": [r[0] for r in rows], "target": [r[1] for r in rows], "weight": [r[2] for r in rows]}),
+        tmp / "net.parquet",
+    )
     result = evaluate([tmp / "net.parquet"], truth, genes=genes)
     assert result.methods[0].listed == len(rows)

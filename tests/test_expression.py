@@ -198,8 +198,11 @@ def test_case_insensitive_lookup_finds_genes_in_any_case(tmp_path, values):
 
 
 def test_case_insensitive_reading_rejects_names_differing_only_in_case(tmp_path, values):
-    path = write_text(tmp_path / "a.csv", ["", *CELLS], [["Klf1", *map(str, values[0])], ["KLF1", *map(str, values[1])],
-                                                         ["Spi1", *map(str, values[2])]])
+    path = write_text(
+        tmp_path / "a.csv",
+        ["", *CELLS],
+        [["Klf1", *map(str, values[0])], ["KLF1", *map(str, values[1])], ["Spi1", *map(str, values[2])]],
+    )
     assert read_expression(path).genes == ["Klf1", "KLF1", "Spi1"]
     with pytest.raises(InputError, match=r"a\.csv: duplicate gene names \(ignoring case\): Klf1/KLF1"):
         read_expression(path, case_insensitive=True)
@@ -255,7 +258,7 @@ def test_gene_list_plain_text_skips_comments_and_keeps_first_occurrence(tmp_path
 
 
 def test_gene_list_csv_uses_first_column_after_a_header(tmp_path, shared_data):
-    (tmp_path / "g.csv").write_text("Symbol,score\nKlf1,3\n\"Gata1\",2\n")
+    (tmp_path / "g.csv").write_text('Symbol,score\nKlf1,3\n"Gata1",2\n')
     assert read_gene_list(tmp_path / "g.csv") == ["Klf1", "Gata1"]
     (tmp_path / "g.tsv").write_text("Klf1\t3\nGata1\t2\n")
     assert read_gene_list(tmp_path / "g.tsv") == ["Klf1", "Gata1"]
@@ -265,8 +268,13 @@ def test_gene_list_csv_uses_first_column_after_a_header(tmp_path, shared_data):
 
 @pytest.mark.parametrize(
     "text, message",
-    [(None, "gene list not found"), ("", "gene list is empty"), ("# only\n\n", "gene list is empty"),
-     ("gene\n", "header but no genes"), ("Klf1,1\n,2\n", "empty gene name at line 2")],
+    [
+        (None, "gene list not found"),
+        ("", "gene list is empty"),
+        ("# only\n\n", "gene list is empty"),
+        ("gene\n", "header but no genes"),
+        ("Klf1,1\n,2\n", "empty gene name at line 2"),
+    ],
 )
 def test_gene_list_errors_name_the_file(tmp_path, text, message):
     path = tmp_path / "g.csv"

@@ -53,35 +53,88 @@ CASES = [
     ("truncated-parquet", truncated_parquet, [], ["not a readable Parquet file"]),
     ("not-h5ad", lambda d: csv_file(d, "a,b", ["1,2"], name="x.h5ad"), [], ["not a readable h5ad file"]),
     ("unknown-extension", lambda d: csv_file(d, "a,b", ["1,2"], name="x.xlsx"), [], ["unknown file type '.xlsx'"]),
-    ("non-numeric-cells-by-genes", lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,abc,6", "7,8,9"]), [],
-     ["non-numeric value 'abc'", "column 'Klf1'", "data row 2"]),
-    ("non-numeric-first-column", lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,5,6", "x7,8,9", "1,1,1"]), [],
-     ["non-numeric value 'x7'", "column 'Gata1'", "data row 3"]),
-    ("non-numeric-genes-by-cells", lambda d: csv_file(d, ",c1,c2,c3", ["Gata1,1,2,3", "Klf1,4,5,NA"]), [],
-     ["non-numeric value 'NA'", "column 'c3'", "data row 2", "'Klf1'"]),
+    (
+        "non-numeric-cells-by-genes",
+        lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,abc,6", "7,8,9"]),
+        [],
+        ["non-numeric value 'abc'", "column 'Klf1'", "data row 2"],
+    ),
+    (
+        "non-numeric-first-column",
+        lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,5,6", "x7,8,9", "1,1,1"]),
+        [],
+        ["non-numeric value 'x7'", "column 'Gata1'", "data row 3"],
+    ),
+    (
+        "non-numeric-genes-by-cells",
+        lambda d: csv_file(d, ",c1,c2,c3", ["Gata1,1,2,3", "Klf1,4,5,NA"]),
+        [],
+        ["non-numeric value 'NA'", "column 'c3'", "data row 2", "'Klf1'"],
+    ),
     ("parquet-string-column", string_column_parquet, [], ["column 'Klf1' is not numeric"]),
-    ("missing-value", lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,,6", "7,8,9"]), [],
-     ["missing (empty) value", "column 'Klf1'", "data row 2"]),
-    ("nan", lambda d: csv_file(d, ",c1,c2,c3", ["Gata1,1,2,3", "Klf1,4,NaN,6"]), [],
-     ["nan value", "gene 'Klf1'", "cell 'c2'"]),
-    ("infinite", lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,5,6", "7,8,-inf"]), [],
-     ["-inf value", "gene 'Spi1'", "data row 3"]),
+    (
+        "missing-value",
+        lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,,6", "7,8,9"]),
+        [],
+        ["missing (empty) value", "column 'Klf1'", "data row 2"],
+    ),
+    (
+        "nan",
+        lambda d: csv_file(d, ",c1,c2,c3", ["Gata1,1,2,3", "Klf1,4,NaN,6"]),
+        [],
+        ["nan value", "gene 'Klf1'", "cell 'c2'"],
+    ),
+    (
+        "infinite",
+        lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,5,6", "7,8,-inf"]),
+        [],
+        ["-inf value", "gene 'Spi1'", "data row 3"],
+    ),
     ("duplicate-genes", lambda d: csv_file(d, "Gata1,Klf1,Gata1", GOOD_ROWS), [], ["duplicate gene names: Gata1"]),
     ("duplicate-parquet-columns", duplicate_column_parquet, [], ["duplicate gene names: Klf1"]),
-    ("duplicate-genes-ignoring-case", lambda d: csv_file(d, "Gata1,Klf1,GATA1", GOOD_ROWS), ["--case-insensitive"],
-     ["duplicate gene names (ignoring case): Gata1/GATA1"]),
+    (
+        "duplicate-genes-ignoring-case",
+        lambda d: csv_file(d, "Gata1,Klf1,GATA1", GOOD_ROWS),
+        ["--case-insensitive"],
+        ["duplicate gene names (ignoring case): Gata1/GATA1"],
+    ),
     ("too-few-cells", lambda d: csv_file(d, "Gata1,Klf1,Spi1", GOOD_ROWS[:2]), [], ["2 cells", "at least 3"]),
-    ("numeric-gene-names", lambda d: csv_file(d, "0,1,2", GOOD_ROWS), [],
-     ["gene names look numeric", "--layout genes-by-cells|cells-by-genes"]),
-    ("wrong-layout", lambda d: csv_file(d, "Gata1,Klf1,Spi1", GOOD_ROWS), ["--layout", "genes-by-cells"],
-     ["gene names look numeric (1.5, 0, 2, ...", "read as genes-by-cells"]),
-    ("empty-gene-name-in-header", lambda d: csv_file(d, "Gata1,,Spi1", GOOD_ROWS), [],
-     ["empty gene name at gene position 2"]),
-    ("empty-gene-name-in-first-column", lambda d: csv_file(d, "gene,c1,c2,c3", ["Gata1,1,2,3", ",4,5,6", "Spi1,1,1,2"]),
-     [], ["empty gene name in the first column at data row 2"]),
-    ("ragged-rows", lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,5,6,7", "7,8,9"]), [], ["line 3 has 4 fields but the header has 3"]),
-    ("log1p-of-negative", lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,-5,6", "7,8,9"]), ["--log1p"],
-     ["negative value -5", "gene 'Klf1'", "log1p"]),
+    (
+        "numeric-gene-names",
+        lambda d: csv_file(d, "0,1,2", GOOD_ROWS),
+        [],
+        ["gene names look numeric", "--layout genes-by-cells|cells-by-genes"],
+    ),
+    (
+        "wrong-layout",
+        lambda d: csv_file(d, "Gata1,Klf1,Spi1", GOOD_ROWS),
+        ["--layout", "genes-by-cells"],
+        ["gene names look numeric (1.5, 0, 2, ...", "read as genes-by-cells"],
+    ),
+    (
+        "empty-gene-name-in-header",
+        lambda d: csv_file(d, "Gata1,,Spi1", GOOD_ROWS),
+        [],
+        ["empty gene name at gene position 2"],
+    ),
+    (
+        "empty-gene-name-in-first-column",
+        lambda d: csv_file(d, "gene,c1,c2,c3", ["Gata1,1,2,3", ",4,5,6", "Spi1,1,1,2"]),
+        [],
+        ["empty gene name in the first column at data row 2"],
+    ),
+    (
+        "ragged-rows",
+        lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,5,6,7", "7,8,9"]),
+        [],
+        ["line 3 has 4 fields but the header has 3"],
+    ),
+    (
+        "log1p-of-negative",
+        lambda d: csv_file(d, "Gata1,Klf1,Spi1", ["1,2,3", "4,-5,6", "7,8,9"]),
+        ["--log1p"],
+        ["negative value -5", "gene 'Klf1'", "log1p"],
+    ),
 ]
 
 
@@ -110,7 +163,9 @@ def assert_one_error_line(code, err, path, words):
 
 
 # convert has no --log1p: it stores the data as read.
-RUNS = [(name, case) for case in CASES for name in ("pcc", "convert") if not (name == "convert" and "--log1p" in case[2])]
+RUNS = [
+    (name, case) for case in CASES for name in ("pcc", "convert") if not (name == "convert" and "--log1p" in case[2])
+]
 
 
 @pytest.mark.parametrize("name, case", RUNS, ids=[f"{name}-{case[0]}" for name, case in RUNS])

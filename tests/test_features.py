@@ -71,11 +71,17 @@ def test_zero_count_cells_are_left_out_with_a_warning_and_constant_genes_warned(
     genes = [f"G{i}" for i in range(8)]
     kept = counts[counts.sum(axis=1) > 0]
     normalized = np.log1p(kept / kept.sum(axis=1, keepdims=True) * 1e4).T
-    expected = entity_features([expression_from_frame(normalized, genes=genes, layout="genes-by-cells")],
-                               genes, genes[:4], backend="cpu")
+    expected = entity_features(
+        [expression_from_frame(normalized, genes=genes, layout="genes-by-cells")], genes, genes[:4], backend="cpu"
+    )
     reporter = Recorder()
-    got = entity_features([array_chunks(sp.csr_matrix(counts), genes, chunk_cells=16, normalize="total",
-                                        source="counts.h5ad")], genes, genes[:4], backend="cpu", reporter=reporter)
+    got = entity_features(
+        [array_chunks(sp.csr_matrix(counts), genes, chunk_cells=16, normalize="total", source="counts.h5ad")],
+        genes,
+        genes[:4],
+        backend="cpu",
+        reporter=reporter,
+    )
     assert np.abs(got - expected).max() <= 1e-5
     assert any("counts.h5ad: 2 of 60 cells have zero total counts" in w for w in reporter.warnings)
     assert any("counts.h5ad: 1 of 8 genes have constant expression" in w for w in reporter.warnings)

@@ -11,16 +11,22 @@ def run(code: str) -> None:
 
 
 def test_runtime_never_imports_torch():
-    run("import deeptgi_rt, deeptgi_rt.api, deeptgi_rt.cli, deeptgi_rt.model, deeptgi_rt.scoring, sys;"
-        "assert 'torch' not in sys.modules, 'torch imported'")
+    run(
+        "import deeptgi_rt, deeptgi_rt.api, deeptgi_rt.cli, deeptgi_rt.model, deeptgi_rt.scoring, sys;"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
 
 
 def test_bare_import_loads_no_heavy_dependency():
-    run("import deeptgi_rt, sys;"
+    run(
+        "import deeptgi_rt, sys;"
         "heavy = [m for m in ('torch', 'onnxruntime', 'onnx', 'polars', 'pyarrow', 'numba') if m in sys.modules];"
-        "assert not heavy, heavy")
+        "assert not heavy, heavy"
+    )
 
 
 def test_lazy_exports_resolve():
-    run("import deeptgi_rt, sys; assert callable(deeptgi_rt.load_model); assert 'onnxruntime' not in sys.modules;"
-        "assert deeptgi_rt.DeepTGIModel.__name__ == 'DeepTGIModel'")
+    run(
+        "import deeptgi_rt, sys; assert callable(deeptgi_rt.load_model); assert 'onnxruntime' not in sys.modules;"
+        "assert deeptgi_rt.DeepTGIModel.__name__ == 'DeepTGIModel'"
+    )

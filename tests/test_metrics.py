@@ -1,4 +1,5 @@
-"""deeptgi_rt.metrics: hand-computed values, scikit-learn agreement, BEELINE's EPR, target-wise AUROC, group bootstrap."""
+"""deeptgi_rt.metrics: hand-computed values, scikit-learn agreement, BEELINE's EPR, target-wise AUROC,
+group bootstrap."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def test_hand_computed_example():
     # EPR: k = 3, top 3 = .9 .8 .7 holds 2 true edges; density 3/6.
     assert metrics.early_precision_ratio(HAND_LABELS, HAND_SCORES) == pytest.approx((2 / 3) / 0.5)
     assert metrics.summary(HAND_LABELS, HAND_SCORES) == pytest.approx(
-        {"auroc": 5 / 9, "average_precision": 13 / 18, "auprc_ratio": 13 / 9, "epr": 4 / 3})
+        {"auroc": 5 / 9, "average_precision": 13 / 18, "auprc_ratio": 13 / 9, "epr": 4 / 3}
+    )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -32,7 +34,8 @@ def test_agrees_with_scikit_learn_with_and_without_ties(seed):
     scores = rng.integers(0, 6, 300).astype(float) if seed % 2 else rng.normal(size=300)
     assert metrics.auroc(labels, scores) == pytest.approx(skm.roc_auc_score(labels, scores), abs=1e-12)
     assert metrics.average_precision(labels, scores) == pytest.approx(
-        skm.average_precision_score(labels, scores), abs=1e-12)
+        skm.average_precision_score(labels, scores), abs=1e-12
+    )
     fpr, tpr, _ = metrics.roc_curve(labels, scores)
     sk_fpr, sk_tpr, _ = skm.roc_curve(labels, scores, drop_intermediate=False)
     np.testing.assert_allclose(fpr, sk_fpr)
@@ -145,7 +148,8 @@ def test_grouped_areas_match_scikit_learn_per_group():
         inside = groups == group
         assert areas.auroc[i] == pytest.approx(skm.roc_auc_score(labels[inside], scores[inside]), abs=1e-12)
         assert areas.average_precision[i] == pytest.approx(
-            skm.average_precision_score(labels[inside], scores[inside]), abs=1e-12)
+            skm.average_precision_score(labels[inside], scores[inside]), abs=1e-12
+        )
         assert areas.positives[i] == labels[inside].sum()
 
 

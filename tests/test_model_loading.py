@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from onnx_models import GENE_STATE, TF_STATE, build_model, reference_scores, save_model
 
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.model import ScoringModel, read_model, split_model
-from onnx_models import GENE_STATE, TF_STATE, build_model, reference_scores, save_model
 
 FEATURES = [f"F{i}" for i in range(12)]
 
@@ -47,19 +47,24 @@ def test_head_that_needs_a_raw_input_is_scored_end_to_end(tmp_path):
     graph = proto.graph
     sigmoid = next(n for n in graph.node if n.op_type == "Sigmoid")
     graph.node.remove(sigmoid)
-    graph.node.extend([
-        onnx.helper.make_node("Flatten", ["tf_features"], ["raw_flat"], axis=1),
-        onnx.helper.make_node("ReduceSum", ["raw_flat", "sum_axes"], ["raw_sum"], keepdims=0),
-        onnx.helper.make_node("Add", ["pair_logit", "raw_sum"], ["pair_logit_raw"]),
-        onnx.helper.make_node("Sigmoid", ["pair_logit_raw"], ["score"]),
-    ])
+    graph.node.extend(
+        [
+            onnx.helper.make_node("Flatten", ["tf_features"], ["raw_flat"], axis=1),
+            onnx.helper.make_node("ReduceSum", ["raw_flat", "sum_axes"], ["raw_sum"], keepdims=0),
+            onnx.helper.make_node("Add", ["pair_logit", "raw_sum"], ["pair_logit_raw"]),
+            onnx.helper.make_node("Sigmoid", ["pair_logit_raw"], ["score"]),
+        ]
+    )
     model, meta = read_model(save_model(proto, tmp_path / "raw.onnx"))
     parts = split_model(model, meta)
     assert not parts.factorized and "tf_features" in parts.reason
     scoring = ScoringModel(tmp_path / "raw.onnx", device="cpu")
     tf, gene = random_features(8, 1, 3), random_features(8, 1, 4)
-    np.testing.assert_allclose(scoring.pair_scores(scoring.tf_table(tf), scoring.gene_table(gene)),
-                               reference_scores(proto, tf, gene), atol=1e-5)
+    np.testing.assert_allclose(
+        scoring.pair_scores(scoring.tf_table(tf), scoring.gene_table(gene)),
+        reference_scores(proto, tf, gene),
+        atol=1e-5,
+    )
 
 
 def test_unknown_state_tensor_name_is_an_input_error(tmp_path):
@@ -81,8 +86,10 @@ def test_input_width_must_match_the_feature_genes(tmp_path):
         read_model(save_model(proto, tmp_path / "m.onnx"))
 
 
-@pytest.mark.parametrize("content, match", [(None, "not found"), (b"hello world\n", "not an ONNX model"),
-                                            (b"\x00\x01garbage" * 10, "not an ONNX model")])
+@pytest.mark.parametrize(
+    "content, match",
+    [(None, "not found"), (b"hello world\n", "not an ONNX model"), (b"\x00\x01garbage" * 10, "not an ONNX model")],
+)
 def test_unreadable_model_files(tmp_path, content, match):
     path = tmp_path / "m.onnx"
     if content is not None:

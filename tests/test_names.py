@@ -22,8 +22,9 @@ def test_vectorized_lookup_agrees_with_match(case_insensitive):
     names = ["GATA1", "Klf1", "spi1", "x", "STRASSE", "Cebpa", "Gata1", "STRAßE"]
     rows, missing = matcher.match(names)
     # Batches with and without non-ASCII names take different paths in lookup.
-    arrow_rows = np.concatenate([matcher.lookup(pa.chunked_array([names[:3], names[3:7] + [None]])),
-                                 matcher.lookup(pa.array(names[4:]))])
+    arrow_rows = np.concatenate(
+        [matcher.lookup(pa.chunked_array([names[:3], names[3:7] + [None]])), matcher.lookup(pa.array(names[4:]))]
+    )
     assert arrow_rows.tolist() == rows[:7].tolist() + [-1] + rows[4:].tolist()
     expected = [0, 1, 2, -1, 4, 3, 0, 4] if case_insensitive else [-1, 1, -1, -1, -1, 3, 0, -1]
     assert rows.tolist() == expected
@@ -52,9 +53,12 @@ def _expression(genes, source="data.csv"):
 
 def test_feature_genes_differing_only_in_case_name_case_insensitive():
     expression = _expression([name.upper() for name in GENES])
-    with pytest.raises(InputError, match=r"4 of 4 feature genes.*found when case is ignored: Gata1, Klf1, Spi1, \.\.\. \(4 in all\); "
-                                         r"match ignoring case with --case-insensitive "
-                                         r"\(case_insensitive=True\)"):
+    with pytest.raises(
+        InputError,
+        match=r"4 of 4 feature genes.*found when case is ignored: Gata1, Klf1, Spi1, \.\.\. \(4 in all\); "
+        r"match ignoring case with --case-insensitive "
+        r"\(case_insensitive=True\)",
+    ):
         feature_gene_columns(expression, GENES)
     columns, rows = feature_gene_columns(expression, GENES, case_insensitive=True)
     assert columns.tolist() == rows.tolist() == [0, 1, 2, 3]
@@ -62,8 +66,11 @@ def test_feature_genes_differing_only_in_case_name_case_insensitive():
 
 def test_missing_feature_genes_name_allow_missing_features_with_the_coverage_met():
     expression = _expression(GENES[:3] + ["Other"])
-    with pytest.raises(InputError, match=r"1 of 4 feature genes.*Cebpa; coverage 75\.0%.*"
-                                         r"--allow-missing-features 0\.75 \(min_coverage=0\.75\)"):
+    with pytest.raises(
+        InputError,
+        match=r"1 of 4 feature genes.*Cebpa; coverage 75\.0%.*"
+        r"--allow-missing-features 0\.75 \(min_coverage=0\.75\)",
+    ):
         feature_gene_columns(expression, GENES)
     columns, _ = feature_gene_columns(expression, GENES, min_coverage=0.75)
     assert columns.tolist() == [0, 1, 2]
@@ -81,10 +88,21 @@ def test_ensembl_ids_against_symbols_name_var_names_column():
 
 
 def test_pcc_row_genes_in_another_case_name_case_insensitive(tmp_path, capsys):
-    pl.DataFrame({name: np.arange(5.0) * (i + 1) % 3 for i, name in enumerate(GENES)}).write_parquet(tmp_path / "x.parquet")
+    pl.DataFrame({name: np.arange(5.0) * (i + 1) % 3 for i, name in enumerate(GENES)}).write_parquet(
+        tmp_path / "x.parquet"
+    )
     (tmp_path / "rows.txt").write_text("gata1\nKlf1\n")
-    code = main(["pcc", str(tmp_path / "x.parquet"), "--rows", str(tmp_path / "rows.txt"),
-                 "--out", str(tmp_path / "o.parquet"), "-q"])
+    code = main(
+        [
+            "pcc",
+            str(tmp_path / "x.parquet"),
+            "--rows",
+            str(tmp_path / "rows.txt"),
+            "--out",
+            str(tmp_path / "o.parquet"),
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "gata1" in err and "--case-insensitive" in err
     assert not (tmp_path / "o.parquet").exists()
@@ -126,12 +144,16 @@ def test_var_names_column_on_the_command_line(tmp_path, capsys):
 def test_numeric_gene_ids_under_a_gene_header_ask_for_the_layout(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("gene,c1,c2,c3\n2623,1,2,3\n16600,4,5,6.5\n20375,0,1,0\n")
-    with pytest.raises(InputError, match=r"first column 'gene' holds numbers \(2623, 16600, 20375\).*"
-                                         r"--layout genes-by-cells"):
+    with pytest.raises(
+        InputError,
+        match=r"first column 'gene' holds numbers \(2623, 16600, 20375\).*"
+        r"--layout genes-by-cells",
+    ):
         read_expression(path)
     expression = read_expression(path, layout="genes-by-cells")
     assert expression.genes == ["2623", "16600", "20375"] and expression.cells == ["c1", "c2", "c3"]
     pl.DataFrame({"Gene_ID": [2623, 16600], "c1": [1.0, 2.0], "c2": [0.0, 1.0], "c3": [3.0, 1.0]}).write_parquet(
-        tmp_path / "x.parquet")
+        tmp_path / "x.parquet"
+    )
     with pytest.raises(InputError, match="first column 'Gene_ID' holds numbers"):
         read_expression(tmp_path / "x.parquet")

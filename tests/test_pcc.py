@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import polars as pl
 import pytest
+from reference_pcc import reference_constant, reference_pcc
 
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.pcc import constant_gene_mask, pcc_block, resolve_backend
 from deeptgi_rt.pcc.cpu import standardize_rows
-from reference_pcc import reference_constant, reference_pcc
 
 TOLERANCE = 1e-5
 
@@ -50,10 +50,12 @@ def test_non_contiguous_and_fancy_indexed_inputs_match_reference():
     cells_major = np.ascontiguousarray(data[:20].T).T  # F-ordered [genes, cells] view
     assert not strided.flags.c_contiguous and not cells_major.flags.c_contiguous
     expected = reference_pcc(strided, fancy[:, 1::3])
-    np.testing.assert_allclose(pcc_block(strided, fancy[:, 1::3], backend="cpu", block_rows=4),
-                               expected, rtol=0, atol=TOLERANCE)
-    np.testing.assert_allclose(pcc_block(cells_major, backend="cpu"), reference_pcc(cells_major),
-                               rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(
+        pcc_block(strided, fancy[:, 1::3], backend="cpu", block_rows=4), expected, rtol=0, atol=TOLERANCE
+    )
+    np.testing.assert_allclose(
+        pcc_block(cells_major, backend="cpu"), reference_pcc(cells_major), rtol=0, atol=TOLERANCE
+    )
 
 
 def test_integer_counts_are_accepted():
@@ -99,8 +101,7 @@ def test_one_cell_or_no_genes():
 
 def test_progress_counts_each_row_gene_once_per_block():
     calls = []
-    pcc_block(_random((23, 10), seed=8), _random((4, 10), seed=9), backend="cpu", block_rows=5,
-              progress=calls.append)
+    pcc_block(_random((23, 10), seed=8), _random((4, 10), seed=9), backend="cpu", block_rows=5, progress=calls.append)
     assert calls == [5, 5, 5, 5, 3]
     calls.clear()
     pcc_block(_random((23, 10), seed=8), backend="cpu", block_rows=10, progress=calls.append)

@@ -19,8 +19,14 @@ CUDA_SIM_TESTS = Path(__file__).resolve().parent / "cuda_sim"
 
 def test_cuda_kernels_pass_under_the_simulator():
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(CUDA_SIM_TESTS)],
-                          env=env, cwd=CUDA_SIM_TESTS.parents[1], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(CUDA_SIM_TESTS)],
+        env=env,
+        cwd=CUDA_SIM_TESTS.parents[1],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     output = done.stdout[-6000:] + done.stderr[-2000:]
     assert done.returncode == 0, output
     summary = done.stdout.strip().splitlines()[-1]

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from deeptgi_rt.pcc.dask_reduce import environment_restored
 from deeptgi_rt.pcc import pcc_block
+from deeptgi_rt.pcc.dask_reduce import environment_restored
 from deeptgi_rt.pcc.streaming import PccStatistics
-
 
 FEATURES = np.array([0, 3, 3, 11, 17, 29])
 
@@ -38,7 +37,7 @@ def anndata_like(cells=300, genes=30) -> np.ndarray:
 def in_process(values: np.ndarray, chunk_cells: int) -> np.ndarray:
     stats = PccStatistics(values.shape[1], None, FEATURES)
     for start in range(0, len(values), chunk_cells):
-        stats.add(values[start:start + chunk_cells])
+        stats.add(values[start : start + chunk_cells])
     return stats.pcc()
 
 
@@ -60,12 +59,17 @@ def test_local_scheduler_equals_in_process_engine(blocks):
 
 def test_distributed_local_cluster_equals_in_process_engine():
     import distributed
+
     from deeptgi_rt.pcc.dask_reduce import dask_pcc_statistics
 
     values = anndata_like()
     array = da.from_array(values, chunks=(50, 30))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         stats = dask_pcc_statistics(array, None, FEATURES)
         workers_used = len(client.scheduler_info()["workers"])
     assert workers_used == 2

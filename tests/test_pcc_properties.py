@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from reference_pcc import reference_constant, reference_pcc
 
 from deeptgi_rt.pcc import pcc_block
-from reference_pcc import reference_constant, reference_pcc
 
 TOLERANCE = 1e-5
 PROPERTY_SETTINGS = settings(max_examples=40, deadline=None)
@@ -33,8 +33,7 @@ def row_and_col_expression(draw):
 @given(row_and_col_expression())
 def test_equals_reference(pair):
     rows, cols = pair
-    np.testing.assert_allclose(pcc_block(rows, cols, backend="cpu"), reference_pcc(rows, cols),
-                               rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(pcc_block(rows, cols, backend="cpu"), reference_pcc(rows, cols), rtol=0, atol=TOLERANCE)
 
 
 @PROPERTY_SETTINGS
@@ -60,8 +59,12 @@ def test_invariant_to_positive_affine_transforms_per_gene(values, data):
     scale = np.array(data.draw(st.lists(st.floats(0.125, 8), min_size=genes, max_size=genes)))
     shift = np.array(data.draw(st.lists(st.floats(-50, 50), min_size=genes, max_size=genes)))
     transformed = values * scale[:, None] + shift[:, None]
-    np.testing.assert_allclose(pcc_block(transformed, values, backend="cpu"),
-                               pcc_block(values, values.copy(), backend="cpu"), rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(
+        pcc_block(transformed, values, backend="cpu"),
+        pcc_block(values, values.copy(), backend="cpu"),
+        rtol=0,
+        atol=TOLERANCE,
+    )
 
 
 @PROPERTY_SETTINGS
@@ -81,7 +84,10 @@ def test_constant_genes_correlate_zero(values, data):
 def test_block_size_does_not_change_the_result(pair, block_rows):
     rows, cols = pair
     whole = pcc_block(rows, cols, backend="cpu", block_rows=len(rows))
-    np.testing.assert_allclose(pcc_block(rows, cols, backend="cpu", block_rows=block_rows), whole,
-                               rtol=0, atol=1e-6)
-    np.testing.assert_allclose(pcc_block(rows, backend="cpu", block_rows=block_rows),
-                               pcc_block(rows, backend="cpu", block_rows=len(rows)), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(pcc_block(rows, cols, backend="cpu", block_rows=block_rows), whole, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        pcc_block(rows, backend="cpu", block_rows=block_rows),
+        pcc_block(rows, backend="cpu", block_rows=len(rows)),
+        rtol=0,
+        atol=1e-6,
+    )

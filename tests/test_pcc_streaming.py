@@ -44,7 +44,7 @@ def as_format(values: np.ndarray, kind: str):
 def streamed(cells_by_genes: np.ndarray, features, *, kind="dense", chunk_cells=64, densify=0.0, entities=None):
     stats = PccStatistics(cells_by_genes.shape[1], entities, features, densify_density=densify)
     for start in range(0, len(cells_by_genes), chunk_cells):
-        stats.add(as_format(cells_by_genes[start:start + chunk_cells], kind))
+        stats.add(as_format(cells_by_genes[start : start + chunk_cells], kind))
     return stats
 
 
@@ -55,8 +55,10 @@ def shipped(request):
     return expression, features, pcc_block(expression.values, expression.values[features], backend="cpu")
 
 
-@pytest.mark.parametrize("kind,path", [("dense", "blas"), ("csr", "blas"), ("csr", "sparse-kernel"),
-                                       ("csc", "blas"), ("csc", "sparse-kernel")])
+@pytest.mark.parametrize(
+    "kind,path",
+    [("dense", "blas"), ("csr", "blas"), ("csr", "sparse-kernel"), ("csc", "blas"), ("csc", "sparse-kernel")],
+)
 @pytest.mark.parametrize("chunk_cells", [7, 257, 100_000])
 def test_shipped_data_equals_dense_path(shipped, kind, chunk_cells, path):
     expression, features, expected = shipped
@@ -109,8 +111,9 @@ def counts_with_features(draw):
 
 
 @settings(max_examples=60, deadline=None)
-@given(counts_with_features(), st.integers(1, 31), st.sampled_from(["dense", "csr", "csc"]),
-       st.sampled_from(list(PATHS)))
+@given(
+    counts_with_features(), st.integers(1, 31), st.sampled_from(["dense", "csr", "csc"]), st.sampled_from(list(PATHS))
+)
 def test_hypothesis_data_equals_dense_path(data, chunk_cells, kind, path):
     values, features = data
     expected = pcc_block(values.T, values.T[features], backend="cpu")
@@ -170,7 +173,7 @@ def test_parts_with_a_shared_shift_merge_to_the_whole():
     parts = []
     for start, kind in [(0, "dense"), (30, "csr"), (60, "csc")]:
         part = PccStatistics(12, None, [0, 4, 7], densify_density=2.0, **shared)
-        part.add(as_format(values[start:start + 30], kind))
+        part.add(as_format(values[start : start + 30], kind))
         parts.append(part)
     merged = PccStatistics(12, None, [0, 4, 7], **shared)
     for part in parts:
@@ -185,8 +188,9 @@ def test_streamed_pcc_reports_progress_and_constant_genes():
     values = np.random.default_rng(4).normal(size=(25, 5)).astype(np.float32)
     values[:, 2] = 1.0
     calls = []
-    result, constant = streamed_pcc((values[s:s + 10] for s in range(0, 25, 10)), 5, None, [0, 2],
-                                    progress=calls.append)
+    result, constant = streamed_pcc(
+        (values[s : s + 10] for s in range(0, 25, 10)), 5, None, [0, 2], progress=calls.append
+    )
     assert calls == [10, 10, 5]
     np.testing.assert_array_equal(constant, [False, False, True, False, False])
     np.testing.assert_allclose(result, pcc_block(values.T, values.T[[0, 2]], backend="cpu"), atol=TOLERANCE)

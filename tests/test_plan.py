@@ -9,28 +9,44 @@ import pytest
 from deeptgi_rt import plan
 from deeptgi_rt.plan import PlanInputs, estimate
 
-ATLAS = PlanInputs(cells=200_000, genes=20_000, stored_entries=240_000_000, sparse=True, streamed=True,
-                   chunk_cells=838, entities=20_000, features=1_000, tfs=1_600, targets=20_000,
-                   pairs=32_000_000, edges=160_000, sort_globally=True)
+ATLAS = PlanInputs(
+    cells=200_000,
+    genes=20_000,
+    stored_entries=240_000_000,
+    sparse=True,
+    streamed=True,
+    chunk_cells=838,
+    entities=20_000,
+    features=1_000,
+    tfs=1_600,
+    targets=20_000,
+    pairs=32_000_000,
+    edges=160_000,
+    sort_globally=True,
+)
 
 
 def test_atlas_estimate_adds_up_from_the_unit_costs():
     result = estimate(ATLAS)
     assert result.seconds["read"] == pytest.approx(plan.READ_PER_STORED * 240e6)
-    assert result.seconds["pcc"] == pytest.approx(plan.STATS_SPARSE_PER_ENTRY_FEATURE * 240e6 * 1_000
-                                                  + plan.FINISH_PER_PAIR * 20e6)
+    assert result.seconds["pcc"] == pytest.approx(
+        plan.STATS_SPARSE_PER_ENTRY_FEATURE * 240e6 * 1_000 + plan.FINISH_PER_PAIR * 20e6
+    )
     assert result.seconds["score"] == pytest.approx(plan.SCORE_PER_PAIR * 32e6)
     assert result.total_seconds == pytest.approx(sum(result.seconds.values()))
     # Streamed: memory does not grow with the cells.
-    assert estimate(replace(ATLAS, cells=10 * ATLAS.cells, stored_entries=10 * ATLAS.stored_entries)).peak_bytes \
+    assert (
+        estimate(replace(ATLAS, cells=10 * ATLAS.cells, stored_entries=10 * ATLAS.stored_entries)).peak_bytes
         == result.peak_bytes
+    )
     assert result.peak_bytes < 4 * 2**30
 
 
 def test_dense_chunks_go_through_blas_and_entities_scale_the_kernel():
     dense = estimate(replace(ATLAS, stored_entries=ATLAS.cells * ATLAS.genes // 4))  # 25 % > 18 %
-    assert dense.seconds["pcc"] == pytest.approx(plan.STATS_BLAS_PER_CELL_PAIR * 200_000 * 20e6
-                                                 + plan.FINISH_PER_PAIR * 20e6)
+    assert dense.seconds["pcc"] == pytest.approx(
+        plan.STATS_BLAS_PER_CELL_PAIR * 200_000 * 20e6 + plan.FINISH_PER_PAIR * 20e6
+    )
     half = estimate(replace(ATLAS, entities=10_000))
     assert half.seconds["pcc"] < 0.51 * estimate(ATLAS).seconds["pcc"]
 

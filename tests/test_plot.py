@@ -59,8 +59,22 @@ def test_plot_ranks_tfs_as_the_score_summary_does(tmp_path):
     picked = select_subnetwork(edges, top_tfs=k, threshold=summary.threshold)
     assert set(picked["TF"].unique().to_list()) == {tf for tf, _ in from_file[:k]}
     out = tmp_path / "network.png"
-    assert main(["plot", str(tmp_path / "grn.parquet"), "--model", str(model_path), "--top-tfs", str(k),
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "plot",
+                str(tmp_path / "grn.parquet"),
+                "--model",
+                str(model_path),
+                "--top-tfs",
+                str(k),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
 
 
 def test_strongest_tfs_most_edges_first_ties_by_name():

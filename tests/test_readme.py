@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 README = REPO / "README.md"
@@ -146,8 +145,11 @@ def test_readme_python_block_runs(block, workdir):
     for name in _files_read(block):
         if (workdir / name).exists():
             continue
-        writers = [c for c in runnable_commands() + [SETUP.match(bash_commands()[0]).group(2)]
-                   if _written_by(shlex.split(c)) == name]
+        writers = [
+            c
+            for c in runnable_commands() + [SETUP.match(bash_commands()[0]).group(2)]
+            if _written_by(shlex.split(c)) == name
+        ]
         assert writers, f"README's Python reads {name}, which no README command writes"
         _run(_quick(writers[0], workdir), workdir)
         assert (workdir / name).exists(), f"{writers[0]} did not write {name}"

@@ -15,19 +15,44 @@ from deeptgi_rt.request import ScoreRequest
 BAD_OPTIONS = [
     ("top_k", 0, "top_k must be a positive integer", "--top-k must be a positive integer"),
     ("top_k", 2.5, "top_k must be a positive integer", "--top-k must be a positive integer"),
-    ("threshold", 1.5, "threshold must be 'youden', 'balanced-youden', 'density' or a number", "--threshold must be 'youden', 'balanced-youden', 'density' or a number"),
-    ("threshold", "high", "threshold must be 'youden', 'balanced-youden', 'density' or a number", "--threshold must be 'youden', 'balanced-youden', 'density' or a number"),
+    (
+        "threshold",
+        1.5,
+        "threshold must be 'youden', 'balanced-youden', 'density' or a number",
+        "--threshold must be 'youden', 'balanced-youden', 'density' or a number",
+    ),
+    (
+        "threshold",
+        "high",
+        "threshold must be 'youden', 'balanced-youden', 'density' or a number",
+        "--threshold must be 'youden', 'balanced-youden', 'density' or a number",
+    ),
     ("batch_size", -1, "batch_size must be a positive integer", "--batch-size must be a positive integer"),
     ("min_coverage", 1.5, "min_coverage must be a fraction", "--allow-missing-features must be a fraction"),
-    ("unknown_pairs", "ignore", "unknown_pairs must be one of skip, error",
-     "--unknown-pairs must be one of skip, error"),
+    (
+        "unknown_pairs",
+        "ignore",
+        "unknown_pairs must be one of skip, error",
+        "--unknown-pairs must be one of skip, error",
+    ),
     ("format", "csv", "format must be one of parquet, tsv", "--format must be one of parquet, tsv"),
     ("layout", "rows", "layout must be one of auto", "--layout must be one of auto"),
     ("max_sort_edges", -1, "max_sort_edges must be an integer >= 0", "--max-sort-edges must be an integer >= 0"),
 ]
-CLI_OPTIONS = {"top_k": None, "threshold": None, "batch_size": None, "unknown_pairs": None, "format": None,
-               "layout": None, "max_sort_edges": None, "pairs": None, "tfs": None, "genes": None, "device": None,
-               "bulk": None}
+CLI_OPTIONS = {
+    "top_k": None,
+    "threshold": None,
+    "batch_size": None,
+    "unknown_pairs": None,
+    "format": None,
+    "layout": None,
+    "max_sort_edges": None,
+    "pairs": None,
+    "tfs": None,
+    "genes": None,
+    "device": None,
+    "bulk": None,
+}
 
 
 @pytest.mark.parametrize("name, value, library, cli", BAD_OPTIONS)
@@ -44,19 +69,33 @@ def test_pairs_with_tfs_or_genes_is_refused_when_the_request_is_made():
         with pytest.raises(InputError, match="cannot be combined") as caught:
             ScoreRequest("expr.csv", pairs="pairs.csv", **other)
         assert flag_message(caught.value, CLI_OPTIONS) == (
-            "--pairs lists the pairs to score; it cannot be combined with --tfs or --genes")
+            "--pairs lists the pairs to score; it cannot be combined with --tfs or --genes"
+        )
 
 
 def test_cli_refuses_pairs_with_tfs_before_loading_the_model(tmp_path, capsys):
     # Neither the model nor the expression exists: a check made after loading either would
     # report the missing file instead.
     out = tmp_path / "out.parquet"
-    code = main(["score", str(tmp_path / "missing.csv"), "--model", str(tmp_path / "missing.onnx"),
-                 "--pairs", str(tmp_path / "pairs.csv"), "--tfs", str(tmp_path / "tfs.txt"), "--out", str(out)])
+    code = main(
+        [
+            "score",
+            str(tmp_path / "missing.csv"),
+            "--model",
+            str(tmp_path / "missing.onnx"),
+            "--pairs",
+            str(tmp_path / "pairs.csv"),
+            "--tfs",
+            str(tmp_path / "tfs.txt"),
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
-    assert err.strip() == ("deeptgi-rt: error: --pairs lists the pairs to score; it cannot be combined "
-                           "with --tfs or --genes")
+    assert err.strip() == (
+        "deeptgi-rt: error: --pairs lists the pairs to score; it cannot be combined with --tfs or --genes"
+    )
     assert not out.exists()
 
 
@@ -97,13 +136,16 @@ def test_load_model_checks_threads_before_reading_the_model(tmp_path):
     assert flag_message(caught.value, {"threads": 0}) == "--threads must be a positive integer, got 0"
 
 
-@pytest.mark.parametrize("options, message", [
-    (["--bulk-log1p"], "--bulk-log1p/--bulk-normalize transforms the bulk modality; give --bulk too"),
-    (["--threshold", "balanced"], "--threshold must be 'youden', 'balanced-youden', 'density' or a number"),
-    (["--top-k", "0"], "--top-k must be a positive integer"),
-    (["--allow-missing-features", "0"], "--allow-missing-features must be a fraction"),
-    (["--out", "grn.tsv.zst"], "name it .tsv or .tsv.gz"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--bulk-log1p"], "--bulk-log1p/--bulk-normalize transforms the bulk modality; give --bulk too"),
+        (["--threshold", "balanced"], "--threshold must be 'youden', 'balanced-youden', 'density' or a number"),
+        (["--top-k", "0"], "--top-k must be a positive integer"),
+        (["--allow-missing-features", "0"], "--allow-missing-features must be a fraction"),
+        (["--out", "grn.tsv.zst"], "name it .tsv or .tsv.gz"),
+    ],
+)
 def test_cli_refuses_every_conflict_before_loading_anything(tmp_path, capsys, monkeypatch, options, message):
     monkeypatch.chdir(tmp_path)
     argv = ["score", "absent.csv", "--model", "absent.onnx", *options]

@@ -7,10 +7,10 @@ import types
 
 import polars as pl
 import pytest
-
 from conftest import REPO
-from deeptgi_rt.cli import main
 from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
+
+from deeptgi_rt.cli import main
 
 _spec = importlib.util.spec_from_file_location("shards", REPO / "runtime" / "shards.py")
 shards = importlib.util.module_from_spec(_spec)
@@ -37,8 +37,22 @@ def test_scatter_score_merge_equals_one_run(tmp_path):
     parts = []
     for k in range(3):
         part = tmp_path / f"grn-{k}.parquet"
-        assert main(["score", str(expr), "--model", str(model), "--tfs", str(tmp_path / "shards" / f"shard-{k}.txt"),
-                     "--out", str(part), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "score",
+                    str(expr),
+                    "--model",
+                    str(model),
+                    "--tfs",
+                    str(tmp_path / "shards" / f"shard-{k}.txt"),
+                    "--out",
+                    str(part),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         parts.append(str(part))
     merged = tmp_path / "merged.parquet"
     assert shards.main(["merge", str(merged), *parts]) == 0
@@ -65,9 +79,11 @@ def test_scatter_score_merge_equals_one_run(tmp_path):
 def _snakefile_shards(tfs_file, n_shards) -> list[int]:
     """The shard numbers runtime/Snakefile declares jobs for (its Python header, run as Snakemake would)."""
     text = (REPO / "runtime" / "Snakefile").read_text()
-    header = text[:text.index("\nrule ")]
-    namespace = {"config": {"tfs": str(tfs_file), "shards": n_shards},
-                 "workflow": types.SimpleNamespace(basedir=str(REPO / "runtime"))}
+    header = text[: text.index("\nrule ")]
+    namespace = {
+        "config": {"tfs": str(tfs_file), "shards": n_shards},
+        "workflow": types.SimpleNamespace(basedir=str(REPO / "runtime")),
+    }
     exec(compile(header, "Snakefile", "exec"), namespace)
     return list(namespace["SHARDS"])
 

@@ -10,11 +10,11 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
+from onnx_models import build_model, save_model
 
 from deeptgi_rt.api import ScoreRequest, load_model
 from deeptgi_rt.cli import main
 from deeptgi_rt.pcc.dask_reduce import environment_restored
-from onnx_models import build_model, save_model
 
 GENES = [f"G{i}" for i in range(24)]
 FEATURES = GENES[2:14]
@@ -85,7 +85,8 @@ def test_streamed_score_equals_dense_score(tmp_path, model, capsys, layout, pair
     extra = []
     if pairs:
         pl.DataFrame({"TF": ["G0", "G3", "G1", "G4"], "target": ["G9", "G20", "G0", "G4"]}).write_parquet(
-            tmp_path / "pairs.parquet")
+            tmp_path / "pairs.parquet"
+        )
         extra = ["--pairs", tmp_path / "pairs.parquet"]
     assert run(capsys, h5ad, "--model", model, "--out", dense, *extra)[0] == 0
     code, err = run(capsys, h5ad, "--model", model, "--out", streamed, "--chunk-cells", "13", *extra)
@@ -139,8 +140,23 @@ def test_dask_local_cluster_equals_in_process(tmp_path, model, capsys):
 def test_plan_writes_nothing_and_prints_the_figures(tmp_path, model, capsys):
     h5ad = write_h5ad(tmp_path / "counts.h5ad", sp.csr_matrix(raw_counts()))
     out = tmp_path / "grn.parquet"
-    code = main(["score", str(h5ad), "--model", str(model), "--out", str(out), "--normalize", "total",
-                 "--chunk-cells", "16", "--plan", "--device", "cpu"])
+    code = main(
+        [
+            "score",
+            str(h5ad),
+            "--model",
+            str(model),
+            "--out",
+            str(out),
+            "--normalize",
+            "total",
+            "--chunk-cells",
+            "16",
+            "--plan",
+            "--device",
+            "cpu",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and not out.exists()
     assert "80 x 24" in printed and "16 cells per chunk (5 chunks)" in printed
@@ -169,8 +185,9 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("case", ["nan", "negative_total", "missing_layer", "zarr_without_x", "unreachable",
-                                  "layer_of_csv"])
+@pytest.mark.parametrize(
+    "case", ["nan", "negative_total", "missing_layer", "zarr_without_x", "unreachable", "layer_of_csv"]
+)
 def test_bad_cells_input_fails_in_one_line(tmp_path, model, capsys, case):
     counts = raw_counts()
     path = tmp_path / "cells.h5ad"
@@ -188,8 +205,9 @@ def test_bad_cells_input_fails_in_one_line(tmp_path, model, capsys, case):
         write_h5ad(path, sp.csr_matrix(counts), counts=sp.csr_matrix(counts))
         options, expected = ["--layer", "spliced"], "no layer 'spliced' (layers: counts)"
     elif case == "zarr_without_x":
-        import anndata
         import shutil
+
+        import anndata
 
         adata = anndata.AnnData(X=sp.csr_matrix(counts))
         adata.var_names = GENES

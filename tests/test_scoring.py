@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from onnx_models import build_model, reference_scores, save_model, synthetic_expression
 
 from deeptgi_rt.api import load_model
 from deeptgi_rt.edges import EdgeBlock
@@ -14,7 +15,6 @@ from deeptgi_rt.features import entity_features
 from deeptgi_rt.progress import Reporter
 from deeptgi_rt.scoring import score_tf_rows
 from deeptgi_rt.selection import TopKPerTF, rows_to_edges
-from onnx_models import build_model, reference_scores, save_model, synthetic_expression
 
 GENES, VALUES = synthetic_expression(40, 60)
 FEATURES = GENES[:15]
@@ -50,8 +50,12 @@ def all_pair_reference(model_proto, expressions, tfs, genes):
 
 
 def as_dict(frame: pl.DataFrame):
-    return {(tf, target): score for tf, target, score in frame.select(
-        pl.col("TF").cast(pl.String), pl.col("target").cast(pl.String), "score").iter_rows()}
+    return {
+        (tf, target): score
+        for tf, target, score in frame.select(
+            pl.col("TF").cast(pl.String), pl.col("target").cast(pl.String), "score"
+        ).iter_rows()
+    }
 
 
 @pytest.mark.parametrize("head", ["additive", "mlp"])
@@ -211,7 +215,7 @@ def test_top_k_accumulator_equals_brute_force_over_many_blocks():
     score = rng.random(5000).astype(np.float32)
     top = TopKPerTF(4, reduce_every=300)
     for start in range(0, 5000, 256):
-        top.add(EdgeBlock(tf[start:start + 256], target[start:start + 256], score[start:start + 256]))
+        top.add(EdgeBlock(tf[start : start + 256], target[start : start + 256], score[start : start + 256]))
     result = top.result()
     for t in range(9):
         expected = np.sort(score[tf == t])[::-1][:4]
@@ -221,8 +225,9 @@ def test_top_k_accumulator_equals_brute_force_over_many_blocks():
 def test_pairs_file_is_read_in_batches_not_whole(tmp_path):
     from deeptgi_rt.pairs import PairSource
 
-    frame = pl.DataFrame({"TF": [f"T{i}" for i in range(1000)], "target": [f"G{i}" for i in range(1000)],
-                          "extra": list(range(1000))})
+    frame = pl.DataFrame(
+        {"TF": [f"T{i}" for i in range(1000)], "target": [f"G{i}" for i in range(1000)], "extra": list(range(1000))}
+    )
     frame.write_parquet(tmp_path / "p.parquet", row_group_size=250)
     batches = list(PairSource(tmp_path / "p.parquet").batches(batch_rows=100))
     assert len(batches) == 10 and all(len(tf) == 100 for tf, _ in batches)

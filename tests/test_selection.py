@@ -25,7 +25,7 @@ def test_all_pairs_and_listed_pairs_select_the_same_edges(top_k, threshold):
     options = dict(top_k=top_k, threshold=threshold, model_threshold=0.5)
 
     whole = EdgeSelection(N_TFS, self_target=SELF_TARGET, **options)
-    blocks = [whole.tf_rows(start, rows[start:start + 3], rank=True) for start in range(0, N_TFS, 3)]
+    blocks = [whole.tf_rows(start, rows[start : start + 3], rank=True) for start in range(0, N_TFS, 3)]
     from_rows = edge_set(EdgeBlock.concat(blocks))
 
     # The same pairs listed one by one in a shuffled order, self pairs not listed.
@@ -35,8 +35,9 @@ def test_all_pairs_and_listed_pairs_select_the_same_edges(top_k, threshold):
     listed = EdgeSelection(N_TFS, **options)
     kept = []
     for chunk in np.array_split(order, 5):
-        block = listed.listed(EdgeBlock(tf[chunk].astype(np.int32), target[chunk].astype(np.int32),
-                                        rows[tf[chunk], target[chunk]]))
+        block = listed.listed(
+            EdgeBlock(tf[chunk].astype(np.int32), target[chunk].astype(np.int32), rows[tf[chunk], target[chunk]])
+        )
         kept += [block] if block is not None else []
     held = listed.held()
     kept += [held] if held is not None else []

@@ -6,9 +6,9 @@ import importlib.util
 import json
 
 import pytest
+from conftest import REPO
 
 import deeptgi_rt
-from conftest import REPO
 
 MODELS = sorted((REPO / "models").glob("*.onnx"))
 _spec = importlib.util.spec_from_file_location("make_card", REPO / "models" / "make_card.py")
@@ -45,15 +45,35 @@ def test_card_numbers_match_the_model(path):
 
 
 def _benchmark_row(method, auroc, crossfit=1):
-    return {"dataset": "d", "protocol": "random", "method": method, "crossfit": crossfit, "epochs_cap": None,
-            "auroc_mean": auroc, "auroc_sd": 0.01, "aupr_mean": auroc, "aupr_sd": 0.02}
+    return {
+        "dataset": "d",
+        "protocol": "random",
+        "method": method,
+        "crossfit": crossfit,
+        "epochs_cap": None,
+        "auroc_mean": auroc,
+        "auroc_sd": 0.01,
+        "aupr_mean": auroc,
+        "aupr_sd": 0.02,
+    }
 
 
 def test_card_reads_the_single_network_and_label_only_rows_of_a_benchmark_file(tmp_path):
     path = tmp_path / "accuracy.json"
-    path.write_text(json.dumps({"folds": 5, "seed": 0, "results": [
-        _benchmark_row("prior", 0.7), _benchmark_row("novelty", 0.8), _benchmark_row("lite", 0.9),
-        _benchmark_row("lite", 0.95, crossfit=5)]}))
+    path.write_text(
+        json.dumps(
+            {
+                "folds": 5,
+                "seed": 0,
+                "results": [
+                    _benchmark_row("prior", 0.7),
+                    _benchmark_row("novelty", 0.8),
+                    _benchmark_row("lite", 0.9),
+                    _benchmark_row("lite", 0.95, crossfit=5),
+                ],
+            }
+        )
+    )
     report = make_card.benchmark_report(path, "d", "random")
     assert report["summary"]["auroc"]["mean"] == 0.9
     assert make_card.label_only_cell(report) == "0.700 / 0.800"
@@ -63,9 +83,20 @@ def test_card_reads_the_single_network_and_label_only_rows_of_a_benchmark_file(t
 
 def test_card_of_a_cross_fitted_model_reads_the_cross_fitted_row_and_says_so(tmp_path):
     path = tmp_path / "accuracy.json"
-    path.write_text(json.dumps({"folds": 5, "seed": 0, "results": [
-        _benchmark_row("prior", 0.7), _benchmark_row("novelty", 0.8), _benchmark_row("lite", 0.9),
-        _benchmark_row("lite", 0.95, crossfit=5)]}))
+    path.write_text(
+        json.dumps(
+            {
+                "folds": 5,
+                "seed": 0,
+                "results": [
+                    _benchmark_row("prior", 0.7),
+                    _benchmark_row("novelty", 0.8),
+                    _benchmark_row("lite", 0.9),
+                    _benchmark_row("lite", 0.95, crossfit=5),
+                ],
+            }
+        )
+    )
     report = make_card.benchmark_report(path, "d", "random", crossfit=5)
     assert report["summary"]["auroc"]["mean"] == 0.95 and report["settings"]["crossfit"] == 5
     # The label-only rules read no model, so their rows are the same whatever the crossfit.
@@ -80,10 +111,13 @@ def test_added_training_facts_are_those_of_the_training_files(path):
     facts = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(facts)
     meta = deeptgi_rt.load_model(path, device="cpu").metadata
-    assert facts.training_facts(meta) == {"label_prior": meta.label_prior,
-                                          "expression_transform": meta.expression_transform}
-    assert meta.label_prior["class_balance"] == pytest.approx(meta.training["n_positive"] / meta.training["n_pairs"],
-                                                              abs=1e-6)
+    assert facts.training_facts(meta) == {
+        "label_prior": meta.label_prior,
+        "expression_transform": meta.expression_transform,
+    }
+    assert meta.label_prior["class_balance"] == pytest.approx(
+        meta.training["n_positive"] / meta.training["n_pairs"], abs=1e-6
+    )
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)

@@ -14,7 +14,6 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import REPO
 
 CHILD = textwrap.dedent("""
@@ -42,19 +41,27 @@ def _start(tmp_path, mode: str = "normal"):
     out = tmp_path / "grn.parquet"
     out.write_bytes(b"previous result")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(out), mode], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(out), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert child.stdout.readline().strip() == "writing"
     assert len([p for p in tmp_path.iterdir() if p.name.endswith(".partial")]) == 1
     return child, out
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
-@pytest.mark.parametrize("signum, message", [
-    (signal.SIGTERM, "child: terminated by SIGTERM"),
-    (getattr(signal, "SIGHUP", 1), "child: terminated by SIGHUP"),
-    (signal.SIGINT, "child: interrupted"),
-])
+@pytest.mark.parametrize(
+    "signum, message",
+    [
+        (signal.SIGTERM, "child: terminated by SIGTERM"),
+        (getattr(signal, "SIGHUP", 1), "child: terminated by SIGHUP"),
+        (signal.SIGINT, "child: interrupted"),
+    ],
+)
 def test_signal_removes_the_partial_file_and_keeps_the_old_one(tmp_path, signum, message):
     child, out = _start(tmp_path)
     child.send_signal(signum)

@@ -21,12 +21,20 @@ from deeptgi_rt.tables import (
 )
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("x.parquet", TableFormat("parquet")), ("X.PQ", TableFormat("parquet")),
-    ("x.csv", TableFormat("csv")), ("X.CSV.GZ", TableFormat("csv", "gzip")),
-    ("x.tsv", TableFormat("tsv")), ("x.Tab", TableFormat("tsv")), ("x.tsv.gz", TableFormat("tsv", "gzip")),
-    ("x.H5AD", TableFormat("h5ad")), ("x.zarr", TableFormat("zarr")),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("x.parquet", TableFormat("parquet")),
+        ("X.PQ", TableFormat("parquet")),
+        ("x.csv", TableFormat("csv")),
+        ("X.CSV.GZ", TableFormat("csv", "gzip")),
+        ("x.tsv", TableFormat("tsv")),
+        ("x.Tab", TableFormat("tsv")),
+        ("x.tsv.gz", TableFormat("tsv", "gzip")),
+        ("x.H5AD", TableFormat("h5ad")),
+        ("x.zarr", TableFormat("zarr")),
+    ],
+)
 def test_kind_and_compression_come_from_the_name_in_any_case(tmp_path, name, expected):
     assert table_format(tmp_path / name) == expected
 
@@ -42,25 +50,49 @@ def test_txt_and_unknown_names_take_the_separator_from_the_first_line(tmp_path, 
         table_format(tmp_path / "x.dat.gz")
 
 
-@pytest.mark.parametrize("name, message", [
-    ("x.csv.bz2", "bz2-compressed files are not read"), ("x.parquet.gz", "only delimited text is read compressed"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("x.csv.bz2", "bz2-compressed files are not read"),
+        ("x.parquet.gz", "only delimited text is read compressed"),
+    ],
+)
 def test_unreadable_compressions_name_the_fix(tmp_path, name, message):
     with pytest.raises(InputError, match=message):
         table_format(tmp_path / name)
 
 
-@pytest.mark.parametrize("name, tsv", [
-    ("grn.tsv", True), ("grn.tsv.gz", True), ("GRN.TSV", True), ("grn.txt", True), ("grn.Tab.GZ", True),
-    ("grn.parquet", False), ("grn.tsv.parquet", False), ("grn", False), ("grn.csv", False),
-])
+@pytest.mark.parametrize(
+    "name, tsv",
+    [
+        ("grn.tsv", True),
+        ("grn.tsv.gz", True),
+        ("GRN.TSV", True),
+        ("grn.txt", True),
+        ("grn.Tab.GZ", True),
+        ("grn.parquet", False),
+        ("grn.tsv.parquet", False),
+        ("grn", False),
+        ("grn.csv", False),
+    ],
+)
 def test_tsv_output_names(name, tsv):
     assert is_tsv_output(name) is tsv
 
 
-@pytest.mark.parametrize("columns", [("TF", "Target"), ("tf", "target"), ("Gene1", "Gene2"), ("tf", "gene"),
-                                     ("source", "target"), ("SOURCE", "Target"), ("regulator", "target"),
-                                     ("Regulator", "Gene")])
+@pytest.mark.parametrize(
+    "columns",
+    [
+        ("TF", "Target"),
+        ("tf", "target"),
+        ("Gene1", "Gene2"),
+        ("tf", "gene"),
+        ("source", "target"),
+        ("SOURCE", "Target"),
+        ("regulator", "target"),
+        ("Regulator", "Gene"),
+    ],
+)
 def test_pair_columns_are_recognized_in_any_case(columns):
     assert find_tf_target_columns(["weight", *columns], "p.csv") == columns
 

@@ -8,32 +8,39 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
 
 from deeptgi_rt.cli import main
 from deeptgi_rt.contract import ModelMetadata
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.target_prior import TARGET_PRIOR_SOURCE, add_target_prior, target_offsets
-from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
 
 GENES, VALUES = synthetic_expression(40, 60)
 FEATURES = GENES[:15]
 TFS = GENES[:6]
-TABLE = {"genes": GENES[5:25], "logits": list(np.linspace(-3.0, 2.5, 20)), "default_logit": 0.0,
-         "source": TARGET_PRIOR_SOURCE}
+TABLE = {
+    "genes": GENES[5:25],
+    "logits": list(np.linspace(-3.0, 2.5, 20)),
+    "default_logit": 0.0,
+    "source": TARGET_PRIOR_SOURCE,
+}
 
 
 @pytest.fixture()
 def files(tmp_path):
     expr = write_genes_by_cells_csv(tmp_path / "expr.csv", GENES, VALUES)
     plain = save_model(build_model(FEATURES, head="mlp", tfs=TFS, weight_scale=3.0), tmp_path / "plain.onnx")
-    prior = save_model(with_metadata(build_model(FEATURES, head="mlp", tfs=TFS, weight_scale=3.0), target_prior=TABLE),
-                       tmp_path / "prior.onnx")
+    prior = save_model(
+        with_metadata(build_model(FEATURES, head="mlp", tfs=TFS, weight_scale=3.0), target_prior=TABLE),
+        tmp_path / "prior.onnx",
+    )
     return tmp_path, expr, plain, prior
 
 
 def test_the_table_round_trips_and_a_model_without_it_reads_none():
-    meta = ModelMetadata(feature_genes=["A"], modalities=["single_cell"], preprocessing=["none"], threshold=0.5,
-                         target_prior=TABLE)
+    meta = ModelMetadata(
+        feature_genes=["A"], modalities=["single_cell"], preprocessing=["none"], threshold=0.5, target_prior=TABLE
+    )
     again = ModelMetadata.from_props(meta.to_props(), "m.onnx")
     assert again.target_prior == TABLE
     meta.target_prior = None
@@ -41,19 +48,23 @@ def test_the_table_round_trips_and_a_model_without_it_reads_none():
     assert ModelMetadata.from_props(meta.to_props(), "m.onnx").target_prior is None
 
 
-@pytest.mark.parametrize("table, match", [
-    ({"genes": ["A", "B"], "logits": [0.1], "default_logit": 0.0}, "as long as genes"),
-    ({"genes": ["A", "A"], "logits": [0.1, 0.2], "default_logit": 0.0}, "'A' twice"),
-    ({"genes": ["A"], "logits": [float("nan")], "default_logit": 0.0}, "not a finite number"),
-    ({"genes": ["A"], "logits": [1.0], "default_logit": float("inf")}, "not a finite number"),
-    ({"genes": ["A"], "logits": ["1"], "default_logit": 0.0}, "not a finite number"),
-    ({"genes": ["A"], "logits": [1.0]}, "default_logit"),
-    ({"genes": [1], "logits": [1.0], "default_logit": 0.0}, "gene names"),
-    ([1, 2], "must be an object"),
-])
+@pytest.mark.parametrize(
+    "table, match",
+    [
+        ({"genes": ["A", "B"], "logits": [0.1], "default_logit": 0.0}, "as long as genes"),
+        ({"genes": ["A", "A"], "logits": [0.1, 0.2], "default_logit": 0.0}, "'A' twice"),
+        ({"genes": ["A"], "logits": [float("nan")], "default_logit": 0.0}, "not a finite number"),
+        ({"genes": ["A"], "logits": [1.0], "default_logit": float("inf")}, "not a finite number"),
+        ({"genes": ["A"], "logits": ["1"], "default_logit": 0.0}, "not a finite number"),
+        ({"genes": ["A"], "logits": [1.0]}, "default_logit"),
+        ({"genes": [1], "logits": [1.0], "default_logit": 0.0}, "gene names"),
+        ([1, 2], "must be an object"),
+    ],
+)
 def test_a_broken_table_is_one_error_naming_the_model_file(table, match):
-    meta = ModelMetadata(feature_genes=["A"], modalities=["single_cell"], preprocessing=["none"], threshold=0.5,
-                         target_prior=table)
+    meta = ModelMetadata(
+        feature_genes=["A"], modalities=["single_cell"], preprocessing=["none"], threshold=0.5, target_prior=table
+    )
     with pytest.raises(InputError, match=match) as error:
         meta.validate("m.onnx")
     assert str(error.value).startswith("m.onnx: metadata target_prior")
@@ -89,8 +100,12 @@ def test_the_offset_is_added_on_the_logit_scale_and_saturated_scores_stay_finite
 
 
 def _scores(frame):
-    return {(tf, target): score for tf, target, score in frame.select(
-        pl.col("TF").cast(pl.Utf8), pl.col("target").cast(pl.Utf8), "score").iter_rows()}
+    return {
+        (tf, target): score
+        for tf, target, score in frame.select(
+            pl.col("TF").cast(pl.Utf8), pl.col("target").cast(pl.Utf8), "score"
+        ).iter_rows()
+    }
 
 
 def test_all_pairs_listed_pairs_api_and_cli_add_the_same_table(files, capsys):
@@ -113,18 +128,65 @@ def test_all_pairs_listed_pairs_api_and_cli_add_the_same_table(files, capsys):
     pairs.write_csv(tmp / "pairs.csv")
     listed = _scores(model.score(expr, pairs=pairs))
     assert listed == {pair: with_prior[pair] for pair in pairs.iter_rows()}
-    assert main(["score", str(expr), "--model", str(prior), "--pairs", str(tmp / "pairs.csv"), "--device", "cpu",
-                 "-q", "--out", str(tmp / "cli.parquet")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(expr),
+                "--model",
+                str(prior),
+                "--pairs",
+                str(tmp / "pairs.csv"),
+                "--device",
+                "cpu",
+                "-q",
+                "--out",
+                str(tmp / "cli.parquet"),
+            ]
+        )
+        == 0
+    )
     assert _scores(pl.read_parquet(tmp / "cli.parquet")) == listed
-    assert main(["score", str(expr), "--model", str(prior), "--device", "cpu", "-q", "--no-target-prior",
-                 "--out", str(tmp / "alone.parquet")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(expr),
+                "--model",
+                str(prior),
+                "--device",
+                "cpu",
+                "-q",
+                "--no-target-prior",
+                "--out",
+                str(tmp / "alone.parquet"),
+            ]
+        )
+        == 0
+    )
     assert _scores(pl.read_parquet(tmp / "alone.parquet")) == network
 
 
 def test_scoring_without_the_table_under_the_model_threshold_warns(files, capsys):
     tmp, expr, _, prior = files
-    assert main(["score", str(expr), "--model", str(prior), "--device", "cpu", "--threshold", "youden",
-                 "--no-target-prior", "--out", str(tmp / "y.parquet")]) == 0
+    assert (
+        main(
+            [
+                "score",
+                str(expr),
+                "--model",
+                str(prior),
+                "--device",
+                "cpu",
+                "--threshold",
+                "youden",
+                "--no-target-prior",
+                "--out",
+                str(tmp / "y.parquet"),
+            ]
+        )
+        == 0
+    )
     assert "chosen on scores with its target prior" in capsys.readouterr().err
 
 

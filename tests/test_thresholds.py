@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import polars as pl
 import pytest
+from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
 
 from deeptgi_rt.cli import main
 from deeptgi_rt.contract import ModelMetadata
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.thresholds import logit, model_threshold
-from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
 
 GENES, VALUES = synthetic_expression(40, 60)
 FEATURES = GENES[:15]
@@ -21,8 +20,14 @@ TFS = GENES[:6]
 
 
 def metadata(threshold=0.5, prior=None, calibration=None):
-    return ModelMetadata(feature_genes=["A"], modalities=["single_cell"], preprocessing=["none"],
-                         threshold=threshold, label_prior=prior, calibration=calibration)
+    return ModelMetadata(
+        feature_genes=["A"],
+        modalities=["single_cell"],
+        preprocessing=["none"],
+        threshold=threshold,
+        label_prior=prior,
+        calibration=calibration,
+    )
 
 
 def platt(slope, intercept=0.1):
@@ -57,10 +62,16 @@ def test_with_calibration_the_shift_is_divided_by_the_platt_slope():
     assert model_threshold(metadata(0.61, prior, platt(2.2)), "balanced-youden").value == 0.61
 
 
-@pytest.mark.parametrize("calibration, message", [
-    (platt(0.0), "slope 0.0 is not a finite number > 0"), (platt(-1.5), "slope -1.5"),
-    (platt(float("nan")), "slope nan"), (platt(1.0, float("inf")), "intercept inf"),
-    ({"slope": 1.0, "intercept": 0.0}, "method 'platt'")])
+@pytest.mark.parametrize(
+    "calibration, message",
+    [
+        (platt(0.0), "slope 0.0 is not a finite number > 0"),
+        (platt(-1.5), "slope -1.5"),
+        (platt(float("nan")), "slope nan"),
+        (platt(1.0, float("inf")), "intercept inf"),
+        ({"slope": 1.0, "intercept": 0.0}, "method 'platt'"),
+    ],
+)
 def test_a_bad_calibration_is_one_error_naming_the_model_file(tmp_path, calibration, message):
     from deeptgi_rt.model import read_model
 
@@ -86,8 +97,9 @@ def test_calibration_round_trips_and_old_models_read_without_it():
     assert ModelMetadata.from_props(metadata(0.4).to_props(), "m.onnx").calibration is None
 
 
-@pytest.mark.parametrize("prior", [{"network_density": 0.1}, {"class_balance": 1.0}, {"class_balance": 0.5,
-                                                                                      "network_density": 0}])
+@pytest.mark.parametrize(
+    "prior", [{"network_density": 0.1}, {"class_balance": 1.0}, {"class_balance": 0.5, "network_density": 0}]
+)
 def test_a_label_prior_outside_zero_and_one_is_not_a_model(prior):
     with pytest.raises(InputError, match="label_prior"):
         metadata(0.5, prior).validate("m.onnx")
@@ -97,10 +109,13 @@ def test_a_label_prior_outside_zero_and_one_is_not_a_model(prior):
 def files(tmp_path):
     expr = write_genes_by_cells_csv(tmp_path / "expr.csv", GENES, VALUES)
     prior = {"class_balance": 0.5, "network_density": 0.05}
-    shifted = save_model(build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0,
-                                     training={"label_prior": "unused"}), tmp_path / "old.onnx")
-    model = with_metadata(build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0),
-                          label_prior=prior)
+    shifted = save_model(
+        build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0, training={"label_prior": "unused"}),
+        tmp_path / "old.onnx",
+    )
+    model = with_metadata(
+        build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0), label_prior=prior
+    )
     return tmp_path, expr, save_model(model, tmp_path / "prior.onnx"), shifted
 
 
@@ -116,8 +131,10 @@ def test_youden_calls_the_shifted_density_and_the_summary_says_how(files, capsys
     cut = model_threshold(metadata(0.3, {"class_balance": 0.5, "network_density": 0.05})).value
     youden = pl.read_parquet(tmp / "y.parquet")
     assert youden["score"].min() >= cut
-    assert run(capsys, expr, "--model", model, "--threshold", "balanced-youden", "--out", tmp / "b.parquet",
-               "--quiet")[0] == 0
+    assert (
+        run(capsys, expr, "--model", model, "--threshold", "balanced-youden", "--out", tmp / "b.parquet", "--quiet")[0]
+        == 0
+    )
     balanced = pl.read_parquet(tmp / "b.parquet")
     assert balanced["score"].min() >= 0.3 and len(balanced) > len(youden)
     share = len(youden) / (6 * 39)
@@ -146,8 +163,19 @@ def test_the_model_threshold_is_refused_below_the_stated_coverage(files, capsys)
     expr = write_genes_by_cells_csv(tmp / "part.csv", keep, VALUES[[GENES.index(g) for g in keep]])
     out = tmp / "cov.parquet"
     for name in ("youden", "balanced-youden"):
-        code, err = run(capsys, expr, "--model", model, "--threshold", name, "--allow-missing-features", "0.5",
-                        "--out", out, "--quiet")
+        code, err = run(
+            capsys,
+            expr,
+            "--model",
+            model,
+            "--threshold",
+            name,
+            "--allow-missing-features",
+            "0.5",
+            "--out",
+            out,
+            "--quiet",
+        )
         lines = [line for line in err.splitlines() if line.strip() and not line.startswith("warning")]
         assert code == 2 and len(lines) == 1, err
         assert "80.0% of the model's feature genes" in lines[0] and "--threshold FLOAT" in lines[0]

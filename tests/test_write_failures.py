@@ -14,11 +14,11 @@ import os
 import tempfile
 
 import pytest
+from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
 
 from deeptgi_rt.atomic import atomic_output, check_output_path, write_failure
 from deeptgi_rt.cli import main, run_command
 from deeptgi_rt.errors import InputError
-from onnx_models import build_model, save_model, synthetic_expression, write_genes_by_cells_csv
 
 GENES, VALUES = synthetic_expression(30, 40)
 
@@ -79,15 +79,27 @@ def test_train_fit_checks_its_out_directory_before_any_work(files, read_only, ca
 
     tmp, expr, model, out_dir = files
     read_only.add(os.path.realpath(out_dir))
-    code = train_main(["fit", "--expr", str(tmp / "not-read.csv"), "--labels", str(tmp / "none.csv"),
-                       "--out", str(out_dir / "model.onnx"), "--quiet"])
+    code = train_main(
+        [
+            "fit",
+            "--expr",
+            str(tmp / "not-read.csv"),
+            "--labels",
+            str(tmp / "none.csv"),
+            "--out",
+            str(out_dir / "model.onnx"),
+            "--quiet",
+        ]
+    )
     assert code == 2
     line = _one_error_line(capsys.readouterr().err, "deeptgi-train")
     assert f"{out_dir / 'model.onnx'}: cannot write to {out_dir}" in line
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root writes through permission bits; the EROFS simulation above covers the check")
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root writes through permission bits; the EROFS simulation above covers the check",
+)
 def test_directory_without_write_permission_is_refused(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()

@@ -21,8 +21,11 @@ from ..errors import InputError
 # Subcommand name -> module under deeptgi_rt.cli; order is the order shown in --help.
 SUBCOMMANDS = ("score", "info", "pcc", "convert", "plot", "eval")
 # Library parameters whose flag is not ``--`` + the name with dashes.
-FLAG_OF = {"min_coverage": "--allow-missing-features", "transform": "--log1p/--normalize",
-           "bulk_transform": "--bulk-log1p/--bulk-normalize"}
+FLAG_OF = {
+    "min_coverage": "--allow-missing-features",
+    "transform": "--log1p/--normalize",
+    "bulk_transform": "--bulk-log1p/--bulk-normalize",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_quiet(parser: argparse.ArgumentParser) -> None:
     """The ``--quiet`` flag every subcommand shares."""
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info lines (warnings still shown)")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or info lines (warnings still shown)"
+    )
 
 
 class Terminated(KeyboardInterrupt):
@@ -135,7 +140,7 @@ def flag_message(exc: InputError, options: dict) -> str:
     message = re.sub(r"(?<![^\s(])([a-z][a-z_]*)=(?:'([^']*)'|([^\s,;)']+))?", keyword, message)
     leading = re.match(r"[a-z][a-z_]*\b(?!=)", message)
     if leading and leading[0] == exc.parameter and exc.parameter in known:
-        message = flag(exc.parameter) + message[leading.end():]
+        message = flag(exc.parameter) + message[leading.end() :]
     return message
 
 

@@ -14,7 +14,7 @@ def add_parser(subparsers) -> None:
         "info",
         help="show a DeepTGI model's metadata",
         description="Print the metadata of a DeepTGI .onnx model: feature genes, modalities, preprocessing, "
-                    "threshold, state tensors, TFs, configuration and training summary.",
+        "threshold, state tensors, TFs, configuration and training summary.",
     )
     parser.add_argument("model", metavar="MODEL.onnx", help="the model file")
     parser.add_argument("--json", action="store_true", help="print the metadata as raw JSON")
@@ -27,8 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     model, meta = read_model(args.model)
     if args.json:
-        props = {prop.key: json.loads(prop.value) for prop in model.metadata_props
-                 if prop.key in meta.to_props()}
+        props = {prop.key: json.loads(prop.value) for prop in model.metadata_props if prop.key in meta.to_props()}
         print(json.dumps(props, indent=2))
         return 0
     from rich.console import Console
@@ -46,11 +45,17 @@ def metadata_table(path: str, meta, model):
     table.add_column("value", overflow="fold")
     genes = meta.feature_genes
     table.add_row("format version", str(meta.format_version))
-    table.add_row("feature genes", f"{len(genes):,}: {', '.join(genes[:PREVIEW_GENES])}"
-                  + (", ..." if len(genes) > PREVIEW_GENES else ""))
-    table.add_row("modalities", ", ".join(f"{name} ({prep})" for name, prep in zip(meta.modalities, meta.preprocessing)))
-    table.add_row("expression transform", ", ".join(
-        f"{name}: {describe_transform(meta.transform_of(m))}" for m, name in enumerate(meta.modalities)))
+    table.add_row(
+        "feature genes",
+        f"{len(genes):,}: {', '.join(genes[:PREVIEW_GENES])}" + (", ..." if len(genes) > PREVIEW_GENES else ""),
+    )
+    table.add_row(
+        "modalities", ", ".join(f"{name} ({prep})" for name, prep in zip(meta.modalities, meta.preprocessing))
+    )
+    table.add_row(
+        "expression transform",
+        ", ".join(f"{name}: {describe_transform(meta.transform_of(m))}" for m, name in enumerate(meta.modalities)),
+    )
     table.add_row("threshold (Youden)", f"{meta.threshold:.6g}")
     from ..thresholds import model_threshold
 
@@ -61,13 +66,27 @@ def metadata_table(path: str, meta, model):
         table.add_row("state tensors", f"TF: {meta.state_tensors['tf']}, gene: {meta.state_tensors['gene']}")
     else:
         table.add_row("state tensors", "none (scored end to end)")
-    table.add_row("target prior", "none (the network scores alone)" if meta.target_prior is None else
-                  f"{len(meta.target_prior['genes']):,} targets, added to the network's logit at scoring "
-                  "(--no-target-prior leaves it out)")
-    table.add_row("TFs", f"{len(meta.tfs):,}" + (f": {', '.join(meta.tfs[:PREVIEW_GENES])}"
-                                                 + (", ..." if len(meta.tfs) > PREVIEW_GENES else "") if meta.tfs else ""))
-    table.add_row("opset / producer", f"{', '.join(str(op.version) for op in model.opset_import if op.domain in ('', 'ai.onnx'))}"
-                  f" / {model.producer_name or '?'} {model.producer_version}".rstrip())
+    table.add_row(
+        "target prior",
+        "none (the network scores alone)"
+        if meta.target_prior is None
+        else f"{len(meta.target_prior['genes']):,} targets, added to the network's logit at scoring "
+        "(--no-target-prior leaves it out)",
+    )
+    table.add_row(
+        "TFs",
+        f"{len(meta.tfs):,}"
+        + (
+            f": {', '.join(meta.tfs[:PREVIEW_GENES])}" + (", ..." if len(meta.tfs) > PREVIEW_GENES else "")
+            if meta.tfs
+            else ""
+        ),
+    )
+    table.add_row(
+        "opset / producer",
+        f"{', '.join(str(op.version) for op in model.opset_import if op.domain in ('', 'ai.onnx'))}"
+        f" / {model.producer_name or '?'} {model.producer_version}".rstrip(),
+    )
     for key, value in meta.config.items():
         table.add_row(f"config.{key}", _short(value))
     training = dict(meta.training)
@@ -85,8 +104,10 @@ def metadata_table(path: str, meta, model):
 def _calibration_words(calibration) -> str:
     if not calibration:
         return "none recorded (the genome-wide threshold shifts the raw score logit)"
-    return (f"Platt slope {calibration['slope']:.4g}, intercept {calibration['intercept']:.4g} "
-            f"(on {calibration.get('pairs', '?')} {calibration.get('source', 'held-out')} pairs)")
+    return (
+        f"Platt slope {calibration['slope']:.4g}, intercept {calibration['intercept']:.4g} "
+        f"(on {calibration.get('pairs', '?')} {calibration.get('source', 'held-out')} pairs)"
+    )
 
 
 TRANSFORM_WORDS = {

@@ -11,20 +11,29 @@ def add_parser(subparsers) -> None:
         "plot",
         help="draw the top TFs of a scored network and their top targets (PNG/SVG/PDF)",
         description="Draw the network of the top TFs of an edge list written by `deeptgi-rt score` and their "
-                    "best targets. Needs the plot extra: pip install -e \".[plot]\".",
+        'best targets. Needs the plot extra: pip install -e ".[plot]".',
     )
     parser.add_argument("edges", metavar="GRN", help="edge list from `deeptgi-rt score` (Parquet or TSV)")
     parser.add_argument("--out", required=True, help="image to write (.png, .svg or .pdf)")
     parser.add_argument("--tfs", nargs="+", metavar="TF", help="TFs to draw (default: the --top-tfs strongest)")
-    parser.add_argument("--top-tfs", type=int, default=5,
-                        help="TFs to draw when --tfs is not given: those with the most edges over the threshold, "
-                             "the ranking of the score summary (default 5)")
+    parser.add_argument(
+        "--top-tfs",
+        type=int,
+        default=5,
+        help="TFs to draw when --tfs is not given: those with the most edges over the threshold, "
+        "the ranking of the score summary (default 5)",
+    )
     parser.add_argument("--top-targets", type=int, default=10, help="targets drawn per TF (default 10)")
     threshold = parser.add_mutually_exclusive_group()
-    threshold.add_argument("--model", metavar="MODEL.onnx",
-                           help="rank TFs with this model's threshold, as the score summary does")
-    threshold.add_argument("--threshold", type=float, metavar="SCORE",
-                           help="rank TFs by their edges with score >= SCORE (default: every edge in the file counts)")
+    threshold.add_argument(
+        "--model", metavar="MODEL.onnx", help="rank TFs with this model's threshold, as the score summary does"
+    )
+    threshold.add_argument(
+        "--threshold",
+        type=float,
+        metavar="SCORE",
+        help="rank TFs by their edges with score >= SCORE (default: every edge in the file counts)",
+    )
     parser.add_argument("--title", help="figure title")
     add_quiet(parser)
     parser.set_defaults(run=run)
@@ -48,8 +57,14 @@ def run(args) -> int:
 
         threshold = float(read_model(args.model)[1].threshold)
     edges = read_edges(args.edges)
-    subnetwork = select_subnetwork(edges, tfs=args.tfs, top_tfs=args.top_tfs, top_targets=args.top_targets,
-                                   threshold=threshold, source=str(args.edges))
+    subnetwork = select_subnetwork(
+        edges,
+        tfs=args.tfs,
+        top_tfs=args.top_tfs,
+        top_targets=args.top_targets,
+        threshold=threshold,
+        source=str(args.edges),
+    )
     with atomic_output(out) as tmp:
         draw_network(subnetwork, tmp, image_format=out.suffix.lower().lstrip("."), title=args.title)
     reporter.info(f"wrote {out}: {subnetwork['TF'].n_unique()} TFs, {len(subnetwork)} edges")

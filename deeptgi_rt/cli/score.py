@@ -22,50 +22,99 @@ def add_parser(subparsers) -> None:
             "DeepTGI .onnx model and write the edge list, ranked by score. See docs/scoring.md."
         ),
     )
-    parser.add_argument("expression", metavar="EXPR", help="expression file (Parquet, CSV/TSV, h5ad); the single-cell modality")
+    parser.add_argument(
+        "expression", metavar="EXPR", help="expression file (Parquet, CSV/TSV, h5ad); the single-cell modality"
+    )
     parser.add_argument("--model", required=True, metavar="MODEL.onnx", help="the DeepTGI model")
     parser.add_argument("--bulk", metavar="BULK", help="bulk expression file, for two-modality models")
     parser.add_argument("--tfs", metavar="TFS", help="gene list of TFs (default: the model's TFs found in the data)")
     parser.add_argument("--genes", metavar="GENES", help="gene list of targets (default: every gene in the data)")
-    parser.add_argument("--pairs", metavar="PAIRS",
-                        help="score only these pairs: Parquet/CSV/TSV with a TF column (any case: "
-                             f"{'/'.join(TF_COLUMNS)}) and a target column ({'/'.join(TARGET_COLUMNS)})")
-    parser.add_argument("--unknown-pairs", choices=("skip", "error"), default="skip",
-                        help="pairs naming genes absent from the data: skip them (default) or fail")
+    parser.add_argument(
+        "--pairs",
+        metavar="PAIRS",
+        help="score only these pairs: Parquet/CSV/TSV with a TF column (any case: "
+        f"{'/'.join(TF_COLUMNS)}) and a target column ({'/'.join(TARGET_COLUMNS)})",
+    )
+    parser.add_argument(
+        "--unknown-pairs",
+        choices=("skip", "error"),
+        default="skip",
+        help="pairs naming genes absent from the data: skip them (default) or fail",
+    )
     parser.add_argument("--out", "-o", default=DEFAULT_OUT, help=f"output edge list (default: {DEFAULT_OUT})")
-    parser.add_argument("--format", choices=("parquet", "tsv"), default=None,
-                        help="parquet (TF, target, score) or tsv (TF<TAB>target<TAB>importance, gzipped for .gz); "
-                             "default tsv for .tsv/.txt/.tab[.gz] names, else parquet")
+    parser.add_argument(
+        "--format",
+        choices=("parquet", "tsv"),
+        default=None,
+        help="parquet (TF, target, score) or tsv (TF<TAB>target<TAB>importance, gzipped for .gz); "
+        "default tsv for .tsv/.txt/.tab[.gz] names, else parquet",
+    )
     parser.add_argument("--top-k", type=int, metavar="K", help="keep the K best targets per TF")
-    parser.add_argument("--threshold", metavar="youden|balanced-youden|density|FLOAT",
-                        help="keep edges with score >= this: youden = the model's threshold moved to the genome-wide "
-                             "density of its training network, balanced-youden = as chosen on balanced labelled "
-                             "pairs, density = the cut keeping the top-scored share of this run's pairs that the "
-                             "training network's density gives (not with --pairs) (docs/scoring.md); "
-                             "default: all pairs")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="where PCC and scoring run (default: auto = CUDA if it works, else CPU)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
-                        help=f"pairs per model run (default {DEFAULT_BATCH_SIZE})")
-    parser.add_argument("--threads", type=int, metavar="N",
-                        help="threads for onnxruntime, the numba PCC kernels and BLAS (default: the cores this "
-                             "process may use, capped by OMP_NUM_THREADS and similar)")
+    parser.add_argument(
+        "--threshold",
+        metavar="youden|balanced-youden|density|FLOAT",
+        help="keep edges with score >= this: youden = the model's threshold moved to the genome-wide "
+        "density of its training network, balanced-youden = as chosen on balanced labelled "
+        "pairs, density = the cut keeping the top-scored share of this run's pairs that the "
+        "training network's density gives (not with --pairs) (docs/scoring.md); "
+        "default: all pairs",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where PCC and scoring run (default: auto = CUDA if it works, else CPU)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="N",
+        help=f"pairs per model run (default {DEFAULT_BATCH_SIZE})",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="threads for onnxruntime, the numba PCC kernels and BLAS (default: the cores this "
+        "process may use, capped by OMP_NUM_THREADS and similar)",
+    )
     add_expression_options(parser)
-    parser.add_argument("--bulk-layout", default="auto", choices=("auto", "cells-by-genes", "genes-by-cells"),
-                        help="layout of --bulk (default auto)")
+    parser.add_argument(
+        "--bulk-layout",
+        default="auto",
+        choices=("auto", "cells-by-genes", "genes-by-cells"),
+        help="layout of --bulk (default auto)",
+    )
     add_transform_options(parser, prefix="bulk-", what="--bulk")
-    parser.add_argument("--allow-missing-features", type=float, metavar="MIN_COVERAGE",
-                        help="accept missing feature genes (zero columns) when at least this fraction is present, e.g. 0.9")
-    parser.add_argument("--max-sort-edges", type=int, default=None, metavar="N",
-                        help="sort globally by score when the output has at most N edges (default 50,000,000); "
-                             "larger outputs stay grouped per TF")
-    parser.add_argument("--no-target-prior", dest="target_prior", action="store_false",
-                        help="score with the network alone, without the per-target prior a model trained with the "
-                             "prior offset carries (metadata target_prior; docs/scoring.md)")
+    parser.add_argument(
+        "--allow-missing-features",
+        type=float,
+        metavar="MIN_COVERAGE",
+        help="accept missing feature genes (zero columns) when at least this fraction is present, e.g. 0.9",
+    )
+    parser.add_argument(
+        "--max-sort-edges",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sort globally by score when the output has at most N edges (default 50,000,000); "
+        "larger outputs stay grouped per TF",
+    )
+    parser.add_argument(
+        "--no-target-prior",
+        dest="target_prior",
+        action="store_false",
+        help="score with the network alone, without the per-target prior a model trained with the "
+        "prior offset carries (metadata target_prior; docs/scoring.md)",
+    )
     add_streaming_options(parser)
-    parser.add_argument("--plan", action="store_true",
-                        help="print what the run will do (cells, genes, TFs, pairs, chunking) and its estimated "
-                             "time per stage and peak memory, then exit without writing --out")
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print what the run will do (cells, genes, TFs, pairs, chunking) and its estimated "
+        "time per stage and peak memory, then exit without writing --out",
+    )
     add_quiet(parser)
     parser.set_defaults(run=run)
 
@@ -110,7 +159,10 @@ def run(args: argparse.Namespace) -> int:
         format=fmt,
         max_sort_edges=MAX_SORT_EDGES if args.max_sort_edges is None else args.max_sort_edges,
         target_prior=args.target_prior,
-        layer=args.layer, use_raw=args.use_raw, chunk_cells=args.chunk_cells, dask_scheduler=args.dask_scheduler,
+        layer=args.layer,
+        use_raw=args.use_raw,
+        chunk_cells=args.chunk_cells,
+        dask_scheduler=args.dask_scheduler,
     )
     reporter = make_reporter(args.quiet)
     model = load_model(args.model, device=args.device, threads=args.threads, reporter=reporter)
@@ -136,8 +188,11 @@ def print_plan(summary, reporter) -> None:
     from ..plan import describe
 
     plan = summary.plan
-    table = Table(title="deeptgi-rt score --plan (estimates: CPU seconds of one thread, see deeptgi_rt/plan.py)",
-                  show_header=False, title_justify="left")
+    table = Table(
+        title="deeptgi-rt score --plan (estimates: CPU seconds of one thread, see deeptgi_rt/plan.py)",
+        show_header=False,
+        title_justify="left",
+    )
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
     for what, value in describe(plan):
@@ -162,8 +217,10 @@ def print_summary(summary, reporter) -> None:
     rate = summary.pairs_scored / summary.stage_seconds["score"] if summary.stage_seconds["score"] > 0 else 0.0
     table.add_row("TFs x targets", summary.scored_shape())
     table.add_row("pairs scored", f"{summary.pairs_scored:,}")
-    table.add_row(f"edges with score >= {summary.threshold:.4g} (model threshold)",
-                  f"{summary.edges_over_threshold:,} ({summary.share_over_threshold:.1%} of pairs)")
+    table.add_row(
+        f"edges with score >= {summary.threshold:.4g} (model threshold)",
+        f"{summary.edges_over_threshold:,} ({summary.share_over_threshold:.1%} of pairs)",
+    )
     table.add_row("model threshold", summary.threshold_how)
     if summary.feature_coverage < MIN_THRESHOLD_COVERAGE:
         table.add_row("", f"not meaningful at {summary.feature_coverage:.0%} feature-gene coverage")
@@ -177,11 +234,15 @@ def print_summary(summary, reporter) -> None:
     table.add_row("execution provider", ", ".join(summary.providers))
     table.add_row("PCC backend", summary.pcc_backend)
     table.add_row("factorized (encoders + pair head)", "yes" if summary.factorized else "no (end to end)")
-    table.add_row("peak memory (RSS)", f"{summary.peak_rss_bytes / 2**30:.2f} GiB"
-                  + (f" (plan {plan.peak_bytes / 2**30:.2f} GiB)" if plan is not None else ""))
+    table.add_row(
+        "peak memory (RSS)",
+        f"{summary.peak_rss_bytes / 2**30:.2f} GiB"
+        + (f" (plan {plan.peak_bytes / 2**30:.2f} GiB)" if plan is not None else ""),
+    )
     if summary.top_tfs:
-        table.add_row("top TFs by targets over threshold",
-                      ", ".join(f"{name} ({count:,})" for name, count in summary.top_tfs))
+        table.add_row(
+            "top TFs by targets over threshold", ", ".join(f"{name} ({count:,})" for name, count in summary.top_tfs)
+        )
     console = getattr(reporter, "console", None)
     if console is not None:
         console.print(table)

@@ -11,7 +11,7 @@ Importing this package loads neither numba nor numba.cuda; each backend is impor
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -27,8 +27,14 @@ _BLOCK_BYTES = 128 * 2**20
 _MIN_BLOCK_ROWS = 256
 
 
-def pcc_block(row_values: np.ndarray, col_values: np.ndarray | None = None, *, backend: str = "auto",
-              block_rows: int | None = None, progress: Callable[[int], None] | None = None) -> np.ndarray:
+def pcc_block(
+    row_values: np.ndarray,
+    col_values: np.ndarray | None = None,
+    *,
+    backend: str = "auto",
+    block_rows: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
     """PCC of every row gene with every column gene over cells.
 
     Args:
@@ -53,9 +59,7 @@ def pcc_block(row_values: np.ndarray, col_values: np.ndarray | None = None, *, b
     row_values = _as_matrix(row_values, "row_values")
     col_values = row_values if symmetric else _as_matrix(col_values, "col_values")
     if row_values.shape[1] != col_values.shape[1]:
-        raise ValueError(
-            f"row_values has {row_values.shape[1]} cells but col_values has {col_values.shape[1]}"
-        )
+        raise ValueError(f"row_values has {row_values.shape[1]} cells but col_values has {col_values.shape[1]}")
     if block_rows is None:
         block_rows = default_block_rows(row_values.shape[1])
     elif int(block_rows) < 1:
@@ -126,7 +130,8 @@ def _as_matrix(values, name: str) -> np.ndarray:
     values = np.asarray(values)
     if values.ndim != 2:
         raise ValueError(f"{name} must be 2-D [genes, cells], got shape {values.shape}")
-    if not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)
-            or values.dtype == np.bool_):
+    if not (
+        np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer) or values.dtype == np.bool_
+    ):
         raise ValueError(f"{name} must hold real numbers, got dtype {values.dtype}")
     return values

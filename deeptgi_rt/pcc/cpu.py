@@ -158,8 +158,7 @@ def standardize_rows(values: np.ndarray, out: np.ndarray | None = None) -> np.nd
     return standardize_rows_into(values, out)
 
 
-def pcc_block_cpu(row_values: np.ndarray, col_values: np.ndarray | None, block_rows: int,
-                  progress=None) -> np.ndarray:
+def pcc_block_cpu(row_values: np.ndarray, col_values: np.ndarray | None, block_rows: int, progress=None) -> np.ndarray:
     """PCC of each row gene with each column gene, one block of row genes at a time.
 
     Float32 C-contiguous rows (what the expression reader gives) are multiplied raw against

@@ -10,7 +10,7 @@ is first imported), which is how the tests in ``tests/cuda_sim/`` exercise them.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from numba import cuda
@@ -196,9 +196,14 @@ def simulator_enabled() -> bool:
     return bool(config.ENABLE_CUDASIM)
 
 
-def pcc_block_cuda(row_values: np.ndarray, col_values: np.ndarray, block_rows: int,
-                   progress: Callable[[int], None] | None = None, *,
-                   threads_per_row: int = STANDARDIZE_THREADS) -> np.ndarray:
+def pcc_block_cuda(
+    row_values: np.ndarray,
+    col_values: np.ndarray,
+    block_rows: int,
+    progress: Callable[[int], None] | None = None,
+    *,
+    threads_per_row: int = STANDARDIZE_THREADS,
+) -> np.ndarray:
     """PCC of each row gene with each column gene on the GPU, one block of row genes at a time.
 
     Args:
@@ -243,7 +248,8 @@ def pcc_block_cuda(row_values: np.ndarray, col_values: np.ndarray, block_rows: i
 
 
 def _standardize_on_device(values, z, threads: int) -> None:
-    """Launch :func:`standardize_rows` over the device arrays ``values`` into ``z``: one block of ``threads`` per row."""
+    """Launch :func:`standardize_rows` over the device arrays ``values`` into ``z``: one block of
+    ``threads`` per row."""
     if values.shape[0]:
         standardize_rows[values.shape[0], threads](values, z)
 
@@ -262,8 +268,11 @@ class DeviceProducts:
         if entities.shape[0] == 0 or n_entities == 0 or n_features == 0:
             return
         grid = (math.ceil(n_features / TILE), math.ceil(n_entities / TILE))
-        accumulate_products[grid, (TILE, TILE)](cuda.to_device(np.ascontiguousarray(entities)),
-                                                cuda.to_device(np.ascontiguousarray(features)), self.products)
+        accumulate_products[grid, (TILE, TILE)](
+            cuda.to_device(np.ascontiguousarray(entities)),
+            cuda.to_device(np.ascontiguousarray(features)),
+            self.products,
+        )
 
     def collect(self) -> np.ndarray:
         """float64 ``[E, F]``: the products accumulated on the device, copied to the host."""

@@ -22,8 +22,9 @@ from .streaming import PccStatistics
 SPLIT_EVERY = 4
 
 
-def dask_pcc_statistics(array, entity_columns=None, feature_columns=None, *,
-                        split_every: int = SPLIT_EVERY) -> PccStatistics:
+def dask_pcc_statistics(
+    array, entity_columns=None, feature_columns=None, *, split_every: int = SPLIT_EVERY
+) -> PccStatistics:
     """The PCC statistics of every cell of ``array``.
 
     Args:
@@ -46,8 +47,14 @@ def dask_pcc_statistics(array, entity_columns=None, feature_columns=None, *,
     shift, reference = template.shift, template.reference
     length = _packed_length(template)
     packed = array.map_blocks(
-        _block_statistics, n_genes, template.entity_columns, template.feature_columns, shift, reference,
-        dtype=np.float64, chunks=((1,) * array.numblocks[0], (length,)),
+        _block_statistics,
+        n_genes,
+        template.entity_columns,
+        template.feature_columns,
+        shift,
+        reference,
+        dtype=np.float64,
+        chunks=((1,) * array.numblocks[0], (length,)),
         meta=np.empty((0, 0), dtype=np.float64),
     )
     total = packed.sum(axis=0, split_every=split_every).compute()
@@ -67,8 +74,9 @@ def dask_client(address: str):
     try:
         from distributed import Client
     except ImportError:
-        raise InputError("dask_scheduler= needs the distributed package (pip install distributed)",
-                         parameter="dask_scheduler") from None
+        raise InputError(
+            "dask_scheduler= needs the distributed package (pip install distributed)", parameter="dask_scheduler"
+        ) from None
     try:
         with environment_restored():
             if address == "local":
@@ -77,8 +85,10 @@ def dask_client(address: str):
             return Client(address, timeout="5s")
     except (OSError, TimeoutError, ValueError) as error:
         message = " ".join(str(error).split()) or type(error).__name__
-        raise InputError(f"dask_scheduler='{address}': cannot connect to a dask scheduler ({message[:200]})",
-                         parameter="dask_scheduler") from None
+        raise InputError(
+            f"dask_scheduler='{address}': cannot connect to a dask scheduler ({message[:200]})",
+            parameter="dask_scheduler",
+        ) from None
 
 
 @contextlib.contextmanager
@@ -133,11 +143,11 @@ def _pack(stats: PccStatistics) -> np.ndarray:
 
 def _unpack(packed: np.ndarray, n_genes, entity_columns, feature_columns, shift, reference) -> PccStatistics:
     stats = PccStatistics(n_genes, entity_columns, feature_columns, shift=shift, reference=reference)
-    for name, value in zip(_COUNTS, packed[:len(_COUNTS)]):
+    for name, value in zip(_COUNTS, packed[: len(_COUNTS)]):
         setattr(stats, name, int(value))
     offset = len(_COUNTS)
     for name in _VECTORS:
         target = getattr(stats, name)
-        target[...] = packed[offset:offset + target.size].reshape(target.shape)
+        target[...] = packed[offset : offset + target.size].reshape(target.shape)
         offset += target.size
     return stats

@@ -31,7 +31,7 @@ seen in fewer than 2 cells, correlates 0 with everything.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from numba import njit, prange
@@ -160,8 +160,9 @@ def _sparse_products(indptr, indices, data, entity_columns, shifted_features, pr
 
 
 @njit(parallel=True, cache=True, fastmath=False)
-def _correlations(products, entity_shift, feature_sums, entity_sums, feature_sums_all, entity_scale,
-                  feature_scale, cells, out):
+def _correlations(
+    products, entity_shift, feature_sums, entity_sums, feature_sums_all, entity_scale, feature_scale, cells, out
+):
     """float32 ``out[e, f]`` = PCC from the accumulated statistics, clipped to [-1, 1].
 
     products: float64 ``[E, F]`` (sum of (x_e - shift_e or x_e) * (y_f - shift_f));
@@ -215,8 +216,17 @@ class PccStatistics:
             shifted in dense chunks, not in sparse ones; ``feature_sums`` corrects for those).
     """
 
-    def __init__(self, n_genes: int, entity_columns=None, feature_columns=None, *, shift=None, reference=None,
-                 backend: str = "cpu", densify_density: float = DENSIFY_DENSITY):
+    def __init__(
+        self,
+        n_genes: int,
+        entity_columns=None,
+        feature_columns=None,
+        *,
+        shift=None,
+        reference=None,
+        backend: str = "cpu",
+        densify_density: float = DENSIFY_DENSITY,
+    ):
         self.n_genes = int(n_genes)
         self.entity_columns = _columns(entity_columns, self.n_genes, "entity_columns")
         self.feature_columns = _columns(feature_columns, self.n_genes, "feature_columns")
@@ -258,7 +268,7 @@ class PccStatistics:
             self._add_dense_products(entities, features)
         self.cells += chunk.shape[0]
 
-    def merge(self, other: "PccStatistics") -> "PccStatistics":
+    def merge(self, other: PccStatistics) -> PccStatistics:
         """Add ``other``'s statistics into these (same genes, entities, features, shift and
         reference, as parts of one input split by cells); returns ``self``."""
         if self._device is not None or other._device is not None:
@@ -268,9 +278,13 @@ class PccStatistics:
             return self
         if self.cells == 0 and self.shift is None:
             self.shift, self.reference = other.shift.copy(), other.reference.copy()
-        same = (self.n_genes == other.n_genes and np.array_equal(self.entity_columns, other.entity_columns)
-                and np.array_equal(self.feature_columns, other.feature_columns)
-                and np.array_equal(self.shift, other.shift) and np.array_equal(self.reference, other.reference))
+        same = (
+            self.n_genes == other.n_genes
+            and np.array_equal(self.entity_columns, other.entity_columns)
+            and np.array_equal(self.feature_columns, other.feature_columns)
+            and np.array_equal(self.shift, other.shift)
+            and np.array_equal(self.reference, other.reference)
+        )
         if not same:
             raise ValueError("statistics differ in genes, entities, features, shift or reference; cannot merge")
         self.cells += other.cells
@@ -296,8 +310,17 @@ class PccStatistics:
             return out
         ent, feat = self.entity_columns, self.feature_columns
         shift = self.shift if self.shift is not None else np.zeros(self.n_genes)
-        _correlations(self.products, shift[ent], self.feature_sums, self.sums[ent],
-                      self.sums[feat], scale[ent], scale[feat], float(max(self.cells, 1)), out)
+        _correlations(
+            self.products,
+            shift[ent],
+            self.feature_sums,
+            self.sums[ent],
+            self.sums[feat],
+            scale[ent],
+            scale[feat],
+            float(max(self.cells, 1)),
+            out,
+        )
         return out
 
     # ----------------------------------------------------------------- internals
@@ -325,16 +348,27 @@ class PccStatistics:
             mean = np.asarray(chunk.sum(axis=0, dtype=np.float64)).ravel() / cells
             self._start(mean, chunk[[0]].toarray().ravel().astype(np.float64))
         indptr = chunk.indptr.astype(np.int64, copy=False)
-        _sparse_statistics(indptr, chunk.indices, chunk.data, by_gene, cells, self.shift, self.reference,
-                           self.sums, self.squares, self.differing)
+        _sparse_statistics(
+            indptr,
+            chunk.indices,
+            chunk.data,
+            by_gene,
+            cells,
+            self.shift,
+            self.reference,
+            self.sums,
+            self.squares,
+            self.differing,
+        )
         features = self._shifted(chunk, indptr, by_gene, "feature")
         if self.backend == "cuda" or chunk.nnz >= self.densify_density * cells * self.n_genes:
             self._add_dense_products(self._shifted(chunk, indptr, by_gene, "entity"), features)
             return
         csc = chunk if by_gene else chunk.tocsc()
         self.feature_sums += features.sum(axis=0, dtype=np.float64)
-        _sparse_products(csc.indptr.astype(np.int64, copy=False), csc.indices, csc.data, self.entity_columns,
-                         features, self.products)
+        _sparse_products(
+            csc.indptr.astype(np.int64, copy=False), csc.indices, csc.data, self.entity_columns, features, self.products
+        )
         self.chunks_sparse += 1
 
     def _add_dense_products(self, entities: np.ndarray, features: np.ndarray) -> None:
@@ -369,8 +403,7 @@ class PccStatistics:
         slots = np.argsort(columns, kind="stable")
         slot_ptr = np.zeros(self.n_genes + 1, dtype=np.int64)
         np.cumsum(np.bincount(columns, minlength=self.n_genes), out=slot_ptr[1:])
-        _sparse_shifted_columns(indptr, chunk.indices, chunk.data, by_gene, columns, slot_ptr, slots, self.shift,
-                                out)
+        _sparse_shifted_columns(indptr, chunk.indices, chunk.data, by_gene, columns, slot_ptr, slots, self.shift, out)
         return out
 
     def _collect_device(self) -> None:
@@ -379,8 +412,15 @@ class PccStatistics:
             self._device = None
 
 
-def streamed_pcc(chunks: Iterable, n_genes: int, entity_columns=None, feature_columns=None, *,
-                 backend: str = "cpu", progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def streamed_pcc(
+    chunks: Iterable,
+    n_genes: int,
+    entity_columns=None,
+    feature_columns=None,
+    *,
+    backend: str = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """PCC of entity genes with feature genes over every cell of ``chunks``.
 
     Args:

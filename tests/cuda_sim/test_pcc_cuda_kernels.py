@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference_pcc import reference_constant, reference_pcc
 
 from deeptgi_rt.pcc import pcc_block, resolve_backend
 from deeptgi_rt.pcc.cuda import STANDARDIZE_THREADS, TILE, pcc_block_cuda, simulator_enabled
-from reference_pcc import reference_constant, reference_pcc
 
 TOLERANCE = 1e-5
 
@@ -42,15 +42,27 @@ FEW = 8
 # TILE x TILE product tiles the kernel is compiled with and the threads standardizing a row.
 CASES = {
     # Rows, columns and cells all straddle tiles, and cells exceed the threads; one constant row.
-    "ragged_tiles": lambda: (_with_constant_rows(_normal((TILE + 3, TILE + 5), 1), [2], 1.5),
-                             _normal((TILE + 5, TILE + 5), 2, np.float32), 10, FEW),
+    "ragged_tiles": lambda: (
+        _with_constant_rows(_normal((TILE + 3, TILE + 5), 1), [2], 1.5),
+        _normal((TILE + 5, TILE + 5), 2, np.float32),
+        10,
+        FEW,
+    ),
     "exact_tiles": lambda: (_normal((TILE, TILE), 3), _normal((TILE, TILE), 4), TILE, FEW),
     # The shipped threads per row, each standardizing two or three cells.
-    "shipped_threads_per_row": lambda: (_normal((3, 2 * STANDARDIZE_THREADS + 44), 5, np.float32) + 20.0,
-                                        _normal((1, 2 * STANDARDIZE_THREADS + 44), 6), 2, STANDARDIZE_THREADS),
+    "shipped_threads_per_row": lambda: (
+        _normal((3, 2 * STANDARDIZE_THREADS + 44), 5, np.float32) + 20.0,
+        _normal((1, 2 * STANDARDIZE_THREADS + 44), 6),
+        2,
+        STANDARDIZE_THREADS,
+    ),
     # Fewer cells than threads; the symmetric path standardizes once.
-    "symmetric_with_constants": lambda: (_with_constant_rows(_normal((12, 5), 7, np.float32), [0, 7], -3.0),
-                                         None, 5, FEW),
+    "symmetric_with_constants": lambda: (
+        _with_constant_rows(_normal((12, 5), 7, np.float32), [0, 7], -3.0),
+        None,
+        5,
+        FEW,
+    ),
     "strided_input": lambda: (_normal((6, 30), 8)[:, ::3], _normal((5, 10), 9), 6, FEW),
     "offset_symmetric_one_block": lambda: (_normal((3, 9), 10) + 100.0, None, 64, FEW),
 }

@@ -40,7 +40,7 @@ def test_cuda_products_equal_cpu_path(kind):
     for backend in ("cpu", "cuda"):
         stats = PccStatistics(21, None, FEATURES, backend=backend, densify_density=2.0)
         for start in range(0, 37, 10):
-            stats.add(kind(values[start:start + 10]))
+            stats.add(kind(values[start : start + 10]))
         results[backend] = stats.pcc()
     cuda = results["cuda"]
     assert cuda.dtype == np.float32 and cuda.shape == (21, 6)

@@ -52,12 +52,14 @@ def test_cross_validation_reports_the_label_only_rules_of_each_fold():
         result = run_cv(dataset, model_config("tiny"), config, protocol=protocol, folds=2, seed=3)
         splits = list(cv_splits(dataset, protocol=protocol, folds=2, seed=3))
         for fold, split in zip(result.folds, splits):
-            expected = label_only_auroc(dataset.gene_idx, dataset.labels, np.r_[split.fit, split.validation],
-                                        split.test)
+            expected = label_only_auroc(
+                dataset.gene_idx, dataset.labels, np.r_[split.fit, split.validation], split.test
+            )
             assert fold.label_only == expected
             if protocol == "gene":
                 # No test target occurs in training, so every test pair gets the same score.
                 assert set(expected.values()) == {0.5}
         summary = result.label_only_summary()
-        assert summary["target_label_rate"]["mean"] == np.mean([f.label_only["target_label_rate"]
-                                                               for f in result.folds])
+        assert summary["target_label_rate"]["mean"] == np.mean(
+            [f.label_only["target_label_rate"] for f in result.folds]
+        )

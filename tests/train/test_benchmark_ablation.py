@@ -7,17 +7,27 @@ from pathlib import Path
 import pytest
 
 _SPEC = importlib.util.spec_from_file_location(
-    "ablation_benchmark", Path(__file__).resolve().parents[2] / "benchmarks" / "ablation.py")
+    "ablation_benchmark", Path(__file__).resolve().parents[2] / "benchmarks" / "ablation.py"
+)
 ablation = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(ablation)
 
 
 def _run(path: Path, command: str, steps: list[str], config: str = "paper", epochs_cap=None) -> Path:
-    rows = [{"step": step, "label": ablation.STEPS[step], "folds": [],
-             **{f"{key}_{stat}": 0.5 for key in ("auroc", "aupr", "seconds") for stat in ("mean", "sd")}}
-            for step in steps]
-    path.write_text(json.dumps({"command": command, "config": config, "epochs_cap": epochs_cap, "folds": 5,
-                                "seed": 0, "results": rows}))
+    rows = [
+        {
+            "step": step,
+            "label": ablation.STEPS[step],
+            "folds": [],
+            **{f"{key}_{stat}": 0.5 for key in ("auroc", "aupr", "seconds") for stat in ("mean", "sd")},
+        }
+        for step in steps
+    ]
+    path.write_text(
+        json.dumps(
+            {"command": command, "config": config, "epochs_cap": epochs_cap, "folds": 5, "seed": 0, "results": rows}
+        )
+    )
     return path
 
 

@@ -41,8 +41,12 @@ def _training_set(tmp_path):
     rng = np.random.default_rng(3)
     genes = [f"G{i}" for i in range(16)]
     expr = tmp_path / "expr.csv"
-    expr.write_text("gene," + ",".join(f"c{i}" for i in range(30)) + "\n"
-                    + "".join(g + "," + ",".join(f"{v:.3f}" for v in rng.random(30)) + "\n" for g in genes))
+    expr.write_text(
+        "gene,"
+        + ",".join(f"c{i}" for i in range(30))
+        + "\n"
+        + "".join(g + "," + ",".join(f"{v:.3f}" for v in rng.random(30)) + "\n" for g in genes)
+    )
     pairs = [(tf, target, int(rng.random() < 0.5)) for tf in genes[:6] for target in genes[6:] if rng.random() < 0.8]
     labels = tmp_path / "labels.csv"
     labels.write_text("TF,Target,Label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in pairs))
@@ -62,8 +66,11 @@ def test_fit_stores_the_platt_fit_of_its_held_out_scores_only(tmp_path, crossfit
     expected = platt_calibration(result.trained.validation_scores, held_out, source)
     assert meta.calibration == expected
     n_pairs = len(training.dataset)
-    assert meta.calibration["pairs"] == len(result.validation_idx) == (n_pairs if crossfit > 1 else
-                                                                        meta.training["n_validation"])
+    assert (
+        meta.calibration["pairs"]
+        == len(result.validation_idx)
+        == (n_pairs if crossfit > 1 else meta.training["n_validation"])
+    )
     if crossfit == 1:
         assert meta.calibration["pairs"] < n_pairs  # not the fitted pairs' scores
     round_trip = type(meta).from_props(meta.to_props(), "m.onnx")

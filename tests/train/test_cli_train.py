@@ -74,7 +74,9 @@ def test_cv_and_fit_on_mhsc_e(shared_data, tmp_path, capsys):
     assert "pair-specific AUROC" in printed and f"DeepTGI {ps['model']['mean']:.3f} [" in printed
 
     out_model = tmp_path / "m.onnx"
-    code, _, err = _run(capsys, ["fit", *inputs, *FAST, "--out", str(out_model), "--checkpoint", str(tmp_path / "m.pt")])
+    code, _, err = _run(
+        capsys, ["fit", *inputs, *FAST, "--out", str(out_model), "--checkpoint", str(tmp_path / "m.pt")]
+    )
     assert code == 0, err
     metadata = _check_onnx(out_model, 354)
     assert len(metadata.tfs) == 45
@@ -88,10 +90,19 @@ def test_cv_and_fit_on_mdc_with_balanced_negatives(shared_data, tmp_path, capsys
     data = shared_data / "mdc"
     genes = [line.split(",")[0] for line in (data / "expression.csv").read_text().splitlines()[1:121]]
     (tmp_path / "features.txt").write_text("\n".join(genes) + "\n")
-    inputs = ["--expr", str(data / "expression.csv"), "--labels", str(data / "network-specific.csv"),
-              "--negatives", "balanced", "--feature-genes", str(tmp_path / "features.txt")]
-    code, out, err = _run(capsys, ["cv", *inputs, *FAST, "--folds", "2", "--split", "tf",
-                                   "--report", str(tmp_path / "rep")])
+    inputs = [
+        "--expr",
+        str(data / "expression.csv"),
+        "--labels",
+        str(data / "network-specific.csv"),
+        "--negatives",
+        "balanced",
+        "--feature-genes",
+        str(tmp_path / "features.txt"),
+    ]
+    code, out, err = _run(
+        capsys, ["cv", *inputs, *FAST, "--folds", "2", "--split", "tf", "--report", str(tmp_path / "rep")]
+    )
     assert code == 0, err
     report = json.loads((tmp_path / "rep" / "metrics.json").read_text())
     assert report["settings"]["n_positive"] * 2 == report["settings"]["n_pairs"]
@@ -126,8 +137,19 @@ def _expression(tmp_path):
 def test_bad_label_files_give_one_line_errors(tmp_path, capsys, labels, message):
     (tmp_path / "labels.csv").write_text(labels)
     out_model = tmp_path / "m.onnx"
-    code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels",
-                                 str(tmp_path / "labels.csv"), *FAST, "--out", str(out_model)])
+    code, _, err = _run(
+        capsys,
+        [
+            "fit",
+            "--expr",
+            str(_expression(tmp_path)),
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            *FAST,
+            "--out",
+            str(out_model),
+        ],
+    )
     assert code == 2
     assert err.startswith("deeptgi-train: error: ") and "labels.csv" in err
     assert message in err
@@ -136,8 +158,20 @@ def test_bad_label_files_give_one_line_errors(tmp_path, capsys, labels, message)
 
 
 # Twelve labelled pairs among genes A-E of _expression, both labels for every TF.
-LABELLED_PAIRS = [("A", "B", 1), ("A", "C", 0), ("A", "D", 1), ("A", "E", 0), ("B", "C", 1), ("B", "E", 0),
-                  ("B", "D", 1), ("B", "A", 0), ("C", "D", 1), ("C", "E", 0), ("C", "A", 1), ("C", "B", 0)]
+LABELLED_PAIRS = [
+    ("A", "B", 1),
+    ("A", "C", 0),
+    ("A", "D", 1),
+    ("A", "E", 0),
+    ("B", "C", 1),
+    ("B", "E", 0),
+    ("B", "D", 1),
+    ("B", "A", 0),
+    ("C", "D", 1),
+    ("C", "E", 0),
+    ("C", "A", 1),
+    ("C", "B", 0),
+]
 
 
 def _write_labels(path, pairs) -> None:
@@ -146,19 +180,46 @@ def _write_labels(path, pairs) -> None:
 
 
 def test_unknown_genes_are_reported_and_dropped(tmp_path, capsys):
-    _write_labels(tmp_path / "labels.csv", [
-        ("A", "B", 1), ("A", "C", 0), ("A", "D", 1), ("A", "E", 0), ("B", "C", 1), ("B", "F", 0),
-        ("B", "D", 1), ("B", "E", 0), ("C", "D", 1), ("C", "F", 0), ("Q", "A", 1), ("A", "R", 0)])
-    code, _, err = _run(capsys, ["cv", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
-                                 *FAST, "--folds", "2"])
+    _write_labels(
+        tmp_path / "labels.csv",
+        [
+            ("A", "B", 1),
+            ("A", "C", 0),
+            ("A", "D", 1),
+            ("A", "E", 0),
+            ("B", "C", 1),
+            ("B", "F", 0),
+            ("B", "D", 1),
+            ("B", "E", 0),
+            ("C", "D", 1),
+            ("C", "F", 0),
+            ("Q", "A", 1),
+            ("A", "R", 0),
+        ],
+    )
+    code, _, err = _run(
+        capsys,
+        ["cv", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"), *FAST, "--folds", "2"],
+    )
     assert code == 0, err
     assert "2 of 12 pairs dropped" in err and "Q, R" in err
 
 
 def test_missing_output_directory_fails_before_training(tmp_path, capsys):
     (tmp_path / "labels.csv").write_text("TF,Target,Label\nA,B,1\nA,C,0\n")
-    code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
-                                 *FAST, "--out", str(tmp_path / "nope" / "m.onnx")])
+    code, _, err = _run(
+        capsys,
+        [
+            "fit",
+            "--expr",
+            str(_expression(tmp_path)),
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            *FAST,
+            "--out",
+            str(tmp_path / "nope" / "m.onnx"),
+        ],
+    )
     assert code == 2 and "does not exist" in err
 
 
@@ -170,8 +231,21 @@ def test_fit_with_members_exports_an_ensemble_recorded_in_the_metadata(tmp_path,
 
     _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
     out_model = tmp_path / "m.onnx"
-    code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
-                                 *FAST, "--members", "2", "--out", str(out_model)])
+    code, _, err = _run(
+        capsys,
+        [
+            "fit",
+            "--expr",
+            str(_expression(tmp_path)),
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            *FAST,
+            "--members",
+            "2",
+            "--out",
+            str(out_model),
+        ],
+    )
     assert code == 0, err
     session = ort.InferenceSession(str(out_model), providers=["CPUExecutionProvider"])
     metadata = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(out_model))
@@ -187,8 +261,23 @@ def test_fit_with_crossfit_exports_the_members_and_records_their_epochs(tmp_path
 
     _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
     out_model, checkpoint = tmp_path / "m.onnx", tmp_path / "m.pt"
-    code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
-                                 *FAST, "--crossfit", "2", "--out", str(out_model), "--checkpoint", str(checkpoint)])
+    code, _, err = _run(
+        capsys,
+        [
+            "fit",
+            "--expr",
+            str(_expression(tmp_path)),
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            *FAST,
+            "--crossfit",
+            "2",
+            "--out",
+            str(out_model),
+            "--checkpoint",
+            str(checkpoint),
+        ],
+    )
     assert code == 0, err
     session = ort.InferenceSession(str(out_model), providers=["CPUExecutionProvider"])
     metadata = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(out_model))
@@ -196,7 +285,10 @@ def test_fit_with_crossfit_exports_the_members_and_records_their_epochs(tmp_path
     assert metadata.training["crossfit"] == 2 and len(metadata.training["member_epochs"]) == 2
     # Out-of-fold validation covers every labelled pair.
     assert metadata.training["n_validation"] == metadata.training["n_pairs"]
-    assert metadata.calibration["source"] == "out-of-fold" and metadata.calibration["pairs"] == metadata.training["n_pairs"]
+    assert (
+        metadata.calibration["source"] == "out-of-fold"
+        and metadata.calibration["pairs"] == metadata.training["n_pairs"]
+    )
     model, _ = load_checkpoint(checkpoint)
     assert len(model.members) == 2
 
@@ -212,9 +304,23 @@ def test_fit_with_bulk_uses_shared_genes_and_records_both_modalities(tmp_path, c
     (tmp_path / "bulk.csv").write_text("\n".join(bulk_lines) + "\n")
     _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
     out_model = tmp_path / "m.onnx"
-    code, _, err = _run(capsys, ["fit", "--expr", str(expr), "--bulk", str(tmp_path / "bulk.csv"), "--bulk-log1p",
-                                 "--case-insensitive", "--labels", str(tmp_path / "labels.csv"), *FAST,
-                                 "--out", str(out_model)])
+    code, _, err = _run(
+        capsys,
+        [
+            "fit",
+            "--expr",
+            str(expr),
+            "--bulk",
+            str(tmp_path / "bulk.csv"),
+            "--bulk-log1p",
+            "--case-insensitive",
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            *FAST,
+            "--out",
+            str(out_model),
+        ],
+    )
     assert code == 0, err
     session = ort.InferenceSession(str(out_model), providers=["CPUExecutionProvider"])
     metadata = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(out_model))
@@ -223,15 +329,33 @@ def test_fit_with_bulk_uses_shared_genes_and_records_both_modalities(tmp_path, c
     assert metadata.feature_genes == ["A", "B", "C", "D", "E"]
 
 
-@pytest.mark.parametrize("option, message", [(["--folds", "1"], "--folds 1"), (["--epochs", "0"], "--epochs 0"),
-                                             (["--batch-size", "1"], "--batch-size 1"),
-                                             (["--members", "0"], "--members 0"),
-                                             (["--crossfit", "0"], "--crossfit 0"),
-                                             (["--crossfit", "3", "--members", "2"], "--members 2")])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--folds", "1"], "--folds 1"),
+        (["--epochs", "0"], "--epochs 0"),
+        (["--batch-size", "1"], "--batch-size 1"),
+        (["--members", "0"], "--members 0"),
+        (["--crossfit", "0"], "--crossfit 0"),
+        (["--crossfit", "3", "--members", "2"], "--members 2"),
+    ],
+)
 def test_bad_options_give_one_line_errors(tmp_path, capsys, option, message):
     (tmp_path / "labels.csv").write_text("TF,Target,Label\nA,B,1\nA,C,0\nB,C,1\nB,D,0\n")
-    code, _, err = _run(capsys, ["cv", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
-                                 "--config", "tiny", "--quiet", *option])
+    code, _, err = _run(
+        capsys,
+        [
+            "cv",
+            "--expr",
+            str(_expression(tmp_path)),
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            "--config",
+            "tiny",
+            "--quiet",
+            *option,
+        ],
+    )
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
@@ -262,31 +386,86 @@ def test_fit_with_normalize_total_records_the_transform_and_scoring_applies_it(t
     (tmp_path / "counts.csv").write_text("\n".join(lines) + "\n")
     _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
     out_model = tmp_path / "m.onnx"
-    code, _, err = _run(capsys, ["fit", "--expr", str(tmp_path / "counts.csv"), "--normalize", "total",
-                                 "--labels", str(tmp_path / "labels.csv"), *FAST, "--out", str(out_model)])
+    code, _, err = _run(
+        capsys,
+        [
+            "fit",
+            "--expr",
+            str(tmp_path / "counts.csv"),
+            "--normalize",
+            "total",
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            *FAST,
+            "--out",
+            str(out_model),
+        ],
+    )
     assert code == 0, err
     metadata = _check_metadata(out_model)
     assert metadata.preprocessing == ["normalize_total_log1p"]
     assert metadata.expression_transform == ["normalize_total_log1p"]
     # Scoring the same counts needs no option: the runtime normalizes itself, and refuses a second transform.
-    assert rt_main(["score", str(tmp_path / "counts.csv"), "--model", str(out_model), "--out",
-                    str(tmp_path / "g.parquet"), "--quiet"]) == 0
+    assert (
+        rt_main(
+            [
+                "score",
+                str(tmp_path / "counts.csv"),
+                "--model",
+                str(out_model),
+                "--out",
+                str(tmp_path / "g.parquet"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "raw counts" not in capsys.readouterr().err
-    assert rt_main(["score", str(tmp_path / "counts.csv"), "--model", str(out_model), "--log1p", "--out",
-                    str(tmp_path / "g2.parquet"), "--quiet"]) == 2
+    assert (
+        rt_main(
+            [
+                "score",
+                str(tmp_path / "counts.csv"),
+                "--model",
+                str(out_model),
+                "--log1p",
+                "--out",
+                str(tmp_path / "g2.parquet"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "drop --log1p/--normalize" in capsys.readouterr().err
 
 
 def test_fit_without_a_transform_records_what_the_values_were(tmp_path, capsys):
     _write_labels(tmp_path / "labels.csv", LABELLED_PAIRS)
-    code, _, err = _run(capsys, ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"),
-                                 *FAST, "--out", str(tmp_path / "m.onnx")])
+    code, _, err = _run(
+        capsys,
+        [
+            "fit",
+            "--expr",
+            str(_expression(tmp_path)),
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            *FAST,
+            "--out",
+            str(tmp_path / "m.onnx"),
+        ],
+    )
     assert code == 0, err
     metadata = _check_metadata(tmp_path / "m.onnx")
     assert metadata.expression_transform == ["none"]
     # 6 of 12 labelled pairs positive; 6 positives over 3 TFs x 5 other genes.
-    assert metadata.label_prior == {"class_balance": 0.5, "network_density": 0.4, "positives": 6,
-                                    "labelled_pairs": 12, "tfs": 3, "targets": 5}
+    assert metadata.label_prior == {
+        "class_balance": 0.5,
+        "network_density": 0.4,
+        "positives": 6,
+        "labelled_pairs": 12,
+        "tfs": 3,
+        "targets": 5,
+    }
 
 
 def _check_metadata(path):
@@ -297,12 +476,28 @@ def _check_metadata(path):
 
 
 def test_cv_runs_gradient_boosting_beside_the_model_and_says_when_the_model_does_not_beat_it(
-        shared_data, tmp_path, capsys):
+    shared_data, tmp_path, capsys
+):
     data = shared_data / "mhsc-e"
     inputs = ["--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv")]
     # One epoch of the tiny network does not beat gradient boosting on mhsc-e.
-    code, out, err = _run(capsys, ["cv", *inputs, "--config", "tiny", "--epochs", "1", "--threads", "1",
-                                   "--folds", "2", "--report", str(tmp_path / "rep")])
+    code, out, err = _run(
+        capsys,
+        [
+            "cv",
+            *inputs,
+            "--config",
+            "tiny",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--folds",
+            "2",
+            "--report",
+            str(tmp_path / "rep"),
+        ],
+    )
     assert code == 0, err
     report = json.loads((tmp_path / "rep" / "metrics.json").read_text())
     hgb = report["baseline_auroc"]["hgb"]["mean"]
@@ -325,24 +520,25 @@ def test_cv_runs_gradient_boosting_beside_the_model_and_says_when_the_model_does
     fold1 = [row for row in test_rows if row["fold"] == "1"]
     labels = np.array([int(row["label"]) for row in fold1])
     assert auroc(labels, np.array([float(row["score_hgb"]) for row in fold1])) == pytest.approx(
-        report["folds"][0]["baseline_auroc"]["hgb"], abs=1e-4)
+        report["folds"][0]["baseline_auroc"]["hgb"], abs=1e-4
+    )
     validation1 = [row for row in rows if row["fold"] == "1" and row["part"] == "validation"]
-    assert auroc(np.array([int(row["label"]) for row in validation1]),
-                 np.array([float(row["score"]) for row in validation1])) == pytest.approx(
-        report["folds"][0]["validation"]["auroc"], abs=1e-4)
+    assert auroc(
+        np.array([int(row["label"]) for row in validation1]), np.array([float(row["score"]) for row in validation1])
+    ) == pytest.approx(report["folds"][0]["validation"]["auroc"], abs=1e-4)
 
-    code, out, err = _run(capsys, ["cv", *inputs, *FAST, "--folds", "2", "--baselines", "none",
-                                   "--report", str(tmp_path / "none")])
+    code, out, err = _run(
+        capsys, ["cv", *inputs, *FAST, "--folds", "2", "--baselines", "none", "--report", str(tmp_path / "none")]
+    )
     assert code == 0, err
     assert "gradient boosting" not in out
     assert json.loads((tmp_path / "none" / "metrics.json").read_text())["baseline_auroc"] == {}
 
 
 def test_fit_validation_split_tf_holds_out_whole_tfs_and_the_model_says_so(shared_data, tmp_path, capsys):
+    from deeptgi_train.configs import model_config, train_config
     from deeptgi_train.data import load_training_set
     from deeptgi_train.fit import fit_model
-    from deeptgi_train.configs import model_config
-    from deeptgi_train.configs import train_config
 
     data = shared_data / "mhsc-e"
     training = load_training_set(data / "expression.csv", data / "pairs.csv")
@@ -351,8 +547,21 @@ def test_fit_validation_split_tf_holds_out_whole_tfs_and_the_model_says_so(share
     assert not set(dataset.tf_idx[result.fit_idx]) & set(dataset.tf_idx[result.validation_idx])
 
     out_model = tmp_path / "m.onnx"
-    code, _, err = _run(capsys, ["fit", "--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv"),
-                                 *FAST, "--validation-split", "tf", "--out", str(out_model)])
+    code, _, err = _run(
+        capsys,
+        [
+            "fit",
+            "--expr",
+            str(data / "expression.csv"),
+            "--labels",
+            str(data / "pairs.csv"),
+            *FAST,
+            "--validation-split",
+            "tf",
+            "--out",
+            str(out_model),
+        ],
+    )
     assert code == 0, err
     metadata = _check_onnx(out_model, 354)
     training_summary = metadata.training
@@ -369,21 +578,61 @@ def test_fit_with_degree_matched_negatives_on_a_positives_only_network(shared_da
     genes = [line.split(",")[0] for line in (data / "expression.csv").read_text().splitlines()[1:121]]
     (tmp_path / "features.txt").write_text("\n".join(genes) + "\n")
     out_model = tmp_path / "m.onnx"
-    code, _, err = _run(capsys, ["fit", "--expr", str(data / "expression.csv"), "--labels",
-                                 str(data / "network-specific.csv"), "--negatives", "degree-matched",
-                                 "--feature-genes", str(tmp_path / "features.txt"), *FAST, "--out", str(out_model)])
+    code, _, err = _run(
+        capsys,
+        [
+            "fit",
+            "--expr",
+            str(data / "expression.csv"),
+            "--labels",
+            str(data / "network-specific.csv"),
+            "--negatives",
+            "degree-matched",
+            "--feature-genes",
+            str(tmp_path / "features.txt"),
+            *FAST,
+            "--out",
+            str(out_model),
+        ],
+    )
     assert code == 0, err
     assert _check_onnx(out_model, 120).training["negatives"] == "degree-matched"
-    code, _, err = _run(capsys, ["fit", "--expr", str(data / "expression.csv"), "--labels",
-                                 str(data / "network-specific.csv"), "--negatives", "degree-matched", "--crossfit", "2",
-                                 *FAST, "--out", str(tmp_path / "n.onnx")])
+    code, _, err = _run(
+        capsys,
+        [
+            "fit",
+            "--expr",
+            str(data / "expression.csv"),
+            "--labels",
+            str(data / "network-specific.csv"),
+            "--negatives",
+            "degree-matched",
+            "--crossfit",
+            "2",
+            *FAST,
+            "--out",
+            str(tmp_path / "n.onnx"),
+        ],
+    )
     assert code == 2 and "degree-matched" in err and len(err.strip().splitlines()) == 1
 
 
 def test_cv_crossfit_one_keeps_one_network_with_tfs_held_out(tmp_path, capsys):
     examples = Path(__file__).resolve().parents[2] / "examples"
-    base = ["cv", "--expr", str(examples / "mhsc-e.parquet"), "--labels", str(examples / "mhsc-e-pairs.csv"),
-            *FAST, "--folds", "2", "--split", "tf", "--baselines", "none"]
+    base = [
+        "cv",
+        "--expr",
+        str(examples / "mhsc-e.parquet"),
+        "--labels",
+        str(examples / "mhsc-e-pairs.csv"),
+        *FAST,
+        "--folds",
+        "2",
+        "--split",
+        "tf",
+        "--baselines",
+        "none",
+    ]
     code, out, err = _run(capsys, [*base, "--crossfit", "1", "--report", str(tmp_path / "one")])
     assert code == 0, err
     settings = json.loads((tmp_path / "one" / "metrics.json").read_text())["settings"]

@@ -26,13 +26,22 @@ def test_every_training_pair_is_scored_by_the_one_member_that_did_not_fit_it():
     result = _crossfit(dataset, train_idx)
     np.testing.assert_array_equal(result.validation_idx, train_idx)
     assert len(result.model.members) == 3 and len(result.member_epochs) == 3
-    parts = list(kfold(dataset.labels[train_idx], dataset.pair_tfs()[train_idx], dataset.pair_targets()[train_idx],
-                       protocol="random", folds=3, seed=5))
+    parts = list(
+        kfold(
+            dataset.labels[train_idx],
+            dataset.pair_tfs()[train_idx],
+            dataset.pair_targets()[train_idx],
+            protocol="random",
+            folds=3,
+            seed=5,
+        )
+    )
     held_out = np.concatenate([validation for _, validation in parts])
     np.testing.assert_array_equal(np.sort(held_out), np.arange(200))  # each pair out-of-fold exactly once
     for member, (_, validation) in zip(result.model.members, parts):
-        np.testing.assert_allclose(predict(member, dataset, train_idx[validation]),
-                                   result.validation_scores[validation], atol=1e-6)
+        np.testing.assert_allclose(
+            predict(member, dataset, train_idx[validation]), result.validation_scores[validation], atol=1e-6
+        )
 
 
 def test_the_ensemble_averages_member_logits_over_shared_training_statistics():
@@ -64,8 +73,15 @@ def test_crossfit_is_deterministic_for_a_seed_and_differs_across_seeds():
 
 def test_cross_validation_with_crossfit_validates_out_of_fold_on_every_training_pair():
     dataset = _dataset()
-    result = run_cv(dataset, model_config("tiny"), train_config("tiny", threads=1, epochs=2),
-                    protocol="tf", folds=2, seed=3, crossfit=2)
+    result = run_cv(
+        dataset,
+        model_config("tiny"),
+        train_config("tiny", threads=1, epochs=2),
+        protocol="tf",
+        folds=2,
+        seed=3,
+        crossfit=2,
+    )
     assert result.settings["crossfit"] == 2
     for fold in result.folds:
         assert fold.n_validation + fold.n_test == len(dataset) and fold.n_fit == fold.n_validation
@@ -77,8 +93,15 @@ def test_too_few_parts_or_side_by_side_members_are_refused(parts, members, messa
     dataset = _dataset()
     config = train_config("tiny", threads=1, epochs=1)
     with pytest.raises(InputError, match=message):
-        train_crossfit(dataset, np.arange(200), model_config("tiny", members=members), config,
-                       protocol="random", parts=parts, seed=0)
+        train_crossfit(
+            dataset,
+            np.arange(200),
+            model_config("tiny", members=members),
+            config,
+            protocol="random",
+            parts=parts,
+            seed=0,
+        )
 
 
 def test_a_part_without_both_classes_names_the_crossfit_option():
@@ -95,4 +118,3 @@ def test_cross_validation_cross_fits_five_members_only_when_tfs_or_targets_are_h
     assert default_crossfit("tf", degree_matched=True) == 1
     # Nor do side-by-side members: --members 3 alone must not meet a --crossfit the user never gave.
     assert default_crossfit("gene", members=3) == 1
-

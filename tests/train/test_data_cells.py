@@ -32,8 +32,13 @@ def files(tmp_path):
     parquet = tmp_path / "normalized.parquet"
     pl.DataFrame({gene: normalized[:, g] for g, gene in enumerate(GENES)}).write_parquet(parquet)
     labels = tmp_path / "labels.csv"
-    pl.DataFrame({"TF": ["G0", "G0", "G1", "G2", "G3", "G1"], "target": ["G4", "G6", "G7", "G9", "G10", "G11"],
-                  "label": [1, 0, 1, 0, 1, 0]}).write_csv(labels)
+    pl.DataFrame(
+        {
+            "TF": ["G0", "G0", "G1", "G2", "G3", "G1"],
+            "target": ["G4", "G6", "G7", "G9", "G10", "G11"],
+            "label": [1, 0, 1, 0, 1, 0],
+        }
+    ).write_csv(labels)
     return h5ad, parquet, labels
 
 

@@ -125,10 +125,14 @@ def test_cut_encoders_and_head_reproduce_the_full_score(exported):
     np.testing.assert_allclose(factorized, torch_scores(model, tfs[tf_index], genes[gene_index]), rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("overrides", [
-    {"branches": ("cnn",), "fusion": "mlp"},
-    {"branches": ("autoencoder", "siamese"), "fusion": "attention", "fusion_heads": 1, "ae_heads": 1},
-], ids=["cnn-mlp", "autoencoder+siamese-single-head"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"branches": ("cnn",), "fusion": "mlp"},
+        {"branches": ("autoencoder", "siamese"), "fusion": "attention", "fusion_heads": 1, "ae_heads": 1},
+    ],
+    ids=["cnn-mlp", "autoencoder+siamese-single-head"],
+)
 def test_other_branch_sets_export_with_one_modality(tmp_path, overrides):
     model = built_model(model_config("tiny", **overrides), 1, seed=1)
     result = export_onnx(model, metadata_for(1), tmp_path / "model.onnx")

@@ -94,7 +94,9 @@ def test_balanced_negatives_match_edges_per_tf_and_avoid_positives(tmp_path):
     pairs = _positives(tmp_path)
     with_negatives = add_negatives(pairs, GENES, "balanced", seed=3)
     edges = {(tf, g) for tf, g in zip(pairs.tfs, pairs.targets)}
-    negatives = [(tf, g) for tf, g, y in zip(with_negatives.tfs, with_negatives.targets, with_negatives.labels) if y == 0]
+    negatives = [
+        (tf, g) for tf, g, y in zip(with_negatives.tfs, with_negatives.targets, with_negatives.labels) if y == 0
+    ]
     assert sum(1 for tf, _ in negatives if tf == "T1") == 3
     assert sum(1 for tf, _ in negatives if tf == "T2") == 1
     assert not edges & set(negatives)
@@ -112,7 +114,9 @@ def test_all_negatives_are_every_non_edge(tmp_path):
     n_negative = int(np.count_nonzero(with_negatives.labels == 0))
     # T1: 12 genes - itself - 3 targets = 8; T2: 12 - 1 - 1 = 10.
     assert n_negative == 18
-    negatives = {(tf, g) for tf, g, y in zip(with_negatives.tfs, with_negatives.targets, with_negatives.labels) if y == 0}
+    negatives = {
+        (tf, g) for tf, g, y in zip(with_negatives.tfs, with_negatives.targets, with_negatives.labels) if y == 0
+    }
     assert ("T1", "G1") not in negatives and ("T2", "G3") not in negatives and ("T1", "T1") not in negatives
 
 

@@ -74,8 +74,7 @@ def test_beeline_ratios():
     scores = np.array([0.9, 0.8, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
     # Top 2 (k = positives) = {0.9 (pos), 0.8 (neg)}: precision 1/2 over positive fraction 1/4.
     assert metrics.early_precision_ratio(labels, scores) == pytest.approx(2.0)
-    assert metrics.auprc_ratio(labels, scores) == pytest.approx(
-        skm.average_precision_score(labels, scores) / 0.25)
+    assert metrics.auprc_ratio(labels, scores) == pytest.approx(skm.average_precision_score(labels, scores) / 0.25)
 
 
 def test_early_precision_counts_all_pairs_tied_at_the_kth_score():

@@ -51,11 +51,15 @@ def test_forward_shapes_for_every_branch_combination(branches, fusion, modalitie
     assert torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("config", [
-    model_config("tiny"),
-    model_config("tiny", branches=("cnn", "siamese"), fusion="mlp"),
-    model_config("lite"),
-], ids=["tiny-full", "tiny-cnn+siamese-mlp", "lite"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        model_config("tiny"),
+        model_config("tiny", branches=("cnn", "siamese"), fusion="mlp"),
+        model_config("lite"),
+    ],
+    ids=["tiny-full", "tiny-cnn+siamese-mlp", "lite"],
+)
 def test_head_on_separately_encoded_states_equals_forward(config):
     torch.manual_seed(1)
     model = trained_statistics(DeepTGI(config, 2, N_GENES), 2)
@@ -80,7 +84,8 @@ def test_states_depend_only_on_their_own_side():
     # The score reaches the inputs only through the states: its gradient w.r.t. the inputs
     # equals the gradient pulled back through each state alone.
     d_tf_state, d_gene_state, d_tf, d_gene = torch.autograd.grad(
-        score, [tf_state, gene_state, tf_features, gene_features], retain_graph=True)
+        score, [tf_state, gene_state, tf_features, gene_features], retain_graph=True
+    )
     (via_tf_state,) = torch.autograd.grad(tf_state, tf_features, d_tf_state, retain_graph=True)
     (via_gene_state,) = torch.autograd.grad(gene_state, gene_features, d_gene_state)
     torch.testing.assert_close(d_tf, via_tf_state)
@@ -93,8 +98,9 @@ def test_cnn_branch_equals_a_two_row_convolution_over_the_stacked_pair():
     config = model_config("tiny", branches=("cnn",), cnn_positions=0)
     cnn = DeepTGI(config, 2, N_GENES).branches["cnn"]
     tf_features, gene_features = pcc_like(4, 2, seed=7), pcc_like(4, 2, seed=8)
-    reference = torch.nn.Conv2d(2, cnn.tf_row.out_channels, (2, cnn.tf_row.kernel_size[0]),
-                                stride=(1, cnn.tf_row.stride[0]), bias=False)
+    reference = torch.nn.Conv2d(
+        2, cnn.tf_row.out_channels, (2, cnn.tf_row.kernel_size[0]), stride=(1, cnn.tf_row.stride[0]), bias=False
+    )
     with torch.no_grad():
         reference.weight.copy_(torch.stack([cnn.tf_row.weight, cnn.gene_row.weight], dim=2))
         image = torch.stack([tf_features, gene_features], dim=2)  # [pairs, modalities, 2 rows, genes]
@@ -176,16 +182,19 @@ def test_config_round_trips_through_a_dict_and_applies_ablations():
     assert model_config("paper").to_dict()["training"]["optimizer"] == "RAdam"
 
 
-@pytest.mark.parametrize("bad", [
-    {"branches": ()},
-    {"branches": ("cnn", "lstm")},
-    {"fusion": "sum"},
-    {"token_dim": 30, "fusion_heads": 4},
-    {"dropout": 1.0},
-    {"colour": "blue"},
-    {"input_transform": "rank"},
-    {"fisher_clip": 1.0},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"branches": ()},
+        {"branches": ("cnn", "lstm")},
+        {"fusion": "sum"},
+        {"token_dim": 30, "fusion_heads": 4},
+        {"dropout": 1.0},
+        {"colour": "blue"},
+        {"input_transform": "rank"},
+        {"fisher_clip": 1.0},
+    ],
+)
 def test_invalid_configs_are_rejected(bad):
     with pytest.raises(ValueError):
         model_config("tiny", **bad)
@@ -206,8 +215,9 @@ def test_input_transform_standardizes_the_fisher_z_of_the_training_entities():
     assert torch.isfinite(transformed).all()
     varying = torch.ones(2, N_GENES, dtype=torch.bool)
     varying[:, 3] = False
-    torch.testing.assert_close(transformed.std(0, unbiased=False)[varying], torch.ones(int(varying.sum())),
-                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        transformed.std(0, unbiased=False)[varying], torch.ones(int(varying.sum())), atol=1e-4, rtol=0
+    )
     # The constant feature is centred, not divided by ~0.
     assert transformed[:, :, 3].abs().max() < 1e-5
 
@@ -269,8 +279,9 @@ def test_mixup_blends_the_transformed_features_and_the_reconstruction_targets():
     expected = torch.nn.functional.mse_loss(branch.decoder(latent), tf_mixed.flatten(1) + gene_mixed.flatten(1))
     torch.testing.assert_close(reconstruction, expected)
     # Blending raw PCC rows first is a different (non-linear) input: the order matters.
-    raw_logits, _ = model.forward_train(0.3 * tf_features + 0.7 * tf_features[partner],
-                                        0.3 * gene_features + 0.7 * gene_features[partner])
+    raw_logits, _ = model.forward_train(
+        0.3 * tf_features + 0.7 * tf_features[partner], 0.3 * gene_features + 0.7 * gene_features[partner]
+    )
     assert not torch.allclose(raw_logits, logits)
 
 

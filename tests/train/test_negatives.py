@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeptgi_train.configs import model_config
+from deeptgi_train.configs import model_config, train_config
 from deeptgi_train.cv import cv_splits, run_cv, train_fold
 from deeptgi_train.data import PairDataset
 from deeptgi_train.labels import LabelledPairs, add_negatives, degree_matched_negatives
 from deeptgi_train.negatives import degree_matched_fit
-from deeptgi_train.configs import train_config
 
 
 def _hub_network(seed=0, n_tfs=30, n_genes=200, edges_per_tf=5):
@@ -54,8 +53,9 @@ def test_drawn_pairs_are_new_distinct_non_self_pairs_and_seeded():
     assert set(neg_targets.tolist()) <= set(targets.tolist())
     again = _draw(tfs, targets, seed=3, forbidden=forbidden)
     np.testing.assert_array_equal(again[1], neg_targets)
-    assert any(not np.array_equal(_draw(tfs, targets, seed=s, forbidden=forbidden)[1], neg_targets)
-               for s in range(4, 8))
+    assert any(
+        not np.array_equal(_draw(tfs, targets, seed=s, forbidden=forbidden)[1], neg_targets) for s in range(4, 8)
+    )
 
 
 def test_a_hub_targeted_by_almost_every_tf_is_matched_as_far_as_the_data_allow():
@@ -70,11 +70,17 @@ def test_a_hub_targeted_by_almost_every_tf_is_matched_as_far_as_the_data_allow()
 
 def test_add_negatives_degree_matched_keeps_labelled_files_and_balances_positives_only_ones():
     genes = [f"G{i}" for i in range(12)]
-    labelled = LabelledPairs(tfs=["G0", "G0", "G1"], targets=["G2", "G3", "G2"],
-                             labels=np.array([1, 0, 1], dtype=np.int8), source="l.csv")
+    labelled = LabelledPairs(
+        tfs=["G0", "G0", "G1"], targets=["G2", "G3", "G2"], labels=np.array([1, 0, 1], dtype=np.int8), source="l.csv"
+    )
     assert add_negatives(labelled, genes, "degree-matched") is labelled
-    edges = LabelledPairs(tfs=["G0", "G0", "G1"], targets=["G2", "G3", "G2"], labels=np.ones(3, dtype=np.int8),
-                          source="e.csv", had_labels=False)
+    edges = LabelledPairs(
+        tfs=["G0", "G0", "G1"],
+        targets=["G2", "G3", "G2"],
+        labels=np.ones(3, dtype=np.int8),
+        source="e.csv",
+        had_labels=False,
+    )
     matched = add_negatives(edges, genes, "degree-matched", seed=5)
     balanced = add_negatives(edges, genes, "balanced", seed=5)
     assert matched.targets == balanced.targets and matched.labels.tolist() == balanced.labels.tolist()
@@ -93,8 +99,14 @@ def _pair_dataset(seed=0, n_tfs=20, n_genes=120):
     gene_idx = np.r_[targets, [p[1] for p in neg]].astype(np.int64)
     labels = np.r_[np.ones(len(tfs)), np.zeros(len(neg))].astype(np.float32)
     features = rng.uniform(-1, 1, size=(n_genes, 1, 16)).astype(np.float32)
-    return PairDataset(features=features, entities=[f"g{i}" for i in range(n_genes)], tf_idx=tf_idx,
-                       gene_idx=gene_idx, labels=labels, feature_genes=[f"f{i}" for i in range(16)])
+    return PairDataset(
+        features=features,
+        entities=[f"g{i}" for i in range(n_genes)],
+        tf_idx=tf_idx,
+        gene_idx=gene_idx,
+        labels=labels,
+        feature_genes=[f"f{i}" for i in range(16)],
+    )
 
 
 @pytest.mark.parametrize("protocol", ["random", "tf", "gene"])
@@ -148,5 +160,13 @@ def test_train_fold_refuses_degree_matched_crossfit():
     dataset = _pair_dataset()
     split = next(iter(cv_splits(dataset, protocol="random", folds=3, seed=0)))
     with pytest.raises(InputError, match="degree-matched"):
-        train_fold(dataset, split, model_config("tiny"), train_config("tiny", threads=1, epochs=1),
-                   protocol="random", seed=0, crossfit=2, degree_matched=True)
+        train_fold(
+            dataset,
+            split,
+            model_config("tiny"),
+            train_config("tiny", threads=1, epochs=1),
+            protocol="random",
+            seed=0,
+            crossfit=2,
+            degree_matched=True,
+        )

@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deeptgi_train.configs import model_config
+from deeptgi_train.configs import model_config, train_config
 from deeptgi_train.data import PairDataset
 from deeptgi_train.metrics import auroc
 from deeptgi_train.prior import target_prior_logits
-from deeptgi_train.configs import train_config
 from deeptgi_train.trainer import train_model
 
 from .test_trainer import _dataset
@@ -23,16 +22,31 @@ def _logit(p):
 def _four_targets():
     """Six pairs of TF a; fitting pairs 0-3, target b has labels 1, 1, 0, target c label 1, and d
     (pair 5) is never fitted; pair 4 is b's, unfitted."""
-    return PairDataset(features=np.zeros((4, 1, 2), dtype=np.float32), entities=["a", "b", "c", "d"],
-                       tf_idx=np.array([0, 0, 0, 0, 0, 0]), gene_idx=np.array([1, 1, 1, 2, 1, 3]),
-                       labels=np.array([1, 1, 0, 1, 0, 1], dtype=np.float32), feature_genes=["x", "y"])
+    return PairDataset(
+        features=np.zeros((4, 1, 2), dtype=np.float32),
+        entities=["a", "b", "c", "d"],
+        tf_idx=np.array([0, 0, 0, 0, 0, 0]),
+        gene_idx=np.array([1, 1, 1, 2, 1, 3]),
+        labels=np.array([1, 1, 0, 1, 0, 1], dtype=np.float32),
+        feature_genes=["x", "y"],
+    )
 
 
 def test_fitted_pairs_get_their_targets_leave_one_out_rate_and_others_the_full_rate():
     dataset = _four_targets()
     offsets = target_prior_logits(dataset, np.array([0, 1, 2, 3]))
-    expected = _logit(np.array([(1 + 0.5) / 3, (1 + 0.5) / 3, (2 + 0.5) / 3, 0.5 / 1,  # leave-one-out
-                                (2 + 0.5) / 4, 0.5]))  # pair 4: all three fitted pairs of target 1; pair 5 unseen
+    expected = _logit(
+        np.array(
+            [
+                (1 + 0.5) / 3,
+                (1 + 0.5) / 3,
+                (2 + 0.5) / 3,
+                0.5 / 1,  # leave-one-out
+                (2 + 0.5) / 4,
+                0.5,
+            ]
+        )
+    )  # pair 4: all three fitted pairs of target 1; pair 5 unseen
     np.testing.assert_allclose(offsets, expected, rtol=1e-6)
     assert offsets.dtype == np.float32 and offsets[5] == 0.0
 
@@ -87,9 +101,32 @@ def test_fit_with_prior_offset_exports_with_parity_and_scores_factorized_as_end_
 
     data = shared_data / "mhsc-e"
     out = tmp_path / "m.onnx"
-    assert main(["fit", "--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv"), "--config",
-                 "tiny", "--epochs", "2", "--threads", "1", "--quiet", "--prior-offset", "--validation-split", "tf",
-                 "--out", str(out), "--checkpoint", str(tmp_path / "m.pt")]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--expr",
+                str(data / "expression.csv"),
+                "--labels",
+                str(data / "pairs.csv"),
+                "--config",
+                "tiny",
+                "--epochs",
+                "2",
+                "--threads",
+                "1",
+                "--quiet",
+                "--prior-offset",
+                "--validation-split",
+                "tf",
+                "--out",
+                str(out),
+                "--checkpoint",
+                str(tmp_path / "m.pt"),
+            ]
+        )
+        == 0
+    )
     meta = deeptgi_rt.load_model(out, device="cpu").metadata
     assert meta.training["prior_offset"] is True and meta.training["validation_protocol"] == "tf"
     model = ScoringModel(out, device="cpu")
@@ -114,8 +151,24 @@ def test_prior_offset_refuses_what_it_does_not_combine_with(shared_data, tmp_pat
     from deeptgi_train.cli import main
 
     data = shared_data / "mhsc-e"
-    code = main(["cv", "--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv"), "--config",
-                 "tiny", "--epochs", "1", "--threads", "1", "--quiet", "--prior-offset", *extra])
+    code = main(
+        [
+            "cv",
+            "--expr",
+            str(data / "expression.csv"),
+            "--labels",
+            str(data / "pairs.csv"),
+            "--config",
+            "tiny",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--quiet",
+            "--prior-offset",
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "--prior-offset" in err and len(err.strip().splitlines()) == 1
 
@@ -130,8 +183,9 @@ def _resolved(argv):
 
 @pytest.mark.parametrize("command", ["fit", "cv"])
 def test_training_on_the_labels_alone_is_the_default_and_the_offset_is_asked_for(command, capsys):
-    base = [command, "--expr", "e.csv", "--labels", "l.csv", "--threads", "1"] + (["--out", "m.onnx"]
-                                                                                   if command == "fit" else [])
+    base = [command, "--expr", "e.csv", "--labels", "l.csv", "--threads", "1"] + (
+        ["--out", "m.onnx"] if command == "fit" else []
+    )
     assert _resolved(base) is False
     assert _resolved(base + ["--prior-offset"]) is True
     assert _resolved(base + ["--no-prior-offset"]) is False
@@ -148,8 +202,9 @@ def test_the_exported_table_is_the_rate_over_the_fitted_pairs_without_leaving_an
     assert table["genes"] == ["b", "c"] and table["default_logit"] == 0.0  # d was never fitted
     np.testing.assert_allclose(table["logits"], _logit(np.array([2.5 / 4, 1.5 / 2])), rtol=1e-12)
     # The same figures training gave the pairs it did not fit.
-    np.testing.assert_allclose(target_prior_logits(dataset, np.array([0, 1, 2, 3]))[[4, 5]],
-                               [table["logits"][0], 0.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        target_prior_logits(dataset, np.array([0, 1, 2, 3]))[[4, 5]], [table["logits"][0], 0.0], rtol=1e-6
+    )
 
 
 def test_crossfit_members_fit_their_own_priors_and_their_out_of_fold_scores_carry_them():
@@ -161,15 +216,25 @@ def test_crossfit_members_fit_their_own_priors_and_their_out_of_fold_scores_carr
     dataset = _dataset()
     train_idx = np.arange(200)
     config = train_config("tiny", threads=1, epochs=2)
-    result = train_crossfit(dataset, train_idx, model_config("tiny"), config, protocol="random", parts=2, seed=5,
-                            prior_offset=True)
-    parts = list(kfold(dataset.labels[train_idx], dataset.pair_tfs()[train_idx], dataset.pair_targets()[train_idx],
-                       protocol="random", folds=2, seed=5))
+    result = train_crossfit(
+        dataset, train_idx, model_config("tiny"), config, protocol="random", parts=2, seed=5, prior_offset=True
+    )
+    parts = list(
+        kfold(
+            dataset.labels[train_idx],
+            dataset.pair_tfs()[train_idx],
+            dataset.pair_targets()[train_idx],
+            protocol="random",
+            folds=2,
+            seed=5,
+        )
+    )
     for member, (fit_part, validation_part) in zip(result.model.members, parts):
         offset = target_prior_logits(dataset, train_idx[fit_part])[train_idx[validation_part]]
         network = predict(member, dataset, train_idx[validation_part])
-        np.testing.assert_allclose(result.validation_scores[validation_part], add_target_prior(network, offset),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            result.validation_scores[validation_part], add_target_prior(network, offset), atol=1e-6
+        )
         assert np.abs(offset).max() > 0.1  # the offsets are real, so the check could fail
 
 
@@ -181,11 +246,21 @@ def test_cv_test_scores_add_the_prior_of_the_pairs_the_model_was_fitted_on(cross
 
     dataset = _dataset()
     split = next(cv_splits(dataset, protocol="random", folds=3, seed=2))
-    trained, _, _ = train_fold(dataset, split, model_config("tiny"), train_config("tiny", threads=1, epochs=1),
-                               protocol="random", seed=2, crossfit=crossfit, prior_offset=True)
+    trained, _, _ = train_fold(
+        dataset,
+        split,
+        model_config("tiny"),
+        train_config("tiny", threads=1, epochs=1),
+        protocol="random",
+        seed=2,
+        crossfit=crossfit,
+        prior_offset=True,
+    )
     fitted = split.fit if crossfit == 1 else np.r_[split.fit, split.validation]
-    expected = add_target_prior(predict(trained.model, dataset, split.test),
-                                target_prior_logits(dataset, fitted)[split.test])
+    expected = add_target_prior(
+        predict(trained.model, dataset, split.test), target_prior_logits(dataset, fitted)[split.test]
+    )
     np.testing.assert_array_equal(fold_test_scores(trained, dataset, split, prior_offset=True), expected)
-    np.testing.assert_array_equal(fold_test_scores(trained, dataset, split),
-                                  predict(trained.model, dataset, split.test))
+    np.testing.assert_array_equal(
+        fold_test_scores(trained, dataset, split), predict(trained.model, dataset, split.test)
+    )

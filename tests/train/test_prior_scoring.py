@@ -17,9 +17,32 @@ def _fit(shared_data, tmp_path_factory, *extra):
     data = shared_data / "mhsc-e"
     folder = tmp_path_factory.mktemp("prior")
     out = folder / "m.onnx"
-    assert main(["fit", "--expr", str(data / "expression.csv"), "--labels", str(data / "pairs.csv"), "--config",
-                 "tiny", "--epochs", "2", "--threads", "1", "--quiet", "--validation-split", "tf",
-                 "--out", str(out), "--checkpoint", str(folder / "m.pt"), *extra]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                "--expr",
+                str(data / "expression.csv"),
+                "--labels",
+                str(data / "pairs.csv"),
+                "--config",
+                "tiny",
+                "--epochs",
+                "2",
+                "--threads",
+                "1",
+                "--quiet",
+                "--validation-split",
+                "tf",
+                "--out",
+                str(out),
+                "--checkpoint",
+                str(folder / "m.pt"),
+                *extra,
+            ]
+        )
+        == 0
+    )
     return out, folder / "m.pt"
 
 
@@ -42,8 +65,8 @@ def _network_and_offset(model_path, checkpoint, expression_path, tfs, genes, cas
     expression = read_expression(expression_path)
     features = entity_features([expression], tfs + genes, meta.feature_genes, backend="cpu")
     net, _ = load_checkpoint(checkpoint)
-    tf = torch.from_numpy(np.repeat(features[:len(tfs)], len(genes), axis=0))
-    gene = torch.from_numpy(np.tile(features[len(tfs):], (len(tfs), 1, 1)))
+    tf = torch.from_numpy(np.repeat(features[: len(tfs)], len(genes), axis=0))
+    gene = torch.from_numpy(np.tile(features[len(tfs) :], (len(tfs), 1, 1)))
     with torch.no_grad():
         logits = net(tf, gene).double().numpy().reshape(len(tfs), len(genes))
     offsets = target_offsets(meta.target_prior, genes, case_insensitive=case_insensitive)
@@ -51,8 +74,12 @@ def _network_and_offset(model_path, checkpoint, expression_path, tfs, genes, cas
 
 
 def _lookup(frame):
-    return {(tf, target): score for tf, target, score in frame.select(
-        pl.col("TF").cast(pl.Utf8), pl.col("target").cast(pl.Utf8), "score").iter_rows()}
+    return {
+        (tf, target): score
+        for tf, target, score in frame.select(
+            pl.col("TF").cast(pl.Utf8), pl.col("target").cast(pl.Utf8), "score"
+        ).iter_rows()
+    }
 
 
 def _grid(frame, tfs, genes):
@@ -102,13 +129,51 @@ def test_the_default_fit_stores_the_table_and_scoring_adds_it_with_parity(prior_
 
     pairs_file, out = tmp_path / "pairs.csv", tmp_path / "edges.parquet"
     pairs.write_csv(pairs_file)
-    assert rt_main(["score", str(expression), "--model", str(model_path), "--pairs", str(pairs_file),
-                    "--device", "cpu", "--threads", "1", "--out", str(out), "-q"]) == 0
+    assert (
+        rt_main(
+            [
+                "score",
+                str(expression),
+                "--model",
+                str(model_path),
+                "--pairs",
+                str(pairs_file),
+                "--device",
+                "cpu",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
     np.testing.assert_array_equal(_listed(pl.read_parquet(out), pairs), listed)
-    assert rt_main(["score", str(expression), "--model", str(model_path), "--pairs", str(pairs_file),
-                    "--no-target-prior", "--device", "cpu", "--threads", "1", "--out", str(out), "-q"]) == 0
-    np.testing.assert_array_equal(_listed(pl.read_parquet(out), pairs),
-                                  np.array([alone[j % len(TFS), j] for j in range(len(genes))]))
+    assert (
+        rt_main(
+            [
+                "score",
+                str(expression),
+                "--model",
+                str(model_path),
+                "--pairs",
+                str(pairs_file),
+                "--no-target-prior",
+                "--device",
+                "cpu",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    np.testing.assert_array_equal(
+        _listed(pl.read_parquet(out), pairs), np.array([alone[j % len(TFS), j] for j in range(len(genes))])
+    )
 
 
 def test_case_insensitive_runs_find_the_table_s_genes(prior_model, shared_data, tmp_path):
@@ -120,18 +185,24 @@ def test_case_insensitive_runs_find_the_table_s_genes(prior_model, shared_data, 
     table = model.metadata.target_prior
     genes = [gene for gene in table["genes"][:6] if gene not in TFS]
     expression = read_expression(shared_data / "mhsc-e" / "expression.csv")
-    upper = type(expression)(genes=[name.upper() for name in expression.genes], values=expression.values,
-                             source="upper", cells=expression.cells)
+    upper = type(expression)(
+        genes=[name.upper() for name in expression.genes],
+        values=expression.values,
+        source="upper",
+        cells=expression.cells,
+    )
     exact = _grid(model.score(expression, tfs=TFS, genes=genes), TFS, genes)
-    folded = _grid(model.score(upper, tfs=[tf.upper() for tf in TFS], genes=[g.upper() for g in genes],
-                               case_insensitive=True), [tf.upper() for tf in TFS], [g.upper() for g in genes])
+    folded = _grid(
+        model.score(upper, tfs=[tf.upper() for tf in TFS], genes=[g.upper() for g in genes], case_insensitive=True),
+        [tf.upper() for tf in TFS],
+        [g.upper() for g in genes],
+    )
     np.testing.assert_allclose(folded, exact, atol=1e-6)
     plain = _grid(model.score(expression, tfs=TFS, genes=genes, target_prior=False), TFS, genes)
     assert np.abs(folded - plain).max() > 1e-3  # the table was applied, not skipped for the respelled names
 
 
-def test_a_crossfitted_model_with_the_offset_exports_its_table_and_onnx_matches_pytorch(shared_data,
-                                                                                      tmp_path_factory):
+def test_a_crossfitted_model_with_the_offset_exports_its_table_and_onnx_matches_pytorch(shared_data, tmp_path_factory):
     import deeptgi_rt
 
     model_path, checkpoint = _fit(shared_data, tmp_path_factory, "--prior-offset", "--crossfit", "2", "--epochs", "1")
@@ -169,8 +240,11 @@ def test_the_model_card_states_the_table_and_the_cv_target_wise_auroc(prior_mode
     table = deeptgi_rt.load_model(model_path, device="cpu").metadata.target_prior
     facts = make_card.model_facts(model_path)
     assert str(len(table["genes"])) in facts["target prior (added at scoring)"]
-    report = {"settings": {"folds": 5}, "summary": {"auroc": {"mean": 0.8, "sd": 0.01}},
-              "target_wise_auroc": {"model": {"mean": 0.71, "targets": 40, "low": 0.65, "high": 0.77}}}
+    report = {
+        "settings": {"folds": 5},
+        "summary": {"auroc": {"mean": 0.8, "sd": 0.01}},
+        "target_wise_auroc": {"model": {"mean": 0.71, "targets": 40, "low": 0.65, "high": 0.77}},
+    }
     card = make_card.render(model_path, "t", "p", {"tf": report})
     assert "target-wise AUROC ²" in card and "| 0.710 [0.650, 0.770] |" in card
     assert "target-wise AUROC" not in make_card.render(model_path, "t", "p", {"tf": {"summary": {}}})

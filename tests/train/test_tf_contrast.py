@@ -25,9 +25,14 @@ def _dense_pairs():
     gene = [6, 6, 6, 6, 7, 7, 7, 8, 8, 9, 9, 9, 8, 9]
     label = [1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1]
     features = np.random.default_rng(0).normal(size=(10, 1, 6)).astype(np.float32)
-    return PairDataset(features=features, entities=[f"g{i}" for i in range(10)], tf_idx=np.array(tf),
-                       gene_idx=np.array(gene), labels=np.array(label, dtype=np.float32),
-                       feature_genes=[f"f{i}" for i in range(6)])
+    return PairDataset(
+        features=features,
+        entities=[f"g{i}" for i in range(10)],
+        tf_idx=np.array(tf),
+        gene_idx=np.array(gene),
+        labels=np.array(label, dtype=np.float32),
+        feature_genes=[f"f{i}" for i in range(6)],
+    )
 
 
 POSITIVES_PER_TF = {0: 2, 1: 3, 2: 2, 3: 1}
@@ -37,8 +42,9 @@ def test_decoys_are_tfs_of_fitted_positives_drawn_as_often_as_they_are_one_and_n
     dataset = _dense_pairs()
     decoys = DecoyTFs.from_pairs(dataset, np.arange(12))
     assert decoys.tfs.tolist() == [0, 1, 2, 3] and decoys.weights.tolist() == [2, 3, 2, 1]
-    fitted_positives = {(t, g) for t, g, y in zip(dataset.tf_idx[:12], dataset.gene_idx[:12], dataset.labels[:12])
-                        if y == 1}
+    fitted_positives = {
+        (t, g) for t, g, y in zip(dataset.tf_idx[:12], dataset.gene_idx[:12], dataset.labels[:12]) if y == 1
+    }
     n = 6000
     genes = np.repeat([6, 7, 8, 9], n)
     drawn = decoys.draw(genes, np.random.default_rng(1))
@@ -125,9 +131,16 @@ def test_a_contrast_only_step_leaves_a_target_only_scorer_where_it_was():
     config = train_config("tiny", bce_weight=0.0, recon_weight=0.0, mixup_alpha=0.0, tf_contrast=1.0)
     features = torch.from_numpy(dataset.features)
     batch = np.arange(12)
-    loss = training_step(target_only, optimizer, features[dataset.tf_idx[batch]], features[dataset.gene_idx[batch]],
-                         torch.from_numpy(dataset.labels[batch]), config, np.random.default_rng(0),
-                         contrast=_contrast_batch(dataset))
+    loss = training_step(
+        target_only,
+        optimizer,
+        features[dataset.tf_idx[batch]],
+        features[dataset.gene_idx[batch]],
+        torch.from_numpy(dataset.labels[batch]),
+        config,
+        np.random.default_rng(0),
+        contrast=_contrast_batch(dataset),
+    )
     assert loss == pytest.approx(math.log(2), abs=1e-6)
     torch.testing.assert_close(target_only.weight.detach(), before, rtol=0, atol=1e-7)
 
@@ -137,7 +150,8 @@ def test_an_ensemble_pays_each_members_term_in_full():
 
     positive, decoy = torch.randn(2, 5), torch.randn(2, 5)
     assert float(tf_contrast_loss(positive, decoy)) == pytest.approx(
-        float(tf_contrast_loss(positive[0], decoy[0]) + tf_contrast_loss(positive[1], decoy[1])), rel=1e-6)
+        float(tf_contrast_loss(positive[0], decoy[0]) + tf_contrast_loss(positive[1], decoy[1])), rel=1e-6
+    )
 
 
 def _weights(dataset, model=None, **overrides):
@@ -165,8 +179,9 @@ def test_the_contrast_is_seeded_for_one_network_and_an_ensemble():
     assert _same(a, b)
     assert not _same(a, _weights(dataset, seed=5, tf_contrast=1.0))
     ensemble = model_config("tiny", members=2)
-    assert _same(_weights(dataset, ensemble, seed=4, tf_contrast=1.0),
-                 _weights(dataset, ensemble, seed=4, tf_contrast=1.0))
+    assert _same(
+        _weights(dataset, ensemble, seed=4, tf_contrast=1.0), _weights(dataset, ensemble, seed=4, tf_contrast=1.0)
+    )
 
 
 def test_the_contrast_refuses_swapped_pairs_and_offsets():
@@ -174,8 +189,13 @@ def test_the_contrast_refuses_swapped_pairs_and_offsets():
     with pytest.raises(InputError, match="--tf-contrast"):
         TrainingPairs.from_dataset(dataset, np.arange(12), swap_augment=True, tf_contrast=True)
     with pytest.raises(InputError, match="--tf-contrast"):
-        TrainingPairs.from_dataset(dataset, np.arange(12), swap_augment=False, tf_contrast=True,
-                                   logit_offset=np.zeros(len(dataset), dtype=np.float32))
+        TrainingPairs.from_dataset(
+            dataset,
+            np.arange(12),
+            swap_augment=False,
+            tf_contrast=True,
+            logit_offset=np.zeros(len(dataset), dtype=np.float32),
+        )
 
 
 @pytest.mark.parametrize("command", ["cv", "fit"])
@@ -191,13 +211,29 @@ def test_the_cli_flag_reaches_the_training_config(command):
     assert train.tf_contrast == 0.0
 
 
-@pytest.mark.parametrize("option, message", [(["--tf-contrast", "-1"], "--tf-contrast -1"),
-                                             (["--tf-contrast", "1", "--swap-augment"], "--swap-augment"),
-                                             (["--tf-contrast", "1", "--prior-offset"], "--prior-offset")])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--tf-contrast", "-1"], "--tf-contrast -1"),
+        (["--tf-contrast", "1", "--swap-augment"], "--swap-augment"),
+        (["--tf-contrast", "1", "--prior-offset"], "--prior-offset"),
+    ],
+)
 def test_bad_contrast_options_give_one_line_errors(tmp_path, capsys, option, message):
     from deeptgi_train.cli import main
 
-    code = main(["cv", "--expr", str(tmp_path / "e.csv"), "--labels", str(tmp_path / "l.csv"), "--config", "tiny",
-                 "--quiet", *option])
+    code = main(
+        [
+            "cv",
+            "--expr",
+            str(tmp_path / "e.csv"),
+            "--labels",
+            str(tmp_path / "l.csv"),
+            "--config",
+            "tiny",
+            "--quiet",
+            *option,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and message in err and "--tf-contrast" in err and len(err.strip().splitlines()) == 1

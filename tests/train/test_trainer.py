@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from deeptgi_rt.errors import InputError
 from deeptgi_train.configs import model_config, train_config
 from deeptgi_train.cv import run_cv
 from deeptgi_train.data import PairDataset
-from deeptgi_rt.errors import InputError
 from deeptgi_train.trainer import EarlyStopping, predict, train_model
 
 
@@ -20,8 +20,14 @@ def _dataset(seed=0, n_entities=40, n_features=24, n_pairs=240):
     gene_idx = rng.integers(n_entities // 4, n_entities, n_pairs)
     alignment = np.einsum("pf,pf->p", features[tf_idx, 0], features[gene_idx, 0])
     labels = (alignment > np.median(alignment)).astype(np.float32)
-    return PairDataset(features=features, entities=[f"g{i}" for i in range(n_entities)], tf_idx=tf_idx,
-                       gene_idx=gene_idx, labels=labels, feature_genes=[f"f{i}" for i in range(n_features)])
+    return PairDataset(
+        features=features,
+        entities=[f"g{i}" for i in range(n_entities)],
+        tf_idx=tf_idx,
+        gene_idx=gene_idx,
+        labels=labels,
+        feature_genes=[f"f{i}" for i in range(n_features)],
+    )
 
 
 def _train(dataset, **overrides):
@@ -45,11 +51,22 @@ def test_training_is_deterministic_for_a_seed():
 # Tolerances allow for other CPUs' float rounding only: a changed order of random draws or
 # updates moves the losses by far more than 1e-4.
 RECORDED_RUNS = [
-    (dict(seed=5), [(4.874911816914876, 0.489337822671156), (4.602781825595432, 0.5061728395061729),
-                    (4.752422290378147, 0.5185185185185185)]),
-    (dict(seed=2, swap_augment=True, ema=0.9, lr_schedule="cosine", input_noise=0.5, optimizer="adamw"),
-     [(4.703704166412353, 0.4433221099887766), (4.61247402826945, 0.4579124579124579),
-      (4.529183091057671, 0.4837261503928171)]),
+    (
+        dict(seed=5),
+        [
+            (4.874911816914876, 0.489337822671156),
+            (4.602781825595432, 0.5061728395061729),
+            (4.752422290378147, 0.5185185185185185),
+        ],
+    ),
+    (
+        dict(seed=2, swap_augment=True, ema=0.9, lr_schedule="cosine", input_noise=0.5, optimizer="adamw"),
+        [
+            (4.703704166412353, 0.4433221099887766),
+            (4.61247402826945, 0.4579124579124579),
+            (4.529183091057671, 0.4837261503928171),
+        ],
+    ),
 ]
 
 
@@ -129,8 +146,13 @@ def test_input_statistics_come_from_the_training_pairs_entities_only():
     dataset.features[30:] += 0.5  # entities only the validation pairs use would shift the mean
     idx = np.arange(len(dataset))
     train_idx = idx[np.isin(dataset.gene_idx, np.arange(10, 30))]
-    result = train_model(dataset, train_idx, idx[~np.isin(idx, train_idx)], model_config("tiny"),
-                         train_config("tiny", threads=1, epochs=1))
+    result = train_model(
+        dataset,
+        train_idx,
+        idx[~np.isin(idx, train_idx)],
+        model_config("tiny"),
+        train_config("tiny", threads=1, epochs=1),
+    )
     entities = np.unique(np.r_[dataset.tf_idx[train_idx], dataset.gene_idx[train_idx]])
     assert entities.max() < 30
     expected = np.arctanh(np.clip(dataset.features[entities], -0.999, 0.999)).mean(axis=0)
@@ -154,8 +176,13 @@ def test_optimizer_choice_changes_training_and_unknown_names_are_refused():
 def test_an_ensemble_trains_validates_and_predicts_like_a_single_model():
     dataset = _dataset(n_pairs=600)
     idx = np.arange(len(dataset))
-    result = train_model(dataset, idx[:480], idx[480:], model_config("tiny", members=2),
-                         train_config("tiny", threads=1, epochs=25, lr=3e-3, mixup_alpha=0.0))
+    result = train_model(
+        dataset,
+        idx[:480],
+        idx[480:],
+        model_config("tiny", members=2),
+        train_config("tiny", threads=1, epochs=25, lr=3e-3, mixup_alpha=0.0),
+    )
     scores = predict(result.model, dataset, idx[480:])
     np.testing.assert_allclose(scores, result.validation_scores, atol=1e-6)
     assert result.validation_auroc > 0.65

@@ -24,15 +24,18 @@ from .metrics import auroc
 # The reference rules, in report order, and the score each gives a target without training pairs.
 UNSEEN_SCORES = {"target_label_rate": 0.5, "unseen_target_as_interaction": 1.0}
 LABEL_ONLY_RULES = tuple(UNSEEN_SCORES)
-LABEL_ONLY_TITLES = {"target_label_rate": "target label rate",
-                     "unseen_target_as_interaction": "unseen target = interaction"}
+LABEL_ONLY_TITLES = {
+    "target_label_rate": "target label rate",
+    "unseen_target_as_interaction": "unseen target = interaction",
+}
 # Expression baselines, by the short names benchmarks/accuracy.py uses.
 EXPRESSION_BASELINES = ("pcc", "logreg", "hgb")
 BASELINE_TITLES = {"pcc": "|PCC|", "logreg": "logistic regression", "hgb": "gradient boosting"}
 
 
-def target_label_rate(train_targets: np.ndarray, train_labels: np.ndarray, test_targets: np.ndarray, *,
-                      n_genes: int, unseen: float = 0.5) -> np.ndarray:
+def target_label_rate(
+    train_targets: np.ndarray, train_labels: np.ndarray, test_targets: np.ndarray, *, n_genes: int, unseen: float = 0.5
+) -> np.ndarray:
     """Per test pair, the smoothed fraction of its target's training pairs that are interactions.
 
     Args:
@@ -52,8 +55,9 @@ def target_label_rate(train_targets: np.ndarray, train_labels: np.ndarray, test_
     return rate[test_targets]
 
 
-def label_only_scores(rule: str, gene_idx: np.ndarray, labels: np.ndarray, train_idx: np.ndarray,
-                      test_idx: np.ndarray) -> np.ndarray:
+def label_only_scores(
+    rule: str, gene_idx: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray
+) -> np.ndarray:
     """Scores (float64 ``[test pairs]``) of one rule of :data:`LABEL_ONLY_RULES`, fitted on the training labels.
 
     Args:
@@ -61,19 +65,28 @@ def label_only_scores(rule: str, gene_idx: np.ndarray, labels: np.ndarray, train
         labels: 0/1 ``[pairs]``.
         train_idx, test_idx: int pair indices of the training and the test part.
     """
-    return target_label_rate(gene_idx[train_idx], labels[train_idx], gene_idx[test_idx],
-                             n_genes=int(gene_idx.max()) + 1, unseen=UNSEEN_SCORES[rule])
+    return target_label_rate(
+        gene_idx[train_idx],
+        labels[train_idx],
+        gene_idx[test_idx],
+        n_genes=int(gene_idx.max()) + 1,
+        unseen=UNSEEN_SCORES[rule],
+    )
 
 
-def label_only_auroc(gene_idx: np.ndarray, labels: np.ndarray, train_idx: np.ndarray,
-                     test_idx: np.ndarray) -> dict[str, float]:
+def label_only_auroc(
+    gene_idx: np.ndarray, labels: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray
+) -> dict[str, float]:
     """Test AUROC of each rule in :data:`LABEL_ONLY_RULES` (arguments as :func:`label_only_scores`)."""
-    return {rule: auroc(labels[test_idx], label_only_scores(rule, gene_idx, labels, train_idx, test_idx))
-            for rule in LABEL_ONLY_RULES}
+    return {
+        rule: auroc(labels[test_idx], label_only_scores(rule, gene_idx, labels, train_idx, test_idx))
+        for rule in LABEL_ONLY_RULES
+    }
 
 
-def expression_baseline_scores(method: str, dataset, train_idx: np.ndarray, test_idx: np.ndarray, *,
-                               seed: int = 0, threads: int | None = None) -> np.ndarray:
+def expression_baseline_scores(
+    method: str, dataset, train_idx: np.ndarray, test_idx: np.ndarray, *, seed: int = 0, threads: int | None = None
+) -> np.ndarray:
     """Scores (float64 ``[test pairs]``) of an expression baseline fitted on ``train_idx``.
 
     Args:

@@ -24,8 +24,9 @@ from deeptgi_rt.thresholds import score_logits
 RIDGE = 1e-4
 
 
-def platt_fit(scores: np.ndarray, labels: np.ndarray, *, ridge: float = RIDGE,
-              max_steps: int = 100) -> tuple[float, float]:
+def platt_fit(
+    scores: np.ndarray, labels: np.ndarray, *, ridge: float = RIDGE, max_steps: int = 100
+) -> tuple[float, float]:
     """Logistic regression of ``labels`` on ``logit(scores)`` by Newton steps in float64.
 
     Args:
@@ -85,5 +86,10 @@ def platt_calibration(scores: np.ndarray, labels: np.ndarray, source: str) -> di
     slope, intercept = platt_fit(scores, labels)
     if not slope > 0:
         return None
-    return {"method": "platt", "slope": round(slope, 6), "intercept": round(intercept, 6),
-            "pairs": int(len(labels)), "source": source}
+    return {
+        "method": "platt",
+        "slope": round(slope, 6),
+        "intercept": round(intercept, 6),
+        "pairs": int(len(labels)),
+        "source": source,
+    }

@@ -24,61 +24,114 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
     data.add_argument("--expr", required=True, help="single-cell expression (Parquet, CSV/TSV, h5ad)")
     data.add_argument("--bulk", help="optional bulk expression, a second modality")
-    data.add_argument("--labels", required=True,
-                      help="labelled pairs: CSV/TSV/Parquet with TF and target columns and an optional 0/1 label column")
-    data.add_argument("--layout", default="auto", choices=("auto", "genes-by-cells", "cells-by-genes"),
-                      help="layout of --expr (default: auto)")
-    data.add_argument("--bulk-layout", default="auto", choices=("auto", "genes-by-cells", "cells-by-genes"),
-                      help="layout of --bulk (default: auto)")
+    data.add_argument(
+        "--labels",
+        required=True,
+        help="labelled pairs: CSV/TSV/Parquet with TF and target columns and an optional 0/1 label column",
+    )
+    data.add_argument(
+        "--layout",
+        default="auto",
+        choices=("auto", "genes-by-cells", "cells-by-genes"),
+        help="layout of --expr (default: auto)",
+    )
+    data.add_argument(
+        "--bulk-layout",
+        default="auto",
+        choices=("auto", "genes-by-cells", "cells-by-genes"),
+        help="layout of --bulk (default: auto)",
+    )
     add_transform_options(data, what="--expr")
     add_transform_options(data, prefix="bulk-", what="--bulk")
-    data.add_argument("--layer", metavar="NAME",
-                      help="h5ad/zarr --expr: read layers/NAME instead of X (read a chunk of cells at a time, "
-                           "as deeptgi-rt score --layer does)")
+    data.add_argument(
+        "--layer",
+        metavar="NAME",
+        help="h5ad/zarr --expr: read layers/NAME instead of X (read a chunk of cells at a time, "
+        "as deeptgi-rt score --layer does)",
+    )
     data.add_argument("--case-insensitive", action="store_true", help="match gene names ignoring case")
     data.add_argument("--feature-genes", metavar="FILE", help="feature gene list (default: every gene of --expr)")
     data.add_argument("--tfs", metavar="FILE", help="use only pairs whose TF is in this list")
-    data.add_argument("--negatives", default="none", choices=("none", "balanced", "all", "degree-matched"),
-                      help="add non-edges as negatives: balanced (per TF as many as its edges, seeded), all, or "
-                           "degree-matched (the fitted pairs get non-edges whose targets occur as often as among "
-                           "their edges; validation and test pairs keep the file's negatives, or balanced ones) "
-                           "(default: none; positives-only files need one of the others)")
+    data.add_argument(
+        "--negatives",
+        default="none",
+        choices=("none", "balanced", "all", "degree-matched"),
+        help="add non-edges as negatives: balanced (per TF as many as its edges, seeded), all, or "
+        "degree-matched (the fitted pairs get non-edges whose targets occur as often as among "
+        "their edges; validation and test pairs keep the file's negatives, or balanced ones) "
+        "(default: none; positives-only files need one of the others)",
+    )
     training = parser.add_argument_group("training")
-    training.add_argument("--config", default="lite", choices=("lite", "paper", "tiny"), help="model size (default: lite)")
+    training.add_argument(
+        "--config", default="lite", choices=("lite", "paper", "tiny"), help="model size (default: lite)"
+    )
     training.add_argument("--epochs", type=int, help="maximum epochs (default: the config's)")
     training.add_argument("--batch-size", type=int, help="pairs per step (default: the config's)")
     training.add_argument("--lr", type=float, help="learning rate (default: the config's)")
-    training.add_argument("--members", type=int,
-                          help="networks trained side by side and averaged in one model, a seed ensemble "
-                               "(default: the config's, 1); scoring cost grows with it")
-    training.add_argument("--crossfit", type=int, metavar="K",
-                          help="train K networks, each on K-1 of K parts of the training pairs and early-stopped "
-                               "on the last, averaged in one model; the threshold comes from their out-of-fold "
-                               "scores; 1 = one network and a --validation-fraction split (default: fit, and cv "
-                               "--split random, one network; cv --split tf|gene, 5, since a few held-out TFs or "
-                               "targets are too small a validation part; docs/training.md); scoring cost grows K-fold")
+    training.add_argument(
+        "--members",
+        type=int,
+        help="networks trained side by side and averaged in one model, a seed ensemble "
+        "(default: the config's, 1); scoring cost grows with it",
+    )
+    training.add_argument(
+        "--crossfit",
+        type=int,
+        metavar="K",
+        help="train K networks, each on K-1 of K parts of the training pairs and early-stopped "
+        "on the last, averaged in one model; the threshold comes from their out-of-fold "
+        "scores; 1 = one network and a --validation-fraction split (default: fit, and cv "
+        "--split random, one network; cv --split tf|gene, 5, since a few held-out TFs or "
+        "targets are too small a validation part; docs/training.md); scoring cost grows K-fold",
+    )
     prior = training.add_mutually_exclusive_group()
-    prior.add_argument("--prior-offset", dest="prior_offset", action="store_true", default=False,
-                       help="train the network on the residual of the label-only target prior (the logit of each "
-                            "target's label rate among the fitted pairs, added as a fixed offset), so it learns what "
-                            "the prior does not say; the model carries the per-target table and scoring adds it "
-                            "back (not the default: ahead on validation target-wise AUROC, behind genome-wide; docs/training.md)")
-    prior.add_argument("--no-prior-offset", dest="prior_offset", action="store_false",
-                       help="train the network on the labels alone (the default)")
-    training.add_argument("--tf-contrast", type=float, metavar="W",
-                          help="add W x a within-target contrast to the loss: each positive pair (TF, target) "
-                               "is scored against a decoy TF of the fitted pairs for the same target, so only "
-                               "TF-specific signal lowers it (default: 0, off; a second forward pass per batch; "
-                               "docs/training.md)")
+    prior.add_argument(
+        "--prior-offset",
+        dest="prior_offset",
+        action="store_true",
+        default=False,
+        help="train the network on the residual of the label-only target prior (the logit of each "
+        "target's label rate among the fitted pairs, added as a fixed offset), so it learns what "
+        "the prior does not say; the model carries the per-target table and scoring adds it "
+        "back (not the default: ahead on validation target-wise AUROC, behind genome-wide; docs/training.md)",
+    )
+    prior.add_argument(
+        "--no-prior-offset",
+        dest="prior_offset",
+        action="store_false",
+        help="train the network on the labels alone (the default)",
+    )
+    training.add_argument(
+        "--tf-contrast",
+        type=float,
+        metavar="W",
+        help="add W x a within-target contrast to the loss: each positive pair (TF, target) "
+        "is scored against a decoy TF of the fitted pairs for the same target, so only "
+        "TF-specific signal lowers it (default: 0, off; a second forward pass per batch; "
+        "docs/training.md)",
+    )
     training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    training.add_argument("--threads", default="auto", metavar="N|auto",
-                          help="threads for torch, numba and BLAS (default auto: the usable cores, "
-                               "capped by OMP_NUM_THREADS and the like when set)")
-    training.add_argument("--swap-augment", action="store_true",
-                          help="also train on (target, TF) copies of training pairs (erases direction)")
-    training.add_argument("--validation-fraction", type=float, default=0.15,
-                          help="share of training pairs held out for early stopping and the threshold (default: 0.15)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info lines (warnings still shown)")
+    training.add_argument(
+        "--threads",
+        default="auto",
+        metavar="N|auto",
+        help="threads for torch, numba and BLAS (default auto: the usable cores, "
+        "capped by OMP_NUM_THREADS and the like when set)",
+    )
+    training.add_argument(
+        "--swap-augment",
+        action="store_true",
+        help="also train on (target, TF) copies of training pairs (erases direction)",
+    )
+    training.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.15,
+        help="share of training pairs held out for early stopping and the threshold (default: 0.15)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or info lines (warnings still shown)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,27 +141,49 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
 
-    cv = subparsers.add_parser("cv", help="k-fold cross-validation with a metrics report",
-                               description="k-fold cross-validation: per-fold and mean ± sd metrics.")
+    cv = subparsers.add_parser(
+        "cv",
+        help="k-fold cross-validation with a metrics report",
+        description="k-fold cross-validation: per-fold and mean ± sd metrics.",
+    )
     _add_data_arguments(cv)
-    cv.add_argument("--split", default="random", choices=("random", "tf", "gene"),
-                    help="random: stratified over pairs; tf: no test TF in training; gene: no test target in training")
+    cv.add_argument(
+        "--split",
+        default="random",
+        choices=("random", "tf", "gene"),
+        help="random: stratified over pairs; tf: no test TF in training; gene: no test target in training",
+    )
     cv.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
-    cv.add_argument("--report", metavar="DIR",
-                    help="write metrics.json, metrics.csv, predictions.csv, roc.png, pr.png here")
-    cv.add_argument("--baselines", nargs="+", default=["gradient-boosting"], choices=[*BASELINE_CHOICES, "none"],
-                    help="expression baselines fitted on the same folds and inputs beside the model "
-                         "(default: gradient-boosting; none skips them)")
+    cv.add_argument(
+        "--report", metavar="DIR", help="write metrics.json, metrics.csv, predictions.csv, roc.png, pr.png here"
+    )
+    cv.add_argument(
+        "--baselines",
+        nargs="+",
+        default=["gradient-boosting"],
+        choices=[*BASELINE_CHOICES, "none"],
+        help="expression baselines fitted on the same folds and inputs beside the model "
+        "(default: gradient-boosting; none skips them)",
+    )
     cv.set_defaults(run=run_cv)
 
-    fit = subparsers.add_parser("fit", help="train on all labelled pairs and export an ONNX model",
-                                description="Train on all labelled pairs (a validation part picks the epoch and "
-                                            "the threshold) and export a verified ONNX model.")
+    fit = subparsers.add_parser(
+        "fit",
+        help="train on all labelled pairs and export an ONNX model",
+        description="Train on all labelled pairs (a validation part picks the epoch and "
+        "the threshold) and export a verified ONNX model.",
+    )
     _add_data_arguments(fit)
-    fit.add_argument("--validation-split", "--split", dest="split", default="random", choices=("random", "tf", "gene"),
-                     help="how the validation part is split off: random pairs, whole TFs (figures for new TFs) "
-                          "or whole targets (figures for new targets); it picks the epoch and the threshold and "
-                          "is recorded in the model (default: random)")
+    fit.add_argument(
+        "--validation-split",
+        "--split",
+        dest="split",
+        default="random",
+        choices=("random", "tf", "gene"),
+        help="how the validation part is split off: random pairs, whole TFs (figures for new TFs) "
+        "or whole targets (figures for new targets); it picks the epoch and the threshold and "
+        "is recorded in the model (default: random)",
+    )
     fit.add_argument("--out", required=True, help="output ONNX model")
     fit.add_argument("--checkpoint", help="also save a PyTorch checkpoint here")
     fit.set_defaults(run=run_fit)
@@ -127,32 +202,53 @@ def _load(args, reporter):
     if not 0.0 < args.validation_fraction < 0.5:
         raise InputError(f"--validation-fraction {args.validation_fraction}: must be in (0, 0.5)")
     return load_training_set(
-        args.expr, args.labels, bulk=args.bulk, layout=args.layout, bulk_layout=args.bulk_layout,
+        args.expr,
+        args.labels,
+        bulk=args.bulk,
+        layout=args.layout,
+        bulk_layout=args.bulk_layout,
         transform=transform_option(args.log1p, args.normalize),
-        bulk_transform=transform_option(args.bulk_log1p, args.bulk_normalize), feature_genes_file=args.feature_genes, tfs_file=args.tfs,
-        negatives=args.negatives, case_insensitive=args.case_insensitive, seed=args.seed, reporter=reporter,
+        bulk_transform=transform_option(args.bulk_log1p, args.bulk_normalize),
+        feature_genes_file=args.feature_genes,
+        tfs_file=args.tfs,
+        negatives=args.negatives,
+        case_insensitive=args.case_insensitive,
+        seed=args.seed,
+        reporter=reporter,
         layer=args.layer,
     )
 
 
 def _configs(args):
-    from .configs import check_training_options, model_config, train_config, with_epochs
-
     from deeptgi_rt.threads import limit_threads, resolve_threads
+
+    from .configs import check_training_options, model_config, train_config, with_epochs
 
     threads = resolve_threads(args.threads)
     limit_threads(threads)  # before the PCC features are computed (numba, BLAS)
-    train = train_config(args.config, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         threads=threads, swap_augment=args.swap_augment, tf_contrast=args.tf_contrast)
+    train = train_config(
+        args.config,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        threads=threads,
+        swap_augment=args.swap_augment,
+        tf_contrast=args.tf_contrast,
+    )
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs {args.epochs}: need at least 1 epoch")
     if args.members is not None and args.members < 1:
         raise InputError(f"--members {args.members}: need at least 1 network")
     overrides = {"members": args.members} if args.members is not None else {}
     model = model_config(args.config, **overrides)
-    check_training_options(crossfit=_crossfit(args), members=model.members,
-                           degree_matched=args.negatives == "degree-matched", prior_offset=args.prior_offset,
-                           swap_augment=args.swap_augment, tf_contrast=train.tf_contrast)
+    check_training_options(
+        crossfit=_crossfit(args),
+        members=model.members,
+        degree_matched=args.negatives == "degree-matched",
+        prior_offset=args.prior_offset,
+        swap_augment=args.swap_augment,
+        tf_contrast=train.tf_contrast,
+    )
     return model, with_epochs(train, args.epochs)
 
 
@@ -177,12 +273,21 @@ def run_cv(args) -> int:
     if "none" in args.baselines and len(args.baselines) > 1:
         raise InputError("--baselines none: give it alone")
     baselines = tuple(BASELINE_CHOICES[name] for name in args.baselines if name != "none")
-    result = cross_validate(training.dataset, model, train, protocol=args.split, folds=args.folds, seed=args.seed,
-                            validation_fraction=args.validation_fraction, crossfit=args.crossfit,
-                            degree_matched=args.negatives == "degree-matched", prior_offset=args.prior_offset,
-                            baselines=baselines, reporter=reporter)
-    result.settings["data"] = {"expr": args.expr, "bulk": args.bulk, "labels": args.labels,
-                               "negatives": args.negatives}
+    result = cross_validate(
+        training.dataset,
+        model,
+        train,
+        protocol=args.split,
+        folds=args.folds,
+        seed=args.seed,
+        validation_fraction=args.validation_fraction,
+        crossfit=args.crossfit,
+        degree_matched=args.negatives == "degree-matched",
+        prior_offset=args.prior_offset,
+        baselines=baselines,
+        reporter=reporter,
+    )
+    result.settings["data"] = {"expr": args.expr, "bulk": args.bulk, "labels": args.labels, "negatives": args.negatives}
     print_table(result)
     if args.report:
         paths = write_report(result, args.report)
@@ -204,13 +309,29 @@ def run_fit(args) -> int:
         check_output_path(args.checkpoint)
     model, train = _configs(args)
     training = _load(args, reporter)
-    result = fit_model(training, model, train, protocol=args.split, validation_fraction=args.validation_fraction,
-                       crossfit=_crossfit(args), degree_matched=args.negatives == "degree-matched",
-                       prior_offset=args.prior_offset, reporter=reporter)
+    result = fit_model(
+        training,
+        model,
+        train,
+        protocol=args.split,
+        validation_fraction=args.validation_fraction,
+        crossfit=_crossfit(args),
+        degree_matched=args.negatives == "degree-matched",
+        prior_offset=args.prior_offset,
+        reporter=reporter,
+    )
     command = "deeptgi-train " + " ".join(shlex.quote(arg) for arg in args.argv)
-    metadata = model_metadata(training, result, model, train, protocol=args.split, negatives=args.negatives,
-                              prior_offset=args.prior_offset,
-                              files={"expr": args.expr, "bulk": args.bulk, "labels": args.labels}, command=command)
+    metadata = model_metadata(
+        training,
+        result,
+        model,
+        train,
+        protocol=args.split,
+        negatives=args.negatives,
+        prior_offset=args.prior_offset,
+        files={"expr": args.expr, "bulk": args.bulk, "labels": args.labels},
+        command=command,
+    )
     metadata = with_training_data(metadata, training)
     report = export_fitted(training, result, metadata, args.out, checkpoint=args.checkpoint)
     v = result.validation
@@ -222,11 +343,16 @@ def run_fit(args) -> int:
         f"{result.trained.best_epoch}"
     )
     calibration = metadata.calibration
-    reporter.info(f"calibration: Platt slope {calibration['slope']:.3g}, intercept {calibration['intercept']:.3g} "
-                  f"on the {calibration['source']} scores" if calibration else
-                  "calibration: none stored (the held-out scores rank the labels no better than chance)")
-    reporter.info(f"wrote {args.out} (ONNX vs PyTorch max |diff| {report['max_abs_diff']:.2g})"
-                  + (f" and {args.checkpoint}" if args.checkpoint else ""))
+    reporter.info(
+        f"calibration: Platt slope {calibration['slope']:.3g}, intercept {calibration['intercept']:.3g} "
+        f"on the {calibration['source']} scores"
+        if calibration
+        else "calibration: none stored (the held-out scores rank the labels no better than chance)"
+    )
+    reporter.info(
+        f"wrote {args.out} (ONNX vs PyTorch max |diff| {report['max_abs_diff']:.2g})"
+        + (f" and {args.checkpoint}" if args.checkpoint else "")
+    )
     return 0
 
 
@@ -241,8 +367,10 @@ def run_export(args) -> int:
     check_output_path(args.out)
     model, metadata = load_checkpoint(args.checkpoint)
     if metadata is None:
-        raise InputError(f"{args.checkpoint}: checkpoint has no model metadata (feature genes, threshold); "
-                         "re-create it with deeptgi-train fit --checkpoint")
+        raise InputError(
+            f"{args.checkpoint}: checkpoint has no model metadata (feature genes, threshold); "
+            "re-create it with deeptgi-train fit --checkpoint"
+        )
     report = export_onnx(model, metadata, args.out)
     reporter.info(f"wrote {args.out} (ONNX vs PyTorch max |diff| {report['max_abs_diff']:.2g})")
     return 0

@@ -117,8 +117,10 @@ class ModelConfig:
         if len(set(self.branches)) != len(self.branches):
             raise ValueError("model config: a branch is listed twice")
         if self.input_transform not in INPUT_TRANSFORMS:
-            raise ValueError(f"model config: unknown input transform {self.input_transform!r} "
-                             f"(choose from {', '.join(INPUT_TRANSFORMS)})")
+            raise ValueError(
+                f"model config: unknown input transform {self.input_transform!r} "
+                f"(choose from {', '.join(INPUT_TRANSFORMS)})"
+            )
         if not 0.0 < self.fisher_clip < 1.0:
             raise ValueError(f"model config: fisher_clip {self.fisher_clip} is not in (0, 1)")
         if self.members < 1:
@@ -132,20 +134,22 @@ class ModelConfig:
         _divisible("siamese_token_dim", self.siamese_token_dim, "siamese_heads", self.siamese_heads)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model config: dropout {self.dropout} is not in [0, 1)")
-        for label, values in (("cnn_channels", self.cnn_channels), ("cnn_kernels", self.cnn_kernels),
-                              ("cnn_strides", self.cnn_strides)):
+        for label, values in (
+            ("cnn_channels", self.cnn_channels),
+            ("cnn_kernels", self.cnn_kernels),
+            ("cnn_strides", self.cnn_strides),
+        ):
             if len(values) != 2 or min(values) < 1:
                 raise ValueError(f"model config: {label} must be two positive integers")
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-ready dict (tuples become lists)."""
         return {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in dataclasses.asdict(self).items()
+            key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()
         }
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -239,12 +243,38 @@ def model_config(name: str = "lite", **overrides: Any) -> ModelConfig:
 # Training hyperparameters per model config. ``paper`` follows the publication; ``lite`` and
 # ``tiny`` were tuned on validation splits inside training folds only (see docs/training.md).
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": dict(epochs=100, batch_size=64, lr=1e-5, weight_decay=1e-4, bce_weight=5.0,
-                  recon_weight=1.0, mixup_alpha=0.5, patience=20),
-    "lite": dict(epochs=300, batch_size=64, lr=1e-3, weight_decay=1e-4, bce_weight=5.0,
-                 recon_weight=0.1, mixup_alpha=0.5, patience=60, input_noise=1.0, optimizer="adamw"),
-    "tiny": dict(epochs=30, batch_size=64, lr=2e-3, weight_decay=1e-4, bce_weight=5.0,
-                 recon_weight=1.0, mixup_alpha=0.5, patience=8),
+    "paper": dict(
+        epochs=100,
+        batch_size=64,
+        lr=1e-5,
+        weight_decay=1e-4,
+        bce_weight=5.0,
+        recon_weight=1.0,
+        mixup_alpha=0.5,
+        patience=20,
+    ),
+    "lite": dict(
+        epochs=300,
+        batch_size=64,
+        lr=1e-3,
+        weight_decay=1e-4,
+        bce_weight=5.0,
+        recon_weight=0.1,
+        mixup_alpha=0.5,
+        patience=60,
+        input_noise=1.0,
+        optimizer="adamw",
+    ),
+    "tiny": dict(
+        epochs=30,
+        batch_size=64,
+        lr=2e-3,
+        weight_decay=1e-4,
+        bce_weight=5.0,
+        recon_weight=1.0,
+        mixup_alpha=0.5,
+        patience=8,
+    ),
 }
 
 
@@ -318,8 +348,15 @@ def train_config(name: str = "lite", **overrides: Any) -> TrainConfig:
     return config
 
 
-def check_training_options(*, crossfit: int = 1, members: int = 1, degree_matched: bool = False,
-                           prior_offset: bool = False, swap_augment: bool = False, tf_contrast: float = 0.0) -> None:
+def check_training_options(
+    *,
+    crossfit: int = 1,
+    members: int = 1,
+    degree_matched: bool = False,
+    prior_offset: bool = False,
+    swap_augment: bool = False,
+    tf_contrast: float = 0.0,
+) -> None:
     """Refuse training options that do not combine: one line naming both flags and why.
 
     The CLI calls it before reading any data, and every library entry point that takes two of
@@ -342,16 +379,28 @@ def check_training_options(*, crossfit: int = 1, members: int = 1, degree_matche
         raise InputError(f"--crossfit {crossfit}: need at least 1 (1 = one network, 2 or more = cross-fitted members)")
     contrast = f"--tf-contrast {float(tf_contrast):g}"
     refusals = (
-        (crossfit > 1 and members > 1, f"--crossfit {crossfit} with --members {members}",
-         f"cross-fitting already trains {crossfit} members"),
-        (crossfit > 1 and degree_matched, f"--crossfit {crossfit} with --negatives degree-matched",
-         "each member would need its own negatives"),
-        (prior_offset and degree_matched, "--prior-offset with --negatives degree-matched",
-         "matched negatives already take the target prior away"),
+        (
+            crossfit > 1 and members > 1,
+            f"--crossfit {crossfit} with --members {members}",
+            f"cross-fitting already trains {crossfit} members",
+        ),
+        (
+            crossfit > 1 and degree_matched,
+            f"--crossfit {crossfit} with --negatives degree-matched",
+            "each member would need its own negatives",
+        ),
+        (
+            prior_offset and degree_matched,
+            "--prior-offset with --negatives degree-matched",
+            "matched negatives already take the target prior away",
+        ),
         # The prior belongs to the (TF, target) direction; a swapped copy has none of its own.
         (prior_offset and swap_augment, "--prior-offset with --swap-augment", "a swapped pair has no target prior"),
-        (tf_contrast > 0 and prior_offset, f"{contrast} with --prior-offset",
-         "a decoy pair is no labelled pair and has no offset"),
+        (
+            tf_contrast > 0 and prior_offset,
+            f"{contrast} with --prior-offset",
+            "a decoy pair is no labelled pair and has no offset",
+        ),
         (tf_contrast > 0 and swap_augment, f"{contrast} with --swap-augment", "a swapped pair's TF is a target"),
     )
     for refused, flags, why in refusals:

@@ -62,9 +62,19 @@ class CrossfitResult:
     seconds: float
 
 
-def train_crossfit(dataset: PairDataset, train_idx: np.ndarray, model_config, config: TrainConfig, *,
-                   protocol: str, parts: int, seed: int, reporter: Reporter | None = None,
-                   description: str = "training", prior_offset: bool = False) -> CrossfitResult:
+def train_crossfit(
+    dataset: PairDataset,
+    train_idx: np.ndarray,
+    model_config,
+    config: TrainConfig,
+    *,
+    protocol: str,
+    parts: int,
+    seed: int,
+    reporter: Reporter | None = None,
+    description: str = "training",
+    prior_offset: bool = False,
+) -> CrossfitResult:
     """Train a ``parts``-member cross-fitted ensemble on the pairs ``train_idx``.
 
     Args:
@@ -95,24 +105,45 @@ def train_crossfit(dataset: PairDataset, train_idx: np.ndarray, model_config, co
     if parts < 2:
         # Callers that accept 1 (one network) route it elsewhere; here it is a mistake.
         raise InputError(f"--crossfit {parts}: cross-fitting needs at least 2 parts")
-    check_training_options(crossfit=parts, members=model_config.members, prior_offset=prior_offset,
-                           swap_augment=config.swap_augment, tf_contrast=config.tf_contrast)
+    check_training_options(
+        crossfit=parts,
+        members=model_config.members,
+        prior_offset=prior_offset,
+        swap_augment=config.swap_augment,
+        tf_contrast=config.tf_contrast,
+    )
     train_idx = np.sort(np.asarray(train_idx, dtype=np.int64))
     started = time.perf_counter()
     out_of_fold = np.empty(len(train_idx), dtype=np.float32)
     members, member_epochs = [], []
     labels = dataset.labels[train_idx]
     try:
-        member_splits = list(kfold(labels, dataset.pair_tfs()[train_idx], dataset.pair_targets()[train_idx],
-                                   protocol=protocol, folds=parts, seed=seed))
+        member_splits = list(
+            kfold(
+                labels,
+                dataset.pair_tfs()[train_idx],
+                dataset.pair_targets()[train_idx],
+                protocol=protocol,
+                folds=parts,
+                seed=seed,
+            )
+        )
     except InputError as exc:
         raise InputError(f"--crossfit {parts}: cutting {len(train_idx)} training pairs: {exc}") from None
     for k, (fit_part, validation_part) in enumerate(member_splits):
         member_config = replace(config, seed=config.seed + MEMBER_SEED_STRIDE * k)
         offset = target_prior_logits(dataset, train_idx[fit_part]) if prior_offset else None
-        trained = train_model(dataset, train_idx[fit_part], train_idx[validation_part], model_config,
-                              member_config, reporter=reporter, transform_idx=train_idx,
-                              description=f"{description}, member {k + 1}/{parts}", logit_offset=offset)
+        trained = train_model(
+            dataset,
+            train_idx[fit_part],
+            train_idx[validation_part],
+            model_config,
+            member_config,
+            reporter=reporter,
+            transform_idx=train_idx,
+            description=f"{description}, member {k + 1}/{parts}",
+            logit_offset=offset,
+        )
         out_of_fold[validation_part] = trained.validation_scores
         members.append(trained.model)
         member_epochs.append(trained.best_epoch)

@@ -13,8 +13,8 @@ labelled optimistic.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Iterator
 
 import numpy as np
 
@@ -65,8 +65,9 @@ class FoldSplit:
     test: np.ndarray
 
 
-def cv_splits(dataset: PairDataset, *, protocol: str, folds: int, seed: int,
-              validation_fraction: float = 0.15) -> Iterator[FoldSplit]:
+def cv_splits(
+    dataset: PairDataset, *, protocol: str, folds: int, seed: int, validation_fraction: float = 0.15
+) -> Iterator[FoldSplit]:
     """The folds of a cross-validation: test fold, and the training rest cut into fit + validation.
 
     The same ``(protocol, folds, seed, validation_fraction)`` gives the same folds, so
@@ -77,8 +78,13 @@ def cv_splits(dataset: PairDataset, *, protocol: str, folds: int, seed: int,
         kfold(dataset.labels, tfs, targets, protocol=protocol, folds=folds, seed=seed)
     ):
         fit_idx, validation_idx = holdout(
-            train_idx, dataset.labels, tfs, targets, protocol=protocol,
-            fraction=validation_fraction, seed=seed + 1000 + fold,
+            train_idx,
+            dataset.labels,
+            tfs,
+            targets,
+            protocol=protocol,
+            fraction=validation_fraction,
+            seed=seed + 1000 + fold,
         )
         yield FoldSplit(fold=fold, fit=fit_idx, validation=validation_idx, test=test_idx)
 
@@ -136,8 +142,10 @@ class FoldResult:
     def target_wise(self) -> dict[str, float]:
         """Target-wise AUROC of this fold's test pairs per :meth:`ranked_test_scores` name
         (NaN where no target has both classes)."""
-        return {name: target_wise_auroc(self.labels, scores, self.test_targets).mean
-                for name, scores in self.ranked_test_scores().items()}
+        return {
+            name: target_wise_auroc(self.labels, scores, self.test_targets).mean
+            for name, scores in self.ranked_test_scores().items()
+        }
 
 
 @dataclass
@@ -158,14 +166,17 @@ class CVResult:
 
     def label_only_summary(self) -> dict[str, dict[str, float]]:
         """Mean and sample standard deviation over folds of each label-only reference AUROC."""
-        return {rule: _mean_sd(np.array([fold.label_only[rule] for fold in self.folds], dtype=np.float64))
-                for rule in LABEL_ONLY_RULES}
+        return {
+            rule: _mean_sd(np.array([fold.label_only[rule] for fold in self.folds], dtype=np.float64))
+            for rule in LABEL_ONLY_RULES
+        }
 
     def baseline_summary(self) -> dict[str, dict[str, float]]:
         """Mean and sample standard deviation over folds of each expression baseline's test AUROC."""
         names = self.folds[0].baselines if self.folds else {}
-        return {name: _mean_sd(np.array([fold.baselines[name] for fold in self.folds], dtype=np.float64))
-                for name in names}
+        return {
+            name: _mean_sd(np.array([fold.baselines[name] for fold in self.folds], dtype=np.float64)) for name in names
+        }
 
     def target_wise_summary(self, *, bootstrap: int = 1000, seed: int = 0) -> dict[str, TargetWiseAUROC]:
         """Target-wise AUROC of the model, the expression baselines and the label-only rules
@@ -181,10 +192,18 @@ class CVResult:
     def _pooled(self, *, pair_specific: bool, bootstrap: int, seed: int) -> dict[str, TargetWiseAUROC]:
         if not self.folds:
             return {}
-        return {name: pooled_target_wise([(fold.test_tfs, fold.test_targets, fold.labels, fold.ranked_test_scores()[name])
-                                          for fold in self.folds], pair_specific=pair_specific,
-                                         bootstrap=bootstrap, seed=seed)
-                for name in self.folds[0].ranked_test_scores()}
+        return {
+            name: pooled_target_wise(
+                [
+                    (fold.test_tfs, fold.test_targets, fold.labels, fold.ranked_test_scores()[name])
+                    for fold in self.folds
+                ],
+                pair_specific=pair_specific,
+                bootstrap=bootstrap,
+                seed=seed,
+            )
+            for name in self.folds[0].ranked_test_scores()
+        }
 
     def shortfalls(self) -> list[str]:
         """One plain sentence per reference the model does not beat in mean test AUROC (empty if none).
@@ -196,12 +215,14 @@ class CVResult:
         model = self.summary()["auroc"]["mean"]
         references = [(LABEL_ONLY_TITLES[rule], value["mean"]) for rule, value in self.label_only_summary().items()]
         references += [(BASELINE_TITLES[name], value["mean"]) for name, value in self.baseline_summary().items()]
-        return [f"the model does not beat {title} here: mean test AUROC {model:.3f} against {reference:.3f}"
-                for title, reference in references if not model > reference]
+        return [
+            f"the model does not beat {title} here: mean test AUROC {model:.3f} against {reference:.3f}"
+            for title, reference in references
+            if not model > reference
+        ]
 
 
-def pooled_target_wise(folds, *, pair_specific: bool = False, bootstrap: int = 1000,
-                       seed: int = 0) -> TargetWiseAUROC:
+def pooled_target_wise(folds, *, pair_specific: bool = False, bootstrap: int = 1000, seed: int = 0) -> TargetWiseAUROC:
     """Target-wise (or pair-specific) AUROC over several folds' pairs, each fold scored by its own model.
 
     Args:
@@ -214,12 +235,14 @@ def pooled_target_wise(folds, *, pair_specific: bool = False, bootstrap: int = 1
     A group is one target within one fold, so a target's AUROC never mixes two models; the
     interval resamples those groups.
     """
-    groups = np.concatenate([np.char.add(f"{k}\t", np.asarray(targets).astype(str))
-                             for k, (_, targets, _, _) in enumerate(folds)])
+    groups = np.concatenate(
+        [np.char.add(f"{k}\t", np.asarray(targets).astype(str)) for k, (_, targets, _, _) in enumerate(folds)]
+    )
     labels = np.concatenate([np.asarray(labels) for _, _, labels, _ in folds])
     if pair_specific:
-        scores = np.concatenate([additive_residual(score_logits(scores), tfs, targets)
-                                 for tfs, targets, _, scores in folds])
+        scores = np.concatenate(
+            [additive_residual(score_logits(scores), tfs, targets) for tfs, targets, _, scores in folds]
+        )
     else:
         scores = np.concatenate([np.asarray(scores) for *_, scores in folds])
     return target_wise_auroc(labels, scores, groups, bootstrap=bootstrap, seed=seed)
@@ -229,8 +252,9 @@ def _mean_sd(values: np.ndarray) -> dict[str, float]:
     return {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
 
 
-def score_fold(labels_validation: np.ndarray, scores_validation: np.ndarray, labels_test: np.ndarray,
-               scores_test: np.ndarray) -> tuple[dict, dict, dict]:
+def score_fold(
+    labels_validation: np.ndarray, scores_validation: np.ndarray, labels_test: np.ndarray, scores_test: np.ndarray
+) -> tuple[dict, dict, dict]:
     """Validation metrics, test metrics at the validation threshold, and optimistic test figures.
 
     Arrays are ``[validation pairs]`` / ``[test pairs]``. Returns ``(validation, test,
@@ -253,9 +277,20 @@ def default_crossfit(protocol: str, *, degree_matched: bool = False, members: in
     return HELD_OUT_CROSSFIT if held_out and not degree_matched and members == 1 else 1
 
 
-def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: TrainConfig, *, protocol: str,
-               seed: int, crossfit: int = 1, degree_matched: bool = False, prior_offset: bool = False,
-               reporter: Reporter | None = None, description: str = "training") -> tuple[TrainResult | CrossfitResult, np.ndarray, int]:
+def train_fold(
+    dataset: PairDataset,
+    split: FoldSplit,
+    model_config,
+    train: TrainConfig,
+    *,
+    protocol: str,
+    seed: int,
+    crossfit: int = 1,
+    degree_matched: bool = False,
+    prior_offset: bool = False,
+    reporter: Reporter | None = None,
+    description: str = "training",
+) -> tuple[TrainResult | CrossfitResult, np.ndarray, int]:
     """Train the model of one cross-validation fold, as :func:`run_cv` and the benchmarks do.
 
     ``train``'s seed is shifted by the fold number. One network fits ``split.fit`` and
@@ -274,29 +309,54 @@ def train_fold(dataset: PairDataset, split: FoldSplit, model_config, train: Trai
         ``validation_scores``, ``best_epoch``), int64 ``[validation pairs]`` indices in the order
         of its validation scores, and the number of pairs fitted.
     """
-    check_training_options(crossfit=crossfit, members=model_config.members, degree_matched=degree_matched,
-                           prior_offset=prior_offset, swap_augment=train.swap_augment, tf_contrast=train.tf_contrast)
+    check_training_options(
+        crossfit=crossfit,
+        members=model_config.members,
+        degree_matched=degree_matched,
+        prior_offset=prior_offset,
+        swap_augment=train.swap_augment,
+        tf_contrast=train.tf_contrast,
+    )
     fold_train = replace(train, seed=train.seed + split.fold)
     if crossfit == 1:
         fit_dataset, fit_idx, transform_idx = dataset, split.fit, None
         offset = target_prior_logits(dataset, split.fit) if prior_offset else None
         if degree_matched:
-            fit_dataset, fit_idx = degree_matched_fit(dataset, split.fit,
-                                                      seed=seed + NEGATIVES_SEED_OFFSET + split.fold)
+            fit_dataset, fit_idx = degree_matched_fit(
+                dataset, split.fit, seed=seed + NEGATIVES_SEED_OFFSET + split.fold
+            )
             transform_idx = split.fit
-        trained = train_model(fit_dataset, fit_idx, split.validation, model_config, fold_train,
-                              reporter=reporter, description=description, transform_idx=transform_idx,
-                              logit_offset=offset)
+        trained = train_model(
+            fit_dataset,
+            fit_idx,
+            split.validation,
+            model_config,
+            fold_train,
+            reporter=reporter,
+            description=description,
+            transform_idx=transform_idx,
+            logit_offset=offset,
+        )
         return trained, split.validation, len(fit_idx)
-    trained = train_crossfit(dataset, np.r_[split.fit, split.validation], model_config, fold_train,
-                             protocol=protocol, parts=crossfit, seed=seed + CROSSFIT_SEED_OFFSET + split.fold,
-                             reporter=reporter, description=description, prior_offset=prior_offset)
+    trained = train_crossfit(
+        dataset,
+        np.r_[split.fit, split.validation],
+        model_config,
+        fold_train,
+        protocol=protocol,
+        parts=crossfit,
+        seed=seed + CROSSFIT_SEED_OFFSET + split.fold,
+        reporter=reporter,
+        description=description,
+        prior_offset=prior_offset,
+    )
     # Every training pair is fitted by K - 1 members and out-of-fold for one, so it counts in both.
     return trained, trained.validation_idx, len(trained.validation_idx)
 
 
-def fold_test_scores(trained: TrainResult | CrossfitResult, dataset: PairDataset, split: FoldSplit, *,
-                prior_offset: bool = False) -> np.ndarray:
+def fold_test_scores(
+    trained: TrainResult | CrossfitResult, dataset: PairDataset, split: FoldSplit, *, prior_offset: bool = False
+) -> np.ndarray:
     """The fold's model's probabilities of ``split.test``, float32 ``[test pairs]``.
 
     With ``prior_offset`` they include the target prior over the pairs the model was fitted on
@@ -310,10 +370,21 @@ def fold_test_scores(trained: TrainResult | CrossfitResult, dataset: PairDataset
     return add_target_prior(scores, target_prior_logits(dataset, fitted)[split.test])
 
 
-def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: str = "random",
-           folds: int = 5, seed: int = 0, validation_fraction: float = 0.15, crossfit: int | None = None,
-           degree_matched: bool = False, prior_offset: bool = False, baselines: tuple[str, ...] = ("hgb",),
-           reporter: Reporter | None = None) -> CVResult:
+def run_cv(
+    dataset: PairDataset,
+    model_config,
+    train: TrainConfig,
+    *,
+    protocol: str = "random",
+    folds: int = 5,
+    seed: int = 0,
+    validation_fraction: float = 0.15,
+    crossfit: int | None = None,
+    degree_matched: bool = False,
+    prior_offset: bool = False,
+    baselines: tuple[str, ...] = ("hgb",),
+    reporter: Reporter | None = None,
+) -> CVResult:
     """k-fold cross-validation of DeepTGI on ``dataset`` under ``protocol`` (random, tf or gene).
 
     Every fold trains with ``train`` (its seed shifted by the fold number) so the whole run is
@@ -336,15 +407,25 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
         raise InputError(f"baseline {unknown[0]!r}: choose from {', '.join(EXPRESSION_BASELINES)}")
     results = []
     names = np.asarray(dataset.entities, dtype=object)
-    for split in cv_splits(dataset, protocol=protocol, folds=folds, seed=seed,
-                           validation_fraction=validation_fraction):
+    for split in cv_splits(dataset, protocol=protocol, folds=folds, seed=seed, validation_fraction=validation_fraction):
         started = time.perf_counter()
-        reporter.info(f"fold {split.fold + 1}/{folds}: training on {len(split.fit) + len(split.validation)} pairs, "
-                      f"testing on {len(split.test)}")
+        reporter.info(
+            f"fold {split.fold + 1}/{folds}: training on {len(split.fit) + len(split.validation)} pairs, "
+            f"testing on {len(split.test)}"
+        )
         trained, validation_idx, n_fit = train_fold(
-            dataset, split, model_config, train, protocol=protocol, seed=seed, crossfit=crossfit,
-            degree_matched=degree_matched, prior_offset=prior_offset, reporter=reporter,
-            description=f"fold {split.fold + 1}/{folds}")
+            dataset,
+            split,
+            model_config,
+            train,
+            protocol=protocol,
+            seed=seed,
+            crossfit=crossfit,
+            degree_matched=degree_matched,
+            prior_offset=prior_offset,
+            reporter=reporter,
+            description=f"fold {split.fold + 1}/{folds}",
+        )
         model_scores = fold_test_scores(trained, dataset, split, prior_offset=prior_offset)
         seconds = time.perf_counter() - started
         validation, test, optimistic = score_fold(
@@ -352,31 +433,41 @@ def run_cv(dataset: PairDataset, model_config, train: TrainConfig, *, protocol: 
         )
         train_idx = np.r_[split.fit, split.validation]
         labels = dataset.labels[split.test]
-        rule_scores = {rule: label_only_scores(rule, dataset.gene_idx, dataset.labels, train_idx, split.test)
-                       for rule in LABEL_ONLY_RULES}
-        baseline_scores = {name: expression_baseline_scores(name, dataset, train_idx, split.test, seed=seed,
-                                                            threads=train.threads) for name in baselines}
-        results.append(FoldResult(
-            fold=split.fold + 1,
-            n_fit=n_fit,
-            n_validation=len(validation_idx),
-            n_test=len(split.test),
-            best_epoch=trained.best_epoch,
-            seconds=seconds,
-            test=test,
-            test_fold_threshold=optimistic,
-            validation=validation,
-            label_only={rule: auroc(labels, scores) for rule, scores in rule_scores.items()},
-            labels=labels.astype(np.int8),
-            scores=model_scores,
-            baselines={name: auroc(labels, scores) for name, scores in baseline_scores.items()},
-            test_tfs=names[dataset.tf_idx[split.test]],
-            test_targets=names[dataset.gene_idx[split.test]],
-            baseline_scores=baseline_scores,
-            label_only_scores=rule_scores,
-            validation_pairs=(names[dataset.tf_idx[validation_idx]], names[dataset.gene_idx[validation_idx]],
-                              dataset.labels[validation_idx].astype(np.int8), trained.validation_scores),
-        ))
+        rule_scores = {
+            rule: label_only_scores(rule, dataset.gene_idx, dataset.labels, train_idx, split.test)
+            for rule in LABEL_ONLY_RULES
+        }
+        baseline_scores = {
+            name: expression_baseline_scores(name, dataset, train_idx, split.test, seed=seed, threads=train.threads)
+            for name in baselines
+        }
+        results.append(
+            FoldResult(
+                fold=split.fold + 1,
+                n_fit=n_fit,
+                n_validation=len(validation_idx),
+                n_test=len(split.test),
+                best_epoch=trained.best_epoch,
+                seconds=seconds,
+                test=test,
+                test_fold_threshold=optimistic,
+                validation=validation,
+                label_only={rule: auroc(labels, scores) for rule, scores in rule_scores.items()},
+                labels=labels.astype(np.int8),
+                scores=model_scores,
+                baselines={name: auroc(labels, scores) for name, scores in baseline_scores.items()},
+                test_tfs=names[dataset.tf_idx[split.test]],
+                test_targets=names[dataset.gene_idx[split.test]],
+                baseline_scores=baseline_scores,
+                label_only_scores=rule_scores,
+                validation_pairs=(
+                    names[dataset.tf_idx[validation_idx]],
+                    names[dataset.gene_idx[validation_idx]],
+                    dataset.labels[validation_idx].astype(np.int8),
+                    trained.validation_scores,
+                ),
+            )
+        )
         against = "".join(f", {BASELINE_TITLES[name]} {value:.3f}" for name, value in results[-1].baselines.items())
         reporter.info(
             f"fold {split.fold + 1}/{folds}: test AUROC {test['auroc']:.3f}, AUPR {test['aupr']:.3f} "

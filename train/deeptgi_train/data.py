@@ -7,9 +7,9 @@ once per distinct gene; a pair is a pair of row indices into that entity tensor.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -52,8 +52,9 @@ class ExpressionData:
         return [expression.source for expression in self.expressions]
 
 
-def _read_modality(path: str | Path, layout: str, transform: str, case_insensitive: bool,
-                   reporter: Reporter, layer: str | None = None):
+def _read_modality(
+    path: str | Path, layout: str, transform: str, case_insensitive: bool, reporter: Reporter, layer: str | None = None
+):
     """The modality read and transformed, and its ``expression_transform`` (raw-looking counts
     read untransformed are warned about, as when scoring). An h5ad/zarr/Parquet file with
     ``layer`` or ``transform="normalize_total_log1p"`` is opened for reading a chunk of cells
@@ -65,8 +66,10 @@ def _read_modality(path: str | Path, layout: str, transform: str, case_insensiti
         from deeptgi_rt.cells import open_cells
 
         if layout != "auto" or not streamable(path):
-            raise InputError(f"{path}: --layer and --normalize total read an h5ad/zarr/Parquet file a chunk of "
-                             "cells at a time (cells as rows): drop --layout, or give such a file")
+            raise InputError(
+                f"{path}: --layer and --normalize total read an h5ad/zarr/Parquet file a chunk of "
+                "cells at a time (cells as rows): drop --layout, or give such a file"
+            )
         expression = open_cells(path, layer=layer, normalize=NORMALIZE_OF_TRANSFORM[transform])
     else:
         expression = read_expression(path, layout=layout, transform=transform, case_insensitive=case_insensitive)
@@ -111,20 +114,20 @@ def load_expression_data(
     if bulk is not None:
         preprocessing.append(combined_transform(bulk_transform, bulk_log1p))
         modalities.append("bulk")
-    read = [_read_modality(path, how, prep, case_insensitive, reporter, layer=layer if modality == 0 else None)
-            for modality, (path, how, prep) in enumerate(zip((expr, bulk), (layout, bulk_layout), preprocessing))]
+    read = [
+        _read_modality(path, how, prep, case_insensitive, reporter, layer=layer if modality == 0 else None)
+        for modality, (path, how, prep) in enumerate(zip((expr, bulk), (layout, bulk_layout), preprocessing))
+    ]
     expressions = [expression for expression, _ in read]
     expression_transform = [trained_on for _, trained_on in read]
 
     sc_genes = expressions[0].genes
-    genes = shared_genes([e.genes for e in expressions], case_insensitive=case_insensitive,
-                         sources=[e.source for e in expressions])
+    genes = shared_genes(
+        [e.genes for e in expressions], case_insensitive=case_insensitive, sources=[e.source for e in expressions]
+    )
     if bulk is not None:
         if len(genes) < len(sc_genes):
-            reporter.info(
-                f"{len(genes)} of {len(sc_genes)} single-cell genes are also in {bulk}; "
-                "only those are used"
-            )
+            reporter.info(f"{len(genes)} of {len(sc_genes)} single-cell genes are also in {bulk}; only those are used")
         if case_insensitive:
             # Entity lookup is exact by default: spell bulk genes as in the single-cell data.
             spelling = GeneMatcher(sc_genes, case_insensitive=True)
@@ -146,8 +149,10 @@ def load_expression_data(
         rows, absent = matcher.match(listed)
         feature_genes = list(dict.fromkeys(genes[row] for row in rows if row >= 0))
         if not feature_genes:
-            raise InputError(f"{feature_genes_file}: none of the {len(listed)} feature genes are in the expression data"
-                             f"{matcher.missing_hint(absent)}")
+            raise InputError(
+                f"{feature_genes_file}: none of the {len(listed)} feature genes are in the expression data"
+                f"{matcher.missing_hint(absent)}"
+            )
         if absent:
             reporter.warn(
                 f"{feature_genes_file}: {int(np.count_nonzero(rows < 0))} of {len(listed)} feature genes are not "
@@ -226,8 +231,9 @@ class PairDataset:
         return np.concatenate([tf.reshape(len(idx), -1), gene.reshape(len(idx), -1)], axis=1)
 
 
-def build_pair_dataset(data: ExpressionData, pairs: LabelledPairs, *, case_insensitive: bool = False,
-                       reporter: Reporter | None = None) -> PairDataset:
+def build_pair_dataset(
+    data: ExpressionData, pairs: LabelledPairs, *, case_insensitive: bool = False, reporter: Reporter | None = None
+) -> PairDataset:
     """Compute entity features once per distinct gene of ``pairs`` and index the pairs into them.
 
     ``pairs`` must only name genes of ``data.genes`` (see
@@ -308,9 +314,18 @@ def load_training_set(
     if negatives == "none" and not pairs.had_labels:
         check_trainable(pairs)
     data = load_expression_data(
-        expr, bulk, layout=layout, bulk_layout=bulk_layout, log1p=log1p, bulk_log1p=bulk_log1p,
-        feature_genes_file=feature_genes_file, case_insensitive=case_insensitive, reporter=reporter,
-        transform=transform, bulk_transform=bulk_transform, layer=layer,
+        expr,
+        bulk,
+        layout=layout,
+        bulk_layout=bulk_layout,
+        log1p=log1p,
+        bulk_log1p=bulk_log1p,
+        feature_genes_file=feature_genes_file,
+        case_insensitive=case_insensitive,
+        reporter=reporter,
+        transform=transform,
+        bulk_transform=bulk_transform,
+        layer=layer,
     )
     if case_insensitive:
         pairs = canonical_pair_names(pairs, data.genes)

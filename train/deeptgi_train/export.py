@@ -135,8 +135,12 @@ def _check_pairs(model: DeepTGI, check_features: tuple[np.ndarray, np.ndarray] |
         rng = np.random.default_rng(0)
         return tuple(rng.uniform(-1.0, 1.0, (64, *shape)).astype(np.float32) for _ in range(2))
     tf_features, gene_features = (np.ascontiguousarray(a, dtype=np.float32) for a in check_features)
-    if tf_features.shape != gene_features.shape or tf_features.ndim != 3 or tf_features.shape[1:] != shape \
-            or tf_features.shape[0] < 1:
+    if (
+        tf_features.shape != gene_features.shape
+        or tf_features.ndim != 3
+        or tf_features.shape[1:] != shape
+        or tf_features.shape[0] < 1
+    ):
         raise ValueError(
             f"check features must be two float32 arrays [pairs, {shape[0]}, {shape[1]}], "
             f"got {tf_features.shape} and {gene_features.shape}"
@@ -150,8 +154,9 @@ def _session(proto: onnx.ModelProto):
     return onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
-def parity(proto: onnx.ModelProto, tf_features: np.ndarray, gene_features: np.ndarray,
-           expected: np.ndarray) -> dict[str, float]:
+def parity(
+    proto: onnx.ModelProto, tf_features: np.ndarray, gene_features: np.ndarray, expected: np.ndarray
+) -> dict[str, float]:
     """Max abs differences between ``expected`` float32 ``[pairs]`` scores and onnxruntime's.
 
     Checks the whole graph, the first pair scored alone, and the graph cut at the state tensors
@@ -172,9 +177,15 @@ def parity(proto: onnx.ModelProto, tf_features: np.ndarray, gene_features: np.nd
     return diffs
 
 
-def export_onnx(model: DeepTGI, metadata: ModelMetadata, path: str | os.PathLike, *,
-                check_features: tuple[np.ndarray, np.ndarray] | None = None, atol: float = 1e-5,
-                opset: int = OPSET) -> dict[str, Any]:
+def export_onnx(
+    model: DeepTGI,
+    metadata: ModelMetadata,
+    path: str | os.PathLike,
+    *,
+    check_features: tuple[np.ndarray, np.ndarray] | None = None,
+    atol: float = 1e-5,
+    opset: int = OPSET,
+) -> dict[str, Any]:
     """Write ``model`` with ``metadata`` as one ONNX file at ``path``, verified before it appears.
 
     Args:
@@ -223,7 +234,8 @@ def export_onnx(model: DeepTGI, metadata: ModelMetadata, path: str | os.PathLike
         if not worst <= atol:
             raise ExportError(
                 f"{target}: exported graph disagrees with PyTorch (max abs score difference {worst:.3g} > {atol:.3g}: "
-                + ", ".join(f"{k} {v:.3g}" for k, v in diffs.items()) + "); nothing written"
+                + ", ".join(f"{k} {v:.3g}" for k, v in diffs.items())
+                + "); nothing written"
             )
     return {"max_abs_diff": worst, "diffs": diffs, "state_tensors": dict(STATE_TENSORS), "metadata": metadata}
 
@@ -235,7 +247,8 @@ def with_training_data(metadata: ModelMetadata, training) -> ModelMetadata:
     :func:`label_prior`)."""
     data = training.data
     return dataclasses.replace(
-        metadata, expression_transform=list(data.expression_transform or []) or None,
+        metadata,
+        expression_transform=list(data.expression_transform or []) or None,
         label_prior=label_prior(training.pairs.tfs, training.pairs.labels, len(data.genes)),
     )
 
@@ -258,8 +271,14 @@ def label_prior(pair_tfs, labels, n_genes: int) -> dict[str, Any]:
     positives, tfs = int(np.count_nonzero(labels == 1)), len(set(pair_tfs))
     space = tfs * (n_genes - 1)
     density = positives / space if space > 0 and 0 < positives < space else None
-    return {"class_balance": round(positives / len(labels), 6), "network_density": density and round(density, 6),
-            "positives": positives, "labelled_pairs": int(len(labels)), "tfs": tfs, "targets": n_genes - 1}
+    return {
+        "class_balance": round(positives / len(labels), 6),
+        "network_density": density and round(density, 6),
+        "positives": positives,
+        "labelled_pairs": int(len(labels)),
+        "tfs": tfs,
+        "targets": n_genes - 1,
+    }
 
 
 def save_checkpoint(model: DeepTGI, metadata: ModelMetadata | None, path: str | os.PathLike) -> Path:

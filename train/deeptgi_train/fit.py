@@ -52,9 +52,18 @@ class FitResult:
     target_prior: dict | None = None
 
 
-def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protocol: str = "random",
-              validation_fraction: float = 0.15, crossfit: int = 1, degree_matched: bool = False,
-              prior_offset: bool = False, reporter: Reporter | None = None) -> FitResult:
+def fit_model(
+    training: TrainingSet,
+    model_config,
+    train: TrainConfig,
+    *,
+    protocol: str = "random",
+    validation_fraction: float = 0.15,
+    crossfit: int = 1,
+    degree_matched: bool = False,
+    prior_offset: bool = False,
+    reporter: Reporter | None = None,
+) -> FitResult:
     """Train on all labelled pairs except a validation part split off by ``protocol``, or, with
     ``crossfit`` >= 2, a cross-fitted ensemble of that many members on all of them.
 
@@ -69,35 +78,78 @@ def fit_model(training: TrainingSet, model_config, train: TrainConfig, *, protoc
     those of the scores with the offset, as the runtime scores it.
     """
     dataset = training.dataset
-    check_training_options(crossfit=crossfit, members=model_config.members, degree_matched=degree_matched,
-                           prior_offset=prior_offset, swap_augment=train.swap_augment, tf_contrast=train.tf_contrast)
+    check_training_options(
+        crossfit=crossfit,
+        members=model_config.members,
+        degree_matched=degree_matched,
+        prior_offset=prior_offset,
+        swap_augment=train.swap_augment,
+        tf_contrast=train.tf_contrast,
+    )
     if crossfit != 1:
-        trained = train_crossfit(dataset, np.arange(len(dataset)), model_config, train, protocol=protocol,
-                                 parts=crossfit, seed=train.seed, reporter=reporter, prior_offset=prior_offset)
+        trained = train_crossfit(
+            dataset,
+            np.arange(len(dataset)),
+            model_config,
+            train,
+            protocol=protocol,
+            parts=crossfit,
+            seed=train.seed,
+            reporter=reporter,
+            prior_offset=prior_offset,
+        )
         fit_idx = validation_idx = trained.validation_idx
     else:
         fit_idx, validation_idx = holdout(
-            np.arange(len(dataset)), dataset.labels, dataset.pair_tfs(), dataset.pair_targets(),
-            protocol=protocol, fraction=validation_fraction, seed=train.seed,
+            np.arange(len(dataset)),
+            dataset.labels,
+            dataset.pair_tfs(),
+            dataset.pair_targets(),
+            protocol=protocol,
+            fraction=validation_fraction,
+            seed=train.seed,
         )
         fit_dataset, transform_idx = dataset, None
         if degree_matched:
             transform_idx = fit_idx
             fit_dataset, fit_idx = degree_matched_fit(dataset, fit_idx, seed=train.seed + NEGATIVES_SEED_OFFSET)
         offset = target_prior_logits(dataset, fit_idx) if prior_offset else None
-        trained = train_model(fit_dataset, fit_idx, validation_idx, model_config, train, reporter=reporter,
-                              description="training", transform_idx=transform_idx, logit_offset=offset)
+        trained = train_model(
+            fit_dataset,
+            fit_idx,
+            validation_idx,
+            model_config,
+            train,
+            reporter=reporter,
+            description="training",
+            transform_idx=transform_idx,
+            logit_offset=offset,
+        )
     labels = dataset.labels[validation_idx]
     threshold = youden_threshold(labels, trained.validation_scores)
     validation = evaluate(labels, trained.validation_scores, threshold)
-    return FitResult(trained=trained, threshold=threshold, validation=validation, fit_idx=fit_idx,
-                     validation_idx=validation_idx,
-                     target_prior=target_prior_table(dataset, fit_idx) if prior_offset else None)
+    return FitResult(
+        trained=trained,
+        threshold=threshold,
+        validation=validation,
+        fit_idx=fit_idx,
+        validation_idx=validation_idx,
+        target_prior=target_prior_table(dataset, fit_idx) if prior_offset else None,
+    )
 
 
-def model_metadata(training: TrainingSet, result: FitResult, model_config, train: TrainConfig, *,
-                   protocol: str, files: dict[str, str], command: str, negatives: str = "none",
-                   prior_offset: bool = False) -> ModelMetadata:
+def model_metadata(
+    training: TrainingSet,
+    result: FitResult,
+    model_config,
+    train: TrainConfig,
+    *,
+    protocol: str,
+    files: dict[str, str],
+    command: str,
+    negatives: str = "none",
+    prior_offset: bool = False,
+) -> ModelMetadata:
     """Contract metadata of a fitted model (state tensor names are filled in by the exporter).
 
     ``model_config`` is the member architecture; the stored config is the trained model's own
@@ -129,10 +181,14 @@ def model_metadata(training: TrainingSet, result: FitResult, model_config, train
             "negatives": negatives,
             "prior_offset": prior_offset,
             "best_epoch": result.trained.best_epoch,
-            **({"crossfit": len(result.trained.member_epochs), "member_epochs": result.trained.member_epochs}
-               if isinstance(result.trained, CrossfitResult) else {}),
-            "validation_metrics": {BALANCED_METRIC_NAMES.get(key, key): round(float(value), 6)
-                                   for key, value in result.validation.items()},
+            **(
+                {"crossfit": len(result.trained.member_epochs), "member_epochs": result.trained.member_epochs}
+                if isinstance(result.trained, CrossfitResult)
+                else {}
+            ),
+            "validation_metrics": {
+                BALANCED_METRIC_NAMES.get(key, key): round(float(value), 6) for key, value in result.validation.items()
+            },
             "train_config": train.to_dict(),
             "notes": list(training.pairs.notes),
             "package": "deeptgi-train",
@@ -140,13 +196,20 @@ def model_metadata(training: TrainingSet, result: FitResult, model_config, train
             "command": command,
         },
         target_prior=result.target_prior,
-        calibration=platt_calibration(result.trained.validation_scores, validation_labels,
-                                      "out-of-fold" if crossfitted else "validation"),
+        calibration=platt_calibration(
+            result.trained.validation_scores, validation_labels, "out-of-fold" if crossfitted else "validation"
+        ),
     )
 
 
-def export_fitted(training: TrainingSet, result: FitResult, metadata: ModelMetadata, out: str | Path,
-                  *, checkpoint: str | Path | None = None) -> dict:
+def export_fitted(
+    training: TrainingSet,
+    result: FitResult,
+    metadata: ModelMetadata,
+    out: str | Path,
+    *,
+    checkpoint: str | Path | None = None,
+) -> dict:
     """Export the fitted model to ``out`` (ONNX, verified on the validation pairs) and optionally
     save a PyTorch checkpoint. Returns the exporter's report."""
     from .export import export_onnx, save_checkpoint

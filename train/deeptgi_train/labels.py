@@ -7,9 +7,9 @@ known interaction); negatives are then sampled from the non-edges.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class LabelledPairs:
         """Distinct TFs in first-seen order."""
         return list(dict.fromkeys(self.tfs))
 
-    def subset(self, keep: np.ndarray) -> "LabelledPairs":
+    def subset(self, keep: np.ndarray) -> LabelledPairs:
         """The pairs where the bool ``[n]`` mask ``keep`` is true."""
         idx = np.flatnonzero(keep)
         return LabelledPairs(
@@ -152,8 +152,9 @@ def restrict_tfs(pairs: LabelledPairs, tfs: Sequence[str], *, source: str = "TF 
     return out
 
 
-def drop_unknown_genes(pairs: LabelledPairs, known_genes: Sequence[str], *, data_source: str,
-                       reporter: Reporter | None = None) -> LabelledPairs:
+def drop_unknown_genes(
+    pairs: LabelledPairs, known_genes: Sequence[str], *, data_source: str, reporter: Reporter | None = None
+) -> LabelledPairs:
     """Drop pairs whose TF or target is not in ``known_genes`` (one warning with the first few).
 
     Raises :class:`InputError` if no pair remains.
@@ -167,9 +168,11 @@ def drop_unknown_genes(pairs: LabelledPairs, known_genes: Sequence[str], *, data
     )
     if keep.all():
         return pairs
-    missing = list(dict.fromkeys(
-        gene for tf, target in zip(pairs.tfs, pairs.targets) for gene in (tf, target) if gene not in known
-    ))
+    missing = list(
+        dict.fromkeys(
+            gene for tf, target in zip(pairs.tfs, pairs.targets) for gene in (tf, target) if gene not in known
+        )
+    )
     if not keep.any():
         raise InputError(
             f"{pairs.source}: no pair has both genes in {data_source} "
@@ -186,8 +189,9 @@ def drop_unknown_genes(pairs: LabelledPairs, known_genes: Sequence[str], *, data
     return out
 
 
-def add_negatives(pairs: LabelledPairs, genes: Sequence[str], mode: str, *, seed: int = 0,
-                  reporter: Reporter | None = None) -> LabelledPairs:
+def add_negatives(
+    pairs: LabelledPairs, genes: Sequence[str], mode: str, *, seed: int = 0, reporter: Reporter | None = None
+) -> LabelledPairs:
     """Add sampled non-interactions (label 0) for each TF.
 
     Args:
@@ -268,8 +272,14 @@ def check_trainable(pairs: LabelledPairs) -> None:
         raise InputError(f"{pairs.source}: all {len(pairs)} pairs are positive; training needs negatives{hint}")
 
 
-def degree_matched_negatives(positive_tfs: np.ndarray, positive_targets: np.ndarray, wanted: dict[int, int],
-                             forbidden: set[tuple[int, int]], *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def degree_matched_negatives(
+    positive_tfs: np.ndarray,
+    positive_targets: np.ndarray,
+    wanted: dict[int, int],
+    forbidden: set[tuple[int, int]],
+    *,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Non-edges whose targets occur as often as among the positives, drawn one TF at a time.
 
     Uniformly drawn negatives spread evenly over genes while known edges pile up on hub targets,

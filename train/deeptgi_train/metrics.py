@@ -10,6 +10,7 @@ more likely an interaction).
 from __future__ import annotations
 
 import numpy as np
+
 from deeptgi_rt.metrics import (  # noqa: F401  (re-exported)
     auprc_ratio,
     auroc,

@@ -65,7 +65,8 @@ class TokenAttention(nn.Module):
             return self.out(torch.softmax(query @ key.transpose(-1, -2), dim=-1) @ value)
         # -1 for the pair axis keeps the exported graph's batch dimension dynamic.
         query, key, value = (
-            t.reshape(-1, n_tokens, self.heads, self.head_dim).transpose(1, 2) for t in (query, key, value))
+            t.reshape(-1, n_tokens, self.heads, self.head_dim).transpose(1, 2) for t in (query, key, value)
+        )
         mixed = torch.softmax(query @ key.transpose(-1, -2), dim=-1) @ value
         return self.out(mixed.transpose(1, 2).reshape(-1, n_tokens, dim))
 
@@ -222,7 +223,10 @@ class PairCNN(nn.Module):
     def __init__(self, config: ModelConfig, n_modalities: int, n_feature_genes: int):
         super().__init__()
         (channels1, channels2), (kernel1, kernel2), (stride1, stride2) = (
-            config.cnn_channels, config.cnn_kernels, config.cnn_strides)
+            config.cnn_channels,
+            config.cnn_kernels,
+            config.cnn_strides,
+        )
         kernel1 = min(kernel1, n_feature_genes)
         length1 = _conv_length(n_feature_genes, kernel1, stride1)
         positions = min(config.cnn_positions, length1) if config.cnn_positions else length1
@@ -351,7 +355,9 @@ class DeepTGI(nn.Module):
     def __init__(self, config: ModelConfig, n_modalities: int, n_feature_genes: int):
         super().__init__()
         if n_modalities < 1 or n_feature_genes < 2:
-            raise ValueError(f"DeepTGI needs >= 1 modality and >= 2 feature genes, got {n_modalities}, {n_feature_genes}")
+            raise ValueError(
+                f"DeepTGI needs >= 1 modality and >= 2 feature genes, got {n_modalities}, {n_feature_genes}"
+            )
         self.config = config
         self.n_modalities = n_modalities
         self.n_feature_genes = n_feature_genes
@@ -432,8 +438,13 @@ class DeepTGI(nn.Module):
         """Logits float32 ``[B]`` for feature inputs float32 ``[B, modalities, feature_genes]`` each."""
         return self.head(self.encode_tf(tf_features), self.encode_gene(gene_features))
 
-    def forward_train(self, tf_features: Tensor, gene_features: Tensor, input_noise: float = 0.0,
-                      mixup: tuple[float, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    def forward_train(
+        self,
+        tf_features: Tensor,
+        gene_features: Tensor,
+        input_noise: float = 0.0,
+        mixup: tuple[float, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor]:
         """``(logits float32 [B], reconstruction MSE scalar)``.
 
         The MSE averages the auto-encoders' reconstruction errors of their inputs (the
@@ -444,11 +455,17 @@ class DeepTGI(nn.Module):
         ``input_noise`` > 0 then adds Gaussian noise of that sd to the blended features before
         the encoders; the auto-encoders still reconstruct the clean (blended) features.
         """
-        return self.forward_train_transformed(self.input_transform(tf_features), self.input_transform(gene_features),
-                                              input_noise, mixup)
+        return self.forward_train_transformed(
+            self.input_transform(tf_features), self.input_transform(gene_features), input_noise, mixup
+        )
 
-    def forward_train_transformed(self, tf_features: Tensor, gene_features: Tensor, input_noise: float = 0.0,
-                                  mixup: tuple[float, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    def forward_train_transformed(
+        self,
+        tf_features: Tensor,
+        gene_features: Tensor,
+        input_noise: float = 0.0,
+        mixup: tuple[float, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor]:
         """:meth:`forward_train` on features already through :attr:`input_transform`."""
         if mixup is not None:
             lam, partner = mixup
@@ -514,16 +531,23 @@ class DeepTGIEnsemble(nn.Module):
     def head(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
         """Mean of the members' logits, float32 ``[B]``, from states float32 ``[B, state_size]`` each."""
         size = self.member_state_size
-        logits = [member.head(tf_state[:, i * size:(i + 1) * size], gene_state[:, i * size:(i + 1) * size])
-                  for i, member in enumerate(self.members)]
+        logits = [
+            member.head(tf_state[:, i * size : (i + 1) * size], gene_state[:, i * size : (i + 1) * size])
+            for i, member in enumerate(self.members)
+        ]
         return torch.stack(logits).mean(dim=0)
 
     def forward(self, tf_features: Tensor, gene_features: Tensor) -> Tensor:
         """Logits float32 ``[B]`` for feature inputs float32 ``[B, modalities, feature_genes]`` each."""
         return self.head(self.encode_tf(tf_features), self.encode_gene(gene_features))
 
-    def forward_train(self, tf_features: Tensor, gene_features: Tensor, input_noise: float = 0.0,
-                      mixup: tuple[float, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    def forward_train(
+        self,
+        tf_features: Tensor,
+        gene_features: Tensor,
+        input_noise: float = 0.0,
+        mixup: tuple[float, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor]:
         """``(logits float32 [members, B], reconstruction MSE scalar)``.
 
         Each member is trained on its own logits (not on the average, which would let the
@@ -531,8 +555,9 @@ class DeepTGIEnsemble(nn.Module):
         members' mean. See :meth:`DeepTGI.forward_train` for ``input_noise`` and ``mixup``.
         """
         tf_features, gene_features = self.input_transform(tf_features), self.input_transform(gene_features)
-        outputs = [member.forward_train_transformed(tf_features, gene_features, input_noise, mixup)
-                   for member in self.members]
+        outputs = [
+            member.forward_train_transformed(tf_features, gene_features, input_noise, mixup) for member in self.members
+        ]
         return torch.stack([logits for logits, _ in outputs]), torch.stack([error for _, error in outputs]).mean()
 
 

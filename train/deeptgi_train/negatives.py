@@ -43,8 +43,12 @@ def degree_matched_fit(dataset: PairDataset, fit_idx: np.ndarray, *, seed: int) 
     tfs, counts = np.unique(dataset.tf_idx[positives], return_counts=True)
     forbidden = set(zip(dataset.tf_idx.tolist(), dataset.gene_idx.tolist()))
     neg_tfs, neg_targets = degree_matched_negatives(
-        dataset.tf_idx[positives], dataset.gene_idx[positives], dict(zip(tfs.tolist(), counts.tolist())),
-        forbidden, seed=seed)
+        dataset.tf_idx[positives],
+        dataset.gene_idx[positives],
+        dict(zip(tfs.tolist(), counts.tolist())),
+        forbidden,
+        seed=seed,
+    )
     extended = replace(
         dataset,
         tf_idx=np.r_[dataset.tf_idx, neg_tfs].astype(np.int64),

@@ -63,8 +63,12 @@ def target_prior_table(dataset: PairDataset, fit_idx: np.ndarray) -> dict:
     positives, pairs = _target_counts(dataset, np.asarray(fit_idx, dtype=np.int64))
     fitted = np.flatnonzero(pairs > 0)
     logits = _rate_logits(positives[fitted], pairs[fitted])
-    return {"genes": [dataset.entities[row] for row in fitted], "logits": [float(value) for value in logits],
-            "default_logit": 0.0, "source": TARGET_PRIOR_SOURCE}
+    return {
+        "genes": [dataset.entities[row] for row in fitted],
+        "logits": [float(value) for value in logits],
+        "default_logit": 0.0,
+        "source": TARGET_PRIOR_SOURCE,
+    }
 
 
 def _target_counts(dataset: PairDataset, fit_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

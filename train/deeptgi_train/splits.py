@@ -10,7 +10,7 @@ Every function is a pure function of its arguments and a seed.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -50,8 +50,9 @@ def _group_assignment(groups: np.ndarray, k: int, rng: np.random.Generator) -> n
     return group_fold[inverse]
 
 
-def fold_assignment(labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *, protocol: str,
-                    folds: int, seed: int) -> np.ndarray:
+def fold_assignment(
+    labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *, protocol: str, folds: int, seed: int
+) -> np.ndarray:
     """Fold number of each pair under ``protocol``.
 
     Args:
@@ -78,20 +79,31 @@ def fold_assignment(labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *,
     return _group_assignment(groups, folds, rng)
 
 
-def kfold(labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *, protocol: str, folds: int,
-          seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def kfold(
+    labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *, protocol: str, folds: int, seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(train_idx, test_idx)`` (int64 arrays into the pairs) for each fold."""
     assignment = fold_assignment(labels, tfs, targets, protocol=protocol, folds=folds, seed=seed)
     for fold in range(folds):
         test = assignment == fold
         if np.unique(labels[test]).size < 2:
-            raise InputError(f"test fold {fold + 1} of {folds} ({protocol} split) holds only one class; "
-                             "use fewer folds or more labelled pairs")
+            raise InputError(
+                f"test fold {fold + 1} of {folds} ({protocol} split) holds only one class; "
+                "use fewer folds or more labelled pairs"
+            )
         yield np.flatnonzero(~test), np.flatnonzero(test)
 
 
-def holdout(indices: np.ndarray, labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *,
-            protocol: str, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def holdout(
+    indices: np.ndarray,
+    labels: np.ndarray,
+    tfs: np.ndarray,
+    targets: np.ndarray,
+    *,
+    protocol: str,
+    fraction: float,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Split ``indices`` (int ``[n]``) into ``(fit_idx, validation_idx)`` under ``protocol``.
 
     ``labels``, ``tfs`` and ``targets`` cover all pairs (indexed by ``indices``). About
@@ -115,8 +127,10 @@ def holdout(indices: np.ndarray, labels: np.ndarray, tfs: np.ndarray, targets: n
             groups = np.asarray(tfs if protocol == "tf" else targets, dtype=str)[indices]
             names, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
             if names.size < 2:
-                raise InputError(f"only one {'TF' if protocol == 'tf' else 'target'} in the training pairs; "
-                                 "cannot hold out a validation group")
+                raise InputError(
+                    f"only one {'TF' if protocol == 'tf' else 'target'} in the training pairs; "
+                    "cannot hold out a validation group"
+                )
             order = rng.permutation(names.size)
             # Whole groups until the wanted share is reached, never all of them.
             taken = np.cumsum(counts[order]) <= max(fraction * indices.size, counts[order[0]])
@@ -127,6 +141,8 @@ def holdout(indices: np.ndarray, labels: np.ndarray, tfs: np.ndarray, targets: n
         if np.unique(sub_labels[validation]).size == classes:
             break
     else:
-        raise InputError(f"cannot hold out validation pairs of both classes from {indices.size} training pairs "
-                         "(too few pairs for this protocol; use fewer folds or more labelled pairs)")
+        raise InputError(
+            f"cannot hold out validation pairs of both classes from {indices.size} training pairs "
+            "(too few pairs for this protocol; use fewer folds or more labelled pairs)"
+        )
     return indices[~validation], indices[validation]

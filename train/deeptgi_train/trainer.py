@@ -99,10 +99,10 @@ def predict(model: Network, dataset: PairDataset, idx: np.ndarray, *, batch_size
     out = np.empty(len(idx), dtype=np.float32)
     with torch.no_grad():
         for start in range(0, len(idx), batch_size):
-            chunk = idx[start:start + batch_size]
+            chunk = idx[start : start + batch_size]
             tf = features[torch.from_numpy(dataset.tf_idx[chunk])]
             gene = features[torch.from_numpy(dataset.gene_idx[chunk])]
-            out[start:start + len(chunk)] = torch.sigmoid(model(tf, gene)).numpy()
+            out[start : start + len(chunk)] = torch.sigmoid(model(tf, gene)).numpy()
     return out
 
 
@@ -147,9 +147,9 @@ class DecoyTFs:
     as little from the term as a score of the target alone. Drawn uniformly over TFs instead,
     the term rewarded TFs with many edges: on mhsc-e with targets held out, where a target's
     labelled negatives come from TFs with more edges than its positives, validation target-wise
-    AUROC fell from 0.828 to 0.695 (docs/training.md). A decoy pair (t', g) is never a fitted positive, and only fitted pairs are
-    consulted: a validation- or test-only TF is never a decoy and held-out labels cannot steer
-    training.
+    AUROC fell from 0.828 to 0.695 (docs/training.md). A decoy pair (t', g) is never a fitted
+    positive, and only fitted pairs are consulted: a validation- or test-only TF is never a decoy
+    and held-out labels cannot steer training.
 
     Attributes:
         tfs: int64 ``[TFs]`` sorted entity rows of the fitted positives' TFs.
@@ -209,8 +209,9 @@ class DecoyTFs:
         return decoys
 
 
-def _weighted_rows(values: np.ndarray, weights_cumulative: np.ndarray, rng: np.random.Generator,
-                   size: int) -> np.ndarray:
+def _weighted_rows(
+    values: np.ndarray, weights_cumulative: np.ndarray, rng: np.random.Generator, size: int
+) -> np.ndarray:
     """``size`` entries of ``values`` (``[k]``) drawn with replacement, each with probability
     proportional to its weight; ``weights_cumulative`` is int64 ``[k]``, the weights' cumulative
     sum (positive total). One ``rng.integers`` call per draw of ``size``."""
@@ -253,8 +254,15 @@ class TrainingPairs:
     decoys: DecoyTFs | None = None
 
     @classmethod
-    def from_dataset(cls, dataset: PairDataset, idx: np.ndarray, *, swap_augment: bool,
-                     logit_offset: np.ndarray | None = None, tf_contrast: float = 0.0) -> TrainingPairs:
+    def from_dataset(
+        cls,
+        dataset: PairDataset,
+        idx: np.ndarray,
+        *,
+        swap_augment: bool,
+        logit_offset: np.ndarray | None = None,
+        tf_contrast: float = 0.0,
+    ) -> TrainingPairs:
         """The pairs ``idx`` (int ``[n]``) of ``dataset``, followed by their (target, TF) copies if
         ``swap_augment``; ``logit_offset`` is float ``[pairs of dataset]`` or ``None``;
         ``tf_contrast`` (the contrast's weight) > 0 prepares the decoy TFs of the within-target
@@ -266,16 +274,23 @@ class TrainingPairs:
         """
         import torch
 
-        check_training_options(prior_offset=logit_offset is not None, swap_augment=swap_augment,
-                               tf_contrast=tf_contrast)
+        check_training_options(
+            prior_offset=logit_offset is not None, swap_augment=swap_augment, tf_contrast=tf_contrast
+        )
         decoys = DecoyTFs.from_pairs(dataset, idx) if tf_contrast > 0 else None
         tf_rows, gene_rows, labels = dataset.tf_idx[idx], dataset.gene_idx[idx], dataset.labels[idx]
         if swap_augment:
             tf_rows, gene_rows = np.r_[tf_rows, gene_rows], np.r_[gene_rows, tf_rows]
             labels = np.r_[labels, labels]
         offsets = None if logit_offset is None else torch.from_numpy(np.asarray(logit_offset, dtype=np.float32)[idx])
-        return cls(torch.from_numpy(dataset.features), tf_rows, gene_rows, torch.from_numpy(labels.astype(np.float32)),
-                   offsets, decoys)
+        return cls(
+            torch.from_numpy(dataset.features),
+            tf_rows,
+            gene_rows,
+            torch.from_numpy(labels.astype(np.float32)),
+            offsets,
+            decoys,
+        )
 
     def __len__(self) -> int:
         return len(self.tf_rows)
@@ -329,9 +344,17 @@ class EarlyStopping:
         return epoch - self.best_epoch >= self.patience
 
 
-def training_step(model: Network, optimizer: Optimizer, tf: Tensor, gene: Tensor, labels: Tensor,
-                  config: TrainConfig, rng: np.random.Generator, offset: Tensor | None = None,
-                  contrast: tuple[Tensor, Tensor] | None = None) -> float:
+def training_step(
+    model: Network,
+    optimizer: Optimizer,
+    tf: Tensor,
+    gene: Tensor,
+    labels: Tensor,
+    config: TrainConfig,
+    rng: np.random.Generator,
+    offset: Tensor | None = None,
+    contrast: tuple[Tensor, Tensor] | None = None,
+) -> float:
     """One optimizer step on a batch; returns its loss.
 
     Args:
@@ -369,16 +392,24 @@ def training_step(model: Network, optimizer: Optimizer, tf: Tensor, gene: Tensor
         # each half would be normalized to its own mean and the difference partly erased.
         paired_logits, _ = model.forward_train(contrast[0], contrast[1], config.input_noise, None)
         positives = paired_logits.shape[-1] // 2
-        loss = loss + config.tf_contrast * tf_contrast_loss(paired_logits[..., :positives],
-                                                            paired_logits[..., positives:])
+        loss = loss + config.tf_contrast * tf_contrast_loss(
+            paired_logits[..., :positives], paired_logits[..., positives:]
+        )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return float(loss.detach())
 
 
-def train_epoch(model: Network, pairs: TrainingPairs, optimizer: Optimizer, schedule: LRScheduler | None,
-                averaged: Network, config: TrainConfig, rng: np.random.Generator) -> float:
+def train_epoch(
+    model: Network,
+    pairs: TrainingPairs,
+    optimizer: Optimizer,
+    schedule: LRScheduler | None,
+    averaged: Network,
+    config: TrainConfig,
+    rng: np.random.Generator,
+) -> float:
     """One pass over ``pairs`` in a random order; returns the mean loss per pair.
 
     After each step the schedule advances and, when ``averaged`` is not ``model``, the weight
@@ -390,7 +421,7 @@ def train_epoch(model: Network, pairs: TrainingPairs, optimizer: Optimizer, sche
     order = rng.permutation(len(pairs))
     total_loss = 0.0
     for start in range(0, len(order), config.batch_size):
-        batch = order[start:start + config.batch_size]
+        batch = order[start : start + config.batch_size]
         if len(batch) < 2:
             continue  # batch norm needs two samples
         tf = pairs.features[torch.from_numpy(pairs.tf_rows[batch])]
@@ -407,9 +438,18 @@ def train_epoch(model: Network, pairs: TrainingPairs, optimizer: Optimizer, sche
     return total_loss / max(len(pairs), 1)
 
 
-def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.ndarray, model_config: ModelConfig,
-                config: TrainConfig, *, reporter: Reporter | None = None, description: str = "training",
-                transform_idx: np.ndarray | None = None, logit_offset: np.ndarray | None = None) -> TrainResult:
+def train_model(
+    dataset: PairDataset,
+    train_idx: np.ndarray,
+    validation_idx: np.ndarray,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    *,
+    reporter: Reporter | None = None,
+    description: str = "training",
+    transform_idx: np.ndarray | None = None,
+    logit_offset: np.ndarray | None = None,
+) -> TrainResult:
     """Train a model on ``train_idx`` pairs, early-stopping on ``validation_idx`` AUROC.
 
     Args:
@@ -435,8 +475,9 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
     rng = np.random.default_rng(config.seed)
     model = build_model(model_config, dataset)
     _fit_input_transform(model, dataset, train_idx if transform_idx is None else transform_idx)
-    pairs = TrainingPairs.from_dataset(dataset, train_idx, swap_augment=config.swap_augment, logit_offset=logit_offset,
-                                       tf_contrast=config.tf_contrast)
+    pairs = TrainingPairs.from_dataset(
+        dataset, train_idx, swap_augment=config.swap_augment, logit_offset=logit_offset, tf_contrast=config.tf_contrast
+    )
     optimizer, schedule = make_optimizer(model, config, pairs.steps_per_epoch(config.batch_size))
     # The averaged copy is what gets validated and returned; the raw model keeps training.
     averaged = copy.deepcopy(model) if config.ema > 0 else model
@@ -458,9 +499,14 @@ def train_model(dataset: PairDataset, train_idx: np.ndarray, validation_idx: np.
                 break
     model.load_state_dict(stopping.best_state)
     model.eval()
-    return TrainResult(model=model, best_epoch=stopping.best_epoch, validation_auroc=float(stopping.best_score),
-                       validation_scores=stopping.best_scores, history=history,
-                       seconds=time.perf_counter() - started)
+    return TrainResult(
+        model=model,
+        best_epoch=stopping.best_epoch,
+        validation_auroc=float(stopping.best_score),
+        validation_scores=stopping.best_scores,
+        history=history,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _fit_input_transform(model: Network, dataset: PairDataset, idx: np.ndarray) -> None:
