@@ -28,6 +28,12 @@ FORMAT_VERSION = 1
 TF_INPUT = "tf_features"
 GENE_INPUT = "gene_features"
 SCORE_OUTPUT = "score"
+# Optional third input: statistics of the pair's own two profiles, float32
+# [pairs, modalities, len(metadata pair_features)], computed by the runtime (see PAIR_FEATURE_KINDS).
+PAIR_INPUT = "pair_features"
+# The per-pair statistics a model may ask for, by name: "pcc" is the Pearson correlation of the TF's
+# and the target's profiles over the modality's cells, computed like the feature rows.
+PAIR_FEATURE_KINDS = ("pcc",)
 PREPROCESSING_CHOICES = ("none", "log1p", "normalize_total_log1p")
 # How the values a model learned from were made from the expression given to training (per
 # modality): by deeptgi-train's transform, or taken as given, which did ("raw_counts") or did
@@ -84,6 +90,13 @@ class ModelMetadata:
             ``{"method": "platt", "slope": a > 0, "intercept": b, "pairs": n, "source":
             "validation" | "out-of-fold"}``, ``P(edge) = sigmoid(a * logit(score) + b)`` on
             balanced pairs; ``None`` for models written before the field.
+        pair_features: optional, the names (:data:`PAIR_FEATURE_KINDS`) of the per-pair
+            statistics the graph's ``pair_features`` input holds, in order along its last axis;
+            ``None``: the graph has no such input and scores from the two entities' features alone.
+        head: optional, how the pair head may be run: ``{"broadcast": true}`` when the head graph
+            also accepts states of shapes ``[b, 1, S]`` and ``[1, g, S]`` (and pair features
+            ``[b, g, modalities, K]``) and returns scores ``[b, g]`` (docs/model-contract.md);
+            ``None``: per pair only.
     """
 
     feature_genes: list[str]
@@ -99,6 +112,8 @@ class ModelMetadata:
     label_prior: dict[str, Any] | None = None
     target_prior: dict[str, Any] | None = None
     calibration: dict[str, Any] | None = None
+    pair_features: list[str] | None = None
+    head: dict[str, Any] | None = None
 
     def transform_of(self, modality: int) -> str:
         """The ``expression_transform`` of modality ``modality``, ``"unknown"`` when not recorded."""
@@ -129,6 +144,10 @@ class ModelMetadata:
             props["target_prior"] = self.target_prior
         if self.calibration is not None:
             props["calibration"] = self.calibration
+        if self.pair_features is not None:
+            props["pair_features"] = self.pair_features
+        if self.head is not None:
+            props["head"] = self.head
         return {key: json.dumps(value) for key, value in props.items()}
 
     def validation_metrics(self) -> dict[str, Any]:
@@ -171,6 +190,8 @@ class ModelMetadata:
             label_prior=values.get("label_prior"),
             target_prior=values.get("target_prior"),
             calibration=values.get("calibration"),
+            pair_features=values.get("pair_features"),
+            head=values.get("head"),
         )
         meta.validate(source)
         return meta
@@ -210,6 +231,14 @@ class ModelMetadata:
             check_target_prior(self.target_prior, source)
         if self.calibration is not None:
             _check_calibration(self.calibration, source)
+        if self.pair_features is not None:
+            _check_pair_features(self.pair_features, source)
+        if self.head is not None and (
+            not isinstance(self.head, dict) or not isinstance(self.head.get("broadcast", False), bool)
+        ):
+            raise InputError(
+                f"{source}: metadata head must be an object whose broadcast is true or false, got {self.head!r}"
+            )
         if self.state_tensors is not None and set(self.state_tensors) != {"tf", "gene"}:
             raise InputError(f"{source}: metadata state_tensors must name exactly 'tf' and 'gene'")
 
@@ -223,7 +252,21 @@ _KNOWN_KEYS = set(_REQUIRED_KEYS) | {
     "label_prior",
     "target_prior",
     "calibration",
+    "pair_features",
+    "head",
 }
+
+
+def _check_pair_features(names, source: str) -> None:
+    """``pair_features``: a non-empty list of distinct known names."""
+    if not isinstance(names, list) or not names or len(set(map(str, names))) != len(names):
+        raise InputError(f"{source}: metadata pair_features must be a non-empty list of distinct names, got {names!r}")
+    unknown = [name for name in names if name not in PAIR_FEATURE_KINDS]
+    if unknown:
+        raise InputError(
+            f"{source}: the model asks for pair feature {unknown[0]!r}, which this runtime does not compute "
+            f"(it knows {', '.join(PAIR_FEATURE_KINDS)}); update deeptgi-rt"
+        )
 
 
 def _check_label_prior(prior, source: str) -> None:

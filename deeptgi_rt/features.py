@@ -225,3 +225,42 @@ def _take_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if len(rows) == len(values) and np.array_equal(rows, np.arange(len(values))):
         return values
     return values[rows]
+
+
+def pair_pcc(
+    expressions: Sequence[Modality],
+    tfs: Sequence[str],
+    targets: Sequence[str],
+    *,
+    case_insensitive: bool = False,
+    backend: str = "auto",
+    reporter: Reporter | None = None,
+) -> np.ndarray:
+    """PCC of every TF with every target over each modality's cells: the pair feature ``"pcc"``.
+
+    The same correlation as the feature rows (:func:`entity_features`): ``pcc_block`` of the
+    preprocessed profiles, a constant profile correlates 0; a cells source is correlated from
+    statistics accumulated over its cells. Training (the pairs a model learns from) and scoring
+    (the pairs it ranks) both call this, so a pair's input is the same on both sides.
+
+    Args:
+        expressions: one modality each, as for :func:`entity_features`.
+        tfs, targets: gene names; each must be in every modality.
+        case_insensitive, backend, reporter: as for :func:`entity_features`.
+
+    Returns:
+        float32 ``[len(tfs), len(targets), len(expressions)]``.
+    """
+    reporter = reporter or Reporter()
+    out = np.zeros((len(tfs), len(targets), len(expressions)), dtype=np.float32)
+    for modality, expression in enumerate(expressions):
+        tf_rows = gene_rows(expression, tfs, what="TFs", case_insensitive=case_insensitive)
+        target_rows = gene_rows(expression, targets, what="targets", case_insensitive=case_insensitive)
+        if isinstance(expression, Expression):
+            block = pcc_block(
+                _take_rows(expression.values, tf_rows), _take_rows(expression.values, target_rows), backend=backend
+            )
+        else:
+            block = streamed_statistics(expression, tf_rows, target_rows, backend=backend, reporter=reporter).pcc()
+        out[:, :, modality] = block
+    return out
