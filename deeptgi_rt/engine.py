@@ -53,6 +53,8 @@ class ScoreRun:
         tf_names, target_names: the run's TFs and targets (edge indices point into these).
         tf_table: float32 ``[tfs, ...]`` what the pair head gathers per TF.
         gene_table: float32 ``[targets, ...]`` the same per target.
+        pair_table: float32 ``[tfs, targets, modalities, kinds]`` the pairs' own features, for
+            a model that reads them (metadata ``pair_features``), else ``None``.
         self_target: int32 ``[tfs]`` each TF's index among the targets, or -1.
         pairs_total: pairs the scoring walks (self pairs included), for progress.
         expected_edges: edges the output will hold at most.
@@ -82,6 +84,7 @@ class ScoreRun:
     tf_of_row: np.ndarray | None = None
     target_of_row: np.ndarray | None = None
     on_finish: Callable[[ScoreSummary], None] | None = None
+    pair_table: np.ndarray | None = None
     target_offsets: np.ndarray | None = None
     threshold_shifted: bool = False
     _selection: EdgeSelection | None = field(default=None, repr=False)
@@ -184,7 +187,12 @@ class ScoreRun:
 
     def _all_pairs(self, selection: EdgeSelection, advance: Callable[[float], None], rank: bool) -> Iterator[EdgeBlock]:
         for tf_start, rows in score_tf_rows(
-            self.model.pair_scores, self.tf_table, self.gene_table, batch_size=self.request.batch_size, progress=advance
+            self.model.pair_scores,
+            self.tf_table,
+            self.gene_table,
+            pair_table=self.pair_table,
+            batch_size=self.request.batch_size,
+            progress=advance,
         ):
             if self.target_offsets is not None:
                 rows = add_target_prior(rows, self.target_offsets)
@@ -193,11 +201,12 @@ class ScoreRun:
     def _listed_pairs(self, selection: EdgeSelection, advance: Callable[[float], None]) -> Iterator[EdgeBlock]:
         from .pairs import iter_known_pairs
 
-        buffers = PairBuffers(self.tf_table.shape[1:], self.gene_table.shape[1:], self.request.batch_size)
+        pair_rows = None if self.pair_table is None else self.pair_table.shape[2:]
+        buffers = PairBuffers(self.tf_table.shape[1:], self.gene_table.shape[1:], self.request.batch_size, pair_rows)
         for tf_rows, gene_rows in iter_known_pairs(self.pair_source, self.gene_index):
             tf_index, target_index = self.tf_of_row[tf_rows], self.target_of_row[gene_rows]
             scores = score_listed_pairs(
-                self.model.pair_scores, self.tf_table, self.gene_table, tf_index, target_index, buffers
+                self.model.pair_scores, self.tf_table, self.gene_table, tf_index, target_index, buffers, self.pair_table
             )
             if self.target_offsets is not None:
                 scores = add_target_prior(scores, self.target_offsets[target_index])
@@ -336,14 +345,21 @@ def prepare(
         summary.tfs, summary.targets = len(tf_rows), len(target_rows)
         return None
     with summary.timed("pcc"), dask_session(request.dask_scheduler):
+        scheduled = [for_scheduler(data, request) for data in expressions]
         feats = _entity_features(
-            [for_scheduler(data, request) for data in expressions],
-            [data_genes[row] for row in entity_rows],
-            meta.feature_genes,
-            request,
-            pcc_backend,
-            reporter,
+            scheduled, [data_genes[row] for row in entity_rows], meta.feature_genes, request, pcc_backend, reporter
         )
+        pair_table = None
+        if model.uses_pair_features:
+            pair_table = _pair_table(
+                scheduled,
+                [data_genes[row] for row in tf_rows],
+                [data_genes[row] for row in target_rows],
+                model.pair_feature_kinds,
+                request,
+                pcc_backend,
+                reporter,
+            )
     move_reading_time(expressions, summary.stage_seconds)
     with (
         summary.timed("encode"),
@@ -365,7 +381,7 @@ def prepare(
         summary.stage_seconds.setdefault("density", 0.0)
         with summary.timed("density"):
             threshold = _density_threshold(
-                model, tf_table, gene_table, target_of_row[tf_rows], offsets, request.batch_size, reporter
+                model, tf_table, gene_table, pair_table, target_of_row[tf_rows], offsets, request.batch_size, reporter
             )
         summary.threshold, summary.threshold_how = threshold.value, threshold.describe()
     return ScoreRun(
@@ -377,6 +393,7 @@ def prepare(
         target_names=target_names,
         tf_table=tf_table,
         gene_table=gene_table,
+        pair_table=pair_table,
         self_target=target_of_row[tf_rows],
         pairs_total=int(pairs_total),
         expected_edges=int(expected),
@@ -405,6 +422,7 @@ def _density_threshold(
     model: ScoringModel,
     tf_table: np.ndarray,
     gene_table: np.ndarray,
+    pair_table: np.ndarray | None,
     self_target: np.ndarray,
     offsets: np.ndarray | None,
     batch_size: int,
@@ -422,7 +440,12 @@ def _density_threshold(
     kept = []
     with reporter.task("density cut", len(tfs) * n_targets, unit="pairs") as advance:
         for tf_start, rows in score_tf_rows(
-            model.pair_scores, tf_table[tfs], gene_table, batch_size=batch_size, progress=advance
+            model.pair_scores,
+            tf_table[tfs],
+            gene_table,
+            pair_table=None if pair_table is None else pair_table[tfs],
+            batch_size=batch_size,
+            progress=advance,
         ):
             if offsets is not None:
                 rows = add_target_prior(rows, offsets)
@@ -645,6 +668,21 @@ def _entity_features(
             reporter=reporter,
             progress=advance,
         )
+
+
+def _pair_table(
+    expressions, tfs: list[str], targets: list[str], kinds, request: ScoreRequest, backend: str, reporter: Reporter
+) -> np.ndarray:
+    """float32 ``[tfs, targets, modalities, kinds]``: the pair features of a model that reads them."""
+    from .features import pair_feature_table
+
+    # One blocked PCC call per modality (TFs x targets), like the feature rows.
+    with reporter.task("pair features", len(tfs) * len(expressions), unit="TFs") as advance:
+        table = pair_feature_table(
+            expressions, tfs, targets, kinds, case_insensitive=request.case_insensitive, backend=backend, reporter=reporter
+        )
+        advance(len(tfs) * len(expressions))
+    return table
 
 
 def _tf_rows(tfs, model_tfs: list[str] | None, model_path: str, index, reporter: Reporter) -> np.ndarray:

@@ -264,3 +264,33 @@ def pair_pcc(
             block = streamed_statistics(expression, tf_rows, target_rows, backend=backend, reporter=reporter).pcc()
         out[:, :, modality] = block
     return out
+
+
+def pair_feature_table(
+    expressions: Sequence[Modality],
+    tfs: Sequence[str],
+    targets: Sequence[str],
+    kinds: Sequence[str],
+    *,
+    case_insensitive: bool = False,
+    backend: str = "auto",
+    reporter: Reporter | None = None,
+) -> np.ndarray:
+    """The pair features a model reads (metadata ``pair_features``) for every TF x target.
+
+    Args:
+        expressions, tfs, targets, case_insensitive, backend, reporter: as for :func:`pair_pcc`.
+        kinds: names from :data:`deeptgi_rt.contract.PAIR_FEATURE_KINDS`, in the model's order.
+
+    Returns:
+        float32 ``[len(tfs), len(targets), len(expressions), len(kinds)]``; 4 bytes per pair,
+        modality and kind (128 MB for 1,600 TFs x 20,000 genes), never genes x genes.
+    """
+    from .contract import PAIR_FEATURE_KINDS
+
+    unknown = [kind for kind in kinds if kind not in PAIR_FEATURE_KINDS]
+    if unknown:
+        raise InputError(f"unknown pair features {unknown}; known: {', '.join(PAIR_FEATURE_KINDS)}")
+    pcc = pair_pcc(expressions, tfs, targets, case_insensitive=case_insensitive, backend=backend, reporter=reporter)
+    # "pcc" is the only kind so far; each kind is one slice of the last axis.
+    return np.ascontiguousarray(np.stack([pcc for _ in kinds], axis=-1))

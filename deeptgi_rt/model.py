@@ -5,7 +5,9 @@ gene state. Cutting the graph at them with ``onnx.utils.Extractor`` gives three 
 
 * TF encoder: ``tf_features [n, modalities, feature_genes] -> tf state [n, ...]``;
 * gene encoder: ``gene_features -> gene state``;
-* pair head: ``(tf state, gene state) -> score [n]``.
+* pair head: ``(tf state, gene state) -> score [n]``, or ``(tf state, gene state, pair
+  features) -> score [n]`` for a model whose metadata lists ``pair_features`` (the pair's own
+  statistics, computed by the runtime: :func:`deeptgi_rt.features.pair_feature_table`).
 
 The encoders run once per entity and the head once per pair. A model without state tensors
 (or whose head turns out to need the raw inputs) is scored end to end with the whole graph.
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .contract import GENE_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
+from .contract import GENE_INPUT, PAIR_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
 from .devices import CPU_PROVIDER, create_session, select_providers
 from .errors import InputError, require_file
 from .progress import Reporter
@@ -78,6 +80,10 @@ def read_model(path) -> tuple[object, ModelMetadata]:
         if name not in inputs:
             raise InputError(f"{source}: model has no input {name!r} (inputs: {', '.join(inputs) or 'none'})")
         _check_input_shape(inputs[name], metadata, source)
+    if metadata.pair_features and PAIR_INPUT not in inputs:
+        raise InputError(
+            f"{source}: metadata lists pair_features {metadata.pair_features} but the model has no input {PAIR_INPUT!r}"
+        )
     if SCORE_OUTPUT not in outputs:
         raise InputError(f"{source}: model has no output {SCORE_OUTPUT!r}")
     return model, metadata
@@ -124,7 +130,7 @@ def split_model(model, metadata: ModelMetadata, source: str = "<model>") -> Mode
     parts = {
         "TF encoder": extractor.extract_model([TF_INPUT], [tf_state]),
         "gene encoder": extractor.extract_model([GENE_INPUT], [gene_state]),
-        "pair head": extractor.extract_model([tf_state, gene_state], [SCORE_OUTPUT]),
+        "pair head": extractor.extract_model(head_inputs(metadata), [SCORE_OUTPUT]),
     }
     for label, part in parts.items():
         outside = _unbound_inputs(part)
@@ -138,6 +144,13 @@ def split_model(model, metadata: ModelMetadata, source: str = "<model>") -> Mode
         gene_encoder=parts["gene encoder"],
         pair_head=parts["pair head"],
     )
+
+
+def head_inputs(metadata: ModelMetadata) -> list[str]:
+    """The pair head's input names in feed order: the two state tensors, then the pair
+    features when the model has them."""
+    names = [metadata.state_tensors["tf"], metadata.state_tensors["gene"]]
+    return [*names, PAIR_INPUT] if metadata.pair_features else names
 
 
 def _unbound_inputs(part) -> set[str]:
@@ -159,6 +172,8 @@ class ScoringModel:
         providers: the execution providers in use.
         factorized: whether scoring uses the encoder/head cut.
         reason: why not, when not.
+        pair_feature_kinds: the per-pair statistics the model reads (metadata ``pair_features``),
+            empty for a model without them.
     """
 
     def __init__(self, path, *, device: str = "auto", threads: int | None = None, reporter: Reporter | None = None):
@@ -168,6 +183,7 @@ class ScoringModel:
         parts = split_model(model, self.metadata, self.path)
         self.factorized = parts.factorized
         self.reason = parts.reason
+        self.pair_feature_kinds = tuple(self.metadata.pair_features or ())
         self._threads = threads
         self._full_bytes = model.SerializeToString()
         probe = parts.pair_head.SerializeToString() if parts.factorized else self._full_bytes
@@ -177,7 +193,7 @@ class ScoringModel:
             self._tf_encoder = self._session(parts.tf_encoder.SerializeToString())
             self._gene_encoder = self._session(parts.gene_encoder.SerializeToString())
             self._head = PairRunner(probe, self.providers, threads)
-            self._head_inputs = [self.metadata.state_tensors["tf"], self.metadata.state_tensors["gene"]]
+            self._head_inputs = head_inputs(self.metadata)
         else:
             reporter.info(f"{self.path}: scoring end to end, without the encoder/head cut: {self.reason}")
 
@@ -204,25 +220,42 @@ class ScoringModel:
             return np.ascontiguousarray(gene_features, dtype=np.float32)
         return _run_batched(self._gene_encoder, GENE_INPUT, gene_features)
 
-    def pair_scores(self, tf_rows: np.ndarray, gene_rows: np.ndarray) -> np.ndarray:
-        """Scores float32 ``[n]`` of pairs whose :meth:`tf_table` / :meth:`gene_table` rows are
-        ``tf_rows`` and ``gene_rows`` (float32, ``[n, ...]`` each, C-contiguous)."""
-        if not self.factorized:
-            return self.end_to_end_scores(tf_rows, gene_rows)
-        return self._head.run(self._head_inputs, tf_rows, gene_rows)
+    @property
+    def uses_pair_features(self) -> bool:
+        """Whether every scoring call needs the pairs' own statistics (``pair_rows``)."""
+        return bool(self.pair_feature_kinds)
 
-    def end_to_end_scores(self, tf_features: np.ndarray, gene_features: np.ndarray) -> np.ndarray:
+    def pair_scores(self, tf_rows: np.ndarray, gene_rows: np.ndarray, pair_rows: np.ndarray | None = None) -> np.ndarray:
+        """Scores float32 ``[n]`` of pairs whose :meth:`tf_table` / :meth:`gene_table` rows are
+        ``tf_rows`` and ``gene_rows`` (float32, ``[n, ...]`` each, C-contiguous); ``pair_rows``
+        float32 ``[n, modalities, len(pair_feature_kinds)]`` for a model with pair features."""
+        if not self.factorized:
+            return self.end_to_end_scores(tf_rows, gene_rows, pair_rows)
+        return self._head.run(self._head_inputs, *self._feeds(tf_rows, gene_rows, pair_rows))
+
+    def end_to_end_scores(
+        self, tf_features: np.ndarray, gene_features: np.ndarray, pair_rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """Scores float32 ``[n]`` from the whole graph on per-pair features (float32
-        ``[n, modalities, feature_genes]`` each)."""
-        return self.full_runner.run(
-            [TF_INPUT, GENE_INPUT],
+        ``[n, modalities, feature_genes]`` each, and ``pair_rows`` as for :meth:`pair_scores`)."""
+        names = [TF_INPUT, GENE_INPUT, PAIR_INPUT] if self.uses_pair_features else [TF_INPUT, GENE_INPUT]
+        feeds = self._feeds(
             np.ascontiguousarray(tf_features, dtype=np.float32),
             np.ascontiguousarray(gene_features, dtype=np.float32),
+            pair_rows,
         )
+        return self.full_runner.run(names, *feeds)
+
+    def _feeds(self, tf_rows: np.ndarray, gene_rows: np.ndarray, pair_rows: np.ndarray | None) -> tuple:
+        if not self.uses_pair_features:
+            return tf_rows, gene_rows
+        if pair_rows is None:
+            raise ValueError(f"{self.path}: the model reads pair features {self.pair_feature_kinds}; pass pair_rows")
+        return tf_rows, gene_rows, np.ascontiguousarray(pair_rows, dtype=np.float32)
 
 
 class PairRunner:
-    """Runs a two-input, ``score``-output graph over a batch of pairs.
+    """Runs a graph with per-pair inputs and the ``score`` output over a batch of pairs.
 
     On the CPU it keeps one single-threaded session per core and scores contiguous slices of
     each batch concurrently (onnxruntime releases the GIL while running): the pair graphs are
@@ -245,22 +278,22 @@ class PairRunner:
             self._sessions = [create_session(model_bytes, providers, 1) for _ in range(workers)]
             self._pool = ThreadPoolExecutor(workers, thread_name_prefix="deeptgi-pairs")
 
-    def run(self, input_names: list[str], left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Scores float32 ``[n]`` for inputs ``left``/``right`` (``[n, ...]`` each)."""
-        n = len(left)
+    def run(self, input_names: list[str], *arrays: np.ndarray) -> np.ndarray:
+        """Scores float32 ``[n]`` for the inputs ``arrays`` (``[n, ...]`` each, one per name)."""
+        n = len(arrays[0])
         slices = min(len(self._sessions), max(1, n // self.MIN_SLICE))
         if self._pool is None or slices == 1:
-            return self._run_one(self._sessions[0], input_names, left, right)
+            return self._run_one(self._sessions[0], input_names, arrays)
         bounds = np.linspace(0, n, slices + 1).astype(int)
         futures = [
-            self._pool.submit(self._run_one, session, input_names, left[a:b], right[a:b])
+            self._pool.submit(self._run_one, session, input_names, [array[a:b] for array in arrays])
             for session, a, b in zip(self._sessions, bounds[:-1], bounds[1:])
         ]
         return np.concatenate([future.result() for future in futures])
 
     @staticmethod
-    def _run_one(session, input_names, left, right) -> np.ndarray:
-        feeds = {input_names[0]: left, input_names[1]: right}
+    def _run_one(session, input_names, arrays) -> np.ndarray:
+        feeds = dict(zip(input_names, arrays, strict=True))
         return session.run([SCORE_OUTPUT], feeds)[0].reshape(-1)
 
 

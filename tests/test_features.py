@@ -102,3 +102,27 @@ def test_cells_as_dask_blocks_equal_streamed_cells(example, normalize):
     assert cells.array.numblocks[0] == 4
     streamed = entity_features([chunks], entities, features[:-1], backend="cpu")
     assert np.abs(entity_features([cells], entities, features[:-1]) - streamed).max() <= 1e-6
+
+
+def test_pair_feature_table_is_numpy_s_correlation_of_each_tf_with_each_target():
+    from deeptgi_rt.expression import Expression
+    from deeptgi_rt.features import pair_feature_table
+
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((9, 30)).astype(np.float32)
+    values[4] = 2.0  # a constant gene correlates 0, as in the feature rows
+    genes = [f"g{i}" for i in range(9)]
+    first = Expression(genes=genes, values=values, source="a")
+    second = Expression(genes=genes[::-1], values=np.log1p(np.abs(values[::-1])), source="b")
+    tfs, targets = ["g0", "g4", "g7"], ["g1", "g2", "g4", "g8"]
+    table = pair_feature_table([first, second], tfs, targets, ["pcc"], backend="cpu")
+    assert table.shape == (3, 4, 2, 1) and table.dtype == np.float32
+    for modality, expression in enumerate((first, second)):
+        rows = {name: expression.values[i].astype(np.float64) for i, name in enumerate(expression.genes)}
+        for i, tf in enumerate(tfs):
+            for j, target in enumerate(targets):
+                a, b = rows[tf], rows[target]
+                want = 0.0 if a.std() == 0 or b.std() == 0 else np.corrcoef(a, b)[0, 1]
+                assert table[i, j, modality, 0] == pytest.approx(want, abs=1e-5)
+    with pytest.raises(InputError, match="unknown pair features"):
+        pair_feature_table([first], tfs, targets, ["mi"], backend="cpu")

@@ -35,6 +35,8 @@ def test_encoders_then_head_equal_the_whole_graph(tmp_path, head):
     proto = build_model(FEATURES, head=head, modalities=("a", "b"))
     model = ScoringModel(save_model(proto, tmp_path / "m.onnx"), device="cpu")
     tf, gene = random_features(64, 2, 1), random_features(64, 2, 2)
+    # A model written before pair features: two inputs, scored without pair rows.
+    assert not model.uses_pair_features and model.metadata.pair_features is None
     factorized = model.pair_scores(model.tf_table(tf), model.gene_table(gene))
     assert factorized.dtype == np.float32 and factorized.shape == (64,)
     np.testing.assert_allclose(factorized, reference_scores(proto, tf, gene), atol=1e-5)
@@ -131,3 +133,12 @@ def test_parallel_slices_give_the_single_session_scores(tmp_path, monkeypatch):
     scores = parallel.pair_scores(parallel.tf_table(tf), parallel.gene_table(gene))
     np.testing.assert_array_equal(scores, single.pair_scores(single.tf_table(tf), single.gene_table(gene)))
     np.testing.assert_allclose(scores, reference_scores(proto, tf, gene), atol=1e-5)
+
+
+def test_metadata_asking_for_pair_features_the_graph_lacks_is_an_input_error(tmp_path):
+    proto = build_model(FEATURES)
+    onnx.helper.set_model_props(
+        proto, {**{p.key: p.value for p in proto.metadata_props}, "pair_features": '["pcc"]'}
+    )
+    with pytest.raises(InputError, match="no input 'pair_features'"):
+        read_model(save_model(proto, tmp_path / "m.onnx"))

@@ -197,6 +197,27 @@ def test_score_tf_rows_matches_pairwise_function_for_every_blocking():
         np.testing.assert_allclose(rows, expected, rtol=1e-6, atol=1e-6)
 
 
+def test_score_tf_rows_and_listed_pairs_hand_each_pair_its_own_pair_features():
+    from deeptgi_rt.scoring import PairBuffers, score_listed_pairs
+
+    rng = np.random.default_rng(2)
+    tf_table = rng.standard_normal((5, 3)).astype(np.float32)
+    gene_table = rng.standard_normal((7, 3)).astype(np.float32)
+    pair_table = rng.standard_normal((5, 7, 2, 1)).astype(np.float32)
+
+    def pair_scores(a, b, pair):
+        return (a * b).sum(axis=1) + 3 * pair[:, 0, 0] - pair[:, 1, 0]
+
+    expected = tf_table @ gene_table.T + 3 * pair_table[:, :, 0, 0] - pair_table[:, :, 1, 0]
+    for batch in (1, 3, 7, 8, 20, 1000):
+        blocks = score_tf_rows(pair_scores, tf_table, gene_table, pair_table=pair_table, batch_size=batch)
+        np.testing.assert_allclose(np.concatenate([r for _, r in blocks]), expected, rtol=1e-6, atol=1e-6)
+        tf_index, gene_index = rng.integers(0, 5, 40), rng.integers(0, 7, 40)
+        buffers = PairBuffers((3,), (3,), batch, (2, 1))
+        listed = score_listed_pairs(pair_scores, tf_table, gene_table, tf_index, gene_index, buffers, pair_table)
+        np.testing.assert_allclose(listed, expected[tf_index, gene_index], rtol=1e-6, atol=1e-6)
+
+
 def test_rows_to_edges_drops_self_pairs_and_ranks_targets():
     rows = np.array([[0.1, 0.9, 0.5], [0.3, 0.2, 0.8]], dtype=np.float32)
     self_target = np.array([1, -1])
