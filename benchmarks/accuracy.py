@@ -66,16 +66,25 @@ LABELS = {
 LABEL_ONLY_METHODS = {"prior": "target_label_rate", "novelty": "unseen_target_as_interaction"}
 
 
-def load(name: str, seed: int, *, expr=None, labels=None, negatives: str | None = None):
-    """The pair data set of a benchmark data set: a built-in one, or ``expr`` + ``labels`` under ``name``."""
-    from deeptgi_train.data import load_training_set
+def load(name: str, seed: int, *, expr=None, labels=None, negatives: str | None = None, genome: bool = False):
+    """The pair data set of a benchmark data set: a built-in one, or ``expr`` + ``labels`` under ``name``.
+
+    The labelled pairs are the same with and without ``genome`` (a positives-only network gets
+    its balanced negatives either way), so every method's folds are the same pairs; ``genome``
+    appends every unlabelled TF x gene candidate after them, for training that draws negatives
+    from the genome (``deeptgi-train``'s default, :mod:`deeptgi_train.genome`).
+    """
+    from deeptgi_train.data import build_pair_dataset, load_training_set
 
     spec = DATASETS.get(name, {})
     expr, labels = expr or spec.get("expr"), labels or spec.get("labels")
     if expr is None or labels is None:
         raise SystemExit(f"data set {name!r}: not built in ({', '.join(DATASETS)}); give --expr and --labels")
     negatives = negatives or spec.get("negatives", "none")
-    return load_training_set(expr, labels, negatives=negatives, seed=seed).dataset
+    training = load_training_set(expr, labels, negatives="file" if negatives == "none" else negatives, seed=seed)
+    if not genome:
+        return training.dataset
+    return build_pair_dataset(training.data, training.pairs, genome=True)
 
 
 def score_baseline(
@@ -102,6 +111,8 @@ def run_method(
     protocol: str = "random",
     degree_matched: bool = False,
     prior_offset: bool = False,
+    genome=None,
+    pair_features: tuple[str, ...] | None = None,
 ) -> dict:
     """Per-fold AUROC / AUPR / seconds of one method over ``splits``.
 
@@ -110,7 +121,9 @@ def run_method(
     ``degree_matched`` gives lite degree-matched training negatives as ``deeptgi-train cv
     --negatives degree-matched`` does (test pairs unchanged); ``prior_offset`` trains lite on the
     residual of the target prior and scores its test pairs with it, as ``deeptgi-train cv`` does by
-    default.
+    default. ``genome`` (:class:`deeptgi_train.configs.GenomeOptions`, ``dataset`` a genome data set)
+    trains lite on the file's positives against unlabelled candidates of the training side of each
+    fold, cut as ``deeptgi-train cv`` cuts them; ``pair_features`` overrides lite's head inputs.
     """
     from deeptgi_train.configs import model_config, train_config, with_epochs
     from deeptgi_train.cv import fold_test_scores, pooled_target_wise, train_fold
@@ -123,6 +136,15 @@ def run_method(
             # train_fold shifts the seed by the fold, exactly as deeptgi-train cv does.
             train = with_epochs(train_config(method, seed=seed, threads=threads), epochs.get(method))
             overrides = {"members": members} if method == "lite" and members > 1 else {}
+            if method == "lite" and pair_features is not None:
+                overrides["pair_features"] = pair_features
+            candidates = None
+            if genome is not None and method == "lite":
+                from deeptgi_train.genome import candidate_parts
+
+                candidates = candidate_parts(
+                    dataset, [np.r_[split.fit, split.validation], split.test], protocol=protocol, seed=seed + split.fold
+                )[0]
             trained, _, _ = train_fold(
                 dataset,
                 split,
@@ -133,6 +155,8 @@ def run_method(
                 crossfit=crossfit if method == "lite" else 1,
                 degree_matched=degree_matched and method == "lite",
                 prior_offset=prior_offset and method == "lite",
+                genome=genome if method == "lite" else None,
+                candidates=candidates,
             )
             scores = fold_test_scores(trained, dataset, split, prior_offset=prior_offset and method == "lite")
             extra = {"best_epoch": trained.best_epoch, "validation_auroc": trained.validation_auroc}
@@ -244,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         help="train lite on the residual of the target prior and score with it, as "
         "deeptgi-train --prior-offset (default: on the labels alone)",
     )
+    parser.add_argument(
+        "--lite-genome",
+        action="store_true",
+        help="train lite as deeptgi-train does by default: negatives drawn from the unlabelled TF x gene pairs of "
+        "the data, the pair's PCC as a head input (test folds: the same labelled pairs as every other method)",
+    )
     parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
     parser.add_argument(
@@ -271,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                 row.get("crossfit", 1),
                 row.get("degree_matched", False),
                 row.get("prior_offset", False),
+                row.get("genome", False),
             )
         )
         write_results(
@@ -299,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
                 negatives=args.negatives or _default_negatives(args.labels),
             )
             if args.expr
-            else load(name, args.seed)
+            else load(name, args.seed, genome=args.lite_genome)
         )
         for protocol in args.protocols:
             splits = list(cv_splits(dataset, protocol=protocol, folds=args.folds, seed=args.seed))
@@ -316,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
                 prior_offset = args.lite_prior_offset and method == "lite"
                 if prior_offset:
                     label += ", prior offset"
+                genome = None
+                if args.lite_genome and method == "lite":
+                    from deeptgi_train.configs import GenomeOptions
+
+                    genome = GenomeOptions()
+                    label += ", genome negatives + pair PCC (the default)"
                 row = {
                     "dataset": name,
                     "protocol": protocol,
@@ -336,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
                         protocol=protocol,
                         degree_matched=degree_matched,
                         prior_offset=prior_offset,
+                        genome=genome,
                     ),
+                    **({"genome": True} if genome is not None else {}),
                     **({"degree_matched": True} if degree_matched else {}),
                     **({"prior_offset": True} if prior_offset else {}),
                 }

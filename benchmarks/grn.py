@@ -59,6 +59,8 @@ WORK = REPO / "benchmarks" / ".grn-work"
 RESULTS = REPO / "benchmarks" / "results" / "grn.json"
 # Each DeepTGI method is `deeptgi-train fit --config lite` with these options.
 FIT_OPTIONS = {
+    # deeptgi-train fit as it is now by default: genome negatives, pair PCC, 5 members cross-fitted by TF.
+    "default": [],
     "lite-prior": ["--prior-offset"],
     "lite": [],
     "lite-contrast": ["--tf-contrast", "1"],
@@ -66,8 +68,11 @@ FIT_OPTIONS = {
     "crossfit-contrast": ["--crossfit", "5", "--tf-contrast", "1"],
 }
 DEEPTGI_METHODS = tuple(FIT_OPTIONS)
+# The peers every DeepTGI method's paired differences are computed against.
+REFERENCES = ("prior", "pcc", "grnboost2")
 METHODS = (*DEEPTGI_METHODS, "grnboost2", "pcc", "prior")
 LABELS = {
+    "default": "DeepTGI default (genome negatives, pair PCC, --crossfit 5)",
     "lite-prior": "DeepTGI lite --prior-offset, one network",
     "lite": "DeepTGI lite, one network",
     "lite-contrast": "DeepTGI lite --tf-contrast 1, one network",
@@ -194,8 +199,7 @@ def run_deeptgi(method: str, dataset: str, folder: Path, out: Path) -> dict:
         str(spec["expr"]),
         "--labels",
         str(folder / "train_labels.csv"),
-        "--negatives",
-        spec["negatives"],
+        *([] if method == "default" else ["--negatives", spec["negatives"]]),
         "--config",
         "lite",
         "--seed",
@@ -379,20 +383,19 @@ def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int)
         # Candidates whose target has no training edge: there the prior scores 0 for every TF.
         unseen = ~np.isin(np.asarray(genes, dtype=object)[candidates.gene_index], list(trained_targets))
         labelled = labelled_positions(spec, tfs, candidates) if spec.get("labelled") else None
-        prior_scores = candidates.scores(predictions["prior"])[0] if "prior" in available else None
+        references = {ref: candidates.scores(predictions[ref])[0] for ref in REFERENCES if ref in available}
         for method in available:
             scores, _ = candidates.scores(predictions[method])
-            if method in DEEPTGI_METHODS and prior_scores is not None:
-                extra_vs = {
-                    "vs_prior": {
+            extra_vs = {}
+            if method in DEEPTGI_METHODS:
+                # Paired: the same resamples of test TFs for the method and each reference.
+                for ref, ref_scores in references.items():
+                    extra_vs[f"vs_{ref}"] = {
                         key: list(value)
                         for key, value in metrics.paired_difference_intervals(
-                            candidates.labels, scores, prior_scores, candidates.tf_index, resamples=bootstrap, seed=seed
+                            candidates.labels, scores, ref_scores, candidates.tf_index, resamples=bootstrap, seed=seed
                         ).items()
                     }
-                }
-            else:
-                extra_vs = {}
             result = evaluate_scores(
                 method, str(folder), candidates, scores, bootstrap=bootstrap, seed=seed, curves=False
             )
@@ -456,6 +459,14 @@ def evaluate_all(args) -> None:
     for dataset in args.datasets:
         for seed in sorted(int(p.name[4:]) for p in (args.work / dataset).glob("seed*")):
             rows += evaluate_split(dataset, seed, args.work, args.methods, args.bootstrap)
+    if args.keep_earlier and args.out.exists():
+        # Rows of methods whose predictions are not cached here (an earlier run on another checkout):
+        # kept as they were, marked, so one table still holds every method; paired differences need
+        # both predictions, so a kept row has differences only against what it was run beside.
+        done = {(r["dataset"], r["seed"], r["method"]) for r in rows}
+        for row in json.loads(args.out.read_text())["splits"]:
+            if (row["dataset"], row["seed"], row["method"]) not in done and row["dataset"] in args.datasets:
+                rows.append({**row, "earlier_run": True})
     payload = {
         "command": "python benchmarks/grn.py " + " ".join(sys.argv[1:]),
         "bootstrap": args.bootstrap,
@@ -512,7 +523,8 @@ def aggregate(rows: list[dict]) -> list[dict]:
             "dataset": dataset,
             "truth": truth,
             "method": method,
-            "label": LABELS[method],
+            "label": LABELS[method] + (" (earlier run)" if any(r.get("earlier_run") for r in group) else ""),
+            "earlier_run": any(r.get("earlier_run") for r in group),
             "seeds": [r["seed"] for r in group],
             "candidates": _mean_sd(r["candidates"] for r in group),
             "true_edges": _mean_sd(r["true_edges"] for r in group),
@@ -569,23 +581,24 @@ def overview(summary: list[dict], dataset: str) -> list[str]:
     return lines
 
 
-def differences(rows: list[dict], dataset: str) -> list[str]:
-    """Per split seed, each DeepTGI method minus the label-only prior with its paired bootstrap interval."""
+def differences(rows: list[dict], dataset: str, reference: str = "prior") -> list[str]:
+    """Per split seed, each DeepTGI method minus ``reference`` with its paired bootstrap interval."""
     rows = [r for r in rows if r["dataset"] == dataset]
-    prior = {(r["seed"], r["truth"]): r for r in rows if r["method"] == "prior"}
-    compared = [r for r in rows if r.get("vs_prior") and (r["seed"], r["truth"]) in prior]
+    refs = {(r["seed"], r["truth"]): r for r in rows if r["method"] == reference}
+    key_vs = f"vs_{reference}"
+    compared = [r for r in rows if r.get(key_vs) and (r["seed"], r["truth"]) in refs]
     if not compared:
         return []
     lines = [
-        f"### {dataset}: method minus label-only prior, per split seed (95 % paired bootstrap over test TFs)",
+        f"### {dataset}: method minus {LABELS[reference]}, per split seed (95 % paired bootstrap over test TFs)",
         "",
         "| method | truth | seed | Δ AUROC | Δ AUPRC ratio | Δ EPR |",
         "|---|---|---|---|---|---|",
     ]
     for r in compared:
-        ref = prior[(r["seed"], r["truth"])]
+        ref = refs[(r["seed"], r["truth"])]
         cells = [
-            f"{r[key] - ref[key]:+.3f} [{r['vs_prior'][key][0]:+.3f}, {r['vs_prior'][key][1]:+.3f}]"
+            f"{r[key] - ref[key]:+.3f} [{r[key_vs][key][0]:+.3f}, {r[key_vs][key][1]:+.3f}]"
             for key in ("auroc", "auprc_ratio", "epr")
         ]
         lines.append(f"| {_md(LABELS[r['method']])} | {r['truth']} | {r['seed']} | {' | '.join(cells)} |")
@@ -640,7 +653,8 @@ def markdown(payload: dict) -> str:
                     + (f" {_cell(e['auroc_labelled_pairs'])} |" if labelled else "")
                 )
             lines.append("")
-        lines += differences(payload["splits"], dataset)
+        for reference in REFERENCES:
+            lines += differences(payload["splits"], dataset, reference)
         lines += [
             f"### {dataset}: cost per split (mean over seeds, one thread, shared machine)",
             "",
@@ -682,6 +696,11 @@ def parse_args(argv):
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples over test TFs (default 1000)")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"results JSON (default {RESULTS}; .md beside it)")
     parser.add_argument("--evaluate", action="store_true", help="only evaluate what is cached, run nothing")
+    parser.add_argument(
+        "--keep-earlier",
+        action="store_true",
+        help="keep the rows of --out for methods whose predictions are not cached (marked earlier_run)",
+    )
     parser.add_argument("--run-only", action="store_true", help="only produce predictions, do not evaluate")
     return parser.parse_args(argv)
 

@@ -131,7 +131,8 @@ def _expression(tmp_path):
         ("from,to\nA,B\n", "columns found: from, to"),
         ("TF,Target,Label\nA,B,1\nA,C,yes\n", "row 3: label 'yes' is not 0 or 1"),
         ("TF,Target,Label\nX,Y,1\nX,Z,0\n", "no pair has both genes"),
-        ("Gene1,Gene2\nA,B\nA,C\n", "--negatives balanced"),
+        # A positives-only file trains with genome negatives by default, but one TF cannot be held out.
+        ("Gene1,Gene2\nA,B\nA,C\n", "1 TFs with labelled pairs; holding out whole TFs"),
     ],
 )
 def test_bad_label_files_give_one_line_errors(tmp_path, capsys, labels, message):
@@ -155,6 +156,14 @@ def test_bad_label_files_give_one_line_errors(tmp_path, capsys, labels, message)
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert not out_model.exists()
+
+
+def test_a_positives_only_file_with_the_file_s_labels_alone_asks_for_negatives(tmp_path, capsys):
+    (tmp_path / "labels.csv").write_text("Gene1,Gene2\nA,B\nA,C\n")
+    args = ["fit", "--expr", str(_expression(tmp_path)), "--labels", str(tmp_path / "labels.csv"), *FAST]
+    code, _, err = _run(capsys, [*args, "--negatives", "file", "--out", str(tmp_path / "m.onnx")])
+    assert code == 2 and "labels.csv" in err and "--negatives balanced" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "m.onnx").exists()
 
 
 # Twelve labelled pairs among genes A-E of _expression, both labels for every TF.
@@ -270,6 +279,8 @@ def test_fit_with_crossfit_exports_the_members_and_records_their_epochs(tmp_path
             "--labels",
             str(tmp_path / "labels.csv"),
             *FAST,
+            "--negatives",
+            "file",
             "--crossfit",
             "2",
             "--out",
@@ -283,8 +294,8 @@ def test_fit_with_crossfit_exports_the_members_and_records_their_epochs(tmp_path
     metadata = ModelMetadata.from_props(session.get_modelmeta().custom_metadata_map, str(out_model))
     assert metadata.config["members"] == 2
     assert metadata.training["crossfit"] == 2 and len(metadata.training["member_epochs"]) == 2
-    # Out-of-fold validation covers every labelled pair.
-    assert metadata.training["n_validation"] == metadata.training["n_pairs"]
+    # Out-of-fold validation covers every labelled pair (the file's labels alone: no candidates).
+    assert metadata.training["n_validation"] == metadata.training["n_pairs"] == metadata.training["n_candidates"]
     assert (
         metadata.calibration["source"] == "out-of-fold"
         and metadata.calibration["pairs"] == metadata.training["n_pairs"]
@@ -457,9 +468,11 @@ def test_fit_without_a_transform_records_what_the_values_were(tmp_path, capsys):
     assert code == 0, err
     metadata = _check_metadata(tmp_path / "m.onnx")
     assert metadata.expression_transform == ["none"]
-    # 6 of 12 labelled pairs positive; 6 positives over 3 TFs x 5 other genes.
+    # The threshold is the Youden point of the 12 labelled pairs and the 3 unlabelled candidates of
+    # their TFs (genome negatives), a balanced decision; 6 positives over 3 TFs x 5 other genes.
     assert metadata.label_prior == {
         "class_balance": 0.5,
+        "threshold_pairs": "genome candidates, Youden point",
         "network_density": 0.4,
         "positives": 6,
         "labelled_pairs": 12,

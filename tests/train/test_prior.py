@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from deeptgi_rt.errors import InputError
 from deeptgi_train.configs import model_config, train_config
 from deeptgi_train.data import PairDataset
 from deeptgi_train.metrics import auroc
@@ -117,6 +118,8 @@ def test_fit_with_prior_offset_exports_with_parity_and_scores_factorized_as_end_
                 "1",
                 "--quiet",
                 "--prior-offset",
+                "--negatives",
+                "file",
                 "--validation-split",
                 "tf",
                 "--out",
@@ -166,6 +169,8 @@ def test_prior_offset_refuses_what_it_does_not_combine_with(shared_data, tmp_pat
             "1",
             "--quiet",
             "--prior-offset",
+            "--negatives",
+            "file",
             *extra,
         ]
     )
@@ -183,7 +188,7 @@ def _resolved(argv):
 
 @pytest.mark.parametrize("command", ["fit", "cv"])
 def test_training_on_the_labels_alone_is_the_default_and_the_offset_is_asked_for(command, capsys):
-    base = [command, "--expr", "e.csv", "--labels", "l.csv", "--threads", "1"] + (
+    base = [command, "--expr", "e.csv", "--labels", "l.csv", "--threads", "1", "--negatives", "file"] + (
         ["--out", "m.onnx"] if command == "fit" else []
     )
     assert _resolved(base) is False
@@ -192,6 +197,11 @@ def test_training_on_the_labels_alone_is_the_default_and_the_offset_is_asked_for
     assert _resolved(base + ["--prior-offset", "--crossfit", "3"]) is True
     for extra in (["--negatives", "degree-matched"], ["--swap-augment"]):
         assert _resolved(base + extra) is False and capsys.readouterr().err == ""
+    # The prior is a label rate of the file's pairs: with genome negatives (the default) it is refused.
+    genome = [arg for arg in base if arg not in ("--negatives", "file")]
+    assert _resolved(genome) is False
+    with pytest.raises(InputError, match="--prior-offset with --negatives genome"):
+        _resolved(genome + ["--prior-offset"])
 
 
 def test_the_exported_table_is_the_rate_over_the_fitted_pairs_without_leaving_any_out():

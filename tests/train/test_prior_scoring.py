@@ -34,6 +34,8 @@ def _fit(shared_data, tmp_path_factory, *extra):
                 "--quiet",
                 "--validation-split",
                 "tf",
+                "--negatives",
+                "file",
                 "--out",
                 str(out),
                 "--checkpoint",

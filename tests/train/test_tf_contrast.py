@@ -81,7 +81,7 @@ class TargetOnly:
 
         self.weight = torch.nn.Parameter(torch.randn(6))
 
-    def forward_train(self, tf, gene, input_noise=0.0, mixup=None):
+    def forward_train(self, tf, gene, input_noise=0.0, mixup=None, pair=None):
         import torch
 
         return torch.tanh(gene[:, 0] @ self.weight), self.weight.new_zeros(())
@@ -101,7 +101,8 @@ def test_a_target_only_score_gets_no_gradient_from_the_term_and_a_random_network
     from deeptgi_train.model import build_deeptgi
 
     dataset = _dense_pairs()
-    tf, gene = _contrast_batch(dataset)
+    tf, gene, pair = _contrast_batch(dataset)
+    assert pair is None  # a labelled-only data set has no pair features
     assert len(tf) == 2 * 4  # positives (0,7) (1,7) (2,8) (1,9); target 6's four have no decoy
     torch.testing.assert_close(gene[:4], gene[4:], rtol=0, atol=0)
     target_only = TargetOnly()

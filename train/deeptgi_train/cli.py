@@ -15,12 +15,13 @@ from deeptgi_rt.cli.convert import add_transform_options, transform_option
 from deeptgi_rt.errors import InputError
 
 from . import __version__
+from .configs import FIT_CROSSFIT, NEGATIVE_CHOICES, GenomeOptions
 
 # --baselines names -> deeptgi_train.baselines.EXPRESSION_BASELINES.
 BASELINE_CHOICES = {"gradient-boosting": "hgb", "logistic-regression": "logreg", "pcc": "pcc"}
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_data_arguments(parser: argparse.ArgumentParser, crossfit_default: str) -> None:
     data = parser.add_argument_group("data")
     data.add_argument("--expr", required=True, help="single-cell expression (Parquet, CSV/TSV, h5ad)")
     data.add_argument("--bulk", help="optional bulk expression, a second modality")
@@ -52,64 +53,11 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--case-insensitive", action="store_true", help="match gene names ignoring case")
     data.add_argument("--feature-genes", metavar="FILE", help="feature gene list (default: every gene of --expr)")
     data.add_argument("--tfs", metavar="FILE", help="use only pairs whose TF is in this list")
-    data.add_argument(
-        "--negatives",
-        default="none",
-        choices=("none", "balanced", "all", "degree-matched"),
-        help="add non-edges as negatives: balanced (per TF as many as its edges, seeded), all, or "
-        "degree-matched (the fitted pairs get non-edges whose targets occur as often as among "
-        "their edges; validation and test pairs keep the file's negatives, or balanced ones) "
-        "(default: none; positives-only files need one of the others)",
-    )
     training = parser.add_argument_group("training")
     training.add_argument(
         "--config", default="lite", choices=("lite", "paper", "tiny"), help="model size (default: lite)"
     )
     training.add_argument("--epochs", type=int, help="maximum epochs (default: the config's)")
-    training.add_argument("--batch-size", type=int, help="pairs per step (default: the config's)")
-    training.add_argument("--lr", type=float, help="learning rate (default: the config's)")
-    training.add_argument(
-        "--members",
-        type=int,
-        help="networks trained side by side and averaged in one model, a seed ensemble "
-        "(default: the config's, 1); scoring cost grows with it",
-    )
-    training.add_argument(
-        "--crossfit",
-        type=int,
-        metavar="K",
-        help="train K networks, each on K-1 of K parts of the training pairs and early-stopped "
-        "on the last, averaged in one model; the threshold comes from their out-of-fold "
-        "scores; 1 = one network and a --validation-fraction split (default: fit, and cv "
-        "--split random, one network; cv --split tf|gene, 5, since a few held-out TFs or "
-        "targets are too small a validation part; docs/training.md); scoring cost grows K-fold",
-    )
-    prior = training.add_mutually_exclusive_group()
-    prior.add_argument(
-        "--prior-offset",
-        dest="prior_offset",
-        action="store_true",
-        default=False,
-        help="train the network on the residual of the label-only target prior (the logit of each "
-        "target's label rate among the fitted pairs, added as a fixed offset), so it learns what "
-        "the prior does not say; the model carries the per-target table and scoring adds it "
-        "back (not the default: ahead on validation target-wise AUROC, behind genome-wide; docs/training.md)",
-    )
-    prior.add_argument(
-        "--no-prior-offset",
-        dest="prior_offset",
-        action="store_false",
-        help="train the network on the labels alone (the default)",
-    )
-    training.add_argument(
-        "--tf-contrast",
-        type=float,
-        metavar="W",
-        help="add W x a within-target contrast to the loss: each positive pair (TF, target) "
-        "is scored against a decoy TF of the fitted pairs for the same target, so only "
-        "TF-specific signal lowers it (default: 0, off; a second forward pass per batch; "
-        "docs/training.md)",
-    )
     training.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     training.add_argument(
         "--threads",
@@ -119,16 +67,78 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
         "capped by OMP_NUM_THREADS and the like when set)",
     )
     training.add_argument(
+        "--crossfit",
+        type=int,
+        metavar="K",
+        help="train K networks, each on K-1 of K parts of the training pairs (cut by the validation protocol) "
+        "and early-stopped on the last, averaged in one model; their out-of-fold scores give the "
+        "threshold and the genome-wide check; 1 = one network with a --validation-fraction part "
+        f"(default: {crossfit_default}; docs/training.md); training and scoring cost grow K-fold",
+    )
+    advanced = parser.add_argument_group(
+        "advanced (the defaults rank the genome best on mdc and mhsc-e validation TFs; "
+        "docs/training.md has each option's measured effect)"
+    )
+    advanced.add_argument(
+        "--negatives",
+        default="genome",
+        choices=NEGATIVE_CHOICES,
+        help="genome (default): fit the positives against unlabelled TF x gene pairs of the data, drawn "
+        "anew each epoch, the file's negatives among them; file: the file's labels alone (the DeepTGI "
+        "paper's way, and this tool's before; 'none' is its old name): a label list whose negatives sit on "
+        "a few targets then teaches which genes are labelled non-targets; balanced / all: add per-TF "
+        "non-edges to the file; degree-matched: replace the fitted negatives by non-edges whose targets "
+        "occur as often as among the edges",
+    )
+    advanced.add_argument(
+        "--pair-features",
+        choices=("pcc", "none"),
+        help="pcc: the head also reads the pair's own correlation (its Fisher z and |z|), computed by "
+        "deeptgi-rt when scoring (lite's default: genome-wide AUROC +0.02 on validation, docs/training.md); "
+        "none: the two genes' feature rows only, as published (default: the config's)",
+    )
+    advanced.add_argument(
+        "--unlabelled-ratio",
+        type=float,
+        metavar="R",
+        help="with --negatives genome: unlabelled pairs drawn per positive each epoch "
+        f"(default: {GenomeOptions().ratio:g})",
+    )
+    advanced.add_argument(
+        "--members",
+        type=int,
+        help="networks trained side by side on the same split and averaged (default: 1); not with --crossfit",
+    )
+    prior = advanced.add_mutually_exclusive_group()
+    prior.add_argument(
+        "--prior-offset",
+        dest="prior_offset",
+        action="store_true",
+        default=False,
+        help="train on the residual of the label-only target prior; the model carries the per-target "
+        "table (with --negatives file only; behind the default genome-wide)",
+    )
+    prior.add_argument("--no-prior-offset", dest="prior_offset", action="store_false", help=argparse.SUPPRESS)
+    advanced.add_argument(
+        "--tf-contrast",
+        type=float,
+        metavar="W",
+        help="add W x a within-target contrast to the loss (each positive against a decoy TF of the same "
+        "target; default 0: off)",
+    )
+    advanced.add_argument(
         "--swap-augment",
         action="store_true",
-        help="also train on (target, TF) copies of training pairs (erases direction)",
+        help="also train on (target, TF) copies of the training pairs (erases direction; with --negatives file only)",
     )
-    training.add_argument(
+    advanced.add_argument(
         "--validation-fraction",
         type=float,
         default=0.15,
-        help="share of training pairs held out for early stopping and the threshold (default: 0.15)",
+        help="share of the training pairs held out when one network trains (default: 0.15)",
     )
+    advanced.add_argument("--batch-size", type=int, help="pairs per step (default: the config's)")
+    advanced.add_argument("--lr", type=float, help="learning rate (default: the config's)")
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bars or info lines (warnings still shown)"
     )
@@ -146,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="k-fold cross-validation with a metrics report",
         description="k-fold cross-validation: per-fold and mean ± sd metrics.",
     )
-    _add_data_arguments(cv)
+    _add_data_arguments(
+        cv, "5 with --split tf or gene, whose validation parts are a few whole TFs or targets; 1 with --split random"
+    )
     cv.add_argument(
         "--split",
         default="random",
@@ -173,16 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train on all labelled pairs (a validation part picks the epoch and "
         "the threshold) and export a verified ONNX model.",
     )
-    _add_data_arguments(fit)
+    _add_data_arguments(fit, f"{FIT_CROSSFIT}; 1 with --negatives file, balanced, all or degree-matched, as before")
     fit.add_argument(
         "--validation-split",
         "--split",
         dest="split",
-        default="random",
         choices=("random", "tf", "gene"),
-        help="how the validation part is split off: random pairs, whole TFs (figures for new TFs) "
-        "or whole targets (figures for new targets); it picks the epoch and the threshold and "
-        "is recorded in the model (default: random)",
+        help="how held-out pairs are cut off (the cross-fitting parts, or one network's validation part): "
+        "whole TFs, so the genome-wide check ranks TFs the model never saw against every gene; random "
+        "pairs; or whole targets; recorded in the model (default: tf; random with --negatives file, "
+        "balanced, all or degree-matched, as before)",
     )
     fit.add_argument("--out", required=True, help="output ONNX model")
     fit.add_argument("--checkpoint", help="also save a PyTorch checkpoint here")
@@ -201,6 +213,10 @@ def _load(args, reporter):
 
     if not 0.0 < args.validation_fraction < 0.5:
         raise InputError(f"--validation-fraction {args.validation_fraction}: must be in (0, 0.5)")
+    if args.unlabelled_ratio is not None and not args.unlabelled_ratio > 0:
+        raise InputError(f"--unlabelled-ratio {args.unlabelled_ratio:g}: must be > 0")
+    if args.unlabelled_ratio is not None and args.negatives != "genome":
+        raise InputError(f"--unlabelled-ratio with --negatives {args.negatives}: only genome negatives are drawn")
     return load_training_set(
         args.expr,
         args.labels,
@@ -239,23 +255,55 @@ def _configs(args):
         raise InputError(f"--epochs {args.epochs}: need at least 1 epoch")
     if args.members is not None and args.members < 1:
         raise InputError(f"--members {args.members}: need at least 1 network")
-    overrides = {"members": args.members} if args.members is not None else {}
+    overrides: dict = {"members": args.members} if args.members is not None else {}
+    if args.pair_features is not None:
+        overrides["pair_features"] = () if args.pair_features == "none" else (args.pair_features,)
     model = model_config(args.config, **overrides)
     check_training_options(
-        crossfit=_crossfit(args),
+        crossfit=1 if _crossfit(args) is None else _crossfit(args),
         members=model.members,
         degree_matched=args.negatives == "degree-matched",
         prior_offset=args.prior_offset,
         swap_augment=args.swap_augment,
         tf_contrast=train.tf_contrast,
+        genome=args.negatives == "genome",
     )
     return model, with_epochs(train, args.epochs)
 
 
-def _crossfit(args) -> int:
-    """``--crossfit``'s member count, 1 (one network) when not given; ``cv`` may still pick
-    cross-fitting by default (:func:`deeptgi_train.cv.default_crossfit`)."""
-    return 1 if args.crossfit is None else args.crossfit
+def _genome(args) -> GenomeOptions | None:
+    """The genome negatives' options (``None`` unless ``--negatives genome``)."""
+    if args.negatives != "genome":
+        return None
+    return GenomeOptions() if args.unlabelled_ratio is None else GenomeOptions(ratio=args.unlabelled_ratio)
+
+
+def _crossfit(args) -> int | None:
+    """``--crossfit``'s member count. For ``fit`` when not given: :data:`~deeptgi_train.fit.FIT_CROSSFIT`
+    with genome negatives, one network with the older ones (as before). For ``cv`` ``None`` lets
+    :func:`deeptgi_train.cv.default_crossfit` choose."""
+    if args.crossfit is not None:
+        return args.crossfit
+    if args.command == "fit":
+        # --members N trains side-by-side networks on one split, which cross-fitting does not combine with.
+        side_by_side = args.members is not None and args.members > 1
+        return FIT_CROSSFIT if args.negatives == "genome" and not side_by_side else 1
+    return None
+
+
+def _labelled_groups(training, protocol: str) -> int:
+    """Distinct TFs (``tf``) or targets (``gene``) among the labelled pairs."""
+    dataset = training.dataset
+    names = dataset.pair_tfs() if protocol == "tf" else dataset.pair_targets()
+    return len(set(names[dataset.is_labelled()]))
+
+
+def _fit_protocol(args) -> str:
+    """``fit``'s validation protocol: ``--validation-split``, else ``tf`` for genome negatives
+    (the genome-wide check is about TFs the model never saw) and ``random`` otherwise."""
+    if args.split is not None:
+        return args.split
+    return "tf" if args.negatives == "genome" else "random"
 
 
 def run_cv(args) -> int:
@@ -286,6 +334,7 @@ def run_cv(args) -> int:
         prior_offset=args.prior_offset,
         baselines=baselines,
         reporter=reporter,
+        genome=_genome(args),
     )
     result.settings["data"] = {"expr": args.expr, "bulk": args.bulk, "labels": args.labels, "negatives": args.negatives}
     print_table(result)
@@ -309,16 +358,27 @@ def run_fit(args) -> int:
         check_output_path(args.checkpoint)
     model, train = _configs(args)
     training = _load(args, reporter)
+    crossfit = _crossfit(args)
+    if args.crossfit is None and crossfit > 1 and _fit_protocol(args) != "random":
+        # The default holds out whole TFs (targets): a small label list has fewer of them than parts.
+        groups = _labelled_groups(training, _fit_protocol(args))
+        if 2 <= groups < crossfit:
+            reporter.info(
+                f"{groups} labelled {'TFs' if _fit_protocol(args) == 'tf' else 'targets'}: "
+                f"{groups} cross-fitted members"
+            )
+            crossfit = groups
     result = fit_model(
         training,
         model,
         train,
-        protocol=args.split,
+        protocol=_fit_protocol(args),
         validation_fraction=args.validation_fraction,
-        crossfit=_crossfit(args),
+        crossfit=crossfit,
         degree_matched=args.negatives == "degree-matched",
         prior_offset=args.prior_offset,
         reporter=reporter,
+        genome=_genome(args),
     )
     command = "deeptgi-train " + " ".join(shlex.quote(arg) for arg in args.argv)
     metadata = model_metadata(
@@ -326,22 +386,27 @@ def run_fit(args) -> int:
         result,
         model,
         train,
-        protocol=args.split,
+        protocol=_fit_protocol(args),
         negatives=args.negatives,
         prior_offset=args.prior_offset,
         files={"expr": args.expr, "bulk": args.bulk, "labels": args.labels},
         command=command,
     )
-    metadata = with_training_data(metadata, training)
+    metadata = with_training_data(metadata, training, result)
     report = export_fitted(training, result, metadata, args.out, checkpoint=args.checkpoint)
     v = result.validation
     reporter.info(
-        f"validation ({len(result.validation_idx)} pairs, {args.split} protocol"
-        f"{', out-of-fold' if _crossfit(args) > 1 else ''}): "
+        f"validation ({len(result.validation_idx):,} pairs, {_fit_protocol(args)} protocol"
+        f"{', out-of-fold' if crossfit > 1 else ''}): "
         f"AUROC {v['auroc']:.3f}, AUPR {v['aupr']:.3f}, "
         f"threshold {result.threshold:.3f} (ACC {v['acc']:.3f}, F1 {v['f1']:.3f}); best epoch "
         f"{result.trained.best_epoch}"
     )
+    if result.genome_check is not None:
+        from .genome import describe_check
+
+        line = describe_check(result.genome_check)
+        (reporter.info if result.genome_check["beats_pcc"] else reporter.warn)(line)
     calibration = metadata.calibration
     reporter.info(
         f"calibration: Platt slope {calibration['slope']:.3g}, intercept {calibration['intercept']:.3g} "

@@ -25,6 +25,13 @@ from typing import Any, Literal
 
 from deeptgi_rt.errors import InputError
 
+# "genome" (the default) draws negatives from the unlabelled TF x gene pairs of the data during
+# training (deeptgi_train.genome); "file" trains on the file's labels alone (the DeepTGI
+# paper's way; "none" is its older name); the others add sampled non-edges to the file.
+NEGATIVE_CHOICES = ("genome", "file", "none", "balanced", "all", "degree-matched")
+# Cross-fitted members of `deeptgi-train fit` with genome negatives when --crossfit is not given
+# (docs/training.md: chosen genome-wide on validation TFs of mdc and mhsc-e).
+FIT_CROSSFIT = 5
 BRANCHES = ("autoencoder", "cnn", "siamese", "add_autoencoder")
 FUSIONS = ("attention", "mlp")
 INPUT_TRANSFORMS = ("fisher_z", "none")
@@ -66,6 +73,13 @@ class ModelConfig:
             ``"none"`` (the raw PCC rows, as in the paper). Both are per-entity, so they live
             in the entity encoders and cost nothing per pair.
         fisher_clip: |r| at which the Fisher transform is clipped (a gene's PCC with itself is 1).
+        pair_features: per-pair statistics the head reads besides the two entity states (names
+            of :data:`deeptgi_rt.contract.PAIR_FEATURE_KINDS`, i.e. ``("pcc",)``: the pair's own
+            correlation, see :class:`deeptgi_train.model.PairFeatures`); ``()``: none, the
+            published architecture.
+        pair_context: with ``pair_features``, also give the head the pair's |Fisher z|
+            standardized against each entity's own correlations with the feature genes (CLR's
+            context normalisation).
         members: networks of this architecture trained side by side whose logits are averaged
             (a seed ensemble in one model; the entity state and the head's cost grow by this
             factor). 1 is a single network.
@@ -97,6 +111,8 @@ class ModelConfig:
     siamese_heads: int = 2
     input_transform: str = "fisher_z"
     fisher_clip: float = 0.999
+    pair_features: tuple[str, ...] = ()
+    pair_context: bool = True
     members: int = 1
     training: dict[str, Any] = field(default_factory=dict)
 
@@ -105,6 +121,7 @@ class ModelConfig:
         self.cnn_channels = tuple(self.cnn_channels)
         self.cnn_kernels = tuple(self.cnn_kernels)
         self.cnn_strides = tuple(self.cnn_strides)
+        self.pair_features = tuple(self.pair_features)
         self.validate()
 
     def validate(self) -> None:
@@ -123,6 +140,14 @@ class ModelConfig:
             )
         if not 0.0 < self.fisher_clip < 1.0:
             raise ValueError(f"model config: fisher_clip {self.fisher_clip} is not in (0, 1)")
+        from deeptgi_rt.contract import PAIR_FEATURE_KINDS
+
+        unknown_pair = [name for name in self.pair_features if name not in PAIR_FEATURE_KINDS]
+        if unknown_pair or len(set(self.pair_features)) != len(self.pair_features):
+            raise ValueError(
+                f"model config: pair_features {list(self.pair_features)} must be distinct names of "
+                f"{', '.join(PAIR_FEATURE_KINDS)}"
+            )
         if self.members < 1:
             raise ValueError(f"model config: members {self.members} must be >= 1")
         if self.fusion not in FUSIONS:
@@ -175,7 +200,12 @@ PAPER_TRAINING = {
 _PRESETS: dict[str, dict[str, Any]] = {
     # lite fuses its branch tokens with the MLP: in the ablation the transformer fusion added
     # no accuracy, and it was about half of the pair head's cost.
-    "lite": {"fusion": "mlp"},
+    # It reads the pair's own PCC (z and |z|, no context normalisation): on the genome-wide
+    # validation of benchmarks/genome_defaults.py (training TFs only; results/genome-defaults.md)
+    # the pair PCC raised mean AUROC 0.804 -> 0.822 over mdc and mhsc-e, and CLR-style context
+    # gained AUROC on mhsc-e (0.787 -> 0.802) but lost on mdc and lost early precision and
+    # AUPRC on both (mhsc-e EPR 8.70 -> 7.86, mdc 21.7 -> 20.2).
+    "lite": {"fusion": "mlp", "pair_features": ("pcc",), "pair_context": False},
     "paper": {
         "token_dim": 128,
         "fusion_heads": 4,
@@ -227,6 +257,43 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "cnn+siamese+autoencoder": {"branches": BRANCHES, "fusion": "mlp"},
     "full": {"branches": BRANCHES, "fusion": "attention"},
 }
+
+
+# How an epoch's negatives are drawn from the unlabelled candidates of the fitted TFs:
+# ``uniform`` over all of them (a TF's share of negatives is its share of candidates, so the
+# network still learns that some TFs have more targets than others), or ``per-tf`` (each TF
+# as many negatives as ``ratio`` times its fitted positives: every TF balanced alike).
+SCHEMES = ("uniform", "per-tf")
+# What happens to the label file's own negatives: ``pool`` treats them as unlabelled candidates
+# (drawn like any other, so their few targets weigh no more than other genes), ``keep`` fits
+# every one of them each epoch besides the drawn ones.
+FILE_NEGATIVES = ("pool", "keep")
+
+
+@dataclass(frozen=True)
+class GenomeOptions:
+    """How a fit draws its negatives from the genome.
+
+    Attributes:
+        ratio: negatives drawn per fitted positive, every epoch.
+        scheme: one of :data:`SCHEMES`.
+        file_negatives: one of :data:`FILE_NEGATIVES`.
+    """
+
+    ratio: float = 3.0
+    scheme: str = "uniform"
+    file_negatives: str = "pool"
+
+    def __post_init__(self) -> None:
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"genome negatives: unknown scheme {self.scheme!r} (choose from {', '.join(SCHEMES)})")
+        if self.file_negatives not in FILE_NEGATIVES:
+            raise ValueError(f"genome negatives: file_negatives must be one of {', '.join(FILE_NEGATIVES)}")
+        if not self.ratio > 0:
+            raise ValueError(f"genome negatives: ratio {self.ratio} must be > 0")
+
+    def to_dict(self) -> dict:
+        return {"ratio": self.ratio, "scheme": self.scheme, "file_negatives": self.file_negatives}
 
 
 def model_config(name: str = "lite", **overrides: Any) -> ModelConfig:
@@ -356,6 +423,7 @@ def check_training_options(
     prior_offset: bool = False,
     swap_augment: bool = False,
     tf_contrast: float = 0.0,
+    genome: bool = False,
 ) -> None:
     """Refuse training options that do not combine: one line naming both flags and why.
 
@@ -371,6 +439,7 @@ def check_training_options(
         prior_offset: the network fits the residual of the target prior (``--prior-offset``).
         swap_augment: swapped (target, TF) copies of the pairs (``--swap-augment``).
         tf_contrast: weight of the within-target TF contrast (``--tf-contrast``; 0 = off).
+        genome: negatives drawn from the genome's unlabelled pairs (``--negatives genome``).
 
     Raises:
         InputError: ``crossfit`` below 1, or two options that do not combine.
@@ -402,6 +471,16 @@ def check_training_options(
             "a decoy pair is no labelled pair and has no offset",
         ),
         (tf_contrast > 0 and swap_augment, f"{contrast} with --swap-augment", "a swapped pair's TF is a target"),
+        (
+            genome and prior_offset,
+            "--prior-offset with --negatives genome",
+            "the target prior is a label rate of the file's pairs, which genome negatives no longer fit",
+        ),
+        (
+            genome and swap_augment,
+            "--swap-augment with --negatives genome",
+            "a swapped candidate's TF is a target without its own candidates",
+        ),
     )
     for refused, flags, why in refusals:
         if refused:

@@ -26,6 +26,7 @@ from deeptgi_rt.progress import Reporter
 
 from .configs import TrainConfig, check_training_options
 from .data import PairDataset
+from .genome import GenomeOptions, candidate_parts, genome_fit, resolve_options, target_degree_scores
 from .metrics import auroc
 from .prior import target_prior_logits
 from .splits import kfold
@@ -51,6 +52,9 @@ class CrossfitResult:
         member_epochs: best epoch of each member.
         best_epoch: median of ``member_epochs`` (one figure for tables).
         seconds: wall time of all members' training.
+        validation_degree: float64 ``[validation pairs]`` the target-degree prior of each
+            out-of-fold pair, counted on the positives of the member that held it out
+            (genome-wide check), or ``None``.
     """
 
     model: DeepTGIEnsemble
@@ -60,6 +64,7 @@ class CrossfitResult:
     member_epochs: list[int]
     best_epoch: int
     seconds: float
+    validation_degree: np.ndarray | None = None
 
 
 def train_crossfit(
@@ -74,6 +79,8 @@ def train_crossfit(
     reporter: Reporter | None = None,
     description: str = "training",
     prior_offset: bool = False,
+    genome: GenomeOptions | None = None,
+    candidates: np.ndarray | None = None,
 ) -> CrossfitResult:
     """Train a ``parts``-member cross-fitted ensemble on the pairs ``train_idx``.
 
@@ -90,6 +97,12 @@ def train_crossfit(
         prior_offset: each member fits the residual of the target prior of its own fitted
             pairs (:func:`deeptgi_train.prior.target_prior_logits`), and its out-of-fold scores
             include that member's offset.
+        genome: draw each member's negatives from the unlabelled ``candidates`` (int ``[m]``,
+            default every unlabelled pair of a genome data set) instead of fitting the file's
+            labels alone (:mod:`deeptgi_train.genome`): the candidates are cut into the same
+            parts (by TF, target or at random, as the protocol cuts), member k draws from the
+            other parts' and is validated on part k's labelled pairs and candidates, so the
+            out-of-fold scores rank every candidate as ``score`` ranks a genome.
 
     Returns:
         :class:`CrossfitResult`; its ``validation_scores`` are out-of-fold over ``train_idx``.
@@ -112,10 +125,11 @@ def train_crossfit(
         swap_augment=config.swap_augment,
         tf_contrast=config.tf_contrast,
     )
+    genome = resolve_options(dataset, genome)
     train_idx = np.sort(np.asarray(train_idx, dtype=np.int64))
     started = time.perf_counter()
-    out_of_fold = np.empty(len(train_idx), dtype=np.float32)
     members, member_epochs = [], []
+    held_idx, held_scores, held_degree = [], [], []
     labels = dataset.labels[train_idx]
     try:
         member_splits = list(
@@ -126,27 +140,47 @@ def train_crossfit(
                 protocol=protocol,
                 folds=parts,
                 seed=seed,
+                both_classes=genome is None,
             )
         )
     except InputError as exc:
         raise InputError(f"--crossfit {parts}: cutting {len(train_idx)} training pairs: {exc}") from None
+    part_candidates = None
+    transform_idx = train_idx
+    if genome is not None:
+        part_candidates = candidate_parts(
+            dataset, [train_idx[v] for _, v in member_splits], protocol=protocol, seed=seed, candidates=candidates
+        )
+        transform_idx = np.r_[train_idx, np.concatenate(part_candidates)]
     for k, (fit_part, validation_part) in enumerate(member_splits):
         member_config = replace(config, seed=config.seed + MEMBER_SEED_STRIDE * k)
         offset = target_prior_logits(dataset, train_idx[fit_part]) if prior_offset else None
+        fit_idx, validation_idx, negatives = train_idx[fit_part], train_idx[validation_part], None
+        if part_candidates is not None:
+            others = np.concatenate([c for j, c in enumerate(part_candidates) if j != k])
+            plan = genome_fit(dataset, fit_idx, others, validation_idx, part_candidates[k], genome)
+            fit_idx, validation_idx, negatives = plan.fit_idx, plan.validation_idx, plan.draw
         trained = train_model(
             dataset,
-            train_idx[fit_part],
-            train_idx[validation_part],
+            fit_idx,
+            validation_idx,
             model_config,
             member_config,
             reporter=reporter,
-            transform_idx=train_idx,
+            transform_idx=transform_idx,
             description=f"{description}, member {k + 1}/{parts}",
             logit_offset=offset,
+            negatives=negatives,
         )
-        out_of_fold[validation_part] = trained.validation_scores
+        held_idx.append(validation_idx)
+        held_scores.append(trained.validation_scores)
+        held_degree.append(target_degree_scores(dataset, train_idx[fit_part], validation_idx))
         members.append(trained.model)
         member_epochs.append(trained.best_epoch)
+    order = np.argsort(np.concatenate(held_idx), kind="stable")
+    validation_idx = np.concatenate(held_idx)[order]
+    out_of_fold = np.concatenate(held_scores)[order].astype(np.float32)
+    held_labels = dataset.labels[validation_idx]
 
     ensemble = DeepTGIEnsemble(replace(model_config, members=parts), dataset.n_modalities, dataset.n_feature_genes)
     with torch.no_grad():
@@ -156,10 +190,11 @@ def train_crossfit(
     ensemble.eval()
     return CrossfitResult(
         model=ensemble,
-        validation_idx=train_idx,
+        validation_idx=validation_idx,
         validation_scores=out_of_fold,
-        validation_auroc=auroc(labels, out_of_fold),
+        validation_auroc=auroc(held_labels, out_of_fold),
         member_epochs=member_epochs,
         best_epoch=int(np.median(member_epochs)),
         seconds=time.perf_counter() - started,
+        validation_degree=np.concatenate(held_degree)[order] if genome is not None else None,
     )

@@ -35,6 +35,14 @@ from .baselines import (
 from .configs import TrainConfig, check_training_options
 from .crossfit import CrossfitResult, train_crossfit
 from .data import PairDataset
+from .genome import (
+    GenomeOptions,
+    candidate_parts,
+    genome_check,
+    genome_fit,
+    resolve_options,
+    target_degree_scores,
+)
 from .metrics import auroc, evaluate, threshold_metrics, youden_threshold
 from .negatives import NEGATIVES_SEED_OFFSET, degree_matched_fit
 from .prior import target_prior_logits
@@ -74,9 +82,21 @@ def cv_splits(
     DeepTGI and baselines can be compared on identical splits.
     """
     tfs, targets = dataset.pair_tfs(), dataset.pair_targets()
-    for fold, (train_idx, test_idx) in enumerate(
-        kfold(dataset.labels, tfs, targets, protocol=protocol, folds=folds, seed=seed)
+    # Folds are cut over the file's pairs only; a genome data set's candidates follow them
+    # (:func:`deeptgi_train.genome.candidate_parts`).
+    labelled = np.flatnonzero(dataset.is_labelled())
+    for fold, (train_pos, test_pos) in enumerate(
+        kfold(
+            dataset.labels[labelled],
+            tfs[labelled],
+            targets[labelled],
+            protocol=protocol,
+            folds=folds,
+            seed=seed,
+            both_classes=len(labelled) == len(dataset),
+        )
     ):
+        train_idx, test_idx = labelled[train_pos], labelled[test_pos]
         fit_idx, validation_idx = holdout(
             train_idx,
             dataset.labels,
@@ -113,6 +133,9 @@ class FoldResult:
             scores)`` (object, object, int8, float32 ``[validation pairs]``), so settings can be
             chosen on any validation metric without training again.
         label_only_scores: each label-only rule's test scores (float64 ``[test pairs]``).
+        genome_test: with genome negatives and ``--split tf``: the test TFs ranked against every
+            gene (:func:`deeptgi_train.genome.genome_check`: model, |PCC|, target-degree prior);
+            else ``None``.
     """
 
     fold: int
@@ -133,6 +156,7 @@ class FoldResult:
     baseline_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     validation_pairs: tuple | None = field(default=None, repr=False)
     label_only_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    genome_test: dict | None = None
 
     def ranked_test_scores(self) -> dict[str, np.ndarray]:
         """The test scores of the model (``"model"``), each expression baseline and each
@@ -205,6 +229,19 @@ class CVResult:
             for name in self.folds[0].ranked_test_scores()
         }
 
+    def genome_summary(self) -> dict[str, dict[str, dict[str, float]]] | None:
+        """Mean and sd over folds of each genome-wide test figure per method (``model``, ``pcc``,
+        ``target_degree``), or ``None`` when the folds have no genome-wide test."""
+        from .genome import GENOME_METRICS
+
+        checks = [fold.genome_test for fold in self.folds if fold.genome_test is not None]
+        if not checks or len(checks) != len(self.folds):
+            return None
+        return {
+            method: {name: _mean_sd(np.array([check[method][name] for check in checks])) for name in GENOME_METRICS}
+            for method in ("model", "pcc", "target_degree")
+        }
+
     def shortfalls(self) -> list[str]:
         """One plain sentence per reference the model does not beat in mean test AUROC (empty if none).
 
@@ -215,11 +252,20 @@ class CVResult:
         model = self.summary()["auroc"]["mean"]
         references = [(LABEL_ONLY_TITLES[rule], value["mean"]) for rule, value in self.label_only_summary().items()]
         references += [(BASELINE_TITLES[name], value["mean"]) for name, value in self.baseline_summary().items()]
-        return [
+        notes = [
             f"the model does not beat {title} here: mean test AUROC {model:.3f} against {reference:.3f}"
             for title, reference in references
             if not model > reference
         ]
+        genome = self.genome_summary()
+        if genome is not None:
+            for name, title in (("pcc", "|PCC|"), ("target_degree", "the target-degree prior")):
+                ours, theirs = genome["model"]["auroc"]["mean"], genome[name]["auroc"]["mean"]
+                if not ours > theirs:
+                    notes.append(
+                        f"genome-wide the model does not beat {title} here: mean AUROC {ours:.3f} against {theirs:.3f}"
+                    )
+        return notes
 
 
 def pooled_target_wise(folds, *, pair_specific: bool = False, bootstrap: int = 1000, seed: int = 0) -> TargetWiseAUROC:
@@ -290,6 +336,8 @@ def train_fold(
     prior_offset: bool = False,
     reporter: Reporter | None = None,
     description: str = "training",
+    genome: GenomeOptions | None = None,
+    candidates: np.ndarray | None = None,
 ) -> tuple[TrainResult | CrossfitResult, np.ndarray, int]:
     """Train the model of one cross-validation fold, as :func:`run_cv` and the benchmarks do.
 
@@ -303,6 +351,9 @@ def train_fold(
     trains the network (each cross-fitted member) on the residual of the target label rate of
     its fitted pairs (:mod:`deeptgi_train.prior`); the returned model is the network alone and
     its validation scores include the offset (score the test pairs with :func:`fold_test_scores`).
+    ``genome`` draws the fit's negatives from ``candidates`` (the unlabelled candidates on the
+    training side of the fold, :func:`deeptgi_train.genome.candidate_parts`), and validates on
+    the held-out labelled pairs with the held-out candidates.
 
     Returns:
         ``(trained, validation_idx, n_fit)``: the training result (``model``,
@@ -320,7 +371,19 @@ def train_fold(
     fold_train = replace(train, seed=train.seed + split.fold)
     if crossfit == 1:
         fit_dataset, fit_idx, transform_idx = dataset, split.fit, None
+        validation_idx, negatives = split.validation, None
         offset = target_prior_logits(dataset, split.fit) if prior_offset else None
+        if genome is not None:
+            fit_candidates, validation_candidates = candidate_parts(
+                dataset,
+                [split.fit, split.validation],
+                protocol=protocol,
+                seed=seed + 1000 + split.fold,
+                candidates=candidates,
+            )
+            plan = genome_fit(dataset, split.fit, fit_candidates, split.validation, validation_candidates, genome)
+            fit_idx, validation_idx = plan.fit_idx, plan.validation_idx
+            transform_idx, negatives = plan.transform_idx, plan.draw
         if degree_matched:
             fit_dataset, fit_idx = degree_matched_fit(
                 dataset, split.fit, seed=seed + NEGATIVES_SEED_OFFSET + split.fold
@@ -329,15 +392,16 @@ def train_fold(
         trained = train_model(
             fit_dataset,
             fit_idx,
-            split.validation,
+            validation_idx,
             model_config,
             fold_train,
             reporter=reporter,
             description=description,
             transform_idx=transform_idx,
             logit_offset=offset,
+            negatives=negatives,
         )
-        return trained, split.validation, len(fit_idx)
+        return trained, validation_idx, len(fit_idx)
     trained = train_crossfit(
         dataset,
         np.r_[split.fit, split.validation],
@@ -349,6 +413,8 @@ def train_fold(
         reporter=reporter,
         description=description,
         prior_offset=prior_offset,
+        genome=genome,
+        candidates=candidates,
     )
     # Every training pair is fitted by K - 1 members and out-of-fold for one, so it counts in both.
     return trained, trained.validation_idx, len(trained.validation_idx)
@@ -384,6 +450,7 @@ def run_cv(
     prior_offset: bool = False,
     baselines: tuple[str, ...] = ("hgb",),
     reporter: Reporter | None = None,
+    genome: GenomeOptions | None = None,
 ) -> CVResult:
     """k-fold cross-validation of DeepTGI on ``dataset`` under ``protocol`` (random, tf or gene).
 
@@ -398,8 +465,14 @@ def run_cv(
     :data:`~deeptgi_train.baselines.EXPRESSION_BASELINES`) are fitted on each fold's training
     pairs (fit + validation) and scored on its test pairs beside the model. One info line is
     reported when a fold starts and one when it ends, so a log shows progress without a terminal.
+    ``genome`` (a genome data set) trains every fold on the file's positives against unlabelled
+    candidates (:mod:`deeptgi_train.genome`); the test folds keep the file's labelled pairs, the
+    baselines see the training side's labelled pairs and as many candidates per positive as the
+    network draws, and with ``protocol="tf"`` each fold also ranks its test TFs against every
+    gene (:attr:`FoldResult.genome_test`).
     """
     reporter = reporter or Reporter()
+    genome = resolve_options(dataset, genome)
     if crossfit is None:
         crossfit = default_crossfit(protocol, degree_matched=degree_matched, members=model_config.members)
     unknown = [name for name in baselines if name not in EXPRESSION_BASELINES]
@@ -409,6 +482,11 @@ def run_cv(
     names = np.asarray(dataset.entities, dtype=object)
     for split in cv_splits(dataset, protocol=protocol, folds=folds, seed=seed, validation_fraction=validation_fraction):
         started = time.perf_counter()
+        train_candidates = test_candidates = None
+        if genome is not None:
+            train_candidates, test_candidates = candidate_parts(
+                dataset, [np.r_[split.fit, split.validation], split.test], protocol=protocol, seed=seed + split.fold
+            )
         reporter.info(
             f"fold {split.fold + 1}/{folds}: training on {len(split.fit) + len(split.validation)} pairs, "
             f"testing on {len(split.test)}"
@@ -425,6 +503,8 @@ def run_cv(
             prior_offset=prior_offset,
             reporter=reporter,
             description=f"fold {split.fold + 1}/{folds}",
+            genome=genome,
+            candidates=train_candidates,
         )
         model_scores = fold_test_scores(trained, dataset, split, prior_offset=prior_offset)
         seconds = time.perf_counter() - started
@@ -433,12 +513,34 @@ def run_cv(
         )
         train_idx = np.r_[split.fit, split.validation]
         labels = dataset.labels[split.test]
+        genome_test = None
+        if genome is not None and protocol == "tf":
+            genome_idx = np.r_[split.test, test_candidates]
+            genome_idx = np.sort(genome_idx[dataset.tf_idx[genome_idx] != dataset.gene_idx[genome_idx]])
+            genome_test = genome_check(
+                dataset,
+                genome_idx,
+                predict(trained.model, dataset, genome_idx),
+                target_degree_scores(dataset, train_idx, genome_idx),
+                protocol="tf",
+                source="test",
+            )
+        baseline_train = train_idx
+        if genome is not None:
+            # The baselines learn from what the network learns from: positives against candidates.
+            wanted = int(round(genome.ratio * (dataset.labels[train_idx] > 0.5).sum()))
+            drawn = np.random.default_rng(seed + 4000 + split.fold).choice(
+                train_candidates, size=min(wanted, len(train_candidates)), replace=False
+            )
+            baseline_train = np.r_[train_idx, drawn]
         rule_scores = {
             rule: label_only_scores(rule, dataset.gene_idx, dataset.labels, train_idx, split.test)
             for rule in LABEL_ONLY_RULES
         }
         baseline_scores = {
-            name: expression_baseline_scores(name, dataset, train_idx, split.test, seed=seed, threads=train.threads)
+            name: expression_baseline_scores(
+                name, dataset, baseline_train, split.test, seed=seed, threads=train.threads
+            )
             for name in baselines
         }
         results.append(
@@ -466,6 +568,7 @@ def run_cv(
                     dataset.labels[validation_idx].astype(np.int8),
                     trained.validation_scores,
                 ),
+                genome_test=genome_test,
             )
         )
         against = "".join(f", {BASELINE_TITLES[name]} {value:.3f}" for name, value in results[-1].baselines.items())
@@ -485,7 +588,8 @@ def run_cv(
         "baselines": list(baselines),
         "model_config": model_config.to_dict(),
         "train_config": train.to_dict(),
-        "n_pairs": len(dataset),
-        "n_positive": int(dataset.labels.sum()),
+        "n_pairs": int(dataset.is_labelled().sum()),
+        "n_positive": int(dataset.labels[dataset.is_labelled()].sum()),
+        "genome_negatives": genome.to_dict() if genome is not None else None,
     }
     return CVResult(protocol=protocol, folds=results, settings=settings)

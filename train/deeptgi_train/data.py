@@ -8,7 +8,7 @@ once per distinct gene; a pair is a pair of row indices into that entity tensor.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from deeptgi_rt.features import entity_features
 from deeptgi_rt.names import GeneMatcher, shared_genes
 from deeptgi_rt.progress import Reporter
 
-from .labels import LabelledPairs
+from .labels import CONCENTRATION_SHARE, LabelledPairs
 
 
 @dataclass
@@ -185,6 +185,11 @@ def canonical_pair_names(pairs: LabelledPairs, genes: Sequence[str]) -> Labelled
 class PairDataset:
     """Labelled pairs as indices into one entity feature tensor.
 
+    A *genome* data set (:func:`build_pair_dataset` with ``genome=True``) holds every gene of
+    the data as an entity and, after the file's pairs, every other TF x gene candidate of the
+    labelled TFs as an unlabelled pair (label 0, ``labelled`` False): the pairs ``score`` will
+    rank, from which training draws its negatives (:mod:`deeptgi_train.genome`).
+
     Attributes:
         features: float32 ``[entities, modalities, feature_genes]``, one row per distinct gene.
         entities: gene name of each feature row.
@@ -192,6 +197,11 @@ class PairDataset:
         gene_idx: int64 ``[pairs]``, the target's row in ``features``.
         labels: float32 ``[pairs]``, 1 = interaction.
         feature_genes: the feature gene names (columns of ``features``).
+        labelled: bool ``[pairs]``, whether the pair came from the label file (or was added as a
+            labelled negative); ``None``: all of them did.
+        pcc_grid: float32 ``[grid TFs, entities, modalities]``, the PCC of each grid TF with every
+            entity (the pair feature ``"pcc"``, :func:`deeptgi_rt.features.pair_pcc`), or ``None``.
+        grid_row: int64 ``[entities]``, each entity's row in ``pcc_grid`` (-1: not a grid TF).
     """
 
     features: np.ndarray
@@ -200,6 +210,44 @@ class PairDataset:
     gene_idx: np.ndarray
     labels: np.ndarray
     feature_genes: list[str]
+    labelled: np.ndarray | None = None
+    pcc_grid: np.ndarray | None = None
+    grid_row: np.ndarray | None = None
+
+    def is_labelled(self) -> np.ndarray:
+        """bool ``[pairs]``: the pairs from the label file (see :attr:`labelled`)."""
+        return np.ones(len(self), dtype=bool) if self.labelled is None else self.labelled
+
+    @property
+    def has_pair_features(self) -> bool:
+        return self.pcc_grid is not None
+
+    def pair_values(self, tf_rows: np.ndarray, gene_rows: np.ndarray) -> np.ndarray:
+        """Pair features of the entity pairs ``(tf_rows[i], gene_rows[i])`` (int ``[n]`` each):
+        float32 ``[n, modalities, 1]``, their PCC per modality (the contract's ``pair_features``).
+
+        PCC is symmetric, so a pair whose first entity is no grid TF (a swapped copy) is read
+        from its second entity's row. Raises ``ValueError`` without a grid or when neither
+        entity of a pair is a grid TF.
+        """
+        if self.pcc_grid is None or self.grid_row is None:
+            raise ValueError("this data set has no pair features (no PCC grid)")
+        tf_rows, gene_rows = np.asarray(tf_rows, dtype=np.int64), np.asarray(gene_rows, dtype=np.int64)
+        rows = self.grid_row[tf_rows]
+        columns = gene_rows.copy()
+        swapped = rows < 0
+        if swapped.any():
+            rows[swapped], columns[swapped] = self.grid_row[gene_rows[swapped]], tf_rows[swapped]
+            if (rows < 0).any():
+                raise ValueError("a pair has no grid TF on either side")
+        return self.pcc_grid[rows, columns][:, :, None]
+
+    def pair_inputs(self, idx: np.ndarray) -> np.ndarray | None:
+        """Pair features of the pairs ``idx`` (int ``[b]``), float32 ``[b, modalities, 1]``, or
+        ``None`` for a data set without them."""
+        if self.pcc_grid is None:
+            return None
+        return self.pair_values(self.tf_idx[idx], self.gene_idx[idx])
 
     def __len__(self) -> int:
         return int(self.tf_idx.shape[0])
@@ -225,32 +273,90 @@ class PairDataset:
         return self.features[self.tf_idx[idx]], self.features[self.gene_idx[idx]]
 
     def flat_inputs(self, idx: np.ndarray | None = None) -> np.ndarray:
-        """Concatenated, flattened TF and gene features: float32 ``[b, 2 * M * F]`` (for baselines)."""
+        """Concatenated, flattened TF and gene features, then the pair features when the data set
+        has them: float32 ``[b, 2 * M * F (+ M)]`` (for baselines, so they see what the network sees)."""
         idx = np.arange(len(self)) if idx is None else idx
         tf, gene = self.inputs(idx)
-        return np.concatenate([tf.reshape(len(idx), -1), gene.reshape(len(idx), -1)], axis=1)
+        parts = [tf.reshape(len(idx), -1), gene.reshape(len(idx), -1)]
+        pair = self.pair_inputs(idx)
+        if pair is not None:
+            parts.append(pair.reshape(len(idx), -1))
+        return np.concatenate(parts, axis=1)
 
 
 def build_pair_dataset(
-    data: ExpressionData, pairs: LabelledPairs, *, case_insensitive: bool = False, reporter: Reporter | None = None
+    data: ExpressionData,
+    pairs: LabelledPairs,
+    *,
+    case_insensitive: bool = False,
+    reporter: Reporter | None = None,
+    genome: bool = False,
 ) -> PairDataset:
     """Compute entity features once per distinct gene of ``pairs`` and index the pairs into them.
 
     ``pairs`` must only name genes of ``data.genes`` (see
-    :func:`deeptgi_train.labels.drop_unknown_genes`).
+    :func:`deeptgi_train.labels.drop_unknown_genes`). With ``genome``, every gene of the data is
+    an entity, the PCC of every labelled TF with every gene is computed (``pcc_grid``: the pair
+    feature), and every TF x gene candidate of the labelled TFs that the file does not label
+    (self pairs excluded) is appended as an unlabelled pair with label 0.
     """
     entities = list(dict.fromkeys(pairs.tfs + pairs.targets))
+    if genome:
+        entities = list(dict.fromkeys(entities + list(data.genes)))
     row = {name: i for i, name in enumerate(entities)}
     features = entity_features(
         data.expressions, entities, data.feature_genes, case_insensitive=case_insensitive, reporter=reporter
     )
-    return PairDataset(
+    tf_idx = np.fromiter((row[name] for name in pairs.tfs), dtype=np.int64, count=len(pairs))
+    gene_idx = np.fromiter((row[name] for name in pairs.targets), dtype=np.int64, count=len(pairs))
+    dataset = PairDataset(
         features=np.ascontiguousarray(features, dtype=np.float32),
         entities=entities,
-        tf_idx=np.fromiter((row[name] for name in pairs.tfs), dtype=np.int64, count=len(pairs)),
-        gene_idx=np.fromiter((row[name] for name in pairs.targets), dtype=np.int64, count=len(pairs)),
+        tf_idx=tf_idx,
+        gene_idx=gene_idx,
         labels=pairs.labels.astype(np.float32),
         feature_genes=list(data.feature_genes),
+    )
+    if genome:
+        dataset = with_genome_candidates(dataset, data, case_insensitive=case_insensitive, reporter=reporter)
+    return dataset
+
+
+def with_genome_candidates(
+    dataset: PairDataset, data: ExpressionData, *, case_insensitive: bool = False, reporter: Reporter | None = None
+) -> PairDataset:
+    """``dataset`` (whose entities are every gene of ``data``) with its TFs' PCC grid and every
+    unlabelled TF x entity candidate appended (label 0, ``labelled`` False), self pairs excluded.
+
+    Candidates come TF by TF in the TFs' first-seen order, each TF's genes in entity order, so
+    the index of a candidate depends only on the labels and the genes, never on a seed.
+    """
+    from deeptgi_rt.features import pair_pcc as tf_target_pcc
+
+    n_entities = len(dataset.entities)
+    tf_rows = np.unique(dataset.tf_idx, return_index=True)
+    tf_rows = tf_rows[0][np.argsort(tf_rows[1])]
+    grid = tf_target_pcc(
+        data.expressions,
+        [dataset.entities[row] for row in tf_rows],
+        dataset.entities,
+        case_insensitive=case_insensitive,
+        reporter=reporter,
+    )
+    grid_row = np.full(n_entities, -1, dtype=np.int64)
+    grid_row[tf_rows] = np.arange(len(tf_rows))
+    taken = np.zeros((len(tf_rows), n_entities), dtype=bool)
+    taken[grid_row[dataset.tf_idx], dataset.gene_idx] = True
+    taken[np.arange(len(tf_rows)), tf_rows] = True
+    grid_rows, new_genes = np.nonzero(~taken)
+    return replace(
+        dataset,
+        tf_idx=np.r_[dataset.tf_idx, tf_rows[grid_rows]].astype(np.int64),
+        gene_idx=np.r_[dataset.gene_idx, new_genes].astype(np.int64),
+        labels=np.r_[dataset.labels, np.zeros(len(new_genes), dtype=np.float32)].astype(np.float32),
+        labelled=np.r_[dataset.is_labelled(), np.zeros(len(new_genes), dtype=bool)],
+        pcc_grid=np.ascontiguousarray(grid, dtype=np.float32),
+        grid_row=grid_row,
     )
 
 
@@ -266,6 +372,33 @@ def pair_pcc(dataset: PairDataset) -> np.ndarray:
     known = target_column >= 0
     out[known] = dataset.features[dataset.tf_idx[known], 0, target_column[known]]
     return out
+
+
+def _report_negatives(pairs: LabelledPairs, n_genes: int, negatives: str, reporter: Reporter) -> None:
+    """Say how the file's negatives cover the genes, and warn when they are concentrated."""
+    from .labels import diagnose_negatives
+
+    diagnosis = diagnose_negatives(pairs, n_genes)
+    if not diagnosis.negatives:
+        return
+    line = diagnosis.describe(pairs.source)
+    pairs.notes.append(line)
+    if not diagnosis.concentrated:
+        reporter.info(line)
+        return
+    if negatives == "genome":
+        action = (
+            "this run fits the positives against unlabelled TF x gene pairs of the data instead and treats the "
+            "file's negatives as unlabelled pairs (--negatives genome, the default)"
+        )
+    elif negatives in ("file", "none"):
+        action = (
+            "with --negatives file the model learns which genes are labelled non-targets and ranks the rest of "
+            "the genome high; drop --negatives file to draw negatives from the whole genome"
+        )
+    else:
+        action = f"--negatives {negatives} adds non-edges, but the file's own negatives stay"
+    reporter.warn(f"{line}: concentrated on few targets (share < {CONCENTRATION_SHARE}); {action}")
 
 
 @dataclass
@@ -288,7 +421,7 @@ def load_training_set(
     bulk_log1p: bool = False,
     feature_genes_file: str | Path | None = None,
     tfs_file: str | Path | None = None,
-    negatives: str = "none",
+    negatives: str = "genome",
     case_insensitive: bool = False,
     seed: int = 0,
     reporter: Reporter | None = None,
@@ -300,10 +433,19 @@ def load_training_set(
 
     Steps, in order: read and check the label file; restrict to the TFs of ``tfs_file``; read
     the expression modalities; drop (and report) pairs whose genes are not in every modality;
-    add negatives (``none``, ``balanced`` or ``all``, seeded); check that both classes remain;
-    compute the entity features once per distinct gene.
+    diagnose the file's negatives (:func:`~deeptgi_train.labels.diagnose_negatives`: a warning
+    when they sit on few targets); add negatives (``balanced`` or ``all``, seeded; ``genome``,
+    the default, keeps every unlabelled TF x gene candidate of the labelled TFs for training to
+    draw from, :mod:`deeptgi_train.genome`); check that both classes can be formed; compute the
+    entity features once per distinct gene (every gene of the data for ``genome``).
     """
-    from .labels import add_negatives, check_trainable, drop_unknown_genes, read_labels, restrict_tfs
+    from .labels import (
+        add_negatives,
+        check_trainable,
+        drop_unknown_genes,
+        read_labels,
+        restrict_tfs,
+    )
 
     reporter = reporter or Reporter()
     pairs = read_labels(labels, reporter=reporter)
@@ -311,7 +453,7 @@ def load_training_set(
         from deeptgi_rt.genes import read_gene_list
 
         pairs = restrict_tfs(pairs, read_gene_list(tfs_file), source=str(tfs_file))
-    if negatives == "none" and not pairs.had_labels:
+    if negatives in ("none", "file") and not pairs.had_labels:
         check_trainable(pairs)
     data = load_expression_data(
         expr,
@@ -331,12 +473,20 @@ def load_training_set(
         pairs = canonical_pair_names(pairs, data.genes)
     sources = " and ".join(data.sources)
     pairs = drop_unknown_genes(pairs, data.genes, data_source=sources, reporter=reporter)
+    _report_negatives(pairs, len(data.genes), negatives, reporter)
     pairs = add_negatives(pairs, data.genes, negatives, seed=seed, reporter=reporter)
-    check_trainable(pairs)
-    dataset = build_pair_dataset(data, pairs, reporter=reporter)
+    genome = negatives == "genome"
+    if genome:
+        if not (pairs.labels == 1).any():
+            check_trainable(pairs)
+    else:
+        check_trainable(pairs)
+    dataset = build_pair_dataset(data, pairs, reporter=reporter, genome=genome)
+    candidates = len(dataset) - len(pairs)
     reporter.info(
-        f"{len(dataset)} pairs ({int(dataset.labels.sum())} positive) over {len(pairs.tf_names)} TFs; "
-        f"{len(dataset.entities)} distinct genes x {len(data.feature_genes)} feature genes x "
+        f"{len(pairs)} labelled pairs ({int(pairs.labels.sum())} positive) over {len(pairs.tf_names)} TFs"
+        + (f" and {candidates:,} unlabelled TF x gene candidates to draw negatives from" if genome else "")
+        + f"; {len(dataset.entities)} distinct genes x {len(data.feature_genes)} feature genes x "
         f"{len(data.modalities)} modalities"
     )
     return TrainingSet(data=data, pairs=pairs, dataset=dataset)

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from deeptgi_rt.atomic import atomic_output, check_output_path
-from deeptgi_rt.contract import GENE_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
+from deeptgi_rt.contract import GENE_INPUT, PAIR_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
 from deeptgi_rt.errors import InputError
 
 from .configs import ModelConfig
@@ -50,10 +50,17 @@ class _ScoringGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, tf_features: Tensor, gene_features: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self, tf_features: Tensor, gene_features: Tensor, pair_features: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         tf_state = self.model.encode_tf(tf_features)
         gene_state = self.model.encode_gene(gene_features)
-        return torch.sigmoid(self.model.head(tf_state, gene_state)), tf_state, gene_state
+        return torch.sigmoid(self.model.head(tf_state, gene_state, pair_features)), tf_state, gene_state
+
+
+def uses_pair_features(model: DeepTGI) -> bool:
+    """Whether ``model``'s head reads the contract's ``pair_features`` input."""
+    return bool(model.config.pair_features)
 
 
 def model_description(model: DeepTGI) -> dict[str, Any]:
@@ -93,13 +100,20 @@ def _trace(model: DeepTGI, opset: int) -> onnx.ModelProto:
     device = next(model.parameters()).device
     example = torch.zeros(2, model.n_modalities, model.n_feature_genes, device=device)
     pairs = torch.export.Dim("pairs")
+    inputs: tuple[Tensor, ...] = (example, example.clone())
+    names = [TF_INPUT, GENE_INPUT]
+    dynamic = {"tf_features": {0: pairs}, "gene_features": {0: pairs}}
+    if uses_pair_features(model):
+        inputs += (torch.zeros(2, model.n_modalities, len(model.config.pair_features), device=device),)
+        names.append(PAIR_INPUT)
+        dynamic["pair_features"] = {0: pairs}
     with _quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(
             _ScoringGraph(model),
-            (example, example.clone()),
-            input_names=[TF_INPUT, GENE_INPUT],
+            inputs,
+            input_names=names,
             output_names=[SCORE_OUTPUT, STATE_TENSORS["tf"], STATE_TENSORS["gene"]],
-            dynamic_shapes={"tf_features": {0: pairs}, "gene_features": {0: pairs}},
+            dynamic_shapes=dynamic,
             opset_version=opset,
             dynamo=True,
             external_data=False,
@@ -155,24 +169,30 @@ def _session(proto: onnx.ModelProto):
 
 
 def parity(
-    proto: onnx.ModelProto, tf_features: np.ndarray, gene_features: np.ndarray, expected: np.ndarray
+    proto: onnx.ModelProto,
+    tf_features: np.ndarray,
+    gene_features: np.ndarray,
+    expected: np.ndarray,
+    pair_features: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Max abs differences between ``expected`` float32 ``[pairs]`` scores and onnxruntime's.
 
     Checks the whole graph, the first pair scored alone, and the graph cut at the state tensors
-    into a TF encoder, a gene encoder and a pair head (the way the runtime runs it).
+    into a TF encoder, a gene encoder and a pair head (the way the runtime runs it); the pair
+    head takes ``pair_features`` (float32 ``[pairs, modalities, K]``) too when given.
     """
     full = _session(proto)
-    feeds = {TF_INPUT: tf_features, GENE_INPUT: gene_features}
+    pair_feed = {} if pair_features is None else {PAIR_INPUT: pair_features}
+    feeds = {TF_INPUT: tf_features, GENE_INPUT: gene_features, **pair_feed}
     diffs = {"full": float(np.abs(full.run([SCORE_OUTPUT], feeds)[0] - expected).max())}
-    alone = full.run([SCORE_OUTPUT], {TF_INPUT: tf_features[:1], GENE_INPUT: gene_features[:1]})[0]
+    alone = full.run([SCORE_OUTPUT], {name: values[:1] for name, values in feeds.items()})[0]
     diffs["single_pair"] = float(np.abs(alone - expected[:1]).max())
     extractor = onnx.utils.Extractor(proto)
     tf_name, gene_name = STATE_TENSORS["tf"], STATE_TENSORS["gene"]
     tf_state = _session(extractor.extract_model([TF_INPUT], [tf_name])).run(None, {TF_INPUT: tf_features})[0]
     gene_state = _session(extractor.extract_model([GENE_INPUT], [gene_name])).run(None, {GENE_INPUT: gene_features})[0]
-    head = _session(extractor.extract_model([tf_name, gene_name], [SCORE_OUTPUT]))
-    factorized = head.run(None, {tf_name: tf_state, gene_name: gene_state})[0]
+    head = _session(extractor.extract_model([tf_name, gene_name, *pair_feed], [SCORE_OUTPUT]))
+    factorized = head.run(None, {tf_name: tf_state, gene_name: gene_state, **pair_feed})[0]
     diffs["factorized"] = float(np.abs(factorized - expected).max())
     return diffs
 
@@ -183,6 +203,7 @@ def export_onnx(
     path: str | os.PathLike,
     *,
     check_features: tuple[np.ndarray, np.ndarray] | None = None,
+    check_pairs: np.ndarray | None = None,
     atol: float = 1e-5,
     opset: int = OPSET,
 ) -> dict[str, Any]:
@@ -196,6 +217,8 @@ def export_onnx(
         path: target ``.onnx`` path; written atomically.
         check_features: ``(tf_features, gene_features)``, float32 ``[pairs, modalities,
             feature_genes]`` each, held-out pairs to verify on; random PCC-like values if None.
+        check_pairs: float32 ``[pairs, modalities, K]`` those pairs' pair features, for a model
+            whose head reads them; random PCC-like values if None.
         atol: the largest accepted absolute score difference between onnxruntime and PyTorch.
         opset: ONNX opset version (>= 17).
 
@@ -213,15 +236,29 @@ def export_onnx(
         metadata,
         state_tensors=dict(STATE_TENSORS),
         config={**metadata.config, **model_description(model)},
+        # The graph's inputs decide the metadata, so the two can never disagree.
+        pair_features=list(model.config.pair_features) or None,
     )
     metadata.validate(str(target))
     tf_features, gene_features = _check_pairs(model, check_features)
+    pair_features = None
+    if uses_pair_features(model):
+        shape = (len(tf_features), model.n_modalities, len(model.config.pair_features))
+        if check_pairs is None:
+            check_pairs = np.random.default_rng(1).uniform(-1.0, 1.0, shape)
+        pair_features = np.ascontiguousarray(check_pairs, dtype=np.float32)
+        if pair_features.shape != shape:
+            raise ValueError(f"check pairs must be float32 {list(shape)}, got {list(pair_features.shape)}")
     was_training = model.training
     model.eval()
     try:
         device = next(model.parameters()).device
         with torch.no_grad():
-            logits = model(torch.from_numpy(tf_features).to(device), torch.from_numpy(gene_features).to(device))
+            logits = model(
+                torch.from_numpy(tf_features).to(device),
+                torch.from_numpy(gene_features).to(device),
+                None if pair_features is None else torch.from_numpy(pair_features).to(device),
+            )
             expected = torch.sigmoid(logits).cpu().numpy()
         proto = _trace(model, opset)
     finally:
@@ -229,7 +266,7 @@ def export_onnx(
     _finish_graph(proto, metadata)
     with atomic_output(target) as partial:
         onnx.save_model(proto, partial)
-        diffs = parity(onnx.load_model(partial), tf_features, gene_features, expected)
+        diffs = parity(onnx.load_model(partial), tf_features, gene_features, expected, pair_features)
         worst = max(diffs.values())
         if not worst <= atol:
             raise ExportError(
@@ -240,16 +277,24 @@ def export_onnx(
     return {"max_abs_diff": worst, "diffs": diffs, "state_tensors": dict(STATE_TENSORS), "metadata": metadata}
 
 
-def with_training_data(metadata: ModelMetadata, training) -> ModelMetadata:
+def with_training_data(metadata: ModelMetadata, training, result=None) -> ModelMetadata:
     """``metadata`` completed with what the training data say about scoring (additive contract
     fields), for a :class:`~deeptgi_train.data.TrainingSet`: ``expression_transform`` per
     modality (the transforms used and the values read) and ``label_prior`` (see
-    :func:`label_prior`)."""
+    :func:`label_prior`). For a fit with genome negatives (``result`` a
+    :class:`~deeptgi_train.fit.FitResult` with a ``genome_check``) the threshold is the Youden
+    point of held-out candidates, not of balanced labelled pairs. The Youden point does not
+    depend on the class balance (it is where the two classes' score densities are equal, the
+    decision point of balanced classes), so ``class_balance`` is 0.5, and ``youden`` scoring moves
+    it to the network's density exactly as for a balanced validation part (docs/scoring.md)."""
     data = training.data
+    prior = label_prior(training.pairs.tfs, training.pairs.labels, len(data.genes))
+    if result is not None and result.genome_check is not None:
+        prior = {**prior, "class_balance": 0.5, "threshold_pairs": "genome candidates, Youden point"}
     return dataclasses.replace(
         metadata,
         expression_transform=list(data.expression_transform or []) or None,
-        label_prior=label_prior(training.pairs.tfs, training.pairs.labels, len(data.genes)),
+        label_prior=prior,
     )
 
 

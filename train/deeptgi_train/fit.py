@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from deeptgi_rt.contract import BALANCED_METRIC_NAMES, ModelMetadata
+from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
 
 from . import __version__
@@ -21,6 +22,14 @@ from .calibration import platt_calibration
 from .configs import TrainConfig, check_training_options
 from .crossfit import CrossfitResult, train_crossfit
 from .data import TrainingSet
+from .genome import (
+    GenomeOptions,
+    candidate_parts,
+    genome_check,
+    genome_fit,
+    resolve_options,
+    target_degree_scores,
+)
 from .metrics import evaluate, youden_threshold
 from .negatives import NEGATIVES_SEED_OFFSET, degree_matched_fit
 from .prior import target_prior_logits, target_prior_table
@@ -42,6 +51,9 @@ class FitResult:
             pairs for a cross-fitted ensemble, whose validation scores are out-of-fold).
         target_prior: the model's ``target_prior`` table over its fitted pairs when trained
             with the prior offset (:func:`deeptgi_train.prior.target_prior_table`), else ``None``.
+        genome_check: the genome-wide check of the held-out candidates
+            (:func:`deeptgi_train.genome.genome_check`) when trained with genome negatives.
+        genome: how those negatives were drawn (``None``: the file's labels alone).
     """
 
     trained: TrainResult | CrossfitResult
@@ -50,6 +62,8 @@ class FitResult:
     fit_idx: np.ndarray
     validation_idx: np.ndarray
     target_prior: dict | None = None
+    genome_check: dict | None = None
+    genome: GenomeOptions | None = None
 
 
 def fit_model(
@@ -63,6 +77,7 @@ def fit_model(
     degree_matched: bool = False,
     prior_offset: bool = False,
     reporter: Reporter | None = None,
+    genome: GenomeOptions | None = None,
 ) -> FitResult:
     """Train on all labelled pairs except a validation part split off by ``protocol``, or, with
     ``crossfit`` >= 2, a cross-fitted ensemble of that many members on all of them.
@@ -76,8 +91,17 @@ def fit_model(
     (:mod:`deeptgi_train.prior`; each cross-fitted member its own); the model carries the
     table of those rates over all fitted pairs, and its validation figures and threshold are
     those of the scores with the offset, as the runtime scores it.
+
+    ``genome`` (a genome data set, :mod:`deeptgi_train.genome`) fits the file's positives
+    against unlabelled candidates drawn every epoch; the validation part is then the held-out
+    labelled pairs *and* candidates (with ``protocol="tf"``: every candidate of the held-out
+    TFs), so early stopping, the threshold, the calibration and :attr:`FitResult.genome_check`
+    all speak of ranking a genome.
     """
     dataset = training.dataset
+    labelled = np.flatnonzero(dataset.is_labelled())
+    genome = resolve_options(dataset, genome)
+    _check_groups(training, protocol, crossfit)
     check_training_options(
         crossfit=crossfit,
         members=model_config.members,
@@ -89,7 +113,7 @@ def fit_model(
     if crossfit != 1:
         trained = train_crossfit(
             dataset,
-            np.arange(len(dataset)),
+            labelled,
             model_config,
             train,
             protocol=protocol,
@@ -97,11 +121,13 @@ def fit_model(
             seed=train.seed,
             reporter=reporter,
             prior_offset=prior_offset,
+            genome=genome,
         )
         fit_idx = validation_idx = trained.validation_idx
+        degree = trained.validation_degree
     else:
         fit_idx, validation_idx = holdout(
-            np.arange(len(dataset)),
+            labelled,
             dataset.labels,
             dataset.pair_tfs(),
             dataset.pair_targets(),
@@ -109,7 +135,16 @@ def fit_model(
             fraction=validation_fraction,
             seed=train.seed,
         )
-        fit_dataset, transform_idx = dataset, None
+        fit_dataset, transform_idx, negatives = dataset, None, None
+        degree = target_degree_scores(dataset, fit_idx, validation_idx)
+        if genome is not None:
+            fit_candidates, validation_candidates = candidate_parts(
+                dataset, [fit_idx, validation_idx], protocol=protocol, seed=train.seed
+            )
+            plan = genome_fit(dataset, fit_idx, fit_candidates, validation_idx, validation_candidates, genome)
+            degree = target_degree_scores(dataset, fit_idx, plan.validation_idx)
+            fit_idx, validation_idx = plan.fit_idx, plan.validation_idx
+            transform_idx, negatives = plan.transform_idx, plan.draw
         if degree_matched:
             transform_idx = fit_idx
             fit_dataset, fit_idx = degree_matched_fit(dataset, fit_idx, seed=train.seed + NEGATIVES_SEED_OFFSET)
@@ -124,6 +159,7 @@ def fit_model(
             description="training",
             transform_idx=transform_idx,
             logit_offset=offset,
+            negatives=negatives,
         )
     labels = dataset.labels[validation_idx]
     threshold = youden_threshold(labels, trained.validation_scores)
@@ -135,7 +171,36 @@ def fit_model(
         fit_idx=fit_idx,
         validation_idx=validation_idx,
         target_prior=target_prior_table(dataset, fit_idx) if prior_offset else None,
+        genome_check=None
+        if genome is None
+        else genome_check(
+            dataset,
+            validation_idx,
+            trained.validation_scores,
+            degree,
+            protocol=protocol,
+            source="out-of-fold" if crossfit != 1 else "validation",
+        ),
+        genome=genome,
     )
+
+
+def _check_groups(training: TrainingSet, protocol: str, crossfit: int) -> None:
+    """Refuse, naming the label file, a split by TF or target with fewer groups than it needs
+    (cross-fitting's parts, or 2 for one network's validation part)."""
+    if protocol == "random":
+        return
+    labelled = training.dataset.is_labelled()
+    names = training.dataset.pair_tfs() if protocol == "tf" else training.dataset.pair_targets()
+    groups = len(set(names[labelled]))
+    needed = max(crossfit, 2)
+    if groups < needed:
+        what = "TFs" if protocol == "tf" else "targets"
+        how = f"in {crossfit} cross-fitted parts" if crossfit > 1 else "for a validation part"
+        raise InputError(
+            f"{training.pairs.source}: {groups} {what} with labelled pairs; holding out whole {what} {how} needs "
+            f"at least {needed}: give --validation-split random, or fewer --crossfit parts"
+        )
 
 
 def model_metadata(
@@ -158,8 +223,12 @@ def model_metadata(
     validation pairs; the AUPRC ratio and EPR of those labelled pairs are stored under
     ``balanced_*`` names (:data:`deeptgi_rt.contract.BALANCED_METRIC_NAMES`): they are not
     BEELINE's genome-wide figures. ``calibration`` is the Platt fit of the same held-out
-    scores (:mod:`deeptgi_train.calibration`), never of fitted pairs' scores."""
+    scores (:mod:`deeptgi_train.calibration`), never of fitted pairs' scores. A model trained
+    with genome negatives (``result.genome``) records how they were drawn (``genome_negatives``) and its
+    genome-wide check (``genome_wide``), and its validation figures, threshold and calibration
+    come from ranking the held-out candidates, not from balanced labelled pairs."""
     dataset = training.dataset
+    labelled = dataset.is_labelled()
     validation_labels = dataset.labels[result.validation_idx]
     crossfitted = isinstance(result.trained, CrossfitResult)
     return ModelMetadata(
@@ -171,14 +240,20 @@ def model_metadata(
         config=result.trained.model.config.to_dict(),
         training={
             "data": {key: Path(value).name for key, value in files.items() if value},
-            "n_pairs": len(dataset),
-            "n_positive": int(dataset.labels.sum()),
+            "n_pairs": int(labelled.sum()),
+            "n_positive": int(dataset.labels[labelled].sum()),
+            "n_candidates": int(len(dataset)),
             "n_fit": len(result.fit_idx),
             "n_validation": len(result.validation_idx),
             "protocol": protocol,
             "validation_protocol": protocol,
             "validation_positive_fraction": round(float(validation_labels.mean()), 6),
             "negatives": negatives,
+            **(
+                {"genome_negatives": result.genome.to_dict(), "genome_wide": result.genome_check}
+                if result.genome is not None
+                else {}
+            ),
             "prior_offset": prior_offset,
             "best_epoch": result.trained.best_epoch,
             **(
@@ -196,6 +271,7 @@ def model_metadata(
             "command": command,
         },
         target_prior=result.target_prior,
+        pair_features=list(result.trained.model.config.pair_features) or None,
         calibration=platt_calibration(
             result.trained.validation_scores, validation_labels, "out-of-fold" if crossfitted else "validation"
         ),
@@ -214,8 +290,14 @@ def export_fitted(
     save a PyTorch checkpoint. Returns the exporter's report."""
     from .export import export_onnx, save_checkpoint
 
-    check = training.dataset.inputs(result.validation_idx[:256])
-    report = export_onnx(result.trained.model, metadata, out, check_features=check)
+    dataset = training.dataset
+    # Held-out pairs of both kinds: labelled ones first in the index, candidates after them.
+    held = result.validation_idx
+    check_idx = np.unique(np.r_[held[:128], held[-128:]])
+    pair = dataset.pair_inputs(check_idx) if result.trained.model.config.pair_features else None
+    report = export_onnx(
+        result.trained.model, metadata, out, check_features=dataset.inputs(check_idx), check_pairs=pair
+    )
     if checkpoint is not None:
         save_checkpoint(result.trained.model, report["metadata"], checkpoint)
     return report

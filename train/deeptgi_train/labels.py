@@ -17,10 +17,76 @@ from deeptgi_rt.errors import InputError, preview
 from deeptgi_rt.progress import Reporter
 from deeptgi_rt.tables import find_column, find_tf_target_columns, read_frame
 
+from .configs import NEGATIVE_CHOICES
+
 # Accepted label column header (compared case-insensitively); the TF and target columns are
 # recognized by deeptgi_rt.tables, as for the pairs the scorer reads.
 LABEL_COLUMNS = ("label",)
-NEGATIVE_CHOICES = ("none", "balanced", "all", "degree-matched")
+# Negatives are "concentrated" when they use fewer than this share of the distinct targets that
+# as many pairs drawn uniformly over the data's genes would use (docs/training.md: mhsc-e's 677
+# negatives use 151 targets where uniform draws would use 302, a share of 0.50; balanced
+# negatives drawn by deeptgi-train come out at 0.95-1.0).
+CONCENTRATION_SHARE = 0.7
+
+
+@dataclass(frozen=True)
+class NegativesDiagnosis:
+    """How a label file's negatives cover the TFs and targets, against its positives and the genes.
+
+    Attributes:
+        positives, negatives: labelled pairs of each class.
+        positive_targets, negative_targets: distinct targets among them.
+        positive_tfs, negative_tfs: distinct TFs among them.
+        genes: genes of the data (every TF's candidate targets).
+        expected_targets: distinct targets that ``negatives`` pairs drawn uniformly over the
+            genes would use on average, ``genes * (1 - (1 - 1/genes) ** negatives)``.
+    """
+
+    positives: int
+    negatives: int
+    positive_targets: int
+    negative_targets: int
+    positive_tfs: int
+    negative_tfs: int
+    genes: int
+    expected_targets: float
+
+    @property
+    def target_share(self) -> float:
+        """Distinct negative targets over :attr:`expected_targets` (1 for uniform draws)."""
+        return self.negative_targets / self.expected_targets if self.expected_targets else 1.0
+
+    @property
+    def concentrated(self) -> bool:
+        """Whether the negatives sit on few targets (:data:`CONCENTRATION_SHARE`)."""
+        return self.negatives > 0 and self.target_share < CONCENTRATION_SHARE
+
+    def describe(self, source: str) -> str:
+        """One line: the counts behind the diagnosis."""
+        return (
+            f"{source}: the {self.negatives:,} negatives use {self.negative_targets:,} targets and "
+            f"{self.negative_tfs:,} TFs, the {self.positives:,} positives {self.positive_targets:,} targets and "
+            f"{self.positive_tfs:,} TFs, of {self.genes:,} genes (as many negatives drawn uniformly would use "
+            f"about {self.expected_targets:,.0f} targets: share {self.target_share:.2f})"
+        )
+
+
+def diagnose_negatives(pairs: LabelledPairs, n_genes: int) -> NegativesDiagnosis:
+    """The :class:`NegativesDiagnosis` of ``pairs`` over a data set of ``n_genes`` genes."""
+    positive = pairs.labels == 1
+    tfs, targets = np.asarray(pairs.tfs, dtype=object), np.asarray(pairs.targets, dtype=object)
+    negatives = int((~positive).sum())
+    genes = max(int(n_genes), 1)
+    return NegativesDiagnosis(
+        positives=int(positive.sum()),
+        negatives=negatives,
+        positive_targets=len(set(targets[positive])),
+        negative_targets=len(set(targets[~positive])),
+        positive_tfs=len(set(tfs[positive])),
+        negative_tfs=len(set(tfs[~positive])),
+        genes=genes,
+        expected_targets=genes * (1.0 - (1.0 - 1.0 / genes) ** negatives),
+    )
 
 
 @dataclass
@@ -217,7 +283,8 @@ def add_negatives(
         if pairs.had_labels:
             return pairs
         mode = "balanced"
-    if mode == "none":
+    if mode in ("none", "file", "genome"):
+        # genome negatives are drawn from the data's candidates during training, not added here.
         return pairs
     reporter = reporter or Reporter()
     rng = np.random.default_rng(seed)

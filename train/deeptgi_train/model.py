@@ -343,6 +343,58 @@ class InputTransform(nn.Module):
         return (self._fisher(features) - self.mean) / self.scale
 
 
+class PairFeatures(nn.Module):
+    """The pair's own correlation as inputs of the head (``config.pair_features``; contract
+    ``pair_features``).
+
+    The encoders see each entity's correlations with the feature genes, so the factorized head
+    can only combine two entity vectors: the PCC of the TF with its target, which |PCC| ranks by,
+    is no input of it. This module turns the raw pair PCC ``r`` (float32 ``[B, modalities, 1]``,
+    computed by the runtime) into head inputs per modality: the Fisher z ``z = atanh(r)``
+    (clipped like the entity transform), its magnitude ``|z|``, and with ``config.pair_context``
+    ``|z|`` standardized against each side's own correlations, ``(|z| - mean_e) / sd_e`` for the
+    TF and for the target (CLR's context normalisation; here the context is each entity's
+    correlations with the feature genes). The context statistics are per entity, so they are
+    computed by the encoders (:meth:`entity_context`) and travel at the end of the states.
+    """
+
+    def __init__(self, config: ModelConfig, n_modalities: int):
+        super().__init__()
+        self.enabled = bool(config.pair_features)
+        self.context = self.enabled and config.pair_context
+        self.clip = config.fisher_clip
+        self.n_modalities = n_modalities
+        self.context_size = 2 * n_modalities if self.context else 0
+        self.width = n_modalities * (4 if self.context else 2) if self.enabled else 0
+
+    def _magnitude(self, features: Tensor) -> Tensor:
+        return torch.atanh(features.clamp(-self.clip, self.clip)).abs()
+
+    def entity_context(self, features: Tensor) -> Tensor:
+        """Mean and sd of ``|atanh(r)|`` over the feature genes, float32 ``[B, 2 * modalities]``,
+        from raw PCC rows float32 ``[B, modalities, feature_genes]`` (empty without context)."""
+        if not self.context:
+            return features.new_zeros((features.shape[0], 0))
+        magnitude = self._magnitude(features)
+        mean = magnitude.mean(dim=2)
+        # An entity whose correlations are all equal (constant profile: all 0) keeps unit scale.
+        sd = magnitude.std(dim=2, unbiased=False).clamp(min=1e-3)
+        return torch.cat([mean, sd], dim=1)
+
+    def forward(self, pair: Tensor, tf_context: Tensor, gene_context: Tensor) -> Tensor:
+        """Head inputs float32 ``[B, width]`` from the pair PCC ``[B, modalities, 1]`` and the two
+        sides' :meth:`entity_context` ``[B, context_size]``."""
+        r = pair[..., 0]
+        z = torch.atanh(r.clamp(-self.clip, self.clip))
+        magnitude = z.abs()
+        parts = [z, magnitude]
+        if self.context:
+            m = self.n_modalities
+            parts.append((magnitude - tf_context[:, :m]) / tf_context[:, m:])
+            parts.append((magnitude - gene_context[:, :m]) / gene_context[:, m:])
+        return torch.cat(parts, dim=1)
+
+
 class DeepTGI(nn.Module):
     """DeepTGI with per-entity encoders and a pair head.
 
@@ -373,14 +425,17 @@ class DeepTGI(nn.Module):
         self.branch_names = tuple(name for name in BRANCHES if name in config.branches)
         self.branches = nn.ModuleDict({name: builders[name]() for name in self.branch_names})
         self.state_sizes = tuple(self.branches[name].state_size for name in self.branch_names)
-        self.state_size = sum(self.state_sizes)
+        self.pair = PairFeatures(config, n_modalities)
+        self.branch_state_size = sum(self.state_sizes)
+        # The pair features' entity context rides at the end of each state.
+        self.state_size = self.branch_state_size + self.pair.context_size
         n_tokens = len(self.branch_names) + 1
         self.fusion = nn.ModuleList(
             FusionLayer(config.token_dim, config.fusion_heads, config.fusion_ff, config.dropout)
             for _ in range(config.fusion_layers if config.fusion == "attention" else 0)
         )
         self.mlp = nn.Sequential(
-            nn.Linear(n_tokens * config.token_dim, config.mlp_hidden),
+            nn.Linear(n_tokens * config.token_dim + self.pair.width, config.mlp_hidden),
             nn.BatchNorm1d(config.mlp_hidden),
             nn.GELU(),
             nn.Dropout(config.dropout),
@@ -397,16 +452,29 @@ class DeepTGI(nn.Module):
             parts.append(encode(features if name == "cnn" else flat))
         return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
 
+    def _with_context(self, state: Tensor, features: Tensor) -> Tensor:
+        """``state`` followed by the pair features' context of the raw ``features`` (when used)."""
+        if not self.pair.context:
+            return state
+        return torch.cat([state, self.pair.entity_context(features)], dim=1)
+
     def encode_tf(self, tf_features: Tensor) -> Tensor:
         """TF state float32 ``[B, state_size]`` from ``tf_features`` float32 ``[B, modalities, feature_genes]``."""
-        return self._encode(self.input_transform(tf_features), "tf")
+        return self._with_context(self._encode(self.input_transform(tf_features), "tf"), tf_features)
 
     def encode_gene(self, gene_features: Tensor) -> Tensor:
         """Gene state float32 ``[B, state_size]`` from ``gene_features`` float32 ``[B, modalities, feature_genes]``."""
-        return self._encode(self.input_transform(gene_features), "gene")
+        return self._with_context(self._encode(self.input_transform(gene_features), "gene"), gene_features)
 
-    def _head(self, tf_state: Tensor, gene_state: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def _head(
+        self, tf_state: Tensor, gene_state: Tensor, pair: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         tokens, latents = [], {}
+        if self.pair.enabled and pair is None:
+            raise ValueError("this network scores pairs from their pair features: pass pair")
+        branch = self.branch_state_size
+        tf_context, gene_context = tf_state[:, branch:], gene_state[:, branch:]
+        tf_state, gene_state = tf_state[:, :branch], gene_state[:, :branch]
         # Every branch but the twin starts with a layer that is linear in each side, so its
         # pre-activation is the sum of the two sides' parts; one addition serves them all.
         summed_parts = (tf_state + gene_state).split(self.state_sizes, dim=1)
@@ -427,16 +495,21 @@ class DeepTGI(nn.Module):
         sequence = torch.stack(tokens + [total], dim=1)
         for layer in self.fusion:
             sequence = layer(sequence)
-        logits = self.mlp(sequence.flatten(1)).squeeze(-1)
+        head_input = sequence.flatten(1)
+        if self.pair.enabled:
+            head_input = torch.cat([head_input, self.pair(pair, tf_context, gene_context)], dim=1)
+        logits = self.mlp(head_input).squeeze(-1)
         return logits, latents
 
-    def head(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
-        """Logits float32 ``[B]`` of the pairs whose states are float32 ``[B, state_size]`` each."""
-        return self._head(tf_state, gene_state)[0]
+    def head(self, tf_state: Tensor, gene_state: Tensor, pair: Tensor | None = None) -> Tensor:
+        """Logits float32 ``[B]`` of the pairs whose states are float32 ``[B, state_size]`` each
+        (and, for a network with pair features, whose pair PCC is float32 ``[B, modalities, 1]``)."""
+        return self._head(tf_state, gene_state, pair)[0]
 
-    def forward(self, tf_features: Tensor, gene_features: Tensor) -> Tensor:
-        """Logits float32 ``[B]`` for feature inputs float32 ``[B, modalities, feature_genes]`` each."""
-        return self.head(self.encode_tf(tf_features), self.encode_gene(gene_features))
+    def forward(self, tf_features: Tensor, gene_features: Tensor, pair: Tensor | None = None) -> Tensor:
+        """Logits float32 ``[B]`` for feature inputs float32 ``[B, modalities, feature_genes]`` each
+        (and the pair features float32 ``[B, modalities, 1]`` when the network uses them)."""
+        return self.head(self.encode_tf(tf_features), self.encode_gene(gene_features), pair)
 
     def forward_train(
         self,
@@ -444,6 +517,7 @@ class DeepTGI(nn.Module):
         gene_features: Tensor,
         input_noise: float = 0.0,
         mixup: tuple[float, Tensor] | None = None,
+        pair: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """``(logits float32 [B], reconstruction MSE scalar)``.
 
@@ -453,10 +527,18 @@ class DeepTGI(nn.Module):
         the batch, ``lam * own + (1 - lam) * partner``, after the input transform: blending raw
         PCC rows and then transforming would distort the Fisher z of the strong correlations.
         ``input_noise`` > 0 then adds Gaussian noise of that sd to the blended features before
-        the encoders; the auto-encoders still reconstruct the clean (blended) features.
+        the encoders; the auto-encoders still reconstruct the clean (blended) features. ``pair``
+        (float32 ``[B, modalities, 1]``, for a network with pair features) and the entities'
+        pair context are blended with the same weight and partners; they get no noise.
         """
         return self.forward_train_transformed(
-            self.input_transform(tf_features), self.input_transform(gene_features), input_noise, mixup
+            self.input_transform(tf_features),
+            self.input_transform(gene_features),
+            input_noise,
+            mixup,
+            pair=pair,
+            tf_context=self.pair.entity_context(tf_features),
+            gene_context=self.pair.entity_context(gene_features),
         )
 
     def forward_train_transformed(
@@ -465,17 +547,36 @@ class DeepTGI(nn.Module):
         gene_features: Tensor,
         input_noise: float = 0.0,
         mixup: tuple[float, Tensor] | None = None,
+        *,
+        pair: Tensor | None = None,
+        tf_context: Tensor | None = None,
+        gene_context: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """:meth:`forward_train` on features already through :attr:`input_transform`."""
+        """:meth:`forward_train` on features already through :attr:`input_transform`; the pair
+        context of each side (:meth:`PairFeatures.entity_context` of its raw features) is passed
+        in, since it is computed before the transform."""
+        batch = tf_features.shape[0]
+        if tf_context is None:
+            tf_context = tf_features.new_zeros((batch, 0))
+        if gene_context is None:
+            gene_context = gene_features.new_zeros((batch, 0))
         if mixup is not None:
             lam, partner = mixup
-            tf_features = lam * tf_features + (1 - lam) * tf_features[partner]
-            gene_features = lam * gene_features + (1 - lam) * gene_features[partner]
+
+            def blend(values: Tensor | None) -> Tensor | None:
+                return None if values is None else lam * values + (1 - lam) * values[partner]
+
+            tf_features, gene_features, pair = blend(tf_features), blend(gene_features), blend(pair)
+            tf_context, gene_context = blend(tf_context), blend(gene_context)
         tf_noisy, gene_noisy = tf_features, gene_features
         if input_noise > 0:
             tf_noisy = tf_features + input_noise * torch.randn_like(tf_features)
             gene_noisy = gene_features + input_noise * torch.randn_like(gene_features)
-        logits, latents = self._head(self._encode(tf_noisy, "tf"), self._encode(gene_noisy, "gene"))
+        logits, latents = self._head(
+            torch.cat([self._encode(tf_noisy, "tf"), tf_context], dim=1),
+            torch.cat([self._encode(gene_noisy, "gene"), gene_context], dim=1),
+            pair,
+        )
         width = self.n_modalities * self.n_feature_genes
         tf_flat, gene_flat = tf_features.reshape(-1, width), gene_features.reshape(-1, width)
         errors = [
@@ -518,7 +619,10 @@ class DeepTGIEnsemble(nn.Module):
     def _encode(self, features: Tensor, side: str) -> Tensor:
         # The shared transform runs once, not once per member.
         transformed = self.input_transform(features)
-        return torch.cat([member._encode(transformed, side) for member in self.members], dim=1)
+        context = self.members[0].pair.entity_context(features)
+        return torch.cat(
+            [torch.cat([member._encode(transformed, side), context], dim=1) for member in self.members], dim=1
+        )
 
     def encode_tf(self, tf_features: Tensor) -> Tensor:
         """TF state float32 ``[B, state_size]`` from ``tf_features`` float32 ``[B, modalities, feature_genes]``."""
@@ -528,18 +632,19 @@ class DeepTGIEnsemble(nn.Module):
         """Gene state float32 ``[B, state_size]`` from ``gene_features`` float32 ``[B, modalities, feature_genes]``."""
         return self._encode(gene_features, "gene")
 
-    def head(self, tf_state: Tensor, gene_state: Tensor) -> Tensor:
-        """Mean of the members' logits, float32 ``[B]``, from states float32 ``[B, state_size]`` each."""
+    def head(self, tf_state: Tensor, gene_state: Tensor, pair: Tensor | None = None) -> Tensor:
+        """Mean of the members' logits, float32 ``[B]``, from states float32 ``[B, state_size]`` each
+        (and the pair features, see :meth:`DeepTGI.head`)."""
         size = self.member_state_size
         logits = [
-            member.head(tf_state[:, i * size : (i + 1) * size], gene_state[:, i * size : (i + 1) * size])
+            member.head(tf_state[:, i * size : (i + 1) * size], gene_state[:, i * size : (i + 1) * size], pair)
             for i, member in enumerate(self.members)
         ]
         return torch.stack(logits).mean(dim=0)
 
-    def forward(self, tf_features: Tensor, gene_features: Tensor) -> Tensor:
+    def forward(self, tf_features: Tensor, gene_features: Tensor, pair: Tensor | None = None) -> Tensor:
         """Logits float32 ``[B]`` for feature inputs float32 ``[B, modalities, feature_genes]`` each."""
-        return self.head(self.encode_tf(tf_features), self.encode_gene(gene_features))
+        return self.head(self.encode_tf(tf_features), self.encode_gene(gene_features), pair)
 
     def forward_train(
         self,
@@ -547,6 +652,7 @@ class DeepTGIEnsemble(nn.Module):
         gene_features: Tensor,
         input_noise: float = 0.0,
         mixup: tuple[float, Tensor] | None = None,
+        pair: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """``(logits float32 [members, B], reconstruction MSE scalar)``.
 
@@ -554,9 +660,20 @@ class DeepTGIEnsemble(nn.Module):
         members lean on each other) with its own input noise; the reconstruction loss is the
         members' mean. See :meth:`DeepTGI.forward_train` for ``input_noise`` and ``mixup``.
         """
+        context = self.members[0].pair
+        tf_context, gene_context = context.entity_context(tf_features), context.entity_context(gene_features)
         tf_features, gene_features = self.input_transform(tf_features), self.input_transform(gene_features)
         outputs = [
-            member.forward_train_transformed(tf_features, gene_features, input_noise, mixup) for member in self.members
+            member.forward_train_transformed(
+                tf_features,
+                gene_features,
+                input_noise,
+                mixup,
+                pair=pair,
+                tf_context=tf_context,
+                gene_context=gene_context,
+            )
+            for member in self.members
         ]
         return torch.stack([logits for logits, _ in outputs]), torch.stack([error for _, error in outputs]).mean()
 

@@ -136,8 +136,31 @@ def print_table(result: CVResult, console=None) -> None:
         )
     console.print(target_wise_line(result.target_wise_summary()))
     console.print(pair_specific_line(result.pair_specific_summary()))
+    line = genome_line(result)
+    if line:
+        console.print(line)
     for sentence in result.shortfalls():
         console.print(f"note: {sentence}.")
+
+
+def genome_line(result: CVResult) -> str | None:
+    """One line: the test TFs ranked against every gene (genome negatives, ``--split tf``) by the
+    model, |PCC| and the target-degree prior, mean ± sd over folds; or why there is none."""
+    genome = result.genome_summary()
+    if genome is None:
+        if result.settings.get("genome_negatives") and result.protocol != "tf":
+            return "genome-wide test: run --split tf to rank held-out TFs against every gene"
+        return None
+    titles = {"model": "DeepTGI", "pcc": "|PCC|", "target_degree": "target-degree prior"}
+
+    def cell(values: dict) -> str:
+        return "AUROC {:.3f} ± {:.3f}, EPR {:.2f} ± {:.2f}".format(
+            values["auroc"]["mean"], values["auroc"]["sd"], values["epr"]["mean"], values["epr"]["sd"]
+        )
+
+    return "genome-wide test (each fold's test TFs x every gene, unlabelled pairs as non-edges): " + "; ".join(
+        f"{titles[name]} {cell(values)}" for name, values in genome.items()
+    )
 
 
 def _with_target_wise(cells: list[str], target_wise: str) -> list[str]:
@@ -181,6 +204,7 @@ def result_json(result: CVResult) -> dict:
         "shortfalls": result.shortfalls(),
         "target_wise_auroc": _intervals_json(result.target_wise_summary()),
         "pair_specific_auroc": _intervals_json(result.pair_specific_summary()),
+        "genome_wide_test": result.genome_summary(),
         "folds": [
             {
                 "fold": fold.fold,
@@ -195,6 +219,7 @@ def result_json(result: CVResult) -> dict:
                 "label_only_auroc": fold.label_only,
                 "baseline_auroc": fold.baselines,
                 "target_wise_auroc": {name: _finite(value) for name, value in fold.target_wise().items()},
+                "genome_wide_test": fold.genome_test,
             }
             for fold in result.folds
         ],

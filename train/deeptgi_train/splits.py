@@ -80,13 +80,24 @@ def fold_assignment(
 
 
 def kfold(
-    labels: np.ndarray, tfs: np.ndarray, targets: np.ndarray, *, protocol: str, folds: int, seed: int
+    labels: np.ndarray,
+    tfs: np.ndarray,
+    targets: np.ndarray,
+    *,
+    protocol: str,
+    folds: int,
+    seed: int,
+    both_classes: bool = True,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield ``(train_idx, test_idx)`` (int64 arrays into the pairs) for each fold."""
+    """Yield ``(train_idx, test_idx)`` (int64 arrays into the pairs) for each fold.
+
+    With ``both_classes`` a fold holding one class only is an error; genome-wide training turns
+    it off, since its negatives come from the unlabelled candidates that follow each fold.
+    """
     assignment = fold_assignment(labels, tfs, targets, protocol=protocol, folds=folds, seed=seed)
     for fold in range(folds):
         test = assignment == fold
-        if np.unique(labels[test]).size < 2:
+        if both_classes and np.unique(labels[test]).size < 2:
             raise InputError(
                 f"test fold {fold + 1} of {folds} ({protocol} split) holds only one class; "
                 "use fewer folds or more labelled pairs"

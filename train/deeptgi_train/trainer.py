@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from torch.optim import Optimizer
     from torch.optim.lr_scheduler import LRScheduler
 
+    from .genome import UnlabelledDraw
     from .model import DeepTGI, DeepTGIEnsemble
 
     Network = DeepTGI | DeepTGIEnsemble
@@ -90,20 +92,49 @@ def setup_torch(threads: int, seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def predict(model: Network, dataset: PairDataset, idx: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
-    """Interaction probabilities of the pairs ``idx`` (int ``[n]``): float32 ``[n]``."""
+def predict(model: Network, dataset: PairDataset, idx: np.ndarray, *, batch_size: int = 8192) -> np.ndarray:
+    """Interaction probabilities of the pairs ``idx`` (int ``[n]``): float32 ``[n]``.
+
+    Factorized as the runtime scores: each distinct TF and gene is encoded once, then the head
+    runs on the pairs' gathered states (with their pair features when the data set has them).
+    In eval mode this equals the whole network pair by pair; it is what makes ranking every
+    candidate of the held-out TFs after each epoch affordable (a genome-wide validation part
+    is 10-100x the labelled one).
+    """
     import torch
 
     model.eval()
-    features = torch.from_numpy(dataset.features)
+    idx = np.asarray(idx, dtype=np.int64)
     out = np.empty(len(idx), dtype=np.float32)
+    if not len(idx):
+        return out
+    tf_rows, tf_at = np.unique(dataset.tf_idx[idx], return_inverse=True)
+    gene_rows, gene_at = np.unique(dataset.gene_idx[idx], return_inverse=True)
     with torch.no_grad():
+        tf_states = _encoded(model.encode_tf, dataset.features, tf_rows, batch_size)
+        gene_states = _encoded(model.encode_gene, dataset.features, gene_rows, batch_size)
         for start in range(0, len(idx), batch_size):
-            chunk = idx[start : start + batch_size]
-            tf = features[torch.from_numpy(dataset.tf_idx[chunk])]
-            gene = features[torch.from_numpy(dataset.gene_idx[chunk])]
-            out[start : start + len(chunk)] = torch.sigmoid(model(tf, gene)).numpy()
+            stop = min(start + batch_size, len(idx))
+            pair = dataset.pair_inputs(idx[start:stop])
+            logits = model.head(
+                tf_states[torch.from_numpy(tf_at[start:stop])],
+                gene_states[torch.from_numpy(gene_at[start:stop])],
+                None if pair is None else torch.from_numpy(pair),
+            )
+            out[start:stop] = torch.sigmoid(logits).numpy()
     return out
+
+
+def _encoded(encode, features: np.ndarray, rows: np.ndarray, batch_size: int) -> Tensor:
+    """``encode`` (an encoder of the model) of the entity rows ``rows``, float32 ``[len(rows), state]``."""
+    import torch
+
+    return torch.cat(
+        [
+            encode(torch.from_numpy(features[rows[start : start + batch_size]]))
+            for start in range(0, len(rows), batch_size)
+        ]
+    )
 
 
 def build_model(model_config: ModelConfig, dataset: PairDataset) -> Network:
@@ -244,6 +275,9 @@ class TrainingPairs:
         offsets: float32 ``[n]`` tensor of fixed logits added to the network's (a prior the
             network fits the residual of), or ``None``.
         decoys: where the within-target contrast draws its decoy TFs, or ``None`` (no contrast).
+        pair: float32 ``[n, modalities, 1]`` tensor of the pairs' pair features, or ``None``.
+        pair_values: ``(tf_rows, gene_rows) -> float32 [m, modalities, 1]`` pair features of
+            any entity pairs (decoys), or ``None`` for a data set without them.
     """
 
     features: Tensor
@@ -252,6 +286,8 @@ class TrainingPairs:
     labels: Tensor
     offsets: Tensor | None = None
     decoys: DecoyTFs | None = None
+    pair: Tensor | None = None
+    pair_values: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
     @classmethod
     def from_dataset(
@@ -283,6 +319,8 @@ class TrainingPairs:
             tf_rows, gene_rows = np.r_[tf_rows, gene_rows], np.r_[gene_rows, tf_rows]
             labels = np.r_[labels, labels]
         offsets = None if logit_offset is None else torch.from_numpy(np.asarray(logit_offset, dtype=np.float32)[idx])
+        pair_values = dataset.pair_values if dataset.has_pair_features else None
+        pair = None if pair_values is None else torch.from_numpy(pair_values(tf_rows, gene_rows))
         return cls(
             torch.from_numpy(dataset.features),
             tf_rows,
@@ -290,16 +328,21 @@ class TrainingPairs:
             torch.from_numpy(labels.astype(np.float32)),
             offsets,
             decoys,
+            pair,
+            pair_values,
         )
 
     def __len__(self) -> int:
         return len(self.tf_rows)
 
-    def contrast_batch(self, batch: np.ndarray, rng: np.random.Generator) -> tuple[Tensor, Tensor] | None:
+    def contrast_batch(
+        self, batch: np.ndarray, rng: np.random.Generator
+    ) -> tuple[Tensor, Tensor, Tensor | None] | None:
         """Features of the positive pairs of ``batch`` (int ``[B]`` rows of these pairs) and of
         one drawn decoy each, ``(tf, gene)`` float32 ``[2P, modalities, feature_genes]``, the P
-        positives first; positives without a possible decoy are left out. ``None`` without
-        decoys or when no positive is left."""
+        positives first, and their pair features ``[2P, modalities, 1]`` (or ``None``);
+        positives without a possible decoy are left out. ``None`` without decoys or when no
+        positive is left."""
         import torch
 
         if self.decoys is None:
@@ -312,7 +355,8 @@ class TrainingPairs:
             return None
         tf_rows = np.r_[self.tf_rows[positive], decoy_rows]
         gene_rows = np.r_[self.gene_rows[positive], self.gene_rows[positive]]
-        return self.features[torch.from_numpy(tf_rows)], self.features[torch.from_numpy(gene_rows)]
+        pair = None if self.pair_values is None else torch.from_numpy(self.pair_values(tf_rows, gene_rows))
+        return self.features[torch.from_numpy(tf_rows)], self.features[torch.from_numpy(gene_rows)], pair
 
     def steps_per_epoch(self, batch_size: int) -> int:
         """Optimizer steps per epoch at ``batch_size`` (at least 1)."""
@@ -353,7 +397,8 @@ def training_step(
     config: TrainConfig,
     rng: np.random.Generator,
     offset: Tensor | None = None,
-    contrast: tuple[Tensor, Tensor] | None = None,
+    contrast: tuple[Tensor, Tensor, Tensor | None] | None = None,
+    pair: Tensor | None = None,
 ) -> float:
     """One optimizer step on a batch; returns its loss.
 
@@ -365,9 +410,10 @@ def training_step(
         config: loss weights, Mixup and input noise.
         rng: draws the Mixup weight and partners.
         offset: float32 ``[B]`` fixed logits added to the network's before the loss, or ``None``.
-        contrast: ``(tf, gene)`` float32 ``[2P, modalities, feature_genes]`` features of P
-            positive pairs followed by their P decoys (:meth:`TrainingPairs.contrast_batch`),
-            whose :func:`tf_contrast_loss` adds with weight ``config.tf_contrast``; or ``None``.
+        contrast: ``(tf, gene, pair)`` features of P positive pairs followed by their P decoys
+            (:meth:`TrainingPairs.contrast_batch`), whose :func:`tf_contrast_loss` adds with
+            weight ``config.tf_contrast``; or ``None``.
+        pair: float32 ``[B, modalities, 1]`` pair features of the batch, or ``None``.
     """
     import torch
     import torch.nn.functional as F
@@ -380,7 +426,7 @@ def training_step(
         labels = lam * labels + (1 - lam) * labels[partner]
         if offset is not None:
             offset = lam * offset + (1 - lam) * offset[partner]
-    logits, reconstruction = model.forward_train(tf, gene, config.input_noise, mixup)
+    logits, reconstruction = model.forward_train(tf, gene, config.input_noise, mixup, pair)
     if offset is not None:
         logits = logits + offset
     # An ensemble returns [members, B] logits: each member's BCE counts in full.
@@ -390,7 +436,7 @@ def training_step(
     if contrast is not None:
         # Positives and decoys go through one pass so batch norm sees them in one batch: apart,
         # each half would be normalized to its own mean and the difference partly erased.
-        paired_logits, _ = model.forward_train(contrast[0], contrast[1], config.input_noise, None)
+        paired_logits, _ = model.forward_train(contrast[0], contrast[1], config.input_noise, None, contrast[2])
         positives = paired_logits.shape[-1] // 2
         loss = loss + config.tf_contrast * tf_contrast_loss(
             paired_logits[..., :positives], paired_logits[..., positives:]
@@ -429,7 +475,8 @@ def train_epoch(
         index = torch.from_numpy(batch)
         offset = None if pairs.offsets is None else pairs.offsets[index]
         contrast = pairs.contrast_batch(batch, rng)
-        loss = training_step(model, optimizer, tf, gene, pairs.labels[index], config, rng, offset, contrast)
+        pair = None if pairs.pair is None else pairs.pair[index]
+        loss = training_step(model, optimizer, tf, gene, pairs.labels[index], config, rng, offset, contrast, pair)
         if schedule is not None:
             schedule.step()
         if averaged is not model:
@@ -449,6 +496,7 @@ def train_model(
     description: str = "training",
     transform_idx: np.ndarray | None = None,
     logit_offset: np.ndarray | None = None,
+    negatives: UnlabelledDraw | None = None,
 ) -> TrainResult:
     """Train a model on ``train_idx`` pairs, early-stopping on ``validation_idx`` AUROC.
 
@@ -466,6 +514,8 @@ def train_model(
             residual of that prior (:mod:`deeptgi_train.prior`); the returned model is the
             network alone and its ``validation_scores`` include the offset, as the runtime
             scores a model that carries the prior table.
+        negatives: unlabelled candidates drawn afresh every epoch and fitted as negatives beside
+            ``train_idx`` (:class:`deeptgi_train.genome.UnlabelledDraw`), or ``None``.
 
     Returns:
         :class:`TrainResult` holding the best-validation-epoch model.
@@ -475,9 +525,14 @@ def train_model(
     rng = np.random.default_rng(config.seed)
     model = build_model(model_config, dataset)
     _fit_input_transform(model, dataset, train_idx if transform_idx is None else transform_idx)
-    pairs = TrainingPairs.from_dataset(
-        dataset, train_idx, swap_augment=config.swap_augment, logit_offset=logit_offset, tf_contrast=config.tf_contrast
-    )
+
+    def epoch_pairs() -> TrainingPairs:
+        idx = train_idx if negatives is None else np.r_[train_idx, negatives.draw(rng)]
+        return TrainingPairs.from_dataset(
+            dataset, idx, swap_augment=config.swap_augment, logit_offset=logit_offset, tf_contrast=config.tf_contrast
+        )
+
+    pairs = epoch_pairs()
     optimizer, schedule = make_optimizer(model, config, pairs.steps_per_epoch(config.batch_size))
     # The averaged copy is what gets validated and returned; the raw model keeps training.
     averaged = copy.deepcopy(model) if config.ema > 0 else model
@@ -487,6 +542,8 @@ def train_model(
     started = time.perf_counter()
     with reporter.task(description, total=config.epochs, unit="epochs") as advance:
         for epoch in range(1, config.epochs + 1):
+            if negatives is not None and epoch > 1:
+                pairs = epoch_pairs()
             loss = train_epoch(model, pairs, optimizer, schedule, averaged, config, rng)
             scores = predict(averaged, dataset, validation_idx)
             if logit_offset is not None:
