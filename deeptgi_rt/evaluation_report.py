@@ -234,3 +234,25 @@ def curve_figure(kind: str, curves, title: str, out: Path, chance: float | None 
         figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     plt.close(figure)
     return out
+
+
+def describe_genome_check(check: dict) -> str:
+    """One line of a model's genome-wide check (metadata ``training.genome_wide``, written by
+    ``deeptgi-train fit``): the model beside |PCC| and the target-degree prior on the same
+    held-out candidates, and whether it ranks them better than |PCC|."""
+
+    def cell(name: str) -> str:
+        values = check[name]
+        return f"AUROC {values['auroc']:.3f}, AUPRC ratio {values['auprc_ratio']:.2f}, EPR {values['epr']:.2f}"
+
+    held = "held-out TFs" if check["protocol"] == "tf" else f"held-out pairs ({check['protocol']} split)"
+    verdict = (
+        "it ranks them better than |PCC|"
+        if check["beats_pcc"]
+        else "it does NOT rank them better than |PCC| (AUROC and EPR): check before relying on its genome-wide ranking"
+    )
+    return (
+        f"genome-wide check ({check['source']}, {check['tfs']} {held} x every gene, {check['candidates']:,} pairs, "
+        f"{check['positives']:,} labelled positives): model {cell('model')}; |PCC| {cell('pcc')}; "
+        f"target-degree prior {cell('target_degree')}; {verdict}"
+    )

@@ -62,6 +62,12 @@ def metadata_table(path: str, meta, model):
     table.add_row("calibration", _calibration_words(meta.calibration))
     genome_wide = model_threshold(meta, "youden")
     table.add_row("threshold youden (genome-wide)", f"{genome_wide.value:.6g}: {genome_wide.describe()}")
+    table.add_row(
+        "pair features",
+        "none (the head reads the two genes' feature rows only)"
+        if not meta.pair_features
+        else f"{', '.join(meta.pair_features)} of each TF x target pair, computed from the expression at scoring",
+    )
     if meta.state_tensors:
         table.add_row("state tensors", f"TF: {meta.state_tensors['tf']}, gene: {meta.state_tensors['gene']}")
     else:
@@ -91,6 +97,11 @@ def metadata_table(path: str, meta, model):
         table.add_row(f"config.{key}", _short(value))
     training = dict(meta.training)
     metrics = training.pop("metrics", None)
+    check = training.pop("genome_wide", None)
+    if isinstance(check, dict):
+        from ..evaluation_report import describe_genome_check
+
+        table.add_row("genome-wide check", describe_genome_check(check))
     for key, value in training.items():
         table.add_row(f"training.{key}", _short(value))
     if isinstance(metrics, dict):

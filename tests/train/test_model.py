@@ -27,8 +27,9 @@ def trained_statistics(model: DeepTGI, modalities: int) -> DeepTGI:
     """Give the input transform and batch norm non-trivial statistics, then switch to eval mode."""
     model.input_transform.fit(pcc_like(40, modalities, seed=13) * 0.7 + 0.1)
     model.train()
+    pair = pcc_like(64, modalities, genes=1, seed=14) if model.config.pair_features else None
     with torch.no_grad():
-        model(pcc_like(64, modalities, seed=11) * 3, pcc_like(64, modalities, seed=12) + 0.5)
+        model(pcc_like(64, modalities, seed=11) * 3, pcc_like(64, modalities, seed=12) + 0.5, pair)
     return model.eval()
 
 
@@ -69,8 +70,9 @@ def test_head_on_separately_encoded_states_equals_forward(config):
         tf_states, gene_states = model.encode_tf(tfs), model.encode_gene(genes)
         tf_index, gene_index = torch.meshgrid(torch.arange(3), torch.arange(7), indexing="ij")
         tf_index, gene_index = tf_index.reshape(-1), gene_index.reshape(-1)
-        factorized = model.head(tf_states[tf_index], gene_states[gene_index])
-        direct = model(tfs[tf_index], genes[gene_index])
+        pair = pcc_like(21, 2, genes=1, seed=5) if config.pair_features else None
+        factorized = model.head(tf_states[tf_index], gene_states[gene_index], pair)
+        direct = model(tfs[tf_index], genes[gene_index], pair)
     torch.testing.assert_close(factorized, direct, rtol=0, atol=1e-6)
 
 

@@ -115,3 +115,12 @@ def test_the_factorized_head_equals_the_whole_graph_with_pair_features(pair_mode
     np.testing.assert_allclose(cut, whole, atol=1e-6)
     with pytest.raises(ValueError, match="pair_rows"):
         model.pair_scores(model.tf_table(tf_features), model.gene_table(gene_features))
+
+
+def test_info_shows_the_pair_features_and_the_fit_s_genome_wide_check(pair_model, capsys):
+    from deeptgi_rt.cli import main as rt_main
+
+    assert rt_main(["info", str(pair_model[0])]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "pcc of each TF x target pair" in shown
+    assert "genome-wide check" in shown and "|PCC| AUROC" in shown

@@ -20,6 +20,12 @@ def _dataset(seed=0, n_entities=40, n_features=24, n_pairs=240):
     gene_idx = rng.integers(n_entities // 4, n_entities, n_pairs)
     alignment = np.einsum("pf,pf->p", features[tf_idx, 0], features[gene_idx, 0])
     labels = (alignment > np.median(alignment)).astype(np.float32)
+    # A pair PCC for configs that read it (lite): a noisy copy of the alignment.
+    n_tfs = n_entities // 4
+    grid = np.tanh(np.einsum("tf,ef->te", features[:n_tfs, 0], features[:, 0]) / n_features * 3)
+    grid += rng.normal(0, 0.1, grid.shape)
+    grid_row = np.full(n_entities, -1, dtype=np.int64)
+    grid_row[:n_tfs] = np.arange(n_tfs)
     return PairDataset(
         features=features,
         entities=[f"g{i}" for i in range(n_entities)],
@@ -27,6 +33,8 @@ def _dataset(seed=0, n_entities=40, n_features=24, n_pairs=240):
         gene_idx=gene_idx,
         labels=labels,
         feature_genes=[f"f{i}" for i in range(n_features)],
+        pcc_grid=np.clip(grid, -1, 1).astype(np.float32)[:, :, None],
+        grid_row=grid_row,
     )
 
 

@@ -403,9 +403,9 @@ def run_fit(args) -> int:
         f"{result.trained.best_epoch}"
     )
     if result.genome_check is not None:
-        from .genome import describe_check
+        from deeptgi_rt.evaluation_report import describe_genome_check
 
-        line = describe_check(result.genome_check)
+        line = describe_genome_check(result.genome_check)
         (reporter.info if result.genome_check["beats_pcc"] else reporter.warn)(line)
     calibration = metadata.calibration
     reporter.info(

@@ -295,10 +295,11 @@ def build_pair_dataset(
     """Compute entity features once per distinct gene of ``pairs`` and index the pairs into them.
 
     ``pairs`` must only name genes of ``data.genes`` (see
-    :func:`deeptgi_train.labels.drop_unknown_genes`). With ``genome``, every gene of the data is
-    an entity, the PCC of every labelled TF with every gene is computed (``pcc_grid``: the pair
-    feature), and every TF x gene candidate of the labelled TFs that the file does not label
-    (self pairs excluded) is appended as an unlabelled pair with label 0.
+    :func:`deeptgi_train.labels.drop_unknown_genes`). The PCC of every labelled TF with every
+    entity is computed too (``pcc_grid``: the pair feature ``"pcc"``, a TFs x entities block),
+    so that any config can read it. With ``genome``, every gene of the data is an entity and
+    every TF x gene candidate of the labelled TFs that the file does not label (self pairs
+    excluded) is appended as an unlabelled pair with label 0.
     """
     entities = list(dict.fromkeys(pairs.tfs + pairs.targets))
     if genome:
@@ -318,8 +319,28 @@ def build_pair_dataset(
         feature_genes=list(data.feature_genes),
     )
     if genome:
-        dataset = with_genome_candidates(dataset, data, case_insensitive=case_insensitive, reporter=reporter)
-    return dataset
+        return with_genome_candidates(dataset, data, case_insensitive=case_insensitive, reporter=reporter)
+    grid, grid_row, _ = _tf_pcc_grid(dataset, data, case_insensitive, reporter)
+    return replace(dataset, pcc_grid=grid, grid_row=grid_row)
+
+
+def _tf_pcc_grid(dataset: PairDataset, data: ExpressionData, case_insensitive: bool, reporter: Reporter | None):
+    """``(pcc_grid float32 [TFs, entities, modalities], grid_row int64 [entities], tf_rows int64
+    [TFs])`` of the dataset's TFs in first-seen order."""
+    from deeptgi_rt.features import pair_pcc as tf_target_pcc
+
+    tf_rows = np.unique(dataset.tf_idx, return_index=True)
+    tf_rows = tf_rows[0][np.argsort(tf_rows[1])]
+    grid = tf_target_pcc(
+        data.expressions,
+        [dataset.entities[row] for row in tf_rows],
+        dataset.entities,
+        case_insensitive=case_insensitive,
+        reporter=reporter,
+    )
+    grid_row = np.full(len(dataset.entities), -1, dtype=np.int64)
+    grid_row[tf_rows] = np.arange(len(tf_rows))
+    return np.ascontiguousarray(grid, dtype=np.float32), grid_row, tf_rows
 
 
 def with_genome_candidates(
@@ -331,20 +352,8 @@ def with_genome_candidates(
     Candidates come TF by TF in the TFs' first-seen order, each TF's genes in entity order, so
     the index of a candidate depends only on the labels and the genes, never on a seed.
     """
-    from deeptgi_rt.features import pair_pcc as tf_target_pcc
-
     n_entities = len(dataset.entities)
-    tf_rows = np.unique(dataset.tf_idx, return_index=True)
-    tf_rows = tf_rows[0][np.argsort(tf_rows[1])]
-    grid = tf_target_pcc(
-        data.expressions,
-        [dataset.entities[row] for row in tf_rows],
-        dataset.entities,
-        case_insensitive=case_insensitive,
-        reporter=reporter,
-    )
-    grid_row = np.full(n_entities, -1, dtype=np.int64)
-    grid_row[tf_rows] = np.arange(len(tf_rows))
+    grid, grid_row, tf_rows = _tf_pcc_grid(dataset, data, case_insensitive, reporter)
     taken = np.zeros((len(tf_rows), n_entities), dtype=bool)
     taken[grid_row[dataset.tf_idx], dataset.gene_idx] = True
     taken[np.arange(len(tf_rows)), tf_rows] = True
@@ -355,7 +364,7 @@ def with_genome_candidates(
         gene_idx=np.r_[dataset.gene_idx, new_genes].astype(np.int64),
         labels=np.r_[dataset.labels, np.zeros(len(new_genes), dtype=np.float32)].astype(np.float32),
         labelled=np.r_[dataset.is_labelled(), np.zeros(len(new_genes), dtype=bool)],
-        pcc_grid=np.ascontiguousarray(grid, dtype=np.float32),
+        pcc_grid=grid,
         grid_row=grid_row,
     )
 

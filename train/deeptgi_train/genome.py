@@ -256,23 +256,3 @@ def genome_check(
         **rounded,
         "beats_pcc": bool(model["auroc"] > pcc["auroc"] and model["epr"] > pcc["epr"]),
     }
-
-
-def describe_check(check: dict) -> str:
-    """One line of a genome-wide check for a summary: the model beside |PCC| and the degree prior."""
-
-    def cell(name: str) -> str:
-        values = check[name]
-        return f"AUROC {values['auroc']:.3f}, AUPRC ratio {values['auprc_ratio']:.2f}, EPR {values['epr']:.2f}"
-
-    held = "held-out TFs" if check["protocol"] == "tf" else f"held-out pairs ({check['protocol']} split)"
-    verdict = (
-        "it ranks them better than |PCC|"
-        if check["beats_pcc"]
-        else "it does NOT rank them better than |PCC| (AUROC and EPR): check before relying on its genome-wide ranking"
-    )
-    return (
-        f"genome-wide check ({check['source']}, {check['tfs']} {held} x every gene, {check['candidates']:,} pairs, "
-        f"{check['positives']:,} labelled positives): model {cell('model')}; |PCC| {cell('pcc')}; "
-        f"target-degree prior {cell('target_degree')}; {verdict}"
-    )

@@ -521,6 +521,11 @@ def train_model(
         :class:`TrainResult` holding the best-validation-epoch model.
     """
     reporter = reporter or Reporter()
+    if model_config.pair_features and not dataset.has_pair_features:
+        raise ValueError(
+            f"config {model_config.name!r} reads pair features {list(model_config.pair_features)} but the data set "
+            "has no pair PCC (build it with deeptgi_train.data.build_pair_dataset)"
+        )
     setup_torch(config.threads, config.seed)
     rng = np.random.default_rng(config.seed)
     model = build_model(model_config, dataset)
