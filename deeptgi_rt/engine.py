@@ -340,6 +340,7 @@ def prepare(
         entities=len(entity_rows),
         pairs=pairs_total,
         edges=expected,
+        pair_columns=len(model.pair_feature_kinds) * len(expressions),
     )
     if plan_only:
         summary.tfs, summary.targets = len(tf_rows), len(target_rows)

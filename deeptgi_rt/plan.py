@@ -72,6 +72,8 @@ class PlanInputs:
         edges: edges written at most (after top k).
         sort_globally: the edges are sorted in memory before writing.
         densify_density: chunks at or above this fraction of non-zeros go through BLAS.
+        pair_columns: values per pair of the model's pair features (kinds x modalities; 0 for a
+            model without them): a TFs x targets table of them is computed and held.
     """
 
     cells: int
@@ -88,6 +90,7 @@ class PlanInputs:
     edges: int
     sort_globally: bool
     densify_density: float = 0.18
+    pair_columns: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,9 @@ def estimate(inputs: PlanInputs) -> RunPlan:
     else:
         read = READ_DENSE_PER_VALUE * p.cells * p.genes
         pcc = PCC_DENSE_PER_CELL_PAIR * p.cells * ef
+    pair_table = p.tfs * p.targets * p.pair_columns
+    # The pair PCC is one more correlation block, TFs x targets per modality, at the dense rate.
+    pcc += PCC_DENSE_PER_CELL_PAIR * p.cells * pair_table
     seconds = {
         "read": read,
         "pcc": pcc,
@@ -135,7 +141,7 @@ def estimate(inputs: PlanInputs) -> RunPlan:
     }
     stage_bytes = {
         "pcc": _pcc_bytes(p, density),
-        "encode": 4 * ef * 2,
+        "encode": 4 * ef * 2 + 4 * pair_table,
         "write": SORTED_EDGE_BYTES * p.edges if p.sort_globally else 12 * min(p.edges, 8 * 2**20),
     }
     return RunPlan(p, seconds, BASELINE_BYTES + max(stage_bytes.values()), stage_bytes)
@@ -152,6 +158,7 @@ def plan_run(
     entities: int,
     pairs: int,
     edges: int,
+    pair_columns: int = 0,
 ):
     """The :class:`RunPlan` of a run from its opened modalities (the first, single-cell one, sets
     the reading and statistics costs) and its counts; ``streamed``: whether each modality is
@@ -184,6 +191,7 @@ def plan_run(
             edges=int(edges),
             sort_globally=edges <= request.max_sort_edges,
             densify_density=DENSIFY_DENSITY,
+            pair_columns=int(pair_columns),
         )
     )
 

@@ -60,3 +60,12 @@ def test_whole_matrix_path_holds_the_matrix_and_sorted_edges_cost_memory():
     streamed = estimate(replace(ATLAS, edges=32_000_000, sort_globally=False))
     assert streamed.peak_bytes < every.peak_bytes
     assert streamed.seconds["write"] < every.seconds["write"]
+
+
+def test_pair_features_add_their_correlation_block_and_table():
+    without, with_pairs = estimate(ATLAS), estimate(replace(ATLAS, pair_columns=1))
+    table = 1_600 * 20_000
+    assert with_pairs.seconds["pcc"] - without.seconds["pcc"] == pytest.approx(
+        plan.PCC_DENSE_PER_CELL_PAIR * 200_000 * table
+    )
+    assert with_pairs.stage_bytes["encode"] - without.stage_bytes["encode"] == 4 * table
