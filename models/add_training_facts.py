@@ -30,7 +30,7 @@ def training_facts(meta) -> dict:
     from deeptgi_rt.errors import InputError
     from deeptgi_rt.expression import looks_like_counts, read_expression
     from deeptgi_train.cli import build_parser
-    from deeptgi_train.export import label_prior
+    from deeptgi_train.export import genome_label_prior, label_prior
     from deeptgi_train.labels import add_negatives, drop_unknown_genes, read_labels
 
     args = build_parser().parse_args(shlex.split(meta.training["command"])[1:])
@@ -46,8 +46,11 @@ def training_facts(meta) -> dict:
             f"{args.labels}: recomputed {len(pairs)} pairs ({int(pairs.labels.sum())} positive), the "
             f"model recorded {recorded[0]} ({recorded[1]}); not the files it was trained on"
         )
+    prior = label_prior(pairs.tfs, pairs.labels, len(expression.genes))
+    if meta.training.get("genome_wide") is not None:
+        prior = genome_label_prior(prior)
     return {
-        "label_prior": label_prior(pairs.tfs, pairs.labels, len(expression.genes)),
+        "label_prior": prior,
         "expression_transform": ["raw_counts" if looks_like_counts(expression.values) else "none"],
     }
 

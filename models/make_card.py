@@ -69,9 +69,24 @@ def model_facts(path: str | Path) -> dict[str, str]:
         "best epoch": best_epoch,
         **calibration_facts(meta),
     }
+    check = training.get("genome_wide")
+    if check:
+        facts["genome-wide check (held-out TFs x every gene)"] = genome_check_fact(check)
     if meta.target_prior is not None:
         facts["target prior (added at scoring)"] = target_prior_fact(meta.target_prior)
     return facts
+
+
+def genome_check_fact(check: dict) -> str:
+    """The card's line on a model's genome-wide check (metadata ``training.genome_wide``)."""
+
+    def cell(name: str) -> str:
+        return f"AUROC {check[name]['auroc']:.3f}, EPR {check[name]['epr']:.2f}"
+
+    return (
+        f"model {cell('model')}; \\|PCC\\| {cell('pcc')}; target-degree prior {cell('target_degree')} "
+        f"({check['tfs']} TFs, {check['candidates']:,} pairs, {check['positives']} positives)"
+    )
 
 
 def calibration_facts(meta) -> dict[str, str]:

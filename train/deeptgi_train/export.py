@@ -290,12 +290,19 @@ def with_training_data(metadata: ModelMetadata, training, result=None) -> ModelM
     data = training.data
     prior = label_prior(training.pairs.tfs, training.pairs.labels, len(data.genes))
     if result is not None and result.genome_check is not None:
-        prior = {**prior, "class_balance": 0.5, "threshold_pairs": "genome candidates, Youden point"}
+        prior = genome_label_prior(prior)
     return dataclasses.replace(
         metadata,
         expression_transform=list(data.expression_transform or []) or None,
         label_prior=prior,
     )
+
+
+def genome_label_prior(prior: dict[str, Any]) -> dict[str, Any]:
+    """``label_prior`` of a model fitted with genome negatives: its threshold is the Youden point
+    of held-out genome candidates, the decision point of balanced classes (see
+    :func:`with_training_data`), so ``class_balance`` is 0.5."""
+    return {**prior, "class_balance": 0.5, "threshold_pairs": "genome candidates, Youden point"}
 
 
 def label_prior(pair_tfs, labels, n_genes: int) -> dict[str, Any]:
