@@ -680,7 +680,13 @@ def _pair_table(
     # One blocked PCC call per modality (TFs x targets), like the feature rows.
     with reporter.task("pair features", len(tfs) * len(expressions), unit="TFs") as advance:
         table = pair_feature_table(
-            expressions, tfs, targets, kinds, case_insensitive=request.case_insensitive, backend=backend, reporter=reporter
+            expressions,
+            tfs,
+            targets,
+            kinds,
+            case_insensitive=request.case_insensitive,
+            backend=backend,
+            reporter=reporter,
         )
         advance(len(tfs) * len(expressions))
     return table

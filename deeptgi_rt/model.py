@@ -225,7 +225,9 @@ class ScoringModel:
         """Whether every scoring call needs the pairs' own statistics (``pair_rows``)."""
         return bool(self.pair_feature_kinds)
 
-    def pair_scores(self, tf_rows: np.ndarray, gene_rows: np.ndarray, pair_rows: np.ndarray | None = None) -> np.ndarray:
+    def pair_scores(
+        self, tf_rows: np.ndarray, gene_rows: np.ndarray, pair_rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """Scores float32 ``[n]`` of pairs whose :meth:`tf_table` / :meth:`gene_table` rows are
         ``tf_rows`` and ``gene_rows`` (float32, ``[n, ...]`` each, C-contiguous); ``pair_rows``
         float32 ``[n, modalities, len(pair_feature_kinds)]`` for a model with pair features."""

@@ -77,9 +77,7 @@ def score_tf_rows(
     n_tfs, n_genes = len(tf_table), len(gene_table)
     gene_chunk = max(1, min(n_genes, batch_size))
     tf_block = max(1, batch_size // gene_chunk)
-    buffers = PairBuffers(
-        tf_table.shape[1:], gene_table.shape[1:], tf_block * gene_chunk, _pair_row_shape(pair_table)
-    )
+    buffers = PairBuffers(tf_table.shape[1:], gene_table.shape[1:], tf_block * gene_chunk, _pair_row_shape(pair_table))
     for tf_start in range(0, n_tfs, tf_block):
         tf_stop = min(n_tfs, tf_start + tf_block)
         block = tf_stop - tf_start

@@ -137,8 +137,6 @@ def test_parallel_slices_give_the_single_session_scores(tmp_path, monkeypatch):
 
 def test_metadata_asking_for_pair_features_the_graph_lacks_is_an_input_error(tmp_path):
     proto = build_model(FEATURES)
-    onnx.helper.set_model_props(
-        proto, {**{p.key: p.value for p in proto.metadata_props}, "pair_features": '["pcc"]'}
-    )
+    onnx.helper.set_model_props(proto, {**{p.key: p.value for p in proto.metadata_props}, "pair_features": '["pcc"]'})
     with pytest.raises(InputError, match="no input 'pair_features'"):
         read_model(save_model(proto, tmp_path / "m.onnx"))

@@ -56,7 +56,6 @@ def _lookup(frame):
 def test_the_model_declares_its_pair_input_and_the_runtime_cuts_it_into_the_head(pair_model):
     import deeptgi_rt
     from deeptgi_rt.contract import PAIR_INPUT
-
     from deeptgi_rt.model import head_inputs, read_model, split_model
 
     assert deeptgi_rt.load_model(pair_model[0], device="cpu").metadata.pair_features == ["pcc"]
@@ -93,7 +92,9 @@ def test_all_pairs_listed_pairs_end_to_end_and_cli_equal_pytorch(pair_model, sha
     args = ["score", str(expression), "--model", str(model_path), "--pairs", str(pairs_file), "--no-target-prior"]
     assert rt_main([*args, "--device", "cpu", "--threads", "1", "--out", str(out), "-q"]) == 0
     from_cli = _lookup(pl.read_parquet(out))
-    np.testing.assert_array_equal(np.array([from_cli[pair] for pair in pairs.iter_rows()]), [listed[p] for p in pairs.iter_rows()])
+    np.testing.assert_array_equal(
+        np.array([from_cli[pair] for pair in pairs.iter_rows()]), [listed[p] for p in pairs.iter_rows()]
+    )
 
 
 def test_the_factorized_head_equals_the_whole_graph_with_pair_features(pair_model, shared_data):
