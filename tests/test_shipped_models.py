@@ -122,7 +122,7 @@ def test_added_training_facts_are_those_of_the_training_files(path):
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
 def test_model_without_the_newer_validation_names_still_reads_them(path):
-    # Shipped models predate validation_protocol and the balanced_* metric names.
+    # Older models lack validation_protocol and the balanced_* names; both spellings must read alike.
     meta = deeptgi_rt.load_model(path, device="cpu").metadata
     figures = meta.validation_metrics()
     assert figures["protocol"] == meta.training.get("validation_protocol", meta.training["protocol"])

@@ -213,3 +213,33 @@ def test_ensemble_exports_cuts_at_concatenated_states_and_round_trips_as_checkpo
     loaded, _ = load_checkpoint(tmp_path / "ensemble.pt")
     assert len(loaded.members) == 3
     np.testing.assert_array_equal(torch_scores(loaded, tfs, genes), torch_scores(model, tfs, genes))
+
+
+@pytest.mark.parametrize("context", [False, True], ids=["pcc", "pcc+context"])
+def test_export_with_pair_features_matches_pytorch_and_declares_the_third_input(tmp_path, context):
+    from deeptgi_rt.contract import PAIR_INPUT
+
+    config = model_config("tiny", pair_features=("pcc",), pair_context=context)
+    torch.manual_seed(0)
+    model = DeepTGI(config, 2, N_GENES).train()
+    pair = np.random.default_rng(7).uniform(-1, 1, (64, 2, 1)).astype(np.float32)
+    with torch.no_grad():
+        model(torch.from_numpy(pcc_like(64, 2, 1)), torch.from_numpy(pcc_like(64, 2, 2)), torch.from_numpy(pair))
+    path = tmp_path / "pair.onnx"
+    result = export_onnx(model, metadata_for(2), path, check_features=(pcc_like(40, 2, 3), pcc_like(40, 2, 4)))
+    assert result["max_abs_diff"] <= 1e-5 and set(result["diffs"]) >= {"full", "factorized"}
+    assert ModelMetadata.from_props(
+        {p.key: p.value for p in onnx.load(str(path)).metadata_props}, str(path)
+    ).pair_features == ["pcc"]
+    tfs, genes = pcc_like(37, 2, 5), pcc_like(37, 2, 6)
+    new_pair = np.random.default_rng(8).uniform(-1, 1, (37, 2, 1)).astype(np.float32)
+    scores = session(path).run([SCORE_OUTPUT], {TF_INPUT: tfs, GENE_INPUT: genes, PAIR_INPUT: new_pair})[0]
+    model.eval()
+    with torch.no_grad():
+        expected = torch.sigmoid(
+            model(torch.from_numpy(tfs), torch.from_numpy(genes), torch.from_numpy(new_pair))
+        ).numpy()
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-5)
+    # The pair input is read: other pair values give other scores.
+    other = session(path).run([SCORE_OUTPUT], {TF_INPUT: tfs, GENE_INPUT: genes, PAIR_INPUT: -new_pair})[0]
+    assert np.abs(other - scores).max() > 1e-4
