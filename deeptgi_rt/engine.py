@@ -178,7 +178,8 @@ class ScoreRun:
             len(self.tf_names),
             top_k=request.top_k,
             threshold=request.score_filter(model_cut),
-            model_threshold=model_cut,
+            # The summary counts with the threshold in force, so its count names what was asked.
+            model_threshold=self.summary.counted_threshold,
             self_target=None if listed else self.self_target,
         )
         with self.reporter.task("scoring", self.pairs_total, unit="pairs") as advance:
@@ -223,7 +224,8 @@ class ScoreRun:
         self.summary.pairs_scored = selection.pairs_scored
         self.summary.edges_over_threshold = int(selection.over_per_tf.sum())
         self.summary.top_tfs = selection.top_tfs(self.tf_names)
-        if self.summary.edges_over_threshold == 0 and self.summary.pairs_scored and self.threshold_shifted:
+        counts_with_shifted = self.threshold_shifted and self.request.threshold in (None, "youden")
+        if self.summary.edges_over_threshold == 0 and self.summary.pairs_scored and counts_with_shifted:
             # Measured on mdc-lite: its scores stop at 0.990, under the 0.9905 the shift asks for.
             self.reporter.warn(
                 f"no pair reaches the genome-wide threshold {self.summary.threshold:.4g}: the model's "
@@ -264,6 +266,7 @@ def prepare(
     from .sources import for_scheduler, move_reading_time, sample_expression
 
     meta = model.metadata
+    summary.threshold_asked = request.threshold
     given = request.modalities
     if len(given) != len(meta.modalities):
         hint = "give bulk=" if len(meta.modalities) > len(given) else "drop bulk="
@@ -680,7 +683,13 @@ def _pair_table(
     # One blocked PCC call per modality (TFs x targets), like the feature rows.
     with reporter.task("pair features", len(tfs) * len(expressions), unit="TFs") as advance:
         table = pair_feature_table(
-            expressions, tfs, targets, kinds, case_insensitive=request.case_insensitive, backend=backend, reporter=reporter
+            expressions,
+            tfs,
+            targets,
+            kinds,
+            case_insensitive=request.case_insensitive,
+            backend=backend,
+            reporter=reporter,
         )
         advance(len(tfs) * len(expressions))
     return table

@@ -56,7 +56,7 @@ def require_plot_extra() -> None:
 
 def ranking_threshold(metadata, threshold: str | float | None) -> float | None:
     """The score cut ``plot`` ranks TFs with: the one the score summary counts with for the same
-    ``threshold`` (:attr:`~deeptgi_rt.summary.ScoreSummary.threshold`).
+    ``threshold`` (:attr:`~deeptgi_rt.summary.ScoreSummary.counted_threshold`).
 
     Args:
         metadata: the model's :class:`~deeptgi_rt.contract.ModelMetadata`, or ``None`` (no model).

@@ -77,7 +77,7 @@ def test_plot_ranks_tfs_as_the_score_summary_does(tmp_path):
     )
 
 
-@pytest.mark.parametrize("threshold", [None, "balanced-youden"])
+@pytest.mark.parametrize("threshold", [None, "balanced-youden", "0.95"])
 def test_plot_with_model_draws_the_summarys_top_tfs_for_the_same_threshold(tmp_path, monkeypatch, threshold):
     from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
 
@@ -97,8 +97,10 @@ def test_plot_with_model_draws_the_summarys_top_tfs_for_the_same_threshold(tmp_p
     drawn = []
     monkeypatch.setattr(deeptgi_rt.plot, "draw_network", lambda subnetwork, out, **_: drawn.append(subnetwork))
     k = 3
-    argv = ["plot", str(tmp_path / "grn.parquet"), "--model", str(model), "--top-tfs", str(k)]
-    argv += [] if threshold is None else ["--threshold", threshold]
+    argv = ["plot", str(tmp_path / "grn.parquet"), "--top-tfs", str(k)]
+    # A score of the user's is the cut itself; the model's cuts need the model.
+    argv += ["--threshold", threshold] if threshold == "0.95" else ["--model", str(model)]
+    argv += ["--threshold", threshold] if threshold == "balanced-youden" else []
     assert main([*argv, "--out", str(tmp_path / "network.png"), "--quiet"]) == 0
     assert set(drawn[0]["TF"].unique().to_list()) == {tf for tf, _ in summary.top_tfs[:k]}
 
