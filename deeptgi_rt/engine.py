@@ -219,6 +219,21 @@ class ScoreRun:
         if held is not None:
             yield held
 
+    def _no_pair_advice(self) -> str:
+        """What to do when no pair reaches the genome-wide cut, naming only options this run
+        accepts: ``density`` is refused with listed pairs (a pair table's density is not the
+        genome's), and ``--top-k`` is not advised to a run that already ranks with it."""
+        if self.pair_source is None:
+            flags = ["--threshold density keeps the top-scored pairs at the training network's density"]
+            keywords = ["threshold='density'"]
+        else:
+            flags = ["a --threshold FLOAT of your own keeps the listed pairs scoring at least FLOAT"]
+            keywords = ["threshold=FLOAT"]
+        if self.request.top_k is None:
+            flags.append("--top-k K ranks each TF's K best targets")
+            keywords.append("top_k=K")
+        return f"{', or '.join(flags)} ({', '.join(keywords)})"
+
     def _finish(self) -> None:
         selection = self._selection
         self.summary.pairs_scored = selection.pairs_scored
@@ -229,8 +244,7 @@ class ScoreRun:
             # Measured on mdc-lite: its scores stop at 0.990, under the 0.9905 the shift asks for.
             self.reporter.warn(
                 f"no pair reaches the genome-wide threshold {self.summary.threshold:.4g}: the model's "
-                "scores are not calibrated that far; --threshold density keeps the top-scored pairs at the "
-                "training network's density, or rank with --top-k K (threshold='density', top_k=)"
+                f"scores are not calibrated that far; {self._no_pair_advice()}"
             )
         self.summary.peak_rss_bytes = peak_rss_bytes()
         if self.on_finish is not None:
