@@ -10,6 +10,7 @@ streaming runs hold one block of scores at a time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -305,9 +306,19 @@ def prepare(
     with summary.timed("read"):
         streamed = [] if plan_only else None
         expressions = [
-            _modality(data, request, layout=layout, transform=transform, what=what, plan_streamed=streamed)
-            for data, layout, transform, what in zip(
-                given, (request.layout, request.bulk_layout), transforms, ("expression", "bulk")
+            _modality(
+                data,
+                request,
+                layout=layout,
+                transform=transform,
+                what=what,
+                plan_streamed=streamed,
+                # The model's own preprocessing is its business; only the user's transform is checked.
+                check_counts=prep == "none",
+                reporter=reporter,
+            )
+            for data, layout, transform, what, prep in zip(
+                given, (request.layout, request.bulk_layout), transforms, ("expression", "bulk"), meta.preprocessing
             )
         ]
         for modality, (data, transform) in enumerate(zip(expressions, transforms)):
@@ -555,26 +566,58 @@ def _check_not_raw_counts(
     )
 
 
-def _modality(data, request: ScoreRequest, *, layout, transform: str, what: str, plan_streamed: list | None):
+def _modality(
+    data,
+    request: ScoreRequest,
+    *,
+    layout,
+    transform: str,
+    what: str,
+    plan_streamed: list | None,
+    check_counts: bool = False,
+    reporter: Reporter | None = None,
+):
     """One modality as the run reads it: a cells source (:func:`deeptgi_rt.sources.cells_source`)
     or a whole :class:`Expression`. For a plan (``plan_streamed`` a list), a streamable file is
-    opened for its metadata only and whether the run would stream it is appended to the list."""
-    from .sources import cells_source
+    opened for its metadata only and whether the run would stream it is appended to the list.
+
+    ``check_counts``: ``transform`` is the user's, so values that are not raw counts get one
+    warning (:func:`~deeptgi_rt.expression.not_counts_hint`, on the values before the transform)."""
+    from .expression import not_counts_hint, transform_values
+    from .sources import cells_source, sample_expression
+
+    def check(raw: Expression | None) -> None:
+        hint = None if raw is None or not check_counts else not_counts_hint(raw, transform, what)
+        if hint is not None and reporter is not None:
+            reporter.warn(hint)
 
     source = cells_source(data, request, transform=transform, what=what)
     if plan_streamed is not None:
         plan_streamed.append(source is not None)
         source = source or cells_source(data, request, transform=transform, what=what, metadata_only=True)
+    elif source is not None and transform != "none":
+        check(sample_expression(source, transform, as_stored=True))
     if source is not None:
         return source
-    return as_expression(
+    read = functools.partial(
+        as_expression,
         data,
         layout=layout,
-        transform=transform,
         case_insensitive=request.case_insensitive,
         what=what,
         var_names_column=request.var_names_column if what == "expression" else None,
     )
+    if not check_counts or transform == "none":
+        return read(transform=transform)
+    if isinstance(data, Expression):
+        # The caller's values are as given; as_expression transforms a copy of them.
+        check(data)
+        return read(transform=transform)
+    # Read as stored, checked, then transformed in place: the same steps the readers take.
+    expression = read(transform="none")
+    check(expression)
+    transform_values(expression, transform)
+    return expression
 
 
 def as_expression(
