@@ -94,6 +94,14 @@ class CellChunks:
             if chunk.shape[0]:
                 yield chunk
 
+    def stored_head(self):
+        """The first chunk of cells as stored, before ``normalize`` and any check (float32
+        ``[cells, genes]``, dense or scipy CSR/CSC), or ``None`` without cells: for checks of
+        what the file holds (are these raw counts?)."""
+        if self.n_cells == 0:
+            return None
+        return next((_as_float32(chunk) for chunk in self._raw_chunks(0, min(self.chunk_cells, self.n_cells))), None)
+
     def to_dask(self) -> DaskCells:
         """The same cells as a dask array of one block per chunk, each read (and normalized)
         where the scheduler runs it: for a ``distributed`` cluster, the workers open the file

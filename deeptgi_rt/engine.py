@@ -10,6 +10,7 @@ streaming runs hold one block of scores at a time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -178,7 +179,8 @@ class ScoreRun:
             len(self.tf_names),
             top_k=request.top_k,
             threshold=request.score_filter(model_cut),
-            model_threshold=model_cut,
+            # The summary counts with the threshold in force, so its count names what was asked.
+            model_threshold=self.summary.counted_threshold,
             self_target=None if listed else self.self_target,
         )
         with self.reporter.task("scoring", self.pairs_total, unit="pairs") as advance:
@@ -218,17 +220,32 @@ class ScoreRun:
         if held is not None:
             yield held
 
+    def _no_pair_advice(self) -> str:
+        """What to do when no pair reaches the genome-wide cut, naming only options this run
+        accepts: ``density`` is refused with listed pairs (a pair table's density is not the
+        genome's), and ``--top-k`` is not advised to a run that already ranks with it."""
+        if self.pair_source is None:
+            flags = ["--threshold density keeps the top-scored pairs at the training network's density"]
+            keywords = ["threshold='density'"]
+        else:
+            flags = ["a --threshold FLOAT of your own keeps the listed pairs scoring at least FLOAT"]
+            keywords = ["threshold=FLOAT"]
+        if self.request.top_k is None:
+            flags.append("--top-k K ranks each TF's K best targets")
+            keywords.append("top_k=K")
+        return f"{', or '.join(flags)} ({', '.join(keywords)})"
+
     def _finish(self) -> None:
         selection = self._selection
         self.summary.pairs_scored = selection.pairs_scored
         self.summary.edges_over_threshold = int(selection.over_per_tf.sum())
         self.summary.top_tfs = selection.top_tfs(self.tf_names)
-        if self.summary.edges_over_threshold == 0 and self.summary.pairs_scored and self.threshold_shifted:
+        counts_with_shifted = self.threshold_shifted and self.request.threshold in (None, "youden")
+        if self.summary.edges_over_threshold == 0 and self.summary.pairs_scored and counts_with_shifted:
             # Measured on mdc-lite: its scores stop at 0.990, under the 0.9905 the shift asks for.
             self.reporter.warn(
                 f"no pair reaches the genome-wide threshold {self.summary.threshold:.4g}: the model's "
-                "scores are not calibrated that far; --threshold density keeps the top-scored pairs at the "
-                "training network's density, or rank with --top-k K (threshold='density', top_k=)"
+                f"scores are not calibrated that far; {self._no_pair_advice()}"
             )
         self.summary.peak_rss_bytes = peak_rss_bytes()
         if self.on_finish is not None:
@@ -264,6 +281,7 @@ def prepare(
     from .sources import for_scheduler, move_reading_time, sample_expression
 
     meta = model.metadata
+    summary.threshold_asked = request.threshold
     given = request.modalities
     if len(given) != len(meta.modalities):
         hint = "give bulk=" if len(meta.modalities) > len(given) else "drop bulk="
@@ -288,9 +306,19 @@ def prepare(
     with summary.timed("read"):
         streamed = [] if plan_only else None
         expressions = [
-            _modality(data, request, layout=layout, transform=transform, what=what, plan_streamed=streamed)
-            for data, layout, transform, what in zip(
-                given, (request.layout, request.bulk_layout), transforms, ("expression", "bulk")
+            _modality(
+                data,
+                request,
+                layout=layout,
+                transform=transform,
+                what=what,
+                plan_streamed=streamed,
+                # The model's own preprocessing is its business; only the user's transform is checked.
+                check_counts=prep == "none",
+                reporter=reporter,
+            )
+            for data, layout, transform, what, prep in zip(
+                given, (request.layout, request.bulk_layout), transforms, ("expression", "bulk"), meta.preprocessing
             )
         ]
         for modality, (data, transform) in enumerate(zip(expressions, transforms)):
@@ -538,26 +566,58 @@ def _check_not_raw_counts(
     )
 
 
-def _modality(data, request: ScoreRequest, *, layout, transform: str, what: str, plan_streamed: list | None):
+def _modality(
+    data,
+    request: ScoreRequest,
+    *,
+    layout,
+    transform: str,
+    what: str,
+    plan_streamed: list | None,
+    check_counts: bool = False,
+    reporter: Reporter | None = None,
+):
     """One modality as the run reads it: a cells source (:func:`deeptgi_rt.sources.cells_source`)
     or a whole :class:`Expression`. For a plan (``plan_streamed`` a list), a streamable file is
-    opened for its metadata only and whether the run would stream it is appended to the list."""
-    from .sources import cells_source
+    opened for its metadata only and whether the run would stream it is appended to the list.
+
+    ``check_counts``: ``transform`` is the user's, so values that are not raw counts get one
+    warning (:func:`~deeptgi_rt.expression.not_counts_hint`, on the values before the transform)."""
+    from .expression import not_counts_hint, transform_values
+    from .sources import cells_source, sample_expression
+
+    def check(raw: Expression | None) -> None:
+        hint = None if raw is None or not check_counts else not_counts_hint(raw, transform, what)
+        if hint is not None and reporter is not None:
+            reporter.warn(hint)
 
     source = cells_source(data, request, transform=transform, what=what)
     if plan_streamed is not None:
         plan_streamed.append(source is not None)
         source = source or cells_source(data, request, transform=transform, what=what, metadata_only=True)
+    elif source is not None and transform != "none":
+        check(sample_expression(source, transform, as_stored=True))
     if source is not None:
         return source
-    return as_expression(
+    read = functools.partial(
+        as_expression,
         data,
         layout=layout,
-        transform=transform,
         case_insensitive=request.case_insensitive,
         what=what,
         var_names_column=request.var_names_column if what == "expression" else None,
     )
+    if not check_counts or transform == "none":
+        return read(transform=transform)
+    if isinstance(data, Expression):
+        # The caller's values are as given; as_expression transforms a copy of them.
+        check(data)
+        return read(transform=transform)
+    # Read as stored, checked, then transformed in place: the same steps the readers take.
+    expression = read(transform="none")
+    check(expression)
+    transform_values(expression, transform)
+    return expression
 
 
 def as_expression(

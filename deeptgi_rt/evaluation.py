@@ -148,7 +148,8 @@ class Candidates:
         tfs, genes: names.
         tf_index, gene_index: int32 ``[candidates]``.
         labels: bool ``[candidates]``, True for truth edges.
-        truth_edges: distinct edges in the truth file; ``truth_outside``: those not among the candidates.
+        truth_edges: distinct edges in the truth file; ``truth_self_pairs``: those of a TF with
+            itself (never candidates); ``truth_outside``: the other ones not among the candidates.
     """
 
     tfs: list[str]
@@ -158,6 +159,7 @@ class Candidates:
     labels: np.ndarray
     truth_edges: int
     truth_outside: int
+    truth_self_pairs: int = 0
 
     def __len__(self) -> int:
         return int(self.labels.size)
@@ -216,7 +218,11 @@ def build_candidates(truth: EdgeTable, tfs: Sequence[str], genes: Sequence[str])
     position = candidates.positions(distinct.column("tf").combine_chunks(), distinct.column("target").combine_chunks())
     candidates.labels[position[position >= 0]] = True
     candidates.truth_edges = distinct.num_rows
-    candidates.truth_outside = int(np.count_nonzero(position < 0))
+    # A TF -> itself edge is never a candidate whatever the TFs and genes; counted apart so that
+    # "outside" says only what a wider --tfs / --genes would bring in.
+    self_pair = pc.equal(distinct.column("tf"), distinct.column("target")).to_numpy(zero_copy_only=False)
+    candidates.truth_self_pairs = int(np.count_nonzero(self_pair))
+    candidates.truth_outside = int(np.count_nonzero((position < 0) & ~self_pair))
     if candidates.positives == 0:
         raise InputError(
             f"{truth.source}: none of its {distinct.num_rows} edges is among the candidates "
@@ -292,13 +298,18 @@ class MethodResult:
 
 @dataclass
 class Evaluation:
-    """The result of :func:`evaluate`: the candidate set and one :class:`MethodResult` per method."""
+    """The result of :func:`evaluate`: the candidate set and one :class:`MethodResult` per method.
+
+    ``tfs_from`` / ``genes_from``: which input gave the candidate TFs / genes, in words (e.g.
+    ``"the gene list genes.txt"``), for the report."""
 
     candidates: Candidates
     methods: list[MethodResult]
     bootstrap: int
     seed: int
     truth: str
+    tfs_from: str = ""
+    genes_from: str = ""
 
     def to_dict(self) -> dict:
         """JSON-ready figures (no curves)."""
@@ -313,6 +324,9 @@ class Evaluation:
                 "edge_density": c.positives / len(c),
                 "truth_edges": c.truth_edges,
                 "truth_edges_outside": c.truth_outside,
+                "truth_self_pairs": c.truth_self_pairs,
+                "tfs_from": self.tfs_from,
+                "genes_from": self.genes_from,
                 "tf_names": c.tfs,
             },
             "bootstrap": {"resamples": self.bootstrap, "seed": self.seed, "level": 0.95, "over": "TFs"},
@@ -427,8 +441,14 @@ def evaluate(
         raise InputError(f"{len(names)} names for {len(predictions)} prediction files")
     truth_edges = read_truth(truth)
     tables = [read_predictions(path) for path in predictions]
-    candidate_genes = _candidate_genes(genes, expression)
-    candidate_tfs = _names(tfs, "TF list") if tfs is not None else default_tfs(truth_edges, tables)
+    candidate_genes, genes_from = _candidate_genes(genes, expression)
+    if tfs is not None:
+        candidate_tfs = _names(tfs, "TF list")
+        tfs_from = f"the TF list {tfs}" if isinstance(tfs, (str, Path)) else "the given TF list"
+    else:
+        candidate_tfs = default_tfs(truth_edges, tables)
+        truth_tfs = len(pc.unique(truth_edges.tf))
+        tfs_from = f"the truth's TFs that every prediction lists ({len(candidate_tfs):,} of {truth_tfs:,})"
     candidates = build_candidates(truth_edges, candidate_tfs, candidate_genes)
     results = []
     for name, edges in zip(names, tables):
@@ -450,7 +470,7 @@ def evaluate(
                 seed=seed,
             )
         )
-    return Evaluation(candidates, results, bootstrap, seed, str(truth))
+    return Evaluation(candidates, results, bootstrap, seed, str(truth), tfs_from, genes_from)
 
 
 def _default_names(paths) -> list[str]:
@@ -470,13 +490,15 @@ def _names(value, what: str) -> list[str]:
     return names
 
 
-def _candidate_genes(genes, expression) -> list[str]:
+def _candidate_genes(genes, expression) -> tuple[list[str], str]:
+    """The candidate genes and which input gave them, in words."""
     if genes is not None and expression is not None:
         raise InputError("give candidate genes by --genes or by --expr, not both")
     if genes is not None:
-        return _names(genes, "gene list")
+        given = f"the gene list {genes}" if isinstance(genes, (str, Path)) else "the given gene list"
+        return _names(genes, "gene list"), given
     if expression is not None:
         from .expression import read_expression
 
-        return read_expression(expression).genes
+        return read_expression(expression).genes, f"the genes of {expression}"
     raise InputError("the candidate genes are needed: give --genes FILE or --expr EXPRESSION")

@@ -79,11 +79,8 @@ def print_table(result: Evaluation, console=None) -> None:
             # Logs and pipes default to 80 columns, which folds every figure of this table.
             console = Console(stderr=True, width=120)
     c = result.candidates
-    console.print(
-        f"candidates: {len(c.tfs):,} TFs x {len(c.genes):,} genes, self-pairs excluded = {len(c):,} pairs; "
-        f"true edges among them: {c.positives:,} (edge density {c.positives / len(c):.4f}); "
-        f"truth edges outside the candidates (ignored): {c.truth_outside:,} of {c.truth_edges:,}"
-    )
+    for line in candidates_lines(result):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     table = Table(title=str(result.truth), box=box.SIMPLE_HEAD, title_justify="left")
     table.add_column("method", no_wrap=True, overflow="fold")
     for column in ("listed", "AUROC", "AUPRC", "ratio", "EPR", "TW-AUROC", "PS-AUROC", "TF med"):
@@ -128,6 +125,24 @@ def print_table(result: Evaluation, console=None) -> None:
             else ""
         )
     )
+
+
+def candidates_lines(result: Evaluation) -> list[str]:
+    """The candidate set the figures are computed on: its size, its TFs and genes and which
+    input gave each, and where every truth edge went (among the candidates, a TF -> itself
+    pair, outside the candidates)."""
+    from .errors import preview
+
+    c = result.candidates
+    selfs = f"{c.truth_self_pairs:,} self-pair{'' if c.truth_self_pairs == 1 else 's'}"
+    return [
+        f"candidates: {len(c.tfs):,} TFs x {len(c.genes):,} genes, self-pairs excluded = {len(c):,} pairs; "
+        f"true edges among them: {c.positives:,} (edge density {c.positives / len(c):.4f})",
+        f"  TFs from {result.tfs_from or 'the given TFs'}: {preview(c.tfs)}",
+        f"  genes from {result.genes_from or 'the given genes'}: {preview(c.genes)}",
+        f"  truth edges: {c.truth_edges:,} = {c.positives:,} among the candidates + {selfs} (TF -> itself, "
+        f"never a candidate) + {c.truth_outside:,} outside the candidates (ignored)",
+    ]
 
 
 def write_report(result: Evaluation, directory) -> list[Path]:

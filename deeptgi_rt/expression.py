@@ -618,12 +618,42 @@ def looks_like_counts(values: np.ndarray, block_values: int = 1 << 24) -> bool:
     fraction, so log-scale data cost about one block."""
     if values.size == 0 or float(values.max()) <= COUNTS_MIN_MAX or float(values.min()) < 0:
         return False
+    return first_fraction(values, block_values) is None
+
+
+def first_fraction(values: np.ndarray, block_values: int = 1 << 24) -> tuple[int, int] | None:
+    """``(row, column)`` of the first value of float ``values`` ``[genes, cells]`` that is not a
+    whole number, or ``None`` when all are: the integer half of the raw-counts check
+    (:func:`looks_like_counts`). Checked in blocks of rows that stop at the first fraction."""
     step = max(1, block_values // max(values.shape[1], 1))
     for start in range(0, values.shape[0], step):
         block = values[start : start + step]
         if not np.array_equal(block, np.floor(block)):
-            return False
-    return True
+            row, column = np.argwhere(block != np.floor(block))[0]
+            return start + int(row), int(column)
+    return None
+
+
+def not_counts_hint(expression: Expression, transform: str, what: str = "expression") -> str | None:
+    """One warning line when ``transform`` (the user's ``"log1p"`` / ``"normalize_total_log1p"``)
+    is asked for ``expression`` (its values before the transform) whose values are not whole
+    numbers, so not raw counts; ``None`` when they are (or no transform is asked).
+
+    ``what``: ``"expression"`` or ``"bulk"``, to name the option as given."""
+    if transform == "none":
+        return None
+    where = first_fraction(expression.values)
+    if where is None:
+        return None
+    gene, cell = where
+    prefix, keyword = ("--bulk-", "bulk_transform") if what == "bulk" else ("--", "transform")
+    flag = f"{prefix}normalize total" if transform == "normalize_total_log1p" else f"{prefix}log1p"
+    return (
+        f"{expression.source}: raw-counts check: the values are not whole numbers (first "
+        f"{float(expression.values[gene, cell]):g}, gene {expression.genes[gene]!r}), so they do not look like raw "
+        f"counts; {flag} ({keyword}={transform!r}) transforms counts and would transform already normalized "
+        f"or log-scale values a second time: drop it if they are"
+    )
 
 
 def raw_counts_hint(expression: Expression) -> str:
@@ -703,7 +733,9 @@ __all__ = [
     "CELL_ID_HEADERS",
     "TRANSFORMS",
     "combined_transform",
+    "first_fraction",
     "looks_like_counts",
+    "not_counts_hint",
     "raw_counts_hint",
     "transform_values",
     "GENE_ID_HEADERS",

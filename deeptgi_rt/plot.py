@@ -54,6 +54,46 @@ def require_plot_extra() -> None:
             raise InputError(f"drawing needs {module}, which is not installed: {PLOT_INSTALL}") from None
 
 
+def ranking_threshold(metadata, threshold: str | float | None) -> float | None:
+    """The score cut ``plot`` ranks TFs with: the one the score summary counts with for the same
+    ``threshold`` (:attr:`~deeptgi_rt.summary.ScoreSummary.counted_threshold`).
+
+    Args:
+        metadata: the model's :class:`~deeptgi_rt.contract.ModelMetadata`, or ``None`` (no model).
+        threshold: ``None`` (a model's default, ``"youden"``: the genome-wide cut the summary
+            uses when no threshold is given), ``"youden"``, ``"balanced-youden"`` or a float in [0, 1].
+
+    Returns:
+        The cut as a float, or ``None`` (no model and no threshold: every edge in the file counts).
+
+    Raises:
+        InputError: a threshold name without a model, a float with one (two cuts), or
+            ``"density"``, a quantile of the scoring run's own scores that the model alone cannot give.
+    """
+    from .request import _threshold
+    from .thresholds import model_threshold
+
+    try:
+        threshold = _threshold(threshold)
+    except InputError as error:
+        raise InputError(str(error).replace("threshold must be", "--threshold must be", 1)) from None
+    if threshold == "density":
+        raise InputError(
+            "--threshold density is a quantile of the scoring run's own scores, which the edge list "
+            "alone cannot give: pass the cut the score summary printed (--threshold FLOAT)"
+        )
+    if metadata is None:
+        if isinstance(threshold, str):
+            raise InputError(f"--threshold {threshold} is a model's threshold: give the model with --model MODEL.onnx")
+        return threshold
+    if isinstance(threshold, float):
+        raise InputError(
+            f"--threshold {threshold:g} is a score of its own and --model asks for the model's threshold; "
+            "give one of them"
+        )
+    return model_threshold(metadata, threshold or "youden").value
+
+
 def select_subnetwork(
     edges,
     *,

@@ -18,7 +18,7 @@ class EdgeSelection:
         n_tfs: TFs of the run.
         top_k: keep the ``top_k`` best targets of each TF (``None``: all).
         threshold: keep edges with score >= ``threshold`` (``None``: all).
-        model_threshold: the model's threshold, for ``over_per_tf``.
+        model_threshold: the threshold in force (the model's, or the run's own float), for ``over_per_tf``.
         self_target: int ``[tfs]``, each TF's index in the target list or -1; those self
             pairs are dropped from complete TF rows (listed pairs are taken as listed).
 

@@ -109,19 +109,23 @@ def for_scheduler(source, request: ScoreRequest):
     return source
 
 
-def sample_expression(source, transform: str) -> Expression | None:
+def sample_expression(source, transform: str, *, as_stored: bool = False) -> Expression | None:
     """The first chunk of a cells source as an :class:`Expression` (genes x cells), for the
     raw-counts check; ``None`` when the check does not apply (a transform is given) or the
-    cells live on a dask cluster."""
+    cells live on a dask cluster. ``as_stored``: the chunk as the file holds it, before the
+    source's normalization, whatever ``transform`` (for the check that a transform meets counts)."""
     import numpy as np
 
     from .expression import Expression
 
     if isinstance(source, Expression):
         return source
-    if transform != "none" or not isinstance(source, CellChunks) or source.n_cells == 0:
+    if (transform != "none" and not as_stored) or not isinstance(source, CellChunks) or source.n_cells == 0:
         return None
-    chunk = next(iter(source.cell_range(0, min(source.chunk_cells, source.n_cells))), None)
+    if as_stored:
+        chunk = source.stored_head()
+    else:
+        chunk = next(iter(source.cell_range(0, min(source.chunk_cells, source.n_cells))), None)
     if chunk is None:
         return None
     values = chunk.toarray() if hasattr(chunk, "toarray") else chunk

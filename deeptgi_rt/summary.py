@@ -18,9 +18,14 @@ class ScoreSummary:
 
     Attributes:
         pairs_scored: pairs the model scored (self pairs of all-pairs runs excluded).
-        edges_over_threshold: scored pairs with score >= ``threshold``.
+        edges_over_threshold: scored pairs with score >= :attr:`counted_threshold` (the
+            threshold in force), whatever ``top_k`` keeps.
         threshold: the model's threshold for this run (see :mod:`deeptgi_rt.thresholds`).
         threshold_how: how that threshold was chosen, in words.
+        threshold_asked: the request's ``threshold`` as given: ``None`` (none: the counts use
+            the model's ``"youden"`` threshold), a name of
+            :data:`~deeptgi_rt.thresholds.THRESHOLD_NAMES` (``threshold`` is that cut) or a float
+            (the counts use it, not ``threshold``).
         feature_coverage: the lowest fraction of the model's feature genes in the data.
         edges_written: edges in the output (after ``top_k`` / score filter).
         order: ``"score"`` (global, descending), ``"tf"`` (per TF, targets by descending score)
@@ -33,7 +38,7 @@ class ScoreSummary:
         pcc_backend: ``"cpu"`` or ``"cuda"``.
         factorized: whether the encoder/head cut was used.
         peak_rss_bytes: peak resident memory of the process so far.
-        top_tfs: up to 10 ``(TF, edges over threshold)``, most first.
+        top_tfs: up to 10 ``(TF, edges over counted_threshold)``, most first.
         tfs, targets: numbers of TFs and target genes taking part.
         self_pairs: TF -> itself pairs left out of an all-pairs run (TFs among the targets).
         mode: ``"all-pairs"`` (every TF x target) or ``"listed-pairs"`` (a pairs table).
@@ -45,6 +50,7 @@ class ScoreSummary:
     edges_over_threshold: int = 0
     threshold: float = 0.5
     threshold_how: str = ""
+    threshold_asked: str | float | None = None
     feature_coverage: float = 1.0
     edges_written: int = 0
     order: str = "score"
@@ -60,6 +66,22 @@ class ScoreSummary:
     mode: Literal["all-pairs", "listed-pairs"] = "all-pairs"
     out: str | None = None
     plan: object = None
+
+    @property
+    def counted_threshold(self) -> float:
+        """The cut ``edges_over_threshold`` and ``top_tfs`` count with: the request's float
+        threshold when it gave one, else the model's ``threshold``."""
+        asked = self.threshold_asked
+        return float(asked) if isinstance(asked, (int, float)) else float(self.threshold)
+
+    @property
+    def counted_threshold_name(self) -> str:
+        """What :attr:`counted_threshold` is, in words: ``"model threshold"`` (none given),
+        ``"balanced-youden"`` (a name given) or ``"given threshold"`` (a float given)."""
+        asked = self.threshold_asked
+        if asked is None:
+            return "model threshold"
+        return str(asked) if isinstance(asked, str) else "given threshold"
 
     @property
     def share_over_threshold(self) -> float:

@@ -113,6 +113,26 @@ def test_raw_counts_warn_and_log1p_scores_them_like_logged_data(files, counts_fi
     assert score(capsys, counts, "--model", model, "--normalize", "total", "--out", tmp / "norm.parquet")[0] == 0
 
 
+@pytest.mark.parametrize("transform", [["--normalize", "total"], ["--log1p"]])
+def test_a_counts_transform_on_values_that_are_not_counts_warns_once_naming_the_check(
+    files, counts_files, capsys, transform
+):
+    from deeptgi_rt.expression import Expression, write_expression_parquet
+
+    tmp, expr, model = files  # expr: fractional, log-scale-like values
+    counts, _ = counts_files
+    cells = write_expression_parquet(Expression(GENES, VALUES, "cells"), tmp / "cells.parquet")
+    # The CSV is read whole; the Parquet file with --normalize total is streamed a chunk of cells at a time.
+    for data in (expr, cells):
+        code, err = score(capsys, data, "--model", model, *transform, "--out", tmp / "g.parquet")
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 0 and len(lines) == 1, err
+        assert lines[0].startswith(f"warning: {data}: raw-counts check: the values are not whole numbers")
+        assert " ".join(transform) in lines[0]
+    code, err = score(capsys, counts, "--model", model, *transform, "--out", tmp / "c.parquet")
+    assert code == 0 and err.strip() == ""
+
+
 def test_raw_counts_are_refused_by_a_model_that_learned_from_other_values(files, counts_files, capsys):
     tmp, _, _ = files
     counts, _ = counts_files

@@ -221,3 +221,32 @@ def test_a_youden_cut_calling_nothing_points_to_density(tmp_path, capsys):
     code, err = cli(capsys, expr, "--model", model, "--threshold", "youden", "--out", tmp_path / "y.parquet", "--quiet")
     assert code == 0 and "no pair reaches the genome-wide threshold" in err
     assert "--threshold density" in err
+
+
+@pytest.mark.parametrize(
+    "listed, given",
+    [(True, {}), (True, {"--threshold": "youden"}), (True, {"--top-k": "2"}), (False, {"--top-k": "2"}), (False, {})],
+)
+def test_following_the_no_pair_advice_is_never_refused(tmp_path, capsys, listed, given):
+    import re
+
+    expr = write_genes_by_cells_csv(tmp_path / "expr.csv", GENES, VALUES)
+    built = build_model(FEATURES, head="mlp", tfs=TFS, threshold=0.3, weight_scale=3.0)
+    # A network this sparse moves the Youden cut above every score.
+    model = save_model(
+        with_metadata(built, label_prior={"class_balance": 0.5, "network_density": 1e-6}), tmp_path / "sparse.onnx"
+    )
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("TF,target\n" + "".join(f"{tf},{GENES[30 + i]}\n" for i, tf in enumerate(TFS)))
+
+    def score(options: dict, out: str):
+        argv = [expr, "--model", model, "--out", tmp_path / out, "--quiet"] + (["--pairs", pairs] if listed else [])
+        return cli(capsys, *argv, *[item for option in options.items() for item in option])
+
+    code, err = score(given, "first.parquet")
+    assert code == 0 and "no pair reaches the genome-wide threshold" in err, err
+    advice = re.findall(r"(--threshold|--top-k) (\S+)", err)
+    assert advice, err
+    for flag, value in advice:
+        code, refused = score({**given, flag: {"FLOAT": "0.5", "K": "2"}.get(value, value)}, "again.parquet")
+        assert code == 0, f"following the advice {flag} {value} ({err.strip()}) was refused: {refused}"

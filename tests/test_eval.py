@@ -120,11 +120,37 @@ def test_candidate_set_rule(files):
     assert len(candidates) == 14
     pairs = {(candidates.tfs[t], candidates.genes[g]) for t, g in zip(candidates.tf_index, candidates.gene_index)}
     assert ("T1", "T1") not in pairs and ("T1", "T2") in pairs
-    # True among candidates: T1->G1, T1->G2, T2->G1, T2->T3; outside: T3->G4, T3->T3, X9->G1.
-    assert candidates.positives == 4 and candidates.truth_edges == 7 and candidates.truth_outside == 3
+    # True among candidates: T1->G1, T1->G2, T2->G1, T2->T3; a self-pair: T3->T3; outside: T3->G4, X9->G1.
+    assert candidates.positives == 4 and candidates.truth_edges == 7
+    assert candidates.truth_self_pairs == 1 and candidates.truth_outside == 2
     # An explicit TF list widens the set; the self-edge T3->T3 is never a candidate.
     everything = build_candidates(truth_edges, TFS, GENES)
     assert len(everything) == 21 and everything.positives == 5
+
+
+def test_eval_prints_the_candidate_set_used_and_counts_truth_self_pairs_apart(files, capsys):
+    tmp, truth, genes = files
+    write_text(tmp / "p.tsv", "TF\ttarget\timportance", [r for r in all_pairs_scores() if r[0] != "T3"], "\t")
+    report = tmp / "report"
+    assert (
+        main(["eval", str(tmp / "p.tsv"), "--truth", str(truth), "--genes", str(genes), "--report", str(report)]) == 0
+    )
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("candidates: 2 TFs x 8 genes, self-pairs excluded = 14 pairs; true edges among them: 4")
+    # Which input restricted the set: the TFs to the truth's TFs the prediction lists, the genes to --genes.
+    assert lines[1] == "  TFs from the truth's TFs that every prediction lists (2 of 4): T1, T2"
+    assert lines[2] == f"  genes from the gene list {genes}: T1, T2, T3, G1, G2, ... (8 in all)"
+    assert lines[3] == (
+        "  truth edges: 7 = 4 among the candidates + 1 self-pair (TF -> itself, never a candidate) "
+        "+ 2 outside the candidates (ignored)"
+    )
+    written = json.loads((report / "metrics.json").read_text())["candidates"]
+    assert written["truth_self_pairs"] == 1 and written["truth_edges_outside"] == 2
+    assert written["genes_from"] == f"the gene list {genes}" and written["tf_names"] == ["T1", "T2"]
+    tf_list = tmp / "tfs.txt"
+    tf_list.write_text("T1\nT3\n")
+    assert main(["eval", str(tmp / "p.tsv"), "--truth", str(truth), "--tfs", str(tf_list), "--genes", str(genes)]) == 0
+    assert f"  TFs from the TF list {tf_list}: T1, T3" in capsys.readouterr().err.splitlines()
 
 
 def test_unlisted_candidates_score_lowest(files):

@@ -77,6 +77,47 @@ def test_plot_ranks_tfs_as_the_score_summary_does(tmp_path):
     )
 
 
+@pytest.mark.parametrize("threshold", [None, "balanced-youden", "0.95"])
+def test_plot_with_model_draws_the_summarys_top_tfs_for_the_same_threshold(tmp_path, monkeypatch, threshold):
+    from onnx_models import build_model, save_model, synthetic_expression, with_metadata, write_genes_by_cells_csv
+
+    import deeptgi_rt
+    import deeptgi_rt.plot
+
+    genes, values = synthetic_expression(40, 60)
+    expr = write_genes_by_cells_csv(tmp_path / "expr.csv", genes, values)
+    # A label prior moves the genome-wide cut (0.89) away from the balanced one (0.3); on these
+    # weights the two cuts rank different TFs first.
+    built = build_model(genes[:15], head="mlp", tfs=genes[:10], threshold=0.3, weight_scale=3.0)
+    model = save_model(
+        with_metadata(built, label_prior={"class_balance": 0.5, "network_density": 0.05}), tmp_path / "m.onnx"
+    )
+    options = {} if threshold is None else {"threshold": threshold}
+    summary = deeptgi_rt.load_model(model, device="cpu").write(tmp_path / "grn.parquet", expr, **options)
+    drawn = []
+    monkeypatch.setattr(deeptgi_rt.plot, "draw_network", lambda subnetwork, out, **_: drawn.append(subnetwork))
+    k = 3
+    argv = ["plot", str(tmp_path / "grn.parquet"), "--top-tfs", str(k)]
+    # A score of the user's is the cut itself; the model's cuts need the model.
+    argv += ["--threshold", threshold] if threshold == "0.95" else ["--model", str(model)]
+    argv += ["--threshold", threshold] if threshold == "balanced-youden" else []
+    assert main([*argv, "--out", str(tmp_path / "network.png"), "--quiet"]) == 0
+    assert set(drawn[0]["TF"].unique().to_list()) == {tf for tf, _ in summary.top_tfs[:k]}
+
+
+def test_plot_threshold_names_need_the_model_and_density_is_refused(edges_file, tmp_path, capsys):
+    out = tmp_path / "network.png"
+    for argv, message in [
+        (["--threshold", "youden"], "give the model with --model"),
+        (["--threshold", "density"], "pass the cut the score summary printed"),
+        (["--threshold", "high"], "--threshold must be"),
+    ]:
+        assert main(["plot", str(edges_file), "--out", str(out), *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
 def test_strongest_tfs_most_edges_first_ties_by_name():
     assert strongest_tfs(["B", "A", "C", "D"], np.array([3, 3, 5, 0])) == [("C", 5), ("A", 3), ("B", 3)]
     assert strongest_tfs(["B", "A", "C"], [3, 3, 5], limit=2) == [("C", 5), ("A", 3)]

@@ -184,3 +184,27 @@ def test_the_model_threshold_is_refused_below_the_stated_coverage(files, capsys)
         code, err = run(capsys, expr, "--model", model, *option, "--allow-missing-features", "0.5", "--out", out)
         assert code == 0 and "3 of 15 feature genes missing" in err
     assert "not meaningful at 80% feature-gene" in err
+
+
+@pytest.mark.parametrize("threshold, cut, name", [("0.99", 0.99, "given threshold"), ("balanced-youden", 0.3, None)])
+def test_the_summary_counts_edges_over_the_threshold_in_force_and_names_it(
+    files, capsys, monkeypatch, threshold, cut, name
+):
+    monkeypatch.setenv("COLUMNS", "200")  # one table row per line
+    tmp, expr, model, _ = files
+    out = tmp / "t.parquet"
+    code, err = run(capsys, expr, "--model", model, "--threshold", threshold, "--out", out)
+    assert code == 0, err
+    kept = pl.read_parquet(out)
+    assert kept["score"].min() >= cut
+    share = len(kept) / (6 * 39)
+    row = next(line for line in err.splitlines() if "edges with score >=" in line)
+    assert f"edges with score >= {cut:.4g} ({name or threshold})" in row
+    assert f"{len(kept):,} ({share:.1%} of pairs)" in row
+    import deeptgi_rt
+
+    summary = deeptgi_rt.load_model(model, device="cpu").write(tmp / "api.parquet", expr, threshold=threshold)
+    assert summary.counted_threshold == pytest.approx(cut) and summary.edges_over_threshold == len(kept)
+    # The summary's top TFs count the same edges the file holds.
+    counts = dict(kept.group_by(pl.col("TF").cast(pl.String)).len().iter_rows())
+    assert summary.top_tfs and all(counts[tf] == count for tf, count in summary.top_tfs)

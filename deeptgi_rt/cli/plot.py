@@ -24,15 +24,18 @@ def add_parser(subparsers) -> None:
         "the ranking of the score summary (default 5)",
     )
     parser.add_argument("--top-targets", type=int, default=10, help="targets drawn per TF (default 10)")
-    threshold = parser.add_mutually_exclusive_group()
-    threshold.add_argument(
-        "--model", metavar="MODEL.onnx", help="rank TFs with this model's threshold, as the score summary does"
+    parser.add_argument(
+        "--model",
+        metavar="MODEL.onnx",
+        help="rank TFs with this model's threshold, the one the score summary counts with "
+        "(default: its genome-wide youden threshold; see --threshold)",
     )
-    threshold.add_argument(
+    parser.add_argument(
         "--threshold",
-        type=float,
-        metavar="SCORE",
-        help="rank TFs by their edges with score >= SCORE (default: every edge in the file counts)",
+        metavar="youden|balanced-youden|SCORE",
+        help="rank TFs by their edges with score >= this: with --model, youden (default) or "
+        "balanced-youden as in `score --threshold`; without, a SCORE (default: every edge in the "
+        "file counts)",
     )
     parser.add_argument("--title", help="figure title")
     add_quiet(parser)
@@ -43,7 +46,7 @@ def run(args) -> int:
     """Check the extra and the output, read the edges, pick the subnetwork, draw it atomically at ``--out``."""
     from ..atomic import atomic_output, check_output_path
     from ..errors import InputError
-    from ..plot import draw_network, read_edges, require_plot_extra, select_subnetwork
+    from ..plot import draw_network, ranking_threshold, read_edges, require_plot_extra, select_subnetwork
     from ..progress import make_reporter
 
     reporter = make_reporter(args.quiet)
@@ -51,11 +54,13 @@ def run(args) -> int:
     out = check_output_path(args.out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise InputError(f"{out}: the image format must be .png, .svg or .pdf")
-    threshold = args.threshold
+    metadata = None
     if args.model:
         from ..model import read_model
 
-        threshold = float(read_model(args.model)[1].threshold)
+        metadata = read_model(args.model)[1]
+    # The cut the score summary counted its top TFs with, so both list the same TFs.
+    threshold = ranking_threshold(metadata, args.threshold)
     edges = read_edges(args.edges)
     subnetwork = select_subnetwork(
         edges,

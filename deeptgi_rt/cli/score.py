@@ -218,10 +218,12 @@ def print_summary(summary, reporter) -> None:
     table.add_row("TFs x targets", summary.scored_shape())
     table.add_row("pairs scored", f"{summary.pairs_scored:,}")
     table.add_row(
-        f"edges with score >= {summary.threshold:.4g} (model threshold)",
+        f"edges with score >= {summary.counted_threshold:.4g} ({summary.counted_threshold_name})",
         f"{summary.edges_over_threshold:,} ({summary.share_over_threshold:.1%} of pairs)",
     )
-    table.add_row("model threshold", summary.threshold_how)
+    # With a float of the user's the model's cut is not the one counted, so its value is shown too.
+    given = summary.counted_threshold_name == "given threshold"
+    table.add_row("model threshold", (f"{summary.threshold:.4g}: " if given else "") + summary.threshold_how)
     if summary.feature_coverage < MIN_THRESHOLD_COVERAGE:
         table.add_row("", f"not meaningful at {summary.feature_coverage:.0%} feature-gene coverage")
     table.add_row("edges written", f"{summary.edges_written:,} (order: {summary.order})")
@@ -241,7 +243,8 @@ def print_summary(summary, reporter) -> None:
     )
     if summary.top_tfs:
         table.add_row(
-            "top TFs by targets over threshold", ", ".join(f"{name} ({count:,})" for name, count in summary.top_tfs)
+            f"top TFs by targets >= {summary.counted_threshold:.4g}",
+            ", ".join(f"{name} ({count:,})" for name, count in summary.top_tfs),
         )
     console = getattr(reporter, "console", None)
     if console is not None:
