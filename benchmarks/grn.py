@@ -465,7 +465,10 @@ def evaluate_all(args) -> None:
         # both predictions, so a kept row has differences only against what it was run beside.
         done = {(r["dataset"], r["seed"], r["method"]) for r in rows}
         for row in json.loads(args.out.read_text())["splits"]:
-            if (row["dataset"], row["seed"], row["method"]) not in done and row["dataset"] in args.datasets:
+            if row["dataset"] not in args.datasets:
+                # A data set this run did not evaluate keeps its rows as they were.
+                rows.append(row)
+            elif (row["dataset"], row["seed"], row["method"]) not in done:
                 rows.append({**row, "earlier_run": True})
     payload = {
         "command": "python benchmarks/grn.py " + " ".join(sys.argv[1:]),
