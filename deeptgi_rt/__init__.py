@@ -26,7 +26,7 @@ _LAZY = {
 __all__ = ["InputError", "__version__", *_LAZY]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 

@@ -297,7 +297,7 @@ class DeepTGIModel:
 
         summary = self._new_summary()
         summary.stage_seconds["load"], self._load_seconds = self._load_seconds, 0.0
-        return prepare(
+        run = prepare(
             self._model,
             request,
             summary,
@@ -305,6 +305,8 @@ class DeepTGIModel:
             reporter=self.reporter,
             on_finish=self._finished,
         )
+        assert run is not None  # only a plan_only call returns None
+        return run
 
     def plan(self, request: ScoreRequest) -> ScoreSummary:
         """The run ``request`` asks for, planned without the heavy work: sizes and the estimated

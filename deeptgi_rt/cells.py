@@ -129,7 +129,7 @@ class CellChunks:
         if np.isfinite(values.sum(dtype=np.float64)):
             return
         cell, gene = _first_where(chunk, ~np.isfinite(values))
-        if cell is not None:
+        if cell is not None and gene is not None:
             value = chunk[cell, gene]
             raise InputError(
                 f"{self.source}: {value} value for gene {self.genes[gene]!r} in {_cell(first_cell + cell)}"
@@ -139,6 +139,7 @@ class CellChunks:
         values = chunk.data if _is_sparse(chunk) else chunk
         if values.size and values.min() < 0:
             cell, gene = _first_where(chunk, values < 0)
+            assert cell is not None and gene is not None  # min() < 0 found one
             raise InputError(
                 f"{self.source}: negative value {chunk[cell, gene]:g} for gene {self.genes[gene]!r} in "
                 f"{_cell(first_cell + cell)}; normalize={self.normalize!r} needs non-negative counts"
@@ -554,10 +555,10 @@ def _first_where(chunk, mask: np.ndarray) -> tuple[int | None, int | None]:
         return (int(hits[0][0]), int(hits[0][1])) if len(hits) else (None, None)
     # tocoo() keeps the stored order of the entries, so ``mask`` indexes its rows and columns.
     coo = chunk.tocoo()
-    hits = np.flatnonzero(mask)
-    if not len(hits):
+    entries = np.flatnonzero(mask)
+    if not len(entries):
         return None, None
-    first = hits[np.lexsort((coo.col[hits], coo.row[hits]))[0]]
+    first = entries[np.lexsort((coo.col[entries], coo.row[entries]))[0]]
     return int(coo.row[first]), int(coo.col[first])
 
 

@@ -257,7 +257,7 @@ _KNOWN_KEYS = set(_REQUIRED_KEYS) | {
 }
 
 
-def _check_pair_features(names, source: str) -> None:
+def _check_pair_features(names: object, source: str) -> None:
     """``pair_features``: a non-empty list of distinct known names."""
     if not isinstance(names, list) or not names or len(set(map(str, names))) != len(names):
         raise InputError(f"{source}: metadata pair_features must be a non-empty list of distinct names, got {names!r}")
@@ -269,7 +269,7 @@ def _check_pair_features(names, source: str) -> None:
         )
 
 
-def _check_label_prior(prior, source: str) -> None:
+def _check_label_prior(prior: object, source: str) -> None:
     """``label_prior``: an object whose ``class_balance`` (required) and ``network_density``
     (may be null) are fractions strictly between 0 and 1."""
     if not isinstance(prior, dict) or "class_balance" not in prior:
@@ -282,7 +282,7 @@ def _check_label_prior(prior, source: str) -> None:
             raise InputError(f"{source}: metadata label_prior {key} {value!r} is not a fraction in (0, 1)")
 
 
-def _check_calibration(calibration, source: str) -> None:
+def _check_calibration(calibration: object, source: str) -> None:
     """``calibration``: a Platt fit with a finite slope > 0 (a threshold moved by a slope <= 0
     would run the wrong way) and a finite intercept."""
     if not isinstance(calibration, dict) or calibration.get("method") != "platt":

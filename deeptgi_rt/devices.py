@@ -15,6 +15,7 @@ import ctypes
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 from .progress import Reporter
@@ -30,7 +31,7 @@ DISPLAY_PCI_CLASS = "0x03"
 PCI_DEVICES = Path("/sys/bus/pci/devices")
 
 
-def cuda_device_present(load_library: Callable[[str], object] = ctypes.CDLL, pci_devices: Path = PCI_DEVICES) -> bool:
+def cuda_device_present(load_library: Callable[[str], Any] = ctypes.CDLL, pci_devices: Path = PCI_DEVICES) -> bool:
     """Whether this machine has a CUDA device, asked without onnxruntime (whose GPU build lists
     CUDA whether or not there is one).
 
@@ -77,7 +78,7 @@ def _nvidia_display_on_pci(pci_devices: Path) -> bool:
 def choose_providers(
     device: str,
     available: Sequence[str],
-    session_factory: Callable[[list[str]], object],
+    session_factory: Callable[[list[str]], Any],
     reporter: Reporter | None = None,
     device_present: Callable[[], bool] | None = None,
 ) -> list[str]:

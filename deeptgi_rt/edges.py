@@ -51,8 +51,8 @@ class EdgeBlock:
             np.concatenate([b.score for b in blocks]),
         )
 
-    def take(self, index: np.ndarray) -> EdgeBlock:
-        """The edges at ``index`` (int or bool array), in that order."""
+    def take(self, index: np.ndarray | slice) -> EdgeBlock:
+        """The edges at ``index`` (int or bool array, or a slice), in that order."""
         return EdgeBlock(self.tf[index], self.target[index], self.score[index])
 
 

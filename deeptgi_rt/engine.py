@@ -103,6 +103,7 @@ class ScoreRun:
             edges = EdgeBlock.concat(blocks)
             batch = self.names().batch(_by_score(edges))
             frame = pl.from_arrow(pa.Table.from_batches([batch]))
+        assert isinstance(frame, pl.DataFrame)  # from a Table, never a Series
         self.summary.edges_written = len(edges)
         self._finish()
         return frame
@@ -203,6 +204,9 @@ class ScoreRun:
     def _listed_pairs(self, selection: EdgeSelection, advance: Callable[[float], None]) -> Iterator[EdgeBlock]:
         from .pairs import iter_known_pairs
 
+        # Set by prepare() for a run over listed pairs.
+        assert self.pair_source is not None and self.gene_index is not None
+        assert self.tf_of_row is not None and self.target_of_row is not None
         pair_rows = None if self.pair_table is None else self.pair_table.shape[2:]
         buffers = PairBuffers(self.tf_table.shape[1:], self.gene_table.shape[1:], self.request.batch_size, pair_rows)
         for tf_rows, gene_rows in iter_known_pairs(self.pair_source, self.gene_index):
@@ -237,6 +241,7 @@ class ScoreRun:
 
     def _finish(self) -> None:
         selection = self._selection
+        assert selection is not None  # set by the scoring pass that ends here
         self.summary.pairs_scored = selection.pairs_scored
         self.summary.edges_over_threshold = int(selection.over_per_tf.sum())
         self.summary.top_tfs = selection.top_tfs(self.tf_names)
@@ -304,7 +309,7 @@ def prepare(
             )
     pair_source = PairSource(request.pairs) if request.pairs is not None else None
     with summary.timed("read"):
-        streamed = [] if plan_only else None
+        streamed: list | None = [] if plan_only else None
         expressions = [
             _modality(
                 data,
@@ -331,6 +336,7 @@ def prepare(
         data_genes, index = gene_index(expressions, request.case_insensitive)
         scan = scan_pairs(pair_source, index) if pair_source is not None else None
     if scan is not None:
+        assert pair_source is not None and scan.tf_used is not None and scan.gene_used is not None  # from pair_source
         if scan.unknown_pairs:
             if request.unknown_pairs == "error":
                 raise InputError(
@@ -485,7 +491,9 @@ def _density_threshold(
             kept.append(rows.ravel())
     scores = np.concatenate(kept)
     sample_pairs = len(scores) - int(np.count_nonzero(selfs >= 0))
-    density = float(model.metadata.label_prior["network_density"])
+    label_prior = model.metadata.label_prior
+    assert label_prior is not None  # the density threshold is refused for models without one
+    density = float(label_prior["network_density"])
     cut = thresholds.density_cut(scores, thresholds.density_keep(sample_pairs, density))
     run_pairs = n_tfs * n_targets - int(np.count_nonzero(self_target >= 0))
     return density_threshold(cut, model.metadata, run_pairs, None if len(tfs) == n_tfs else (len(tfs), n_tfs))

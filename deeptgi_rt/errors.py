@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from os import PathLike
     from pathlib import Path
 
 
@@ -28,7 +30,7 @@ class InputError(ValueError):
         self.parameter = parameter
 
 
-def require_file(path, *, what: str = "file", expected: str = "a file") -> Path:
+def require_file(path: str | PathLike[str], *, what: str = "file", expected: str = "a file") -> Path:
     """``path`` as a Path if it names an existing regular file; else :class:`InputError`
     ("PATH: <what> not found" or "PATH: is a directory, not <expected>")."""
     from pathlib import Path
@@ -41,14 +43,14 @@ def require_file(path, *, what: str = "file", expected: str = "a file") -> Path:
     return file
 
 
-def preview(items, limit: int = 5) -> str:
+def preview(items: Iterable[object], limit: int = 5) -> str:
     """Render the first ``limit`` items of a collection for an error message.
 
     >>> preview(["a", "b", "c"], limit=2)
     'a, b, ... (3 in all)'
     """
-    items = list(items)
-    shown = ", ".join(str(item) for item in items[:limit])
-    if len(items) > limit:
-        shown += f", ... ({len(items)} in all)"
+    listed = list(items)
+    shown = ", ".join(str(item) for item in listed[:limit])
+    if len(listed) > limit:
+        shown += f", ... ({len(listed)} in all)"
     return shown

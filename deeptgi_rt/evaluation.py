@@ -24,9 +24,11 @@ for 1,600 TFs x 20,000 genes), so methods are evaluated one after another.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +38,9 @@ from . import metrics
 from .errors import InputError, preview, require_file
 from .names import GeneMatcher
 from .tables import find_tf_target_columns, read_frame
+
+if TYPE_CHECKING:
+    from ._types import ExpressionLike, GeneList, PathLike
 
 # Score column names, compared casefolded, first match wins.
 SCORE_COLUMNS = ("score", "importance", "weight", "edgeweight", "prediction", "probability")
@@ -64,14 +69,14 @@ def edge_columns(names: Sequence[str], source: str, *, score: bool) -> tuple[str
     )
 
 
-def _read_table(path, what: str) -> pa.Table:
+def _read_table(path: PathLike, what: str) -> pa.Table:
     file = require_file(path, what=what, expected=f"a {what}")
     if file.stat().st_size == 0:
         raise InputError(f"{path}: {what} is empty")
     return read_frame(file, what=what).to_arrow()
 
 
-def _strings(column) -> pa.Array:
+def _strings(column: pa.ChunkedArray) -> pa.Array:
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
@@ -97,7 +102,7 @@ class EdgeTable:
         return len(self.tf)
 
 
-def read_predictions(path) -> EdgeTable:
+def read_predictions(path: PathLike) -> EdgeTable:
     """A predicted edge list (module docs); :class:`InputError` for unknown columns, NaN or non-numeric scores."""
     source = str(path)
     table = _read_table(path, "prediction file")
@@ -106,8 +111,9 @@ def read_predictions(path) -> EdgeTable:
         values = pc.cast(table.column(score), pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowException, ValueError):
         raise InputError(f"{source}: column {score} is not numeric") from None
-    edges = EdgeTable(source, _strings(table.column(tf)), _strings(table.column(target)), values.astype(np.float64))
-    bad = np.flatnonzero(~np.isfinite(edges.score) & ~np.isneginf(edges.score))
+    values = values.astype(np.float64)
+    edges = EdgeTable(source, _strings(table.column(tf)), _strings(table.column(target)), values)
+    bad = np.flatnonzero(~np.isfinite(values) & ~np.isneginf(values))
     if bad.size:
         row = int(bad[0])
         raise InputError(
@@ -119,7 +125,7 @@ def read_predictions(path) -> EdgeTable:
     return edges
 
 
-def read_truth(path) -> EdgeTable:
+def read_truth(path: PathLike) -> EdgeTable:
     """A ground-truth network (module docs); :class:`InputError` if it has no edges."""
     source = str(path)
     table = _read_table(path, "truth network")
@@ -186,6 +192,8 @@ class Candidates:
     def scores(self, edges: EdgeTable) -> tuple[np.ndarray, int]:
         """``(scores, listed)``: float64 ``[candidates]`` scores of ``edges`` (``-inf`` where unlisted;
         a pair listed twice keeps its highest score), and the number of candidates listed."""
+        if edges.score is None:
+            raise ValueError(f"{edges.source}: a truth network has no scores")
         position = self.positions(edges.tf, edges.target)
         inside = position >= 0
         scores = np.full(len(self), -np.inf)
@@ -247,7 +255,7 @@ def default_tfs(truth: EdgeTable, predictions: Sequence[EdgeTable]) -> list[str]
     return [tf for tf in truth_tfs if tf in covered]
 
 
-def prior_scores(labels_path, candidates: Candidates) -> np.ndarray:
+def prior_scores(labels_path: PathLike, candidates: Candidates) -> np.ndarray:
     """The label-only prior, float64 ``[candidates]``: each candidate's target in-degree among the
     edges of ``labels_path`` (rows with label 1 when it has a Label column). No expression; it
     shows how much of a ranking is knowing which genes are frequent targets."""
@@ -285,15 +293,16 @@ class MethodResult:
     target_wise: metrics.TargetWiseAUROC
     pair_specific: metrics.TargetWiseAUROC
     per_tf: metrics.GroupAreas
-    roc: tuple[np.ndarray, np.ndarray] = field(repr=False, default=None)
-    pr: tuple[np.ndarray, np.ndarray] = field(repr=False, default=None)
+    roc: tuple[np.ndarray, np.ndarray] | None = field(repr=False, default=None)
+    pr: tuple[np.ndarray, np.ndarray] | None = field(repr=False, default=None)
 
     def per_tf_quantiles(self, metric: str) -> tuple[float, float, float]:
         """(25 %, median, 75 %) of a per-TF metric (``auroc`` / ``average_precision``) over evaluable TFs."""
         values = getattr(self.per_tf, metric)[self.per_tf.evaluable]
         if values.size == 0:
             return float("nan"), float("nan"), float("nan")
-        return tuple(float(v) for v in np.percentile(values, [25, 50, 75]))
+        low, median, high = (float(v) for v in np.percentile(values, [25, 50, 75]))
+        return low, median, high
 
 
 @dataclass
@@ -406,14 +415,14 @@ def _named_groups(areas: metrics.GroupAreas, names: Sequence[str]) -> metrics.Gr
 
 
 def evaluate(
-    predictions: Sequence,
-    truth,
+    predictions: Sequence[PathLike],
+    truth: PathLike,
     *,
-    tfs=None,
-    genes=None,
-    expression=None,
+    tfs: GeneList | None = None,
+    genes: GeneList | None = None,
+    expression: ExpressionLike | None = None,
     names: Sequence[str] | None = None,
-    prior_from=None,
+    prior_from: PathLike | None = None,
     bootstrap: int = 0,
     seed: int = 0,
 ) -> Evaluation:
@@ -473,14 +482,14 @@ def evaluate(
     return Evaluation(candidates, results, bootstrap, seed, str(truth), tfs_from, genes_from)
 
 
-def _default_names(paths) -> list[str]:
+def _default_names(paths: Sequence[PathLike]) -> list[str]:
     names = [Path(str(p)).name for p in paths]
     # Same file names in different folders: fall back to the paths, which differ.
     return names if len(set(names)) == len(names) else [str(p) for p in paths]
 
 
-def _names(value, what: str) -> list[str]:
-    if isinstance(value, (str, Path)):
+def _names(value: GeneList, what: str) -> list[str]:
+    if isinstance(value, (str, os.PathLike)):
         from .genes import read_gene_list
 
         return read_gene_list(value)
@@ -490,7 +499,7 @@ def _names(value, what: str) -> list[str]:
     return names
 
 
-def _candidate_genes(genes, expression) -> tuple[list[str], str]:
+def _candidate_genes(genes: GeneList | None, expression: ExpressionLike | None) -> tuple[list[str], str]:
     """The candidate genes and which input gave them, in words."""
     if genes is not None and expression is not None:
         raise InputError("give candidate genes by --genes or by --expr, not both")

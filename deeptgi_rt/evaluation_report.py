@@ -210,8 +210,9 @@ def plot_curves(result: Evaluation, directory: Path) -> list[Path]:
     """roc.png and pr.png in ``directory``: one curve per method, the chance level dashed."""
     density = result.candidates.positives / len(result.candidates)
     title = f"{Path(result.truth).name}, {len(result.candidates):,} candidates"
-    roc = [(*_thin(*m.roc), f"{m.name} (AUROC {m.summary['auroc']:.3f})") for m in result.methods]
-    pr = [(*_thin(*m.pr), f"{m.name} (AUPRC {m.summary['average_precision']:.3f})") for m in result.methods]
+    curves = [(m, m.roc, m.pr) for m in result.methods if m.roc is not None and m.pr is not None]
+    roc = [(*_thin(*r), f"{m.name} (AUROC {m.summary['auroc']:.3f})") for m, r, _ in curves]
+    pr = [(*_thin(*p), f"{m.name} (AUPRC {m.summary['average_precision']:.3f})") for m, _, p in curves]
     return [
         curve_figure("roc", roc, f"ROC: {title}", directory / "roc.png"),
         curve_figure("pr", pr, f"PR: {title}", directory / "pr.png", chance=density),

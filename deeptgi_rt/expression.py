@@ -151,6 +151,7 @@ def read_expression(
     if kind == "parquet":
         frame, header, first_is_text = _read_parquet(file, source)
     else:
+        assert fmt.separator is not None  # not parquet nor anndata: delimited
         frame, header, first_is_text = _read_delimited(file, source, fmt.separator)
     genes, values, cells, chosen = _from_columns(frame, header, first_is_text, layout, source)
     return _finish(genes, values, cells, source, chosen, layout == "auto", transform, case_insensitive)
@@ -516,6 +517,7 @@ def _from_columns(frame, header: list[str], first_is_text: bool, layout: str, so
         for g, column in enumerate(numeric.iter_columns()):
             values[g] = column.to_numpy()
     else:
+        assert names is not None  # genes-by-cells always reads names from the first column
         genes, cells = names, column_names
         values = np.empty((frame.height, len(column_names)), dtype=np.float32)
         for j, column in enumerate(numeric.iter_columns()):

@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 SUMMARY_METRICS = ("auroc", "average_precision", "auprc_ratio", "epr")
 
@@ -43,7 +44,7 @@ SUMMARY_METRICS = ("auroc", "average_precision", "auprc_ratio", "epr")
 # ----------------------------------------------------------------------------- one ranking
 
 
-def _as_arrays(labels, scores) -> tuple[np.ndarray, np.ndarray]:
+def _as_arrays(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     labels = np.asarray(labels).astype(np.float64).ravel()
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if labels.shape != scores.shape:
@@ -63,7 +64,9 @@ def _descending(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, np.r_[np.flatnonzero(ranked[1:] != ranked[:-1]), ranked.size - 1]
 
 
-def _curve_counts(labels, scores, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _curve_counts(
+    labels: ArrayLike, scores: ArrayLike, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """True/false positive counts at each distinct score, scanning from the highest score down.
 
     ``weights`` (float ``[n]``, optional) counts each element that many times (bootstrap).
@@ -77,7 +80,9 @@ def _curve_counts(labels, scores, weights: np.ndarray | None = None) -> tuple[np
     )
 
 
-def _counts_in_order(ranked_labels: np.ndarray, last_of_run: np.ndarray, ranked_weights=None):
+def _counts_in_order(
+    ranked_labels: np.ndarray, last_of_run: np.ndarray, ranked_weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     if ranked_weights is None:
         tps = np.cumsum(ranked_labels)[last_of_run]
         return tps, (last_of_run + 1) - tps
@@ -85,7 +90,7 @@ def _counts_in_order(ranked_labels: np.ndarray, last_of_run: np.ndarray, ranked_
     return tps, np.cumsum(ranked_weights, axis=-1)[..., last_of_run] - tps
 
 
-def _check_both_classes(labels) -> tuple[int, int]:
+def _check_both_classes(labels: ArrayLike) -> tuple[int, int]:
     labels = np.asarray(labels).ravel()
     positives = int(np.count_nonzero(labels == 1))
     negatives = int(labels.size - positives)
@@ -94,7 +99,7 @@ def _check_both_classes(labels) -> tuple[int, int]:
     return positives, negatives
 
 
-def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def roc_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC curve points.
 
     Returns ``(fpr, tpr, thresholds)``, float64 ``[distinct scores + 1]``; the first point is
@@ -105,7 +110,7 @@ def roc_curve(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.r_[0.0, fps / negatives], np.r_[0.0, tps / positives], np.r_[np.inf, thresholds]
 
 
-def pr_curve(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pr_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Precision-recall curve points, recall increasing.
 
     Returns ``(recall, precision, thresholds)``, float64 ``[distinct scores + 1]``; the first
@@ -147,27 +152,27 @@ def _epr_from_counts(tps: np.ndarray, fps: np.ndarray, thresholds: np.ndarray) -
     return (precision / (positives / total)).reshape(shape)[()]
 
 
-def auroc(labels, scores) -> float:
+def auroc(labels: ArrayLike, scores: ArrayLike) -> float:
     """Area under the ROC curve (trapezoidal, ties count one half), as ``roc_auc_score``."""
     _check_both_classes(labels)
     tps, fps, _ = _curve_counts(labels, scores)
     return float(_auroc_from_counts(tps, fps))
 
 
-def average_precision(labels, scores) -> float:
+def average_precision(labels: ArrayLike, scores: ArrayLike) -> float:
     """Average precision: sum over thresholds of (recall step) x precision, as ``average_precision_score``."""
     _check_both_classes(labels)
     tps, fps, _ = _curve_counts(labels, scores)
     return float(_average_precision_from_counts(tps, fps))
 
 
-def auprc_ratio(labels, scores) -> float:
+def auprc_ratio(labels: ArrayLike, scores: ArrayLike) -> float:
     """BEELINE's AUPRC ratio: average precision divided by the positive fraction (random = 1)."""
     positives, negatives = _check_both_classes(labels)
     return average_precision(labels, scores) / (positives / (positives + negatives))
 
 
-def early_precision_ratio(labels, scores) -> float:
+def early_precision_ratio(labels: ArrayLike, scores: ArrayLike) -> float:
     """BEELINE's EPR (module docs): precision of the candidates scoring at least the k-th highest
     score (k = positives, ties at the cut included, ``-inf`` excluded) over the positive fraction."""
     _check_both_classes(labels)
@@ -175,7 +180,7 @@ def early_precision_ratio(labels, scores) -> float:
     return float(_epr_from_counts(tps, fps, thresholds))
 
 
-def summary(labels, scores) -> dict[str, float]:
+def summary(labels: ArrayLike, scores: ArrayLike) -> dict[str, float]:
     """``auroc, average_precision, auprc_ratio, epr`` of one ranking, from one sort."""
     positives, negatives = _check_both_classes(labels)
     tps, fps, thresholds = _curve_counts(labels, scores)
@@ -214,7 +219,7 @@ class GroupAreas:
         return (self.positives > 0) & (self.negatives > 0)
 
 
-def grouped_areas(labels, scores, groups) -> GroupAreas:
+def grouped_areas(labels: ArrayLike, scores: ArrayLike, groups: ArrayLike) -> GroupAreas:
     """AUROC and average precision of the ranking inside each group (``groups``: any ``[n]`` keys), from one sort."""
     labels, scores = _as_arrays(labels, scores)
     keys, codes = np.unique(np.asarray(groups).ravel(), return_inverse=True)
@@ -263,7 +268,7 @@ class TargetWiseAUROC:
 
 
 def target_wise_auroc(
-    labels, scores, targets, *, bootstrap: int = 0, seed: int = 0, level: float = 0.95
+    labels: ArrayLike, scores: ArrayLike, targets: ArrayLike, *, bootstrap: int = 0, seed: int = 0, level: float = 0.95
 ) -> TargetWiseAUROC:
     """Target-wise AUROC of pairs with ``labels`` / ``scores`` ``[n]`` and target keys ``targets`` ``[n]``.
 
@@ -282,7 +287,7 @@ def target_wise_auroc(
     return TargetWiseAUROC(float(values.mean()), int(values.size), low, high)
 
 
-def additive_residual(scores, tfs, targets, *, max_rounds: int = 2000) -> np.ndarray:
+def additive_residual(scores: ArrayLike, tfs: ArrayLike, targets: ArrayLike, *, max_rounds: int = 2000) -> np.ndarray:
     """The interaction part of ``scores``: float64 ``[n]`` ``scores - a[tf] - b[target]``.
 
     ``a`` and ``b`` are the least-squares additive TF and target effects over the given pairs,
@@ -313,7 +318,7 @@ def additive_residual(scores, tfs, targets, *, max_rounds: int = 2000) -> np.nda
     return residual
 
 
-def rank_logits(scores) -> np.ndarray:
+def rank_logits(scores: ArrayLike) -> np.ndarray:
     """float64 ``[n]``: ``logit((mid-rank - 0.5) / n)`` of ``scores`` (float ``[n]``, ``-inf`` allowed).
 
     A scale for scores that have none in common (probabilities, importances, correlations):
@@ -330,7 +335,14 @@ def rank_logits(scores) -> np.ndarray:
 
 
 def pair_specific_auroc(
-    labels, scores, tfs, targets, *, bootstrap: int = 0, seed: int = 0, level: float = 0.95
+    labels: ArrayLike,
+    scores: ArrayLike,
+    tfs: ArrayLike,
+    targets: ArrayLike,
+    *,
+    bootstrap: int = 0,
+    seed: int = 0,
+    level: float = 0.95,
 ) -> TargetWiseAUROC:
     """Target-wise AUROC of the interaction part of ``scores`` (:func:`additive_residual`).
 
@@ -358,7 +370,14 @@ def _percentile_interval(values: np.ndarray, level: float) -> tuple[float, float
 
 
 def bootstrap_by_group(
-    labels, scores, groups, *, resamples: int, seed: int = 0, level: float = 0.95, max_values: int = 1 << 24
+    labels: ArrayLike,
+    scores: ArrayLike,
+    groups: ArrayLike,
+    *,
+    resamples: int,
+    seed: int = 0,
+    level: float = 0.95,
+    max_values: int = 1 << 24,
 ) -> dict[str, tuple[float, float]]:
     """Percentile intervals of the :data:`SUMMARY_METRICS` when whole groups are resampled.
 
@@ -372,7 +391,14 @@ def bootstrap_by_group(
 
 
 def paired_difference_intervals(
-    labels, scores, reference, groups, *, resamples: int, seed: int = 0, level: float = 0.95
+    labels: ArrayLike,
+    scores: ArrayLike,
+    reference: ArrayLike,
+    groups: ArrayLike,
+    *,
+    resamples: int,
+    seed: int = 0,
+    level: float = 0.95,
 ) -> dict[str, tuple[float, float]]:
     """Percentile intervals of ``metric(scores) - metric(reference)`` over the same group resamples.
 
@@ -387,7 +413,7 @@ def paired_difference_intervals(
 
 
 def bootstrap_values_by_group(
-    labels, scores, groups, *, resamples: int, seed: int = 0, max_values: int = 1 << 24
+    labels: ArrayLike, scores: ArrayLike, groups: ArrayLike, *, resamples: int, seed: int = 0, max_values: int = 1 << 24
 ) -> dict[str, np.ndarray]:
     """Each :data:`SUMMARY_METRICS` value on each group resample: float64 ``[resamples]`` per
     metric, NaN where a resample lacks a class; the draws depend only on the number of groups,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from .contract import GENE_INPUT, PAIR_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetad
 from .devices import CPU_PROVIDER, create_session, select_providers
 from .errors import InputError, require_file
 from .progress import Reporter
+
+if TYPE_CHECKING:
+    from onnx import ModelProto
 
 # Entities per encoder run: bounds the encoder's intermediate activations.
 ENCODER_BATCH = 4096
@@ -40,10 +44,10 @@ class ModelParts:
         reason: why the model is scored end to end (``None`` when factorized).
     """
 
-    full: object
-    tf_encoder: object | None = None
-    gene_encoder: object | None = None
-    pair_head: object | None = None
+    full: ModelProto
+    tf_encoder: ModelProto | None = None
+    gene_encoder: ModelProto | None = None
+    pair_head: ModelProto | None = None
     reason: str | None = None
 
     @property
@@ -51,7 +55,7 @@ class ModelParts:
         return self.pair_head is not None
 
 
-def read_model(path) -> tuple[object, ModelMetadata]:
+def read_model(path) -> tuple[ModelProto, ModelMetadata]:
     """Read an ONNX file and its DeepTGI metadata.
 
     Returns:
@@ -149,6 +153,8 @@ def split_model(model, metadata: ModelMetadata, source: str = "<model>") -> Mode
 def head_inputs(metadata: ModelMetadata) -> list[str]:
     """The pair head's input names in feed order: the two state tensors, then the pair
     features when the model has them."""
+    if metadata.state_tensors is None:
+        raise ValueError("head_inputs needs a model with state_tensors")
     names = [metadata.state_tensors["tf"], metadata.state_tensors["gene"]]
     return [*names, PAIR_INPUT] if metadata.pair_features else names
 
@@ -186,10 +192,12 @@ class ScoringModel:
         self.pair_feature_kinds = tuple(self.metadata.pair_features or ())
         self._threads = threads
         self._full_bytes = model.SerializeToString()
-        probe = parts.pair_head.SerializeToString() if parts.factorized else self._full_bytes
+        head = parts.pair_head if parts.factorized else None
+        probe = head.SerializeToString() if head is not None else self._full_bytes
         self.providers = select_providers(probe, device, threads, reporter)
-        self._full = None
-        if parts.factorized:
+        self._full: PairRunner | None = None
+        if head is not None:
+            assert parts.tf_encoder is not None and parts.gene_encoder is not None  # cut in three
             self._tf_encoder = self._session(parts.tf_encoder.SerializeToString())
             self._gene_encoder = self._session(parts.gene_encoder.SerializeToString())
             self._head = PairRunner(probe, self.providers, threads)

@@ -240,7 +240,7 @@ def draw_network(subnetwork, out: str | Path, *, image_format: str = "png", titl
         )
         distinct = np.unique(scores)
         ticks = np.linspace(0.0, 1.0, min(5, len(distinct)))
-        bar.set_ticks(ticks)
+        bar.set_ticks(ticks.tolist())
         bar.set_ticklabels([f"{distinct[i]:.4g}" for i in np.round(ticks * (len(distinct) - 1)).astype(int)])
     axes.set_title(title or f"{len(tfs)} TFs and their top targets")
     axes.set_aspect("equal")

@@ -23,7 +23,11 @@ class Reporter:
     @contextlib.contextmanager
     def task(self, description: str, total: float | None, unit: str = "items") -> Iterator[Callable[[float], None]]:
         """Context manager yielding ``advance(n)`` for a task of ``total`` units."""
-        yield lambda n=1: None
+
+        def advance(n: float = 1) -> None:
+            pass
+
+        yield advance
 
 
 class RichReporter(Reporter):

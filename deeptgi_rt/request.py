@@ -7,8 +7,9 @@ rewrites them to its flags.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
-from typing import get_args
+from typing import cast, get_args
 
 import numpy as np
 
@@ -185,19 +186,19 @@ def _check_streaming(request: ScoreRequest) -> None:
         )
 
 
-def _count(name: str, value, *, minimum: int = 1) -> None:
+def _count(name: str, value: object, *, minimum: int = 1) -> None:
     if not isinstance(value, (int, np.integer)) or value < minimum:
         kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise InputError(f"{name} must be {kind}, got {value!r}", parameter=name)
 
 
-def _choice(name: str, value, literal) -> None:
+def _choice(name: str, value: object, literal: object) -> None:
     choices = get_args(literal)
     if value not in choices:
         raise InputError(f"{name} must be one of {', '.join(choices)}, got {value!r}", parameter=name)
 
 
-def _threshold(threshold) -> Threshold | None:
+def _threshold(threshold: object) -> Threshold | None:
     """``threshold`` checked: ``None``, a name of :data:`THRESHOLD_NAMES` (any case) or a float
     in [0, 1] (numeric strings parsed)."""
     if threshold is None:
@@ -207,12 +208,15 @@ def _threshold(threshold) -> Threshold | None:
         f"got {threshold!r}"
     )
     if isinstance(threshold, str):
-        if threshold.strip().lower() in THRESHOLD_NAMES:
-            return threshold.strip().lower()
+        name = threshold.strip().lower()
+        if name in THRESHOLD_NAMES:
+            return cast(Threshold, name)
         try:
             threshold = float(threshold)
         except ValueError:
             raise InputError(message, parameter="threshold") from None
+    if not isinstance(threshold, numbers.Real):
+        raise InputError(message, parameter="threshold")
     value = float(threshold)
     if not 0.0 <= value <= 1.0:
         raise InputError(message, parameter="threshold")

@@ -26,7 +26,7 @@ TableKind = Literal["parquet", "csv", "tsv", "h5ad", "zarr"]
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # Separator by suffix; None: taken from the first line (a .txt may hold either).
 DELIMITED_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None}
-ANNDATA_SUFFIXES = {".h5ad": "h5ad", ".zarr": "zarr"}
+ANNDATA_SUFFIXES: dict[str, TableKind] = {".h5ad": "h5ad", ".zarr": "zarr"}
 # Compressions recognized by name; only gzip is read (polars and pyarrow both decompress it).
 COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
 READ_COMPRESSIONS = ("gzip",)
@@ -194,7 +194,7 @@ def read_frame(path: str | Path, *, what: str, as_text: bool = False):
             return pl.read_parquet(path)
         if not fmt.delimited:
             raise InputError(f"{path}: a {what} is Parquet, CSV or TSV, not {fmt.kind}")
-        return pl.read_csv(path, separator=fmt.separator, infer_schema=not as_text)
+        return pl.read_csv(path, separator=fmt.separator or ",", infer_schema=not as_text)
     except InputError:
         raise
     except Exception as exc:  # polars/pyarrow raise many types for unreadable files

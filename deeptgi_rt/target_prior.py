@@ -43,10 +43,11 @@ def check_target_prior(prior, source: str) -> None:
     bad = [value for value in [*logits, prior["default_logit"]] if not _finite_number(value)]
     if bad:
         raise InputError(f"{where} holds a value that is not a finite number: {bad[0]!r}")
-    if len(set(genes)) != len(genes):
-        seen: set[str] = set()
-        duplicate = next(name for name in genes if name in seen or seen.add(name))
-        raise InputError(f"{where} genes contains {duplicate!r} twice")
+    seen: set[str] = set()
+    for name in genes:
+        if name in seen:
+            raise InputError(f"{where} genes contains {name!r} twice")
+        seen.add(name)
 
 
 def _finite_number(value) -> bool:

@@ -57,7 +57,7 @@ def limit_threads(threads: int) -> None:
     except ImportError:
         pass
     else:
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]  # set at import
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

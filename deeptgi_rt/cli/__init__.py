@@ -108,7 +108,7 @@ def run_command(prog: str, args: argparse.Namespace) -> int:
         if exc.errno not in WRITE_ERRNOS:
             raise
         where = f"{exc.filename}: " if exc.filename is not None else ""
-        print(f"{prog}: error: {where}{os.strerror(exc.errno)}", file=sys.stderr)
+        print(f"{prog}: error: {where}{os.strerror(exc.errno or 0)}", file=sys.stderr)
         return 2
     except Terminated as exc:
         print(f"{prog}: terminated by {signal.Signals(exc.signum).name}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._types import Transform
 from . import add_quiet
 
 
@@ -44,7 +45,7 @@ def add_transform_options(parser, *, prefix: str = "", what: str = "the values")
     )
 
 
-def transform_option(log1p: bool, normalize: str | None) -> str:
+def transform_option(log1p: bool, normalize: str | None) -> Transform:
     """The transform name (:data:`deeptgi_rt.expression.TRANSFORMS`) of parsed ``--log1p`` /
     ``--normalize`` values."""
     if normalize == "total":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import cast
 
+from .._types import OutputFormat
 from ..scoring import DEFAULT_BATCH_SIZE
 from ..tables import TARGET_COLUMNS, TF_COLUMNS
 from . import add_quiet
@@ -119,12 +121,15 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def output_format(out: str, fmt: str | None) -> str:
+def output_format(out: str, fmt: str | None) -> OutputFormat:
     """The output format: ``fmt`` if given, else ``tsv`` for .tsv/.txt/.tab paths (optionally
     .gz, see :func:`~deeptgi_rt.tables.is_tsv_output`), else ``parquet``."""
     from ..tables import is_tsv_output
 
-    return fmt or ("tsv" if is_tsv_output(out) else "parquet")
+    if fmt is None:
+        return "tsv" if is_tsv_output(out) else "parquet"
+    # argparse's choices are exactly OutputFormat's values.
+    return cast(OutputFormat, fmt)
 
 
 def run(args: argparse.Namespace) -> int:

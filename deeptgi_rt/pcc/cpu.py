@@ -192,6 +192,7 @@ def pcc_block_cpu(row_values: np.ndarray, col_values: np.ndarray | None, block_r
         if raw:
             _raw_rows_product(row_values[start:stop], z_cols_t, col_sums, out_rows)
         else:
+            assert z_block is not None
             z_rows = standardize_rows(row_values[start:stop], z_block[: stop - start])
             np.matmul(z_rows, z_cols_t, out=out_rows)
             np.clip(out_rows, -1.0, 1.0, out=out_rows)

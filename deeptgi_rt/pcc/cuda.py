@@ -237,6 +237,7 @@ def pcc_block_cuda(
         if symmetric:
             z_rows = z_cols[start:stop]
         else:
+            assert z_block is not None
             z_rows = z_block[:n]
             _standardize_on_device(cuda.to_device(kernel_input(row_values[start:stop])), z_rows, threads_per_row)
         grid = (math.ceil(cols / TILE), math.ceil(n / TILE))

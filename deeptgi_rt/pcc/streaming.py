@@ -32,9 +32,13 @@ seen in fewer than 2 cells, correlates 0 with everything.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit, prange
+
+if TYPE_CHECKING:
+    from .cuda import DeviceProducts
 
 # Sparse chunks at or above this fraction of non-zeros are densified and multiplied by BLAS.
 # Measured (benchmarks/atlas.py, results/atlas.md) on the 2-core AMD EPYC (Zen 5, AVX-512)
@@ -182,6 +186,11 @@ def _correlations(
             out[e, f] = np.float32(min(1.0, max(-1.0, r)))
 
 
+def _same_vector(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Whether two optional gene vectors are both absent or equal."""
+    return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+
+
 class PccStatistics:
     """Additive PCC statistics of entity genes x feature genes over the cells added so far.
 
@@ -234,8 +243,10 @@ class PccStatistics:
             raise ValueError(f"backend must be 'cpu' or 'cuda', got {backend!r}")
         self.backend = backend
         self.densify_density = float(densify_density)
-        self.shift = None if shift is None else _gene_vector(shift, self.n_genes, "shift")
-        self.reference = None if reference is None else _gene_vector(reference, self.n_genes, "reference")
+        self.shift: np.ndarray | None = None if shift is None else _gene_vector(shift, self.n_genes, "shift")
+        self.reference: np.ndarray | None = (
+            None if reference is None else _gene_vector(reference, self.n_genes, "reference")
+        )
         if (self.shift is None) != (self.reference is None):
             raise ValueError("give both shift and reference, or neither")
         self.cells = 0
@@ -246,7 +257,7 @@ class PccStatistics:
         self.products = np.zeros((len(self.entity_columns), len(self.feature_columns)))
         self.chunks_dense = 0
         self.chunks_sparse = 0
-        self._device = None
+        self._device: DeviceProducts | None = None
 
     def add(self, chunk) -> None:
         """Add the cells of one chunk: a float ``[cells, n_genes]`` numpy array or scipy sparse
@@ -277,13 +288,14 @@ class PccStatistics:
         if other.cells == 0:
             return self
         if self.cells == 0 and self.shift is None:
+            assert other.shift is not None and other.reference is not None  # other has cells
             self.shift, self.reference = other.shift.copy(), other.reference.copy()
         same = (
             self.n_genes == other.n_genes
             and np.array_equal(self.entity_columns, other.entity_columns)
             and np.array_equal(self.feature_columns, other.feature_columns)
-            and np.array_equal(self.shift, other.shift)
-            and np.array_equal(self.reference, other.reference)
+            and _same_vector(self.shift, other.shift)
+            and _same_vector(self.reference, other.reference)
         )
         if not same:
             raise ValueError("statistics differ in genes, entities, features, shift or reference; cannot merge")
