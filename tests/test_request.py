@@ -23,6 +23,12 @@ BAD_OPTIONS = [
     ),
     (
         "threshold",
+        [0.5],
+        "threshold must be 'youden', 'balanced-youden', 'density' or a number",
+        "--threshold must be 'youden', 'balanced-youden', 'density' or a number",
+    ),
+    (
+        "threshold",
         "high",
         "threshold must be 'youden', 'balanced-youden', 'density' or a number",
         "--threshold must be 'youden', 'balanced-youden', 'density' or a number",
