@@ -246,7 +246,7 @@ class DeepTGIModel:
             max_sort_edges: edge lists up to this size are sorted globally by descending score;
                 larger ones stay in per-TF blocks (each TF's targets by descending score) or, for
                 ``pairs``, in the pairs table's order.
-            Other arguments as for :meth:`score`.
+            expression, bulk, tfs, genes, pairs, top_k, threshold, ...: as for :meth:`score`.
 
         Returns:
             The run's :class:`ScoreSummary`.
@@ -336,7 +336,8 @@ def load_model(
     """Load a DeepTGI ``.onnx`` model for scoring.
 
     Args:
-        path: the model file.
+        path: the model file, or the name of a shipped model (``"mhsc-e-lite"``, ``"mdc-lite"``;
+            :func:`deeptgi_rt.catalog.shipped_models` lists them).
         device: ``"auto"`` (CUDA if it initializes, else CPU), ``"cpu"`` or ``"cuda"`` (an
             :class:`InputError` when CUDA does not work); selects both the onnxruntime
             execution provider and the PCC backend.

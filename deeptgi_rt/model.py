@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .catalog import resolve_model
 from .contract import GENE_INPUT, PAIR_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
 from .devices import CPU_PROVIDER, create_session, select_providers
 from .errors import InputError, require_file
@@ -56,7 +57,7 @@ class ModelParts:
 
 
 def read_model(path) -> tuple[ModelProto, ModelMetadata]:
-    """Read an ONNX file and its DeepTGI metadata.
+    """Read an ONNX file (or a shipped model by name, :mod:`deeptgi_rt.catalog`) and its DeepTGI metadata.
 
     Returns:
         ``(onnx.ModelProto, ModelMetadata)``.
@@ -67,8 +68,8 @@ def read_model(path) -> tuple[ModelProto, ModelMetadata]:
     """
     import onnx
 
-    source = str(path)
-    file = require_file(path, what="model file", expected="an ONNX model")
+    file = require_file(resolve_model(path), what="model file", expected="an ONNX model")
+    source = str(file)
     try:
         model = onnx.load(str(file))
     except Exception as exc:  # protobuf raises several unrelated types on garbage input
@@ -184,8 +185,8 @@ class ScoringModel:
 
     def __init__(self, path, *, device: str = "auto", threads: int | None = None, reporter: Reporter | None = None):
         reporter = reporter or Reporter()
-        self.path = str(path)
-        model, self.metadata = read_model(path)
+        self.path = str(resolve_model(path))
+        model, self.metadata = read_model(self.path)
         parts = split_model(model, self.metadata, self.path)
         self.factorized = parts.factorized
         self.reason = parts.reason

@@ -1,5 +1,5 @@
 // Score a genome with Nextflow: one task per TF shard, then one merge.
-//   nextflow run runtime/main.nf --expr examples/mdc.parquet --model models/mdc-lite.onnx \
+//   nextflow run runtime/main.nf --expr examples/mdc.parquet --model deeptgi_rt/models/mdc-lite.onnx \
 //       --tfs examples/mdc-tfs.csv --shards 4 --out mdc-grn.parquet
 params.shards = 4
 params.out = "grn.parquet"

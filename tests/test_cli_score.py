@@ -437,7 +437,7 @@ def test_threads_option_caps_the_numba_pcc_kernels_too(tmp_path):
                 "score",
                 str(repo / "examples" / "mhsc-e.parquet"),
                 "--model",
-                str(repo / "models" / "mhsc-e-lite.onnx"),
+                str(repo / "deeptgi_rt" / "models" / "mhsc-e-lite.onnx"),
                 "--top-k",
                 "2",
                 "--threads",

@@ -70,10 +70,10 @@ def runnable_commands() -> list[str]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    """A scratch directory laid out like the repo (examples, models, runtime) next to ../shared."""
+    """A scratch directory laid out like the repo (examples, runtime) next to ../shared; models by name."""
     root = tmp_path_factory.mktemp("readme") / "repo"
     root.mkdir()
-    for name in ("examples", "models", "runtime"):
+    for name in ("examples", "runtime"):
         if (REPO / name).exists():
             shutil.copytree(REPO / name, root / name)
     shared = REPO.parent / "shared"

@@ -10,8 +10,8 @@ from conftest import REPO
 
 import deeptgi_rt
 
-MODELS = sorted((REPO / "models").glob("*.onnx"))
-_spec = importlib.util.spec_from_file_location("make_card", REPO / "models" / "make_card.py")
+MODELS = sorted((REPO / "deeptgi_rt" / "models").glob("*.onnx"))
+_spec = importlib.util.spec_from_file_location("make_card", REPO / "tools" / "make_card.py")
 make_card = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_card)
 
@@ -107,7 +107,7 @@ def test_card_of_a_cross_fitted_model_reads_the_cross_fitted_row_and_says_so(tmp
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.name)
 def test_added_training_facts_are_those_of_the_training_files(path):
-    spec = importlib.util.spec_from_file_location("add_training_facts", REPO / "models" / "add_training_facts.py")
+    spec = importlib.util.spec_from_file_location("add_training_facts", REPO / "tools" / "add_training_facts.py")
     facts = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(facts)
     meta = deeptgi_rt.load_model(path, device="cpu").metadata

@@ -19,7 +19,7 @@ import threading
 from ..errors import InputError
 
 # Subcommand name -> module under deeptgi_rt.cli; order is the order shown in --help.
-SUBCOMMANDS = ("score", "info", "pcc", "convert", "plot", "eval")
+SUBCOMMANDS = ("score", "info", "models", "pcc", "convert", "plot", "eval")
 # Library parameters whose flag is not ``--`` + the name with dashes.
 FLAG_OF = {
     "min_coverage": "--allow-missing-features",

@@ -16,7 +16,9 @@ def add_parser(subparsers) -> None:
         description="Print the metadata of a DeepTGI .onnx model: feature genes, modalities, preprocessing, "
         "threshold, state tensors, TFs, configuration and training summary.",
     )
-    parser.add_argument("model", metavar="MODEL.onnx", help="the model file")
+    parser.add_argument(
+        "model", metavar="MODEL", help="the model file, or a shipped model's name (`deeptgi-rt models`)"
+    )
     parser.add_argument("--json", action="store_true", help="print the metadata as raw JSON")
     parser.set_defaults(run=run)
 

@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--top-targets", type=int, default=10, help="targets drawn per TF (default 10)")
     parser.add_argument(
         "--model",
-        metavar="MODEL.onnx",
+        metavar="MODEL",
         help="rank TFs with this model's threshold, the one the score summary counts with "
         "(default: its genome-wide youden threshold; see --threshold)",
     )

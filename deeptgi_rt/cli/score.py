@@ -27,7 +27,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "expression", metavar="EXPR", help="expression file (Parquet, CSV/TSV, h5ad); the single-cell modality"
     )
-    parser.add_argument("--model", required=True, metavar="MODEL.onnx", help="the DeepTGI model")
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="MODEL",
+        help="the DeepTGI model file, or a shipped model's name (`deeptgi-rt models`)",
+    )
     parser.add_argument("--bulk", metavar="BULK", help="bulk expression file, for two-modality models")
     parser.add_argument("--tfs", metavar="TFS", help="gene list of TFs (default: the model's TFs found in the data)")
     parser.add_argument("--genes", metavar="GENES", help="gene list of targets (default: every gene in the data)")

@@ -233,7 +233,7 @@ def test_the_model_card_states_the_table_and_the_cv_target_wise_auroc(prior_mode
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("make_card", Path(__file__).parents[2] / "models" / "make_card.py")
+    spec = importlib.util.spec_from_file_location("make_card", Path(__file__).parents[2] / "tools" / "make_card.py")
     make_card = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_card)
     model_path, _ = prior_model

@@ -1,7 +1,7 @@
 """Write a shipped model's card from its metadata and its cross-validation reports.
 
-    python models/make_card.py models/mhsc-e-lite.onnx --title "..." --provenance "..." \
-        --cv random=cv/mhsc-e-random/metrics.json --cv tf=cv/mhsc-e-tf/metrics.json > models/mhsc-e-lite.md
+    python tools/make_card.py deeptgi_rt/models/mhsc-e-lite.onnx --title "..." --provenance "..." \
+        --cv random=cv/mhsc-e-random/metrics.json --cv tf=cv/mhsc-e-tf/metrics.json > deeptgi_rt/models/mhsc-e-lite.md
 
 The "Model" table is derived from the ONNX metadata by :func:`model_facts`; the test suite
 derives it again and checks that every card still matches its model.

@@ -1,6 +1,6 @@
 """Add the metadata fields of a newer trainer to a shipped model, from the files it was trained on.
 
-    python models/add_training_facts.py models/mhsc-e-lite.onnx [--check]
+    python tools/add_training_facts.py deeptgi_rt/models/mhsc-e-lite.onnx [--check]
 
 Models exported before ``label_prior`` and ``expression_transform`` existed lack them. Both
 are facts of the training files named in the model's ``training`` metadata (under
