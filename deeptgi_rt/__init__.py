@@ -23,10 +23,19 @@ _LAZY = {
     "ModelMetadata": "contract",
 }
 
-__all__ = ["InputError", "__version__", *_LAZY]
+# scanpy-style namespaces, imported on first use: deeptgi_rt.tl (tools), deeptgi_rt.pl (plots).
+_SUBMODULES = ("tl", "pl")
+
+__all__ = ["InputError", "__version__", *_LAZY, *_SUBMODULES]
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
     if name in _LAZY:
         import importlib
 
@@ -37,4 +46,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
