@@ -2,7 +2,9 @@
 
 The slim runtime: expression I/O, the blocked PCC core, ONNX scoring. It never imports torch;
 heavy optional dependencies are imported where they are used, and the scoring API below is
-imported on first use, so ``import deeptgi_rt`` stays light.
+imported on first use, so ``import deeptgi_rt`` stays light. ``deeptgi_rt.tl`` and
+``deeptgi_rt.pl`` are the scanpy-style functions on an ``AnnData`` (:mod:`deeptgi_rt.tl`),
+imported on first use too.
 """
 
 from __future__ import annotations

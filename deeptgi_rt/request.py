@@ -58,7 +58,10 @@ class ScoreRequest:
             ``dask_scheduler`` (``"local"``: a local cluster). Any of them, ``transform=
             "normalize_total_log1p"`` on such a file, or a file whose dense float32 matrix would
             exceed :data:`deeptgi_rt.sources.DENSE_BYTES_LIMIT` streams the cells (see
-            :mod:`deeptgi_rt.sources`).
+            :mod:`deeptgi_rt.sources`). ``layer``, ``use_raw``, ``chunk_cells`` and
+            ``var_names_column`` also apply to an in-memory ``anndata.AnnData``, which streams
+            the same way, and always when its matrix is sparse or backed
+            (:mod:`deeptgi_rt.inmemory`).
 
     Raises:
         InputError: an invalid option (its ``parameter`` names it).

@@ -160,11 +160,13 @@ def test_backed_anndata_reads_its_file_by_chunks(tmp_path, model, fmt):
         backed.file.close()
 
 
-def test_sparse_pair_equals_the_anndata(model):
+@pytest.mark.parametrize("kind", ["csr_matrix", "csr_array", "coo_matrix"])
+def test_sparse_pair_equals_the_anndata(model, kind):
     counts = raw_counts()
-    matrix = sp.csr_matrix(counts)
+    matrix = getattr(sp, kind)(counts)
     options = {"transform": "normalize_total_log1p"}
-    assert_identical(scored(model, (matrix, GENES), **options), scored(model, make_adata(matrix), **options))
+    reference = scored(model, make_adata(sp.csr_matrix(counts)), **options)
+    assert_identical(scored(model, (matrix, GENES), **options), reference)
 
 
 def test_sparse_matrix_is_never_densified_whole(model, monkeypatch):
