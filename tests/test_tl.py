@@ -199,9 +199,12 @@ def test_evaluate_equals_eval_of_the_written_network(tmp_path, model):
     assert len(result.candidates) == len(reference.candidates) == 5 * 23
     figures = adata.uns["deeptgi"]["evaluation"]
     assert figures.loc[ours.name, "auroc"] == pytest.approx(ours.summary["auroc"])
-    # A truth file works the same as the table.
+    # A truth file works the same as the table; the figures survive write_h5ad.
     again = deeptgi_rt.tl.evaluate(adata, str(truth_path))
     assert again.methods[0].summary["auroc"] == pytest.approx(ours.summary["auroc"])
+    adata.write_h5ad(tmp_path / "evaluated.h5ad")
+    back = anndata.read_h5ad(tmp_path / "evaluated.h5ad").uns["deeptgi"]["evaluation"]
+    assert back.equals(adata.uns["deeptgi"]["evaluation"])
 
 
 def test_evaluate_and_plot_need_our_key(model):
