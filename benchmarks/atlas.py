@@ -60,7 +60,7 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "atlas.json"
 # The synthetic h5ad is large (about 1 GiB per 100,000 cells at 6 %): outside the repository.
 DEFAULT_WORK = Path(tempfile.gettempdir()) / "deeptgi-atlas"
 SWEEP_DENSITIES = (0.01, 0.03, 0.06, 0.1, 0.15, 0.2, 1.0)
-CLI_STAGES = {"streamed": "cli", "dense": "cli_dense", "dask": "cli_dask"}
+CLI_STAGES = {"streamed": "cli", "dense": "cli_dense", "dask": "cli_dask", "memory": "cli_memory"}
 
 
 def main(argv=None) -> int:
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
         "--cli",
         nargs="*",
         default=[],
-        choices=["streamed", "dense", "dask"],
+        choices=["streamed", "dense", "dask", "memory"],
         help="run `deeptgi-rt score` end to end on these paths (with --plan first)",
     )
     parser.add_argument("--edges", default="100", help="edges per TF written by --cli runs (--top-k), or 'all'")
@@ -528,6 +528,91 @@ def stage_cli(args, *, path_kind: str = "streamed") -> dict:
     }
 
 
+def current_rss_mib() -> float:
+    """This process's resident memory now (VmRSS)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss() -> bool:
+    """Start VmHWM again from the current RSS (Linux ``clear_refs`` 5); whether it worked."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def stage_memory(args) -> dict:
+    """The atlas as a notebook holds it: ``anndata.read_h5ad`` (CSR X in memory), then
+    ``DeepTGIModel.write`` of the object with ``transform="normalize_total_log1p"`` and the
+    options of the ``cli`` stage, so the two compare one to one. Peak RSS beyond the object: the
+    run's peak (VmHWM, reset once the object is read) less the RSS holding the object."""
+    import anndata
+
+    from deeptgi_rt.api import ScoreRequest, load_model
+    from deeptgi_rt.threads import limit_threads as limit_all
+
+    path = synthetic_h5ad(args)
+    out = args.work / f"edges-{args.cells}-memory-{args.edges}.parquet"
+    rss_before = current_rss_mib()
+    w = time.perf_counter()
+    adata = anndata.read_h5ad(path)
+    read_wall = time.perf_counter() - w
+    object_mib = (adata.X.data.nbytes + adata.X.indices.nbytes + adata.X.indptr.nbytes) / 2**20
+    model = load_model(lite_model_path(args), device="cpu", threads=args.threads)
+    limit_all(args.threads)
+    request = ScoreRequest(
+        adata,
+        transform="normalize_total_log1p",
+        top_k=None if args.edges == "all" else int(args.edges),
+        chunk_cells=args.chunk_cells,
+    )
+    w = time.perf_counter()
+    plan = model.plan(request).plan
+    plan_wall = time.perf_counter() - w
+    rss_with_object = current_rss_mib()
+    peak_reset = reset_peak_rss()
+    cpu0, w = time.process_time(), time.perf_counter()
+    try:
+        summary = model.write(
+            out,
+            adata,
+            transform="normalize_total_log1p",
+            top_k=None if args.edges == "all" else int(args.edges),
+        )
+        wall, cpu = time.perf_counter() - w, time.process_time() - cpu0
+        size = out.stat().st_size
+    finally:
+        out.unlink(missing_ok=True)
+    peak = peak_rss_mib()
+    return {
+        "path": "memory",
+        "edges_option": args.edges,
+        "read_h5ad_s": read_wall,
+        "rss_before_read_mib": rss_before,
+        "object_matrix_mib": object_mib,
+        "rss_with_object_mib": rss_with_object,
+        "peak_reset": peak_reset,
+        "peak_beyond_object_mib": peak - rss_with_object if peak_reset else None,
+        "plan_s": plan_wall,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "stage_s": dict(summary.stage_seconds),
+        "plan_stage_s": dict(plan.seconds),
+        "plan_peak_mib": plan.peak_bytes / 2**20,
+        "plan_inputs": {k: getattr(plan.inputs, k) for k in plan.inputs.__dataclass_fields__},
+        "edges_written": summary.edges_written,
+        "order": summary.order,
+        "pairs_scored": summary.pairs_scored,
+        "edge_file_mib": size / 2**20,
+        "summary_peak_rss_mib": summary.peak_rss_bytes / 2**20,
+        "chunk_cells": args.chunk_cells,
+    }
+
+
 STAGES = {
     "write": lambda args: {"path": str(synthetic_h5ad(args))},
     "stats": stage_stats,
@@ -539,6 +624,7 @@ STAGES = {
     "cli": stage_cli,
     "cli_dense": lambda args: stage_cli(args, path_kind="dense"),
     "cli_dask": lambda args: stage_cli(args, path_kind="dask"),
+    "cli_memory": lambda args: stage_memory(args),
 }
 
 
@@ -670,6 +756,7 @@ CLI_PATHS = {
     "streamed": "streamed (`--normalize total`, backed h5ad a chunk at a time)",
     "dense": "whole matrix in memory (the path before streaming)",
     "dask": "streamed on a dask LocalCluster (`--dask-scheduler local`)",
+    "memory": "in-memory sparse AnnData (`anndata.read_h5ad`, then `DeepTGIModel.write`, normalize total)",
 }
 
 
@@ -714,6 +801,19 @@ def cli_markdown(runs: dict) -> list[str]:
             f"during the run {_load(run.get('load_average'))}.",
             "",
         ]
+        if run["path"] == "memory":
+            beyond = run.get("peak_beyond_object_mib")
+            lines += [
+                f"The object: `anndata.read_h5ad` took {run['read_h5ad_s']:.1f} s; its CSR X holds "
+                f"{run['object_matrix_mib']:.0f} MiB and the process {run['rss_with_object_mib']:.0f} MiB with it "
+                "before scoring; the peak above is the scoring run's own (VmHWM reset once the object was read), "
+                + (
+                    f"**{beyond:.0f} MiB beyond the object**."
+                    if beyond is not None
+                    else "not separable here (no clear_refs)."
+                ),
+                "",
+            ]
         if run["path"] == "dask":
             lines += [
                 "The dask workers are processes of their own: their memory is not in this peak, and their "

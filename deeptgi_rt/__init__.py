@@ -2,7 +2,9 @@
 
 The slim runtime: expression I/O, the blocked PCC core, ONNX scoring. It never imports torch;
 heavy optional dependencies are imported where they are used, and the scoring API below is
-imported on first use, so ``import deeptgi_rt`` stays light.
+imported on first use, so ``import deeptgi_rt`` stays light. ``deeptgi_rt.tl`` and
+``deeptgi_rt.pl`` are the scanpy-style functions on an ``AnnData`` (:mod:`deeptgi_rt.tl`),
+imported on first use too.
 """
 
 from __future__ import annotations
@@ -23,10 +25,19 @@ _LAZY = {
     "ModelMetadata": "contract",
 }
 
-__all__ = ["InputError", "__version__", *_LAZY]
+# scanpy-style namespaces, imported on first use: deeptgi_rt.tl (tools), deeptgi_rt.pl (plots).
+_SUBMODULES = ("tl", "pl")
+
+__all__ = ["InputError", "__version__", *_LAZY, *_SUBMODULES]
 
 
 def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
     if name in _LAZY:
         import importlib
 
@@ -37,4 +48,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Literal, Union
 import numpy as np
 
 if TYPE_CHECKING:
+    import anndata
     import pandas
     import polars
     import pyarrow
+    import scipy.sparse
 
     from .expression import Expression
 
@@ -32,16 +34,21 @@ ExpressionLike = Union[
     "polars.DataFrame",
     "pandas.DataFrame",
     tuple[np.ndarray, Sequence[str]],
+    "anndata.AnnData",
+    tuple["scipy.sparse.spmatrix | scipy.sparse.sparray", Sequence[str]],
 ]
-"""Expression data: an ``Expression``, a file, a frame laid out like a file, or
-``(array [cells, genes], gene_names)``."""
+"""Expression data: an ``Expression``, a file, a frame laid out like a file,
+``(array [cells, genes], gene_names)``, an ``anndata.AnnData`` (in memory, dense or sparse X, or
+backed) or ``(scipy.sparse matrix [cells, genes], gene_names)``."""
 
 PairsLike = Union[PathLike, "polars.DataFrame", "pandas.DataFrame", "pyarrow.Table"]
 """A pairs table with TF and target columns: a Parquet/CSV/TSV file or an in-memory table."""
 
 Device = Literal["auto", "cpu", "cuda"]
 Layout = Literal["auto", "cells-by-genes", "genes-by-cells"]
-OutputFormat = Literal["parquet", "tsv"]
+OutputFormat = Literal["parquet", "tsv", "decoupler"]
+"""Edge-list output: Parquet (``TF``, ``target``, ``score``), the ``TF<TAB>target<TAB>importance``
+adjacency TSV of GRNBoost/pySCENIC, or decoupler's network TSV (``source<TAB>target<TAB>weight``)."""
 UnknownPairs = Literal["skip", "error"]
 Transform = Literal["none", "log1p", "normalize_total_log1p"]
 """A transform of raw counts: none, ``log1p``, or per-cell total to 10,000 then ``log1p``."""

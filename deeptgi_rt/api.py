@@ -100,13 +100,19 @@ class DeepTGIModel:
         bulk_transform: Transform = "none",
         var_names_column: str | None = None,
         target_prior: bool = True,
+        layer: str | None = None,
+        use_raw: bool = False,
     ) -> polars.DataFrame:
         """Score pairs and return them as a polars DataFrame sorted by descending score.
 
         Args:
             expression: the (single-cell) expression: an :class:`Expression`, a file path, a
-                polars/pandas DataFrame laid out like a file, or ``(array, gene_names)`` with a
-                numpy array ``[cells, genes]`` (``layout="genes-by-cells"`` for ``[genes, cells]``).
+                polars/pandas DataFrame laid out like a file, ``(array, gene_names)`` with a
+                numpy array ``[cells, genes]`` (``layout="genes-by-cells"`` for ``[genes, cells]``),
+                an ``anndata.AnnData`` (cells x genes; dense or sparse X, or backed) or
+                ``(scipy.sparse matrix [cells, genes], gene_names)``. Sparse and backed matrices
+                are read a chunk of cells at a time, never densified whole; the scores equal
+                those of the object written to ``.h5ad`` (see :mod:`deeptgi_rt.inmemory`).
             bulk: the second modality for two-modality models, in the same forms.
             tfs: TF names (a list or a gene-list file); default the model's ``tfs`` found in the data.
             genes: target gene names (list or file); default every gene in the data.
@@ -131,10 +137,14 @@ class DeepTGIModel:
                 scanpy); refused for a modality the model transforms itself (metadata
                 ``preprocessing``). Raw-looking counts left untransformed get a warning, or an
                 error when the model records it learned from other values.
-            var_names_column: h5ad/zarr ``expression``: the ``var`` column holding gene names.
+            var_names_column: h5ad/zarr/AnnData ``expression``: the ``var`` column holding gene names.
             target_prior: add the model's per-target prior (metadata ``target_prior``, written
                 by training with the prior offset) to the network's scores; ``False`` scores
                 with the network alone.
+            layer: AnnData ``expression`` (an object or an ``.h5ad``/zarr file): read
+                ``layers[layer]`` instead of X (e.g. ``"counts"`` with
+                ``transform="normalize_total_log1p"``).
+            use_raw: AnnData ``expression``: read ``raw.X`` with ``raw.var_names``.
 
         Returns:
             polars DataFrame with columns ``TF``, ``target`` (categorical) and ``score`` (float32).
@@ -161,6 +171,8 @@ class DeepTGIModel:
                 bulk_transform=bulk_transform,
                 var_names_column=var_names_column,
                 target_prior=target_prior,
+                layer=layer,
+                use_raw=use_raw,
             )
         ).frame()
 
@@ -184,6 +196,8 @@ class DeepTGIModel:
         bulk_transform: Transform = "none",
         var_names_column: str | None = None,
         target_prior: bool = True,
+        layer: str | None = None,
+        use_raw: bool = False,
     ) -> Iterator[pyarrow.RecordBatch]:
         """Stream the scored edges as ``pyarrow.RecordBatch`` es (TF and target
         dictionary-encoded, score float32), in bounded memory.
@@ -211,6 +225,8 @@ class DeepTGIModel:
                 bulk_transform=bulk_transform,
                 var_names_column=var_names_column,
                 target_prior=target_prior,
+                layer=layer,
+                use_raw=use_raw,
             )
         ).batches()
 
@@ -237,12 +253,16 @@ class DeepTGIModel:
         bulk_transform: Transform = "none",
         var_names_column: str | None = None,
         target_prior: bool = True,
+        layer: str | None = None,
+        use_raw: bool = False,
     ) -> ScoreSummary:
         """Score and write the edge list to ``out`` atomically (nothing at ``out`` unless complete).
 
         Args:
             out: output path.
-            format: ``"parquet"`` (columns TF, target, score) or ``"tsv"`` (``TF<TAB>target<TAB>importance``).
+            format: ``"parquet"`` (columns TF, target, score), ``"tsv"`` (``TF<TAB>target<TAB>importance``,
+                pySCENIC's adjacencies) or ``"decoupler"`` (``source<TAB>target<TAB>weight``, decoupler's
+                network); both TSV forms are gzipped for a ``.gz`` name.
             max_sort_edges: edge lists up to this size are sorted globally by descending score;
                 larger ones stay in per-TF blocks (each TF's targets by descending score) or, for
                 ``pairs``, in the pairs table's order.
@@ -271,6 +291,8 @@ class DeepTGIModel:
                 bulk_transform=bulk_transform,
                 var_names_column=var_names_column,
                 target_prior=target_prior,
+                layer=layer,
+                use_raw=use_raw,
                 format=format,
                 max_sort_edges=max_sort_edges,
             ),
@@ -282,7 +304,7 @@ class DeepTGIModel:
         from .edges import tsv_compression
 
         target = check_output_path(out)
-        if request.format == "tsv":
+        if request.format != "parquet":
             tsv_compression(target)
         return self.prepare(request).write(target)
 

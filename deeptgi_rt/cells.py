@@ -414,6 +414,11 @@ def _open_anndata(path, source: str):
     """The root group of an h5ad file (h5py) or a zarr store."""
     from pathlib import Path
 
+    from .inmemory import require_anndata
+
+    # h5py, zarr and anndata's element readers all come with the anndata extra.
+    require_anndata(f"{source}: reading an AnnData file (.h5ad, zarr) a chunk of cells at a time")
+
     if Path(path).is_dir():
         try:
             import zarr
@@ -515,7 +520,14 @@ class _StoredCsc:
 
 
 def _anndata_io():
-    """anndata's element readers: ``anndata.io`` (0.11+) or ``anndata.experimental`` (0.10)."""
+    """anndata's element readers: ``anndata.io`` (0.11+) or ``anndata.experimental`` (0.10).
+
+    Raises:
+        InputError: anndata is not installed (naming the extra that brings it).
+    """
+    from .inmemory import require_anndata
+
+    require_anndata("reading an AnnData file (.h5ad, zarr)")
     try:
         import anndata.io as io
 

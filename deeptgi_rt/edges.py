@@ -3,7 +3,8 @@
 An edge list has three columns: ``TF`` and ``target`` (dictionary-encoded strings: int32
 indices into the run's TF and gene name lists, so no per-edge Python string is ever made) and
 ``score`` (float32). The TSV form is the ``TF<TAB>target<TAB>importance`` adjacency format
-that pySCENIC and decoupler read. Which scored pairs become edges is decided in
+that pySCENIC reads; the decoupler form is the same rows under decoupler's network header
+``source<TAB>target<TAB>weight``. Which scored pairs become edges is decided in
 :mod:`deeptgi_rt.selection`.
 """
 
@@ -21,6 +22,10 @@ import pyarrow.parquet as pq
 # the buffered indices stay small (12 bytes per edge).
 ROW_GROUP_EDGES = 1 << 21
 TSV_HEADER = ("TF", "target", "importance")
+# decoupler's network columns (``dc.mt.ulm(data, net)`` reads source, target, weight).
+DECOUPLER_HEADER = ("source", "target", "weight")
+# The header line of each text format of an edge list.
+TEXT_HEADERS = {"tsv": TSV_HEADER, "decoupler": DECOUPLER_HEADER}
 
 
 @dataclass
@@ -134,11 +139,14 @@ def write_edges(
     *,
     compression: str | None = None,
 ) -> int:
-    """Write an in-memory edge list to ``out`` as Parquet or TSV, in row-group slices; returns
-    the edge count. ``compression`` (``"gzip"`` or ``None``) applies to TSV."""
+    """Write an in-memory edge list to ``out`` as Parquet or one of the TSV forms (``"tsv"``,
+    ``"decoupler"``: :data:`TEXT_HEADERS`), in row-group slices; returns the edge count.
+    ``compression`` (``"gzip"`` or ``None``) applies to TSV."""
     slices = (edges.take(slice(start, start + row_group_edges)) for start in range(0, len(edges), row_group_edges))
-    if format == "tsv":
-        return write_tsv((names.batch(part) for part in slices), out, compression=compression)
+    if format in TEXT_HEADERS:
+        return write_tsv(
+            (names.batch(part) for part in slices), out, compression=compression, header=TEXT_HEADERS[format]
+        )
     writer = ParquetEdgeWriter(out, names, row_group_edges)
     try:
         for part in slices:
@@ -188,18 +196,25 @@ def iter_parquet_edges(path: str | Path, batch_edges: int = ROW_GROUP_EDGES) -> 
     yield from pq.ParquetFile(str(path)).iter_batches(batch_size=batch_edges)
 
 
-def write_tsv(batches: Iterator[pa.RecordBatch], out: str | Path, *, compression: str | None = None) -> int:
-    """Write edge batches as ``TF<TAB>target<TAB>importance`` with a header line, gzipped when
-    ``compression`` is ``"gzip"`` (see :func:`tsv_compression`); returns the edge count."""
+def write_tsv(
+    batches: Iterator[pa.RecordBatch],
+    out: str | Path,
+    *,
+    compression: str | None = None,
+    header: Sequence[str] = TSV_HEADER,
+) -> int:
+    """Write edge batches as ``TF<TAB>target<TAB>importance`` (or under another ``header``, e.g.
+    :data:`DECOUPLER_HEADER`) with a header line, gzipped when ``compression`` is ``"gzip"`` (see
+    :func:`tsv_compression`); returns the edge count."""
     import pyarrow.csv as pacsv
 
-    schema = pa.schema([(TSV_HEADER[0], pa.string()), (TSV_HEADER[1], pa.string()), (TSV_HEADER[2], pa.float32())])
+    schema = pa.schema([(header[0], pa.string()), (header[1], pa.string()), (header[2], pa.float32())])
     rows = 0
     with (
         pa.OSFile(str(out), "wb") as raw,
         pa.CompressedOutputStream(raw, "gzip") if compression == "gzip" else raw as sink,
     ):
-        sink.write(("\t".join(TSV_HEADER) + "\n").encode())
+        sink.write(("\t".join(header) + "\n").encode())
         options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
         with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
             for batch in batches:

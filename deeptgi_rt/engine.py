@@ -119,10 +119,10 @@ class ScoreRun:
     def write(self, target: Path) -> ScoreSummary:
         """Write the edge list to ``target`` (a path checked by :func:`~deeptgi_rt.atomic.check_output_path`)
         atomically, in ``request.format``; returns the summary."""
-        from .edges import ParquetEdgeWriter, iter_parquet_edges, tsv_compression, write_edges, write_tsv
+        from .edges import TEXT_HEADERS, ParquetEdgeWriter, iter_parquet_edges, tsv_compression, write_edges, write_tsv
 
         fmt, summary = self.request.format, self.summary
-        compression = tsv_compression(target) if fmt == "tsv" else None
+        compression = tsv_compression(target) if fmt in TEXT_HEADERS else None
         sort_globally = self.expected_edges <= self.request.max_sort_edges
         listed_in_order = self.pair_source is not None and self.request.top_k is None
         summary.order = "score" if sort_globally else ("pairs" if listed_in_order else "tf")
@@ -154,8 +154,8 @@ class ScoreRun:
                     with summary.timed("write"):
                         writer.close()
                 with summary.timed("write"):
-                    if fmt == "tsv":
-                        write_tsv(iter_parquet_edges(spool), final, compression=compression)
+                    if fmt in TEXT_HEADERS:
+                        write_tsv(iter_parquet_edges(spool), final, compression=compression, header=TEXT_HEADERS[fmt])
                 summary.edges_written = writer.rows
         summary.out = str(target)
         self._finish()
@@ -660,9 +660,19 @@ def as_expression(
             case_insensitive=case_insensitive,
             var_names_column=var_names_column,
         )
+    from .inmemory import anndata_expression, is_anndata
+
+    if is_anndata(data):
+        return anndata_expression(
+            data,
+            transform=transform,
+            case_insensitive=case_insensitive,
+            what=what,
+            var_names_column=var_names_column,
+        )
     if var_names_column is not None:
         raise InputError(
-            f"<{what}>: var_names_column= names a column of an h5ad/zarr file; pass gene names "
+            f"<{what}>: var_names_column= names a column of an h5ad/zarr file or an AnnData's var; pass gene names "
             "with in-memory data instead",
             parameter="var_names_column",
         )

@@ -28,7 +28,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -104,8 +104,25 @@ class EdgeTable:
 
 def read_predictions(path: PathLike) -> EdgeTable:
     """A predicted edge list (module docs); :class:`InputError` for unknown columns, NaN or non-numeric scores."""
-    source = str(path)
-    table = _read_table(path, "prediction file")
+    return _predictions(_read_table(path, "prediction file"), str(path))
+
+
+def edge_table(frame: Any, source: str, *, score: bool) -> EdgeTable:
+    """An in-memory edge table (polars, pandas or pyarrow) read as :func:`read_predictions`
+    (``score=True``) or :func:`read_truth` (``score=False``) read a file; ``source`` names it in
+    messages."""
+    if isinstance(frame, pa.Table):
+        table = frame
+    elif type(frame).__module__.split(".")[0] == "polars":
+        table = frame.to_arrow()
+    elif type(frame).__module__.split(".")[0] == "pandas":
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    else:
+        raise InputError(f"{source}: expected a polars, pandas or pyarrow table, got {type(frame).__name__}")
+    return _predictions(table, source) if score else _truth(table, source)
+
+
+def _predictions(table: pa.Table, source: str) -> EdgeTable:
     tf, target, score = edge_columns(table.column_names, source, score=True)
     try:
         values = pc.cast(table.column(score), pa.float64()).to_numpy(zero_copy_only=False)
@@ -127,8 +144,10 @@ def read_predictions(path: PathLike) -> EdgeTable:
 
 def read_truth(path: PathLike) -> EdgeTable:
     """A ground-truth network (module docs); :class:`InputError` if it has no edges."""
-    source = str(path)
-    table = _read_table(path, "truth network")
+    return _truth(_read_table(path, "truth network"), str(path))
+
+
+def _truth(table: pa.Table, source: str) -> EdgeTable:
     tf, target, label = edge_columns(table.column_names, source, score=False)
     if label is not None:
         try:
@@ -415,8 +434,8 @@ def _named_groups(areas: metrics.GroupAreas, names: Sequence[str]) -> metrics.Gr
 
 
 def evaluate(
-    predictions: Sequence[PathLike],
-    truth: PathLike,
+    predictions: Sequence[PathLike | EdgeTable],
+    truth: PathLike | EdgeTable,
     *,
     tfs: GeneList | None = None,
     genes: GeneList | None = None,
@@ -429,8 +448,8 @@ def evaluate(
     """Evaluate edge lists against a truth network on one candidate set (module docs).
 
     Args:
-        predictions: prediction files (paths).
-        truth: the truth network file.
+        predictions: prediction files (paths), or :class:`EdgeTable` s already read (:func:`edge_table`).
+        truth: the truth network file, or an :class:`EdgeTable` read with ``score=False``.
         tfs: candidate TFs, a gene-list file or a list of names (default: :func:`default_tfs`).
         genes: candidate targets, a gene-list file or a list of names; or
         expression: an expression file whose genes are the candidate targets (one of the two is required).
@@ -448,8 +467,8 @@ def evaluate(
     names = list(names) if names is not None else _default_names(predictions)
     if len(names) != len(predictions):
         raise InputError(f"{len(names)} names for {len(predictions)} prediction files")
-    truth_edges = read_truth(truth)
-    tables = [read_predictions(path) for path in predictions]
+    truth_edges = truth if isinstance(truth, EdgeTable) else read_truth(truth)
+    tables = [p if isinstance(p, EdgeTable) else read_predictions(p) for p in predictions]
     candidate_genes, genes_from = _candidate_genes(genes, expression)
     if tfs is not None:
         candidate_tfs = _names(tfs, "TF list")
@@ -479,10 +498,11 @@ def evaluate(
                 seed=seed,
             )
         )
-    return Evaluation(candidates, results, bootstrap, seed, str(truth), tfs_from, genes_from)
+    return Evaluation(candidates, results, bootstrap, seed, truth_edges.source, tfs_from, genes_from)
 
 
-def _default_names(paths: Sequence[PathLike]) -> list[str]:
+def _default_names(predictions: Sequence[PathLike | EdgeTable]) -> list[str]:
+    paths = [p.source if isinstance(p, EdgeTable) else p for p in predictions]
     names = [Path(str(p)).name for p in paths]
     # Same file names in different folders: fall back to the paths, which differ.
     return names if len(set(names)) == len(names) else [str(p) for p in paths]

@@ -202,6 +202,16 @@ def draw_network(subnetwork, out: str | Path, *, image_format: str = "png", titl
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    figure = network_figure(subnetwork, title=title)
+    figure.savefig(out, format=image_format)
+    plt.close(figure)
+
+
+def network_figure(subnetwork, *, title: str | None = None):
+    """The figure :func:`draw_network` saves, as a matplotlib ``Figure`` (for a notebook to show;
+    the caller closes it). Uses the active matplotlib backend."""
+    import matplotlib.pyplot as plt
     import networkx as nx
     import numpy as np
 
@@ -246,8 +256,7 @@ def draw_network(subnetwork, out: str | Path, *, image_format: str = "png", titl
     axes.set_aspect("equal")
     axes.axis("off")
     figure.tight_layout()
-    figure.savefig(out, format=image_format)
-    plt.close(figure)
+    return figure
 
 
 def edge_score_rank(scores):

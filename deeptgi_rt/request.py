@@ -59,7 +59,10 @@ class ScoreRequest:
             ``dask_scheduler`` (``"local"``: a local cluster). Any of them, ``transform=
             "normalize_total_log1p"`` on such a file, or a file whose dense float32 matrix would
             exceed :data:`deeptgi_rt.sources.DENSE_BYTES_LIMIT` streams the cells (see
-            :mod:`deeptgi_rt.sources`).
+            :mod:`deeptgi_rt.sources`). ``layer``, ``use_raw``, ``chunk_cells`` and
+            ``var_names_column`` also apply to an in-memory ``anndata.AnnData``, which streams
+            the same way, and always when its matrix is sparse or backed
+            (:mod:`deeptgi_rt.inmemory`).
 
     Raises:
         InputError: an invalid option (its ``parameter`` names it).
@@ -162,6 +165,8 @@ def _check_streaming(request: ScoreRequest) -> None:
         _count("chunk_cells", request.chunk_cells)
     if request.layer is not None and request.use_raw:
         raise InputError("layer= or use_raw=, not both (raw has no layers)", parameter="layer")
+    if _check_in_memory(request):
+        return
     given = request.streaming_options
     if not given:
         return
@@ -175,7 +180,7 @@ def _check_streaming(request: ScoreRequest) -> None:
     if not isinstance(request.expression, (str, os.PathLike)):
         raise InputError(
             f"{names} read an expression file (.h5ad, zarr, .parquet) a chunk of cells at a time; "
-            "expression= is in memory",
+            "expression= is in memory (an AnnData takes layer=, use_raw= and chunk_cells=)",
             parameter=given[0],
         )
     if request.layout not in (None, "auto") or request.var_names_column is not None:
@@ -184,6 +189,41 @@ def _check_streaming(request: ScoreRequest) -> None:
             "drop layout= and var_names_column=",
             parameter=given[0],
         )
+
+
+def _check_in_memory(request: ScoreRequest) -> bool:
+    """Check an in-memory AnnData or ``(scipy.sparse matrix, genes)`` (without reading its matrix)
+    and the reading options given with it; ``True`` when ``expression`` is one."""
+    from .inmemory import check_anndata, check_sparse_pair, is_anndata, is_sparse_pair
+
+    if request.bulk is not None and is_anndata(request.bulk):
+        check_anndata(request.bulk, layer=None, use_raw=False, var_names_column=None)
+    if request.bulk is not None and is_sparse_pair(request.bulk):
+        check_sparse_pair(request.bulk)
+    data = request.expression
+    if not (is_anndata(data) or is_sparse_pair(data)):
+        return False
+    what = "an AnnData" if is_anndata(data) else "a scipy.sparse matrix"
+    if request.dask_scheduler is not None:
+        raise InputError(
+            f"dask_scheduler= has the workers read an expression file; expression= is {what} in this "
+            "process: write it to .h5ad (adata.write_h5ad) and pass the path",
+            parameter="dask_scheduler",
+        )
+    if request.layout not in (None, "auto", "cells-by-genes"):
+        raise InputError(f"layout={request.layout!r}: {what} is read as cells (rows) x genes", parameter="layout")
+    if is_anndata(data):
+        check_anndata(
+            data, layer=request.layer, use_raw=bool(request.use_raw), var_names_column=request.var_names_column
+        )
+        return True
+    check_sparse_pair(data)
+    for name in ("layer", "use_raw", "var_names_column"):
+        if getattr(request, name):
+            raise InputError(
+                f"{name}= applies to an AnnData; expression= is {what} with its gene names", parameter=name
+            )
+    return True
 
 
 def _count(name: str, value: object, *, minimum: int = 1) -> None:

@@ -7,6 +7,8 @@ is streamed when it can be (``.h5ad``, an AnnData zarr store, ``.parquet``) and 
 streaming option is given (``layer``, ``use_raw``, ``chunk_cells``, ``dask_scheduler``),
 ``transform="normalize_total_log1p"`` is asked (per-cell totals come from each chunk), or its
 dense matrix would exceed :data:`DENSE_BYTES_LIMIT`. Otherwise the run reads it whole, as before.
+An in-memory AnnData or scipy.sparse matrix follows the same rule, except that a sparse or backed
+matrix always streams (:mod:`deeptgi_rt.inmemory`).
 """
 
 from __future__ import annotations
@@ -58,8 +60,12 @@ def cells_source(
         InputError: streaming options for a file the cells readers cannot take, and whatever
             :func:`~deeptgi_rt.cells.open_cells` raises (no X, no such layer, ...).
     """
+    from .inmemory import is_in_memory_cells, memory_cells
+
     if isinstance(data, DaskCells):
         return data
+    if is_in_memory_cells(data):
+        return memory_cells(data, request, transform=transform, what=what, metadata_only=metadata_only)
     if isinstance(data, CellChunks):
         if transform != "none" and data.normalize != NORMALIZE_OF_TRANSFORM[transform]:
             raise InputError(

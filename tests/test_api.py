@@ -114,6 +114,6 @@ def test_pairs_with_tfs_is_refused_before_the_expression_is_read(setup):
     with pytest.raises(deeptgi_rt.InputError, match="^top_k must be a positive integer, got 0$"):
         list(model.iter_batches(str(tmp / "missing.csv"), top_k=0))
     assert not (tmp / "out.parquet").exists()
-    with pytest.raises(deeptgi_rt.InputError, match="^format must be one of parquet, tsv, got 'csv'$"):
+    with pytest.raises(deeptgi_rt.InputError, match="^format must be one of parquet, tsv, decoupler, got 'csv'$"):
         model.write(tmp / "out.parquet", str(tmp / "missing.csv"), format="csv")
     assert not (tmp / "out.parquet").exists()

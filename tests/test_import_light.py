@@ -30,3 +30,13 @@ def test_lazy_exports_resolve():
         "import deeptgi_rt, sys; assert callable(deeptgi_rt.load_model); assert 'onnxruntime' not in sys.modules;"
         "assert deeptgi_rt.DeepTGIModel.__name__ == 'DeepTGIModel'"
     )
+
+
+def test_scanpy_style_namespaces_import_light():
+    run(
+        "import deeptgi_rt, sys; tl, pl = deeptgi_rt.tl, deeptgi_rt.pl;"
+        "assert callable(tl.score) and callable(tl.evaluate) and callable(pl.network);"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'polars', 'pyarrow', 'numba', 'anndata', 'pandas', 'matplotlib')"
+        " if m in sys.modules];"
+        "assert not heavy, heavy"
+    )

@@ -51,9 +51,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", "-o", default=DEFAULT_OUT, help=f"output edge list (default: {DEFAULT_OUT})")
     parser.add_argument(
         "--format",
-        choices=("parquet", "tsv"),
+        choices=("parquet", "tsv", "decoupler"),
         default=None,
-        help="parquet (TF, target, score) or tsv (TF<TAB>target<TAB>importance, gzipped for .gz); "
+        help="parquet (TF, target, score), tsv (TF<TAB>target<TAB>importance: pySCENIC's adjacencies) or "
+        "decoupler (source<TAB>target<TAB>weight: decoupler's network); the TSV forms are gzipped for .gz; "
         "default tsv for .tsv/.txt/.tab[.gz] names, else parquet",
     )
     parser.add_argument("--top-k", type=int, metavar="K", help="keep the K best targets per TF")
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     # Everything checkable without reading data fails first, before the model is even loaded.
     check_output_path(args.out)
     fmt = output_format(args.out, args.format)
-    if fmt == "tsv":
+    if fmt != "parquet":
         tsv_compression(args.out)
     request = ScoreRequest(
         args.expression,
