@@ -92,7 +92,15 @@ def cells_source(
         normalize=NORMALIZE_OF_TRANSFORM[transform],
         chunk_cells=request.chunk_cells if what == "expression" else None,
     )
-    if metadata_only or asked or transform == "normalize_total_log1p" or dense_bytes(cells) > DENSE_BYTES_LIMIT:
+    # A sparse matrix always streams, as an in-memory sparse AnnData must (never densified whole):
+    # the file and the object then score identically (read whole, the float32 sums differ by ~1e-6).
+    if (
+        metadata_only
+        or asked
+        or cells.sparse
+        or transform == "normalize_total_log1p"
+        or dense_bytes(cells) > DENSE_BYTES_LIMIT
+    ):
         return cells
     return None
 

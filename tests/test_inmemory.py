@@ -126,16 +126,16 @@ def test_in_memory_anndata_scores_as_its_h5ad_file(tmp_path, model, case):
         np.testing.assert_array_equal(a.toarray() if sp.issparse(a) else a, b.toarray() if sp.issparse(b) else b)
 
 
-def test_sparse_object_streams_where_a_small_file_is_read_whole(tmp_path, model):
-    """Without options a small .h5ad is read whole; the sparse object still streams (never
-    densified). It then equals the file streamed in the same chunks exactly, and the whole read to
-    float32 rounding."""
+def test_small_sparse_object_and_its_file_both_stream_and_score_identically(tmp_path, model):
+    """Without options a small sparse .h5ad streams like the sparse object (never densified), so
+    the two are identical; a dense file of the same values is read whole and agrees to float32
+    rounding."""
     adata = make_adata(sp.csr_matrix(log_normalized(raw_counts())))
     path = written(tmp_path, adata)
     from_memory = scored(model, adata)
-    chunk = CHUNK_BYTES // (4 * len(GENES))
-    assert_identical(from_memory, scored(model, path, chunk_cells=chunk))
-    whole = scored(model, path)
+    assert_identical(from_memory, scored(model, path))
+    dense = written(tmp_path, make_adata(log_normalized(raw_counts())), "dense.h5ad")
+    whole = scored(model, dense)
     assert whole.select("TF", "target").equals(from_memory.select("TF", "target"))
     np.testing.assert_allclose(from_memory["score"].to_numpy(), whole["score"].to_numpy(), atol=1e-5)
 

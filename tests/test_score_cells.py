@@ -176,7 +176,7 @@ def test_plan_reads_no_matrix(tmp_path, model, monkeypatch):
     monkeypatch.setattr(cells.CellChunks, "cell_range", no_reading)
     summary = load_model(model, device="cpu").plan(ScoreRequest(str(h5ad)))
     assert summary.plan.inputs.stored_entries == sp.csr_matrix(raw_counts()).nnz
-    assert not summary.plan.inputs.streamed  # small enough to be read whole by the run
+    assert summary.plan.inputs.streamed  # a sparse matrix always streams, however small
 
 
 def _closed_port() -> int:
@@ -233,8 +233,16 @@ def test_bad_cells_input_fails_in_one_line(tmp_path, model, capsys, case):
 def test_large_file_streams_without_options(tmp_path, model, monkeypatch):
     import deeptgi_rt.sources as sources
 
-    h5ad = write_h5ad(tmp_path / "cells.h5ad", sp.csr_matrix(np.log1p(raw_counts())))
+    h5ad = write_h5ad(tmp_path / "cells.h5ad", np.log1p(raw_counts()).astype(np.float32))
     request = ScoreRequest(str(h5ad))
     assert not sources.streams(str(h5ad), request, transform="none", what="expression")
     monkeypatch.setattr(sources, "DENSE_BYTES_LIMIT", 4 * 80 * 24 - 1)
+    assert sources.streams(str(h5ad), request, transform="none", what="expression")
+
+
+def test_sparse_file_always_streams_like_a_sparse_object(tmp_path):
+    import deeptgi_rt.sources as sources
+
+    h5ad = write_h5ad(tmp_path / "cells.h5ad", sp.csr_matrix(np.log1p(raw_counts())))
+    request = ScoreRequest(str(h5ad))
     assert sources.streams(str(h5ad), request, transform="none", what="expression")
