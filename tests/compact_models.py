@@ -33,9 +33,9 @@ def planted_teacher(path: Path, *, rank: int = 3, seed: int = 0, pair_features: 
     kinds = ("pcc",) if pair_features else ()
     model = build_student("compact", 1, N_GENES, kinds, rank=rank, hidden=16, layers=1, dropout=0.0)
     with torch.no_grad():
-        # Larger weights give a spread of logits (a few units) to learn.
-        for param in model.parameters():
-            param.mul_(3.0)
+        # A larger output layer spreads the logits over a few units; the encoders stay smooth.
+        for encoder in (model.tf_encoder, model.gene_encoder):
+            encoder[-1].weight.mul_(4.0)
     model.eval()
     metadata = ModelMetadata(
         feature_genes=[f"G{i:03d}" for i in range(N_GENES)],
