@@ -47,6 +47,7 @@ def test_the_student_reproduces_the_planted_teacher(setup):
     # Pairs never fitted (of entities seen through other pairs) and all pairs of the teacher's TFs.
     assert result.agreement["validation"]["spearman"] >= 0.99
     assert result.agreement["all"]["spearman"] >= 0.99
+    assert result.agreement["all"]["spearman_within_tf"] >= 0.98
 
 
 def _distill(setup, out, *extra):
@@ -89,7 +90,8 @@ def test_export_parity_of_both_students(setup):
     teacher = ScoringModel(teacher_path, device="cpu", threads=1)
     labels = distill.teacher_labels(teacher, distill.read_modalities(teacher, expr, None))
     for kind in distill.STUDENT_KINDS:
-        result = distill.train_student(labels, kind, epochs=1, threads=1)
+        # With training noise, which must not reach the exported encoders.
+        result = distill.train_student(labels, kind, epochs=1, threads=1, input_noise=0.5)
         meta = distill.student_metadata(teacher, result, labels, command="test", files={})
         report = distill.export_student(result, meta, labels, folder / f"parity-{kind}.onnx")
         assert report["max_abs_diff"] <= 1e-5 and report["runtime_max_abs_diff"] <= 1e-5

@@ -395,6 +395,7 @@ def train_student(
     reporter: Reporter | None = None,
     sizes: dict | None = None,
     holdout: str = "tf",
+    input_noise: float = 0.0,
 ) -> DistillResult:
     """Fit a ``kind`` student to ``labels.logits`` by MSE, early-stopped on held-out TFs.
 
@@ -411,6 +412,10 @@ def train_student(
         holdout: ``"tf"`` (default): the validation pairs are all pairs of held-out TFs, so the
             agreement is that of TFs the student never saw; ``"pair"``: a random tenth of the
             pairs (their TFs and genes are fitted through other pairs).
+        input_noise: sd of Gaussian noise added to the transformed (standardized) features of
+            every entity while fitting (the teacher's targets stay those of the clean features):
+            smooths the student as the ``lite`` teachers' own training noise smoothed them (on mhsc-e
+            it did not raise held-out agreement: compact Spearman 0.745 -> 0.728 at sd 0.5).
         batch_size: pairs per step; default ``clip(fitted pairs // 50, 32, 512)``.
     """
     reporter = reporter or Reporter()
@@ -442,7 +447,8 @@ def train_student(
     def batch_logits(idx: torch.Tensor) -> torch.Tensor:
         tfs, tf_slot = torch.unique(tf_index[idx], return_inverse=True)
         genes, gene_slot = torch.unique(gene_index[idx], return_inverse=True)
-        tf_state, gene_state = model.encode_tf(tf_x[tfs]), model.encode_gene(gene_x[genes])
+        noise = input_noise if model.training else 0.0
+        tf_state, gene_state = encode(model, tf_x[tfs], "tf", noise), encode(model, gene_x[genes], "gene", noise)
         pair = None if pcc is None else pcc[tf_index[idx], gene_index[idx]].unsqueeze(-1)
         return model.head(tf_state[tf_slot], gene_state[gene_slot], pair)
 
@@ -488,8 +494,10 @@ def train_student(
     # "all": every pair of the teacher's own TFs (what scoring ranks by default), held out or not.
     model_pairs = labels.tf_index < n_model
     agreement = {
-        "validation": agreement_figures(labels.logits[val_idx], student[val_idx], threshold),
-        "all": agreement_figures(labels.logits[model_pairs], student[model_pairs], threshold),
+        "validation": agreement_figures(labels.logits[val_idx], student[val_idx], threshold, labels.tf_index[val_idx]),
+        "all": agreement_figures(
+            labels.logits[model_pairs], student[model_pairs], threshold, labels.tf_index[model_pairs]
+        ),
         "validation_pairs": int(len(val_idx)),
         "pairs": int(np.count_nonzero(model_pairs)),
         "pseudo_tf_pairs": int(len(model_pairs) - np.count_nonzero(model_pairs)),
@@ -507,10 +515,29 @@ def train_student(
     )
 
 
-def agreement_figures(teacher: np.ndarray, student: np.ndarray, threshold: float | None) -> dict[str, float]:
+def encode(model, features, side: str, noise: float = 0.0):
+    """The ``side`` (``"tf"`` / ``"gene"``) state float32 ``[B, state_size]`` of raw feature rows
+    float32 ``[B, modalities, feature_genes]``, with Gaussian noise of sd ``noise`` added after
+    the input transform (0: the exported encoders' computation)."""
+    if noise <= 0:
+        return model.encode_tf(features) if side == "tf" else model.encode_gene(features)
+    transformed = model.input_transform(features)
+    transformed = transformed + noise * torch.randn_like(transformed)
+    if isinstance(model, CompactStudent):
+        flat = transformed.reshape(-1, model.n_modalities * model.n_feature_genes)
+        return (model.tf_encoder if side == "tf" else model.gene_encoder)(flat)
+    # DeepTGI: the branches on the noisy features, the pair context of the clean ones.
+    return model._with_context(model._encode(transformed, side), features)
+
+
+def agreement_figures(
+    teacher: np.ndarray, student: np.ndarray, threshold: float | None, tfs: np.ndarray | None = None
+) -> dict[str, float]:
     """Spearman and Pearson correlation and RMSE of student vs teacher logits (``[n]`` each),
     and, given the teacher's score ``threshold``, the share of pairs both call the same way and
-    the Jaccard index of the two sets of calls."""
+    the Jaccard index of the two sets of calls. Given each pair's TF (int ``[n]``), also the
+    mean over TFs of the Spearman correlation within the TF (``spearman_within_tf``: the order of
+    one TF's targets, which per-TF offsets the pooled figure also counts do not change)."""
     from scipy.stats import spearmanr
 
     teacher, student = np.asarray(teacher, np.float64), np.asarray(student, np.float64)
@@ -521,6 +548,15 @@ def agreement_figures(teacher: np.ndarray, student: np.ndarray, threshold: float
         "pearson": round(float(np.corrcoef(teacher, student)[0, 1]), 6),
         "rmse_logit": round(float(np.sqrt(np.mean((teacher - student) ** 2))), 6),
     }
+    if tfs is not None:
+        within = [
+            spearmanr(teacher[tfs == tf], student[tfs == tf]).statistic
+            for tf in np.unique(tfs)
+            if np.count_nonzero(tfs == tf) > 2
+        ]
+        within = [value for value in within if np.isfinite(value)]
+        if within:
+            figures["spearman_within_tf"] = round(float(np.mean(within)), 6)
     if threshold is not None:
         cut = float(logit(np.array([threshold]))[0])
         a, b = teacher >= cut, student >= cut
@@ -646,8 +682,9 @@ def describe(result: DistillResult) -> str:
     """One summary line of a distillation's agreement with its teacher."""
     val, every = result.agreement["validation"], result.agreement["all"]
     held = f"{len(result.validation_tfs)} held-out TFs" if result.validation_tfs else "held-out pairs"
+    within = f" (within TF {val['spearman_within_tf']:.4f})" if "spearman_within_tf" in val else ""
     line = (
-        f"student {result.kind} vs teacher: Spearman {val.get('spearman', float('nan')):.4f} on {held} "
+        f"student {result.kind} vs teacher: Spearman {val.get('spearman', float('nan')):.4f}{within} on {held} "
         f"({result.agreement['validation_pairs']:,} pairs), {every['spearman']:.4f} on all "
         f"{result.agreement['pairs']:,} pairs of its TFs; logit RMSE {val.get('rmse_logit', float('nan')):.3f}"
     )
