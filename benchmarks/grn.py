@@ -68,9 +68,12 @@ FIT_OPTIONS = {
     "crossfit-contrast": ["--crossfit", "5", "--tf-contrast", "1"],
 }
 DEEPTGI_METHODS = tuple(FIT_OPTIONS)
+# Students distilled (deeptgi-train distill, issue #25) from the split's "default" model on the
+# split's expression: its TFs plus the other genes as pseudo-TFs, no labels.
+STUDENT_METHODS = ("student-compact", "student-lite")
 # The peers every DeepTGI method's paired differences are computed against.
 REFERENCES = ("prior", "pcc", "grnboost2")
-METHODS = (*DEEPTGI_METHODS, "grnboost2", "pcc", "prior")
+METHODS = (*DEEPTGI_METHODS, *STUDENT_METHODS, "grnboost2", "pcc", "prior")
 LABELS = {
     "default": "DeepTGI default (genome negatives, pair PCC, --crossfit 5)",
     "lite-prior": "DeepTGI lite --prior-offset, one network",
@@ -78,6 +81,8 @@ LABELS = {
     "lite-contrast": "DeepTGI lite --tf-contrast 1, one network",
     "crossfit": "DeepTGI lite --crossfit 5",
     "crossfit-contrast": "DeepTGI lite --crossfit 5 --tf-contrast 1",
+    "student-compact": "compact student of the default (deeptgi-train distill --student compact)",
+    "student-lite": "lite student of the default (deeptgi-train distill --student lite)",
     "grnboost2": "GRNBoost2 (arboreto 0.1.6)",
     "pcc": "|PCC|",
     "prior": "label-only prior (target in-degree among training edges)",
@@ -238,6 +243,27 @@ def run_deeptgi(method: str, dataset: str, folder: Path, out: Path) -> dict:
     }
 
 
+def run_student(method: str, dataset: str, folder: Path, out: Path) -> dict:
+    """Distil the split's ``default`` model (run it first) into a student and score test TFs x all genes."""
+    spec = DATASETS[dataset]
+    teacher, model = folder / "default.onnx", folder / f"{method}.onnx"
+    if not teacher.exists():
+        raise RuntimeError(f"{method} needs the split's default model {teacher}: run --methods default first")
+    distill = [_console("deeptgi-train"), "distill", "--teacher", str(teacher), "--expr", str(spec["expr"])]
+    distill += ["--student", method.removeprefix("student-"), "--threads", "1", "--out", str(model), "-q"]
+    fit_cost = measured(distill, folder / f"{method}-fit.log")
+    score = [_console("deeptgi-rt"), "score", str(spec["expr"]), "--model", str(model), "--tfs"]
+    score += [str(folder / "test_tfs.txt"), "--threads", "1", "--device", "cpu", "--out", str(out), "-q"]
+    score_cost = measured(score, folder / f"{method}-score.log")
+    return {
+        "fit": fit_cost,
+        "score": score_cost,
+        "wall_s": fit_cost["wall_s"] + score_cost["wall_s"],
+        "cpu_s": fit_cost["cpu_s"] + score_cost["cpu_s"],
+        "peak_rss_bytes": max(fit_cost["peak_rss_bytes"], score_cost["peak_rss_bytes"]),
+    }
+
+
 def ensure_peer_venv(venv: Path) -> Path:
     """The Python of the peers' virtual environment, created on first use (arboreto and its pinned dask)."""
     python = venv / "bin" / "python"
@@ -264,6 +290,8 @@ def run_method(method: str, dataset: str, seed: int, work: Path, peer_venv: Path
     tfs = folder / "test_tfs.txt"
     if method in DEEPTGI_METHODS:
         cost = run_deeptgi(method, dataset, folder, out)
+    elif method in STUDENT_METHODS:
+        cost = run_student(method, dataset, folder, out)
     elif method == "grnboost2":
         command = [
             str(ensure_peer_venv(peer_venv)),
@@ -387,9 +415,13 @@ def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int)
         for method in available:
             scores, _ = candidates.scores(predictions[method])
             extra_vs = {}
-            if method in DEEPTGI_METHODS:
-                # Paired: the same resamples of test TFs for the method and each reference.
-                for ref, ref_scores in references.items():
+            if method in DEEPTGI_METHODS or method in STUDENT_METHODS:
+                # Paired: the same resamples of test TFs for the method and each reference (a
+                # student also against its teacher, the split's default).
+                refs = dict(references)
+                if method in STUDENT_METHODS and "default" in available:
+                    refs["default"] = candidates.scores(predictions["default"])[0]
+                for ref, ref_scores in refs.items():
                     extra_vs[f"vs_{ref}"] = {
                         key: list(value)
                         for key, value in metrics.paired_difference_intervals(

@@ -11,6 +11,13 @@ onnxruntime on CPU:
 * end-to-end throughput of the whole graph (pairs/s) at ``--full-batch`` pairs per run.
 
 Run: ``python benchmarks/head.py [--config lite] [--genes 1000] [--threads 2] [--set KEY=JSON]``.
+
+``--kinds`` instead compares the head kinds a shipped model can have, each through the runtime
+(``deeptgi_rt.model.ScoringModel``, as ``deeptgi-rt score`` runs it; random weights, one
+modality, the pair PCC input): the teacher ensemble (5 ``lite`` members), one ``lite`` network
+and the compact distilled student (bilinear head, computed as a GEMM). For each: multiply-adds
+per pair, pairs/s, achieved G multiply-adds/s, and a bare float32 GEMM of comparable size timed in
+the same run (the machine's practical limit) with the ratio; ``--out`` writes JSON and Markdown.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import json
 import os
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -86,8 +94,120 @@ def _timed(run) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def _gemm_rate(m: int, k: int, n: int, repeats: int) -> float:
+    """Achieved multiply-adds per second of a bare float32 ``[m, k] @ [k, n]`` numpy GEMM."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    out = np.empty((m, n), dtype=np.float32)
+    per_wall, _ = rate(partial(np.matmul, a, b, out=out), m * k * n, repeats)
+    return per_wall
+
+
+def head_kinds(args) -> list[dict]:
+    """One row per head kind (see the module docs)."""
+    from deeptgi_rt.model import ScoringModel, head_inputs, read_model
+    from deeptgi_rt.scoring import DEFAULT_BATCH_SIZE, GEMM_BLOCK_PAIRS
+    from deeptgi_train.distill import build_student
+
+    rng = np.random.default_rng(0)
+    metadata = ModelMetadata(
+        feature_genes=[f"g{i}" for i in range(args.genes)], modalities=["m0"], preprocessing=["none"], threshold=0.5
+    )
+    builds = {
+        "teacher ensemble (5 x lite)": lambda: build_deeptgi(model_config("lite", members=5), 1, args.genes),
+        "one lite network": lambda: build_deeptgi(model_config("lite"), 1, args.genes),
+        "compact student (bilinear)": lambda: build_student("compact", 1, args.genes, ("pcc",)),
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, build in builds.items():
+            torch.manual_seed(0)
+            model = build().eval()
+            meta = metadata
+            if hasattr(model, "head_metadata"):
+                meta = ModelMetadata(**{**metadata.__dict__, "head": model.head_metadata()})
+            path = Path(tmp) / "m.onnx"
+            export_onnx(model, meta, path)
+            scoring = ScoringModel(path, device="cpu", threads=args.threads)
+            state = scoring.tf_table(rng.uniform(-1, 1, (4, 1, args.genes)).astype(np.float32)).shape[1]
+            if scoring.bilinear is not None:
+                head = scoring.bilinear
+                macs = head.rank + 2 * len(head.terms)  # the GEMM's rank, plus slope x term per pair term
+                genes = args.gemm_genes
+                tfs = max(1, GEMM_BLOCK_PAIRS // genes)
+                tf_block = rng.standard_normal((tfs, state)).astype(np.float32)
+                gene_table = rng.standard_normal((genes, state)).astype(np.float32)
+                pair_block = rng.uniform(-1, 1, (tfs, genes, 1, 1)).astype(np.float32)
+                pairs = tfs * genes
+                per_wall, _ = rate(partial(head.block_scores, tf_block, gene_table, pair_block), pairs, args.repeats)
+                gemm = (tfs, head.rank, genes)
+                batch = pairs
+            else:
+                proto, read_meta = read_model(path)
+                head_proto = onnx.utils.Extractor(proto).extract_model(head_inputs(read_meta), [SCORE_OUTPUT])
+                macs = multiply_adds_per_pair(head_proto)
+                batch = DEFAULT_BATCH_SIZE
+                tf_rows = rng.standard_normal((batch, state)).astype(np.float32)
+                gene_rows = rng.standard_normal((batch, state)).astype(np.float32)
+                pair_rows = rng.uniform(-1, 1, (batch, 1, 1)).astype(np.float32)
+                per_wall, _ = rate(partial(scoring.pair_scores, tf_rows, gene_rows, pair_rows), batch, args.repeats)
+                # A GEMM doing the head's multiply-adds for the batch in one [batch, 256] x [256, n] product.
+                gemm = (batch, 256, max(1, round(macs / 256)))
+            gemm_rate = _gemm_rate(*gemm, args.repeats)
+            achieved = per_wall * macs
+            rows.append(
+                {
+                    "head": label,
+                    "state_floats": int(state),
+                    "macs_per_pair": int(macs),
+                    "pairs_per_call": int(batch),
+                    "pairs_per_s": per_wall,
+                    "gmacs_per_s": achieved / 1e9,
+                    "gemm_shape": list(gemm),
+                    "gemm_gmacs_per_s": gemm_rate / 1e9,
+                    "ratio_to_gemm": achieved / gemm_rate,
+                    "genome_seconds": GENOME_PAIRS / per_wall,
+                }
+            )
+    return rows
+
+
+def kinds_main(args) -> None:
+    rows = head_kinds(args)
+    lines = [
+        f"# Pair head cost by head kind ({args.genes} feature genes, 1 modality with pair PCC, "
+        f"{args.threads} thread(s), onnxruntime {ort.__version__}, numpy {np.__version__}, random weights)",
+        "",
+        f"Run: `python benchmarks/head.py --kinds --threads {args.threads}`; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end. Each head through the runtime "
+        "(`ScoringModel`): ONNX heads per pair on 8,192-pair batches, the bilinear head as one GEMM per "
+        "block of TFs against all genes. The bare GEMM is timed in the same run.",
+        "",
+        "| head | state floats | multiply-adds / pair | pairs/s | G multiply-adds/s | bare GEMM shape "
+        "| GEMM G multiply-adds/s | ratio | 32 M pairs (s) | vs teacher pairs/s |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    teacher = rows[0]["pairs_per_s"]
+    for row in rows:
+        lines.append(
+            f"| {row['head']} | {row['state_floats']:,} | {row['macs_per_pair']:,} | {row['pairs_per_s']:,.0f} "
+            f"| {row['gmacs_per_s']:.2f} | {' x '.join(map(str, row['gemm_shape']))} "
+            f"| {row['gemm_gmacs_per_s']:.2f} | {row['ratio_to_gemm']:.1%} | {row['genome_seconds']:.1f} "
+            f"| {row['pairs_per_s'] / teacher:.1f}x |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).with_suffix(".md").write_text(text)
+        Path(args.out).with_suffix(".json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kinds", action="store_true", help="compare the head kinds (see the module docs)")
+    parser.add_argument("--gemm-genes", type=int, default=20_000, help="--kinds: genes per bilinear block")
+    parser.add_argument("--out", help="--kinds: write OUT.json and OUT.md")
     parser.add_argument("--config", default="lite")
     parser.add_argument("--genes", type=int, default=1000, help="feature genes")
     parser.add_argument("--modalities", type=int, default=1)
@@ -103,6 +223,9 @@ def main() -> None:
         help="config override, e.g. --set fusion='\"mlp\"' --set token_dim=16",
     )
     args = parser.parse_args()
+    if args.kinds:
+        kinds_main(args)
+        return
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
 
     torch.manual_seed(0)

@@ -49,12 +49,16 @@ def synthetic_expression(n_genes: int, n_cells: int, seed: int = 0) -> Expressio
     return Expression(genes=genes, values=np.ascontiguousarray(values), source="<synthetic>")
 
 
-def build_lite(path: Path, feature_genes: list[str], tfs: list[str], stand_in: bool = False, members: int = 1) -> str:
+def build_lite(
+    path: Path, feature_genes: list[str], tfs: list[str], stand_in: bool = False, members: int = 1, student: str = ""
+) -> str:
     """Write the lite model (random init; ``members`` > 1: an ensemble) to ``path``; returns a
     description of what was built.
 
     ``stand_in`` builds the onnx.helper stand-in even when deeptgi_train is available (its
     head has lite's multiply-add count but only 11 operators: a measure of the engine itself).
+    ``student="compact"`` builds the compact distilled student instead (bilinear head, scored
+    by the runtime as a GEMM; ``deeptgi_train.distill``).
     """
     metadata = ModelMetadata(
         feature_genes=feature_genes,
@@ -75,6 +79,14 @@ def build_lite(path: Path, feature_genes: list[str], tfs: list[str], stand_in: b
     except ImportError as exc:
         return build_stand_in(path, metadata, reason=f"deeptgi_train unavailable: {exc}")
     torch.manual_seed(0)
+    if student == "compact":
+        import dataclasses
+
+        from deeptgi_train.distill import build_student
+
+        model = build_student("compact", 1, len(feature_genes), ("pcc",)).eval()
+        export_onnx(model, dataclasses.replace(metadata, head=model.head_metadata()), path)
+        return f"deeptgi_train compact student (bilinear head, random init, state size {model.state_size})"
     config = model_config("lite", members=members)
     model = build_deeptgi(config, 1, len(feature_genes)).eval()
     export_onnx(model, metadata, path)
@@ -171,6 +183,9 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--stand-in", action="store_true", help="use the onnx.helper stand-in instead of lite")
     parser.add_argument("--members", type=int, default=1, help="lite ensemble members (default 1)")
+    parser.add_argument(
+        "--student", choices=("compact",), default="", help="time the compact distilled student instead of lite"
+    )
     parser.add_argument("--workdir", default=None, help="where outputs go (default: a temporary directory)")
     args = parser.parse_args(argv)
 
@@ -184,7 +199,9 @@ def main(argv=None) -> int:
         ]
         tfs = [expression.genes[i] for i in np.sort(rng.choice(args.genes, args.tfs, replace=False))]
         model_path = tmp / "lite.onnx"
-        built = build_lite(model_path, feature_genes, tfs, stand_in=args.stand_in, members=args.members)
+        built = build_lite(
+            model_path, feature_genes, tfs, stand_in=args.stand_in, members=args.members, student=args.student
+        )
         setup = time.perf_counter() - started
         model = load_model(model_path, device=args.device)
         print(f"model: {built}")

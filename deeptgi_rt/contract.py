@@ -96,7 +96,9 @@ class ModelMetadata:
         head: optional, how the pair head may be run: ``{"broadcast": true}`` when the head graph
             also accepts states of shapes ``[b, 1, S]`` and ``[1, g, S]`` (and pair features
             ``[b, g, modalities, K]``) and returns scores ``[b, g]`` (docs/model-contract.md);
-            ``None``: per pair only.
+            ``{"kind": "bilinear", "rank": R, "pair_terms": [...], "fisher_clip": c}`` when the
+            head is a weight-free bilinear form of the states that the runtime computes as a
+            GEMM (:mod:`deeptgi_rt.bilinear_head`); ``None``: per pair only.
     """
 
     feature_genes: list[str]
@@ -234,10 +236,13 @@ class ModelMetadata:
         if self.pair_features is not None:
             _check_pair_features(self.pair_features, source)
         if self.head is not None and (
-            not isinstance(self.head, dict) or not isinstance(self.head.get("broadcast", False), bool)
+            not isinstance(self.head, dict)
+            or not isinstance(self.head.get("broadcast", False), bool)
+            or not isinstance(self.head.get("kind", ""), str)
         ):
             raise InputError(
-                f"{source}: metadata head must be an object whose broadcast is true or false, got {self.head!r}"
+                f"{source}: metadata head must be an object whose broadcast is true or false and whose kind "
+                f"is a string, got {self.head!r}"
             )
         if self.state_tensors is not None and set(self.state_tensors) != {"tf", "gene"}:
             raise InputError(f"{source}: metadata state_tensors must name exactly 'tf' and 'gene'")

@@ -196,6 +196,7 @@ class ScoreRun:
             pair_table=self.pair_table,
             batch_size=self.request.batch_size,
             progress=advance,
+            block_scores=self.model.block_scores,
         ):
             if self.target_offsets is not None:
                 rows = add_target_prior(rows, self.target_offsets)
@@ -481,6 +482,7 @@ def _density_threshold(
             pair_table=None if pair_table is None else pair_table[tfs],
             batch_size=batch_size,
             progress=advance,
+            block_scores=model.block_scores,
         ):
             if offsets is not None:
                 rows = add_target_prior(rows, offsets)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .bilinear_head import bilinear_head
 from .catalog import resolve_model
 from .contract import GENE_INPUT, PAIR_INPUT, SCORE_OUTPUT, TF_INPUT, ModelMetadata
 from .devices import CPU_PROVIDER, create_session, select_providers
@@ -181,6 +182,8 @@ class ScoringModel:
         reason: why not, when not.
         pair_feature_kinds: the per-pair statistics the model reads (metadata ``pair_features``),
             empty for a model without them.
+        bilinear: the numpy head of a model whose metadata ``head`` is ``bilinear`` (scored as a
+            GEMM, :mod:`deeptgi_rt.bilinear_head`), else ``None``.
     """
 
     def __init__(self, path, *, device: str = "auto", threads: int | None = None, reporter: Reporter | None = None):
@@ -197,11 +200,19 @@ class ScoringModel:
         probe = head.SerializeToString() if head is not None else self._full_bytes
         self.providers = select_providers(probe, device, threads, reporter)
         self._full: PairRunner | None = None
+        # A bilinear head (metadata head.kind) is computed in numpy as a GEMM; its ONNX pair
+        # head computes the same per pair and is what runtimes without the kind run.
+        self.bilinear = bilinear_head(self.metadata, self.path) if head is not None else None
         if head is not None:
             assert parts.tf_encoder is not None and parts.gene_encoder is not None  # cut in three
             self._tf_encoder = self._session(parts.tf_encoder.SerializeToString())
             self._gene_encoder = self._session(parts.gene_encoder.SerializeToString())
-            self._head = PairRunner(probe, self.providers, threads)
+            if self.bilinear is None:
+                self._head = PairRunner(probe, self.providers, threads)
+            else:
+                width = self._tf_encoder.get_outputs()[0].shape[-1]
+                if isinstance(width, int):
+                    self.bilinear.check_state(width, self.path)
             self._head_inputs = head_inputs(self.metadata)
         else:
             reporter.info(f"{self.path}: scoring end to end, without the encoder/head cut: {self.reason}")
@@ -242,7 +253,16 @@ class ScoringModel:
         float32 ``[n, modalities, len(pair_feature_kinds)]`` for a model with pair features."""
         if not self.factorized:
             return self.end_to_end_scores(tf_rows, gene_rows, pair_rows)
+        if self.bilinear is not None:
+            return self.bilinear.scores(*self._feeds(tf_rows, gene_rows, pair_rows))
         return self._head.run(self._head_inputs, *self._feeds(tf_rows, gene_rows, pair_rows))
+
+    @property
+    def block_scores(self):
+        """``(tf_block [b, S], gene_table [genes, S], pair_block [b, genes, modalities, kinds] | None)
+        -> float32 [b, genes]`` for a model whose head is computed as a matrix product
+        (:class:`~deeptgi_rt.bilinear_head.BilinearHead`), else ``None`` (per-pair head runs)."""
+        return None if self.bilinear is None else self.bilinear.block_scores
 
     def end_to_end_scores(
         self, tf_features: np.ndarray, gene_features: np.ndarray, pair_rows: np.ndarray | None = None

@@ -23,8 +23,14 @@ import numpy as np
 # in cache and run 2-3x faster per pair than 65k-pair batches.
 DEFAULT_BATCH_SIZE = 8192
 
+# Pairs per block of a matrix-product head (``block_scores``): 2 MB of float32 scores, and the
+# block's pair features, stay in cache-friendly sizes while the GEMM is large enough to run at speed.
+GEMM_BLOCK_PAIRS = 1 << 19
+
 # ``(tf_rows [n, ...], gene_rows [n, ...][, pair_rows [n, modalities, kinds]]) -> float32 [n]``
 PairFunction = Callable[..., np.ndarray]
+# ``(tf_block [b, S], gene_table [genes, S], pair_block [b, genes, modalities, kinds] | None) -> float32 [b, genes]``
+BlockFunction = Callable[..., np.ndarray]
 
 
 class PairBuffers:
@@ -58,6 +64,7 @@ def score_tf_rows(
     pair_table: np.ndarray | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[float], None] | None = None,
+    block_scores: BlockFunction | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Score every TF against every gene, one block of TFs at a time.
 
@@ -69,12 +76,18 @@ def score_tf_rows(
         pair_table: float32 ``[tfs, genes, modalities, kinds]``, the pairs' own features, or ``None``.
         batch_size: pairs per ``pair_scores`` call (the buffers hold this many rows).
         progress: called with the number of pairs scored after each block.
+        block_scores: a head computed as a matrix product (``ScoringModel.block_scores``): then
+            each block of TFs is scored against all genes in one call, without pair buffers,
+            and ``pair_scores`` and ``batch_size`` are not used.
 
     Yields:
         ``(tf_start, scores)``: scores float32 ``[b, genes]`` of TFs ``tf_start .. tf_start + b``
         against all genes, self pairs included (the caller drops them).
     """
     n_tfs, n_genes = len(tf_table), len(gene_table)
+    if block_scores is not None:
+        yield from _score_blocks(block_scores, tf_table, gene_table, pair_table, progress)
+        return
     gene_chunk = max(1, min(n_genes, batch_size))
     tf_block = max(1, batch_size // gene_chunk)
     buffers = PairBuffers(tf_table.shape[1:], gene_table.shape[1:], tf_block * gene_chunk, _pair_row_shape(pair_table))
@@ -96,6 +109,25 @@ def score_tf_rows(
             rows[:, gene_start:gene_stop] = pair_scores(*arrays).reshape(block, width)
         if progress is not None:
             progress(block * n_genes)
+        yield tf_start, rows
+
+
+def _score_blocks(
+    block_scores: BlockFunction,
+    tf_table: np.ndarray,
+    gene_table: np.ndarray,
+    pair_table: np.ndarray | None,
+    progress: Callable[[float], None] | None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """:func:`score_tf_rows` for a matrix-product head: blocks of TFs against all genes."""
+    n_tfs, n_genes = len(tf_table), len(gene_table)
+    tf_block = max(1, GEMM_BLOCK_PAIRS // max(n_genes, 1))
+    for tf_start in range(0, n_tfs, tf_block):
+        tf_stop = min(n_tfs, tf_start + tf_block)
+        pairs = None if pair_table is None else pair_table[tf_start:tf_stop]
+        rows = block_scores(tf_table[tf_start:tf_stop], gene_table, pairs)
+        if progress is not None:
+            progress(rows.size)
         yield tf_start, rows
 
 

@@ -14,7 +14,6 @@ from onnx_models import build_model, save_model
 
 from deeptgi_rt import InputError
 from deeptgi_rt.api import ScoreRequest, load_model
-from deeptgi_rt.cells import CHUNK_BYTES
 
 anndata = pytest.importorskip("anndata")
 

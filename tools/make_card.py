@@ -41,6 +41,8 @@ def model_facts(path: str | Path) -> dict[str, str]:
     path = Path(path)
     meta = deeptgi_rt.load_model(path, device="cpu").metadata
     training = meta.training
+    if "teacher" in training:
+        return student_facts(path, meta)
     validation = training.get("validation_metrics", {})
     modalities = ", ".join(f"{name} ({prep})" for name, prep in zip(meta.modalities, meta.preprocessing))
     crossfit = training.get("crossfit")
@@ -74,6 +76,43 @@ def model_facts(path: str | Path) -> dict[str, str]:
         facts["genome-wide check (held-out TFs x every gene)"] = genome_check_fact(check)
     if meta.target_prior is not None:
         facts["target prior (added at scoring)"] = target_prior_fact(meta.target_prior)
+    return facts
+
+
+def student_facts(path: Path, meta) -> dict[str, str]:
+    """The "Model" rows of a distilled student (``deeptgi-train distill``): its teacher, how well
+    it agrees with it, and the threshold semantics it carries over."""
+    training = meta.training
+    teacher, distill = training["teacher"], training["distillation"]
+    agreement = distill["agreement"]
+
+    def figures(part: dict) -> str:
+        return (
+            f"Spearman {part['spearman']:.4f} (within TF {part.get('spearman_within_tf', float('nan')):.4f}), "
+            f"logit RMSE {part['rmse_logit']:.3f}, calls at the threshold agree on {part['call_agreement']:.1%}"
+        )
+
+    facts = {
+        "file": path.name,
+        "size": f"{path.stat().st_size / 1e6:.2f} MB",
+        "config": f"{meta.config.get('name')} student" + (" (bilinear head)" if meta.head else ""),
+        "feature genes": str(len(meta.feature_genes)),
+        "modalities (preprocessing)": ", ".join(
+            f"{name} ({prep})" for name, prep in zip(meta.modalities, meta.preprocessing)
+        ),
+        "TFs": str(len(meta.tfs)),
+        "teacher": f"{teacher['file']} ({teacher['members']} x {teacher['config']}, sha256 {teacher['sha256'][:16]}…)",
+        "distilled on": f"{distill['pairs']:,} teacher-scored pairs ({distill['tfs']} TFs and "
+        f"{distill['pseudo_tfs']} pseudo-TFs x {distill['genes']} genes), {distill['loss']}",
+        f"agreement, {len(distill['validation_tfs'])} held-out TFs ({agreement['validation_pairs']:,} pairs)": figures(
+            agreement["validation"]
+        ),
+        f"agreement, all {agreement['pairs']:,} pairs of its TFs": figures(agreement["all"]),
+        "threshold (carried over from the teacher)": f"{meta.threshold:.4f}",
+        **calibration_facts(meta),
+    }
+    if teacher.get("genome_wide"):
+        facts["teacher's genome-wide check (held-out TFs x every gene)"] = genome_check_fact(teacher["genome_wide"])
     return facts
 
 
@@ -183,8 +222,8 @@ def render(path: Path, title: str, provenance: str, cv: dict[str, dict]) -> str:
     facts = model_facts(path)
     lines = [f"# {title}", "", provenance, "", "## Model", "", "| | |", "|---|---|"]
     lines += [f"| {label} | {value} |" for label, value in facts.items()]
-    lines += ["", "## Cross-validation", ""]
     if cv:
+        lines += ["", "## Cross-validation", ""]
         settings = next(iter(cv.values())).get("settings", {})
         lines += [
             f"5-fold unless stated; each fold's threshold comes from validation data of its training "

@@ -1,4 +1,4 @@
-"""The ``deeptgi-train`` command: ``cv``, ``fit`` and ``export``, a thin layer over the library.
+"""The ``deeptgi-train`` command: ``cv``, ``fit``, ``distill`` and ``export``, a thin layer over the library.
 
 User mistakes (:class:`~deeptgi_rt.errors.InputError`) become one line on stderr and exit
 code 2. torch and the model are imported only when a subcommand runs.
@@ -199,6 +199,46 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", required=True, help="output ONNX model")
     fit.add_argument("--checkpoint", help="also save a PyTorch checkpoint here")
     fit.set_defaults(run=run_fit)
+
+    distill = subparsers.add_parser(
+        "distill",
+        help="train a cheap student on a model's scores of every TF x gene pair of the data",
+        description="Distillation: the teacher model scores the TF x gene pairs of the expression "
+        "(no labels), a student learns its logits (MSE) and is exported with the teacher's threshold, "
+        "density and calibration (docs/training.md, Distillation).",
+    )
+    distill.add_argument("--teacher", required=True, help="the DeepTGI ONNX model to learn from")
+    distill.add_argument("--expr", required=True, help="single-cell expression (Parquet, CSV/TSV, h5ad)")
+    distill.add_argument("--bulk", help="bulk expression, for a two-modality teacher")
+    distill.add_argument("--out", required=True, help="output ONNX model (the student)")
+    distill.add_argument(
+        "--student",
+        default="compact",
+        choices=("lite", "compact"),
+        help="compact (default): per-entity vectors and a bilinear pair head the runtime computes as a "
+        "matrix product; lite: one lite network",
+    )
+    distill.add_argument("--epochs", type=int, default=60, help="maximum epochs (default: 60)")
+    distill.add_argument(
+        "--max-pairs",
+        type=int,
+        default=2_000_000,
+        metavar="N",
+        help="pairs the teacher labels at most; beyond, a sample with every TF and every gene (default: 2,000,000)",
+    )
+    distill.add_argument(
+        "--no-pseudo-tfs",
+        dest="pseudo_tfs",
+        action="store_false",
+        help="label only the teacher's TFs x genes (default: also other genes of the data as TFs, within "
+        "--max-pairs, so that the student's TF encoder sees more than the few labelled TFs)",
+    )
+    distill.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    distill.add_argument("--threads", default="auto", metavar="N|auto", help="threads (default: the usable cores)")
+    distill.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or info lines (warnings still shown)"
+    )
+    distill.set_defaults(run=run_distill)
 
     export = subparsers.add_parser("export", help="re-export a saved checkpoint as ONNX")
     export.add_argument("checkpoint", help="checkpoint written by fit --checkpoint")
@@ -417,6 +457,55 @@ def run_fit(args) -> int:
     reporter.info(
         f"wrote {args.out} (ONNX vs PyTorch max |diff| {report['max_abs_diff']:.2g})"
         + (f" and {args.checkpoint}" if args.checkpoint else "")
+    )
+    return 0
+
+
+def run_distill(args) -> int:
+    """``deeptgi-train distill``."""
+    from deeptgi_rt.atomic import check_output_path
+    from deeptgi_rt.model import ScoringModel
+    from deeptgi_rt.progress import make_reporter
+    from deeptgi_rt.threads import limit_threads, resolve_threads
+
+    from . import distill
+
+    reporter = make_reporter(args.quiet)
+    check_output_path(args.out)
+    if args.epochs < 1:
+        raise InputError(f"--epochs {args.epochs}: need at least 1 epoch")
+    if args.max_pairs < 2:
+        raise InputError(f"--max-pairs {args.max_pairs}: need at least 2 pairs")
+    threads = resolve_threads(args.threads)
+    limit_threads(threads)
+    teacher = ScoringModel(args.teacher, device="cpu", threads=threads, reporter=reporter)
+    expressions = distill.read_modalities(teacher, args.expr, args.bulk)
+    labels = distill.teacher_labels(
+        teacher, expressions, cap=args.max_pairs, seed=args.seed, pseudo_tfs=args.pseudo_tfs, reporter=reporter
+    )
+    reporter.info(
+        f"teacher {args.teacher}: {len(labels.logits):,} pairs of {labels.n_model_tfs} TFs and "
+        f"{len(labels.tf_names) - labels.n_model_tfs} pseudo-TFs x {len(labels.gene_names)} genes"
+        f"{' (stratified sample)' if labels.sampled else ''}"
+    )
+    result = distill.train_student(
+        labels,
+        args.student,
+        epochs=args.epochs,
+        seed=args.seed,
+        threads=threads,
+        threshold=float(teacher.metadata.threshold),
+        reporter=reporter,
+    )
+    command = "deeptgi-train " + " ".join(shlex.quote(arg) for arg in args.argv)
+    metadata = distill.student_metadata(
+        teacher, result, labels, command=command, files={"expr": args.expr, "bulk": args.bulk}
+    )
+    report = distill.export_student(result, metadata, labels, args.out)
+    reporter.info(distill.describe(result))
+    reporter.info(
+        f"wrote {args.out} (ONNX vs PyTorch max |diff| {report['max_abs_diff']:.2g}, "
+        f"runtime vs PyTorch {report['runtime_max_abs_diff']:.2g})"
     )
     return 0
 
