@@ -136,11 +136,23 @@ def speedup(model, expression, tfs, sample: int, seed: int = 0) -> dict:
     gene_rows = np.array([position[genes[i]] for i in gene_pick])
     inner = model._model
     batch = 65_536
+    # A model that reads the pair's own PCC gets it per sampled pair (the TF x name table, gathered).
+    pairs = None
+    if inner.uses_pair_features:
+        from deeptgi_rt.features import pair_feature_table
+
+        sampled_tfs = sorted({tfs[i] for i in tf_pick})
+        table = pair_feature_table([expression], sampled_tfs, names, inner.pair_feature_kinds)
+        tf_index = {name: i for i, name in enumerate(sampled_tfs)}
+        pairs = np.ascontiguousarray(table[[tf_index[tfs[i]] for i in tf_pick], gene_rows])
+
+    def pair_slice(s):
+        return None if pairs is None else pairs[s : s + batch]
 
     started = time.perf_counter()
     e2e = np.concatenate(
         [
-            inner.end_to_end_scores(feats[tf_rows[s : s + batch]], feats[gene_rows[s : s + batch]])
+            inner.end_to_end_scores(feats[tf_rows[s : s + batch]], feats[gene_rows[s : s + batch]], pair_slice(s))
             for s in range(0, sample, batch)
         ]
     )
@@ -156,6 +168,7 @@ def speedup(model, expression, tfs, sample: int, seed: int = 0) -> dict:
             inner.pair_scores(
                 np.ascontiguousarray(tf_table[tf_rows[s : s + batch]]),
                 np.ascontiguousarray(gene_table[gene_rows[s : s + batch]]),
+                pair_slice(s),
             )
             for s in range(0, sample, batch)
         ]
