@@ -19,9 +19,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-# Pairs per head run. Measured on the lite head (2 cores): 4-8k pairs keep the head's activations
-# in cache and run 2-3x faster per pair than 65k-pair batches.
-DEFAULT_BATCH_SIZE = 8192
+from .defaults import DEFAULT_BATCH_SIZE  # defined there so that the CLI reads it without numpy
 
 # ``(tf_rows [n, ...], gene_rows [n, ...][, pair_rows [n, modalities, kinds]]) -> float32 [n]``
 PairFunction = Callable[..., np.ndarray]

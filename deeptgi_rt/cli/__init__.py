@@ -52,6 +52,24 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def require_inputs(*inputs: tuple[object, str]) -> None:
+    """Fail on the first input path that does not exist, before anything heavy is imported.
+
+    Each input is ``(path, what)``: ``path`` (``None`` or a list of paths is allowed; ``None``
+    is skipped) and ``what`` the words of the reader's own message, so the line is the one the
+    reader would print later, only seconds sooner (``PATH: <what> not found``; a ``.zarr``
+    store's is ``PATH: zarr store not found``). Only existence is checked here: what an existing
+    file holds is the reader's to judge.
+    """
+    for path, what in inputs:
+        for item in path if isinstance(path, (list, tuple)) else (path,):
+            if item is None or os.path.exists(item):
+                continue
+            if str(item).rstrip("/\\").lower().endswith(".zarr"):
+                what = "zarr store"
+            raise InputError(f"{item}: {what} not found")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised in the main thread so that every cleanup written for Ctrl-C
     (``finally`` blocks, :func:`~deeptgi_rt.atomic.atomic_output`) runs for them too."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..scoring import DEFAULT_BATCH_SIZE
+from ..defaults import DEFAULT_BATCH_SIZE
 from ..tables import TARGET_COLUMNS, TF_COLUMNS
-from . import add_quiet
+from . import add_quiet, require_inputs
 from .convert import add_expression_options, add_streaming_options, add_transform_options, transform_option
 
 DEFAULT_OUT = "grn.parquet"
@@ -129,13 +129,24 @@ def output_format(out: str, fmt: str | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Score and write; print the summary unless ``--quiet``."""
-    from ..api import MAX_SORT_EDGES, ScoreRequest, load_model
     from ..atomic import check_output_path
+    from ..errors import require_file
+
+    # Everything checkable without reading data fails first, before the model is even loaded,
+    # and a missing input before onnx, onnxruntime, polars or numba are imported (seconds).
+    check_output_path(args.out)
+    require_file(args.model, what="model file", expected="an ONNX model")
+    require_inputs(
+        (args.expression, "file"),
+        (args.bulk, "file"),
+        (args.tfs, "gene list"),
+        (args.genes, "gene list"),
+        (args.pairs, "pairs file"),
+    )
+    from ..api import MAX_SORT_EDGES, ScoreRequest, load_model
     from ..edges import tsv_compression
     from ..progress import make_reporter
 
-    # Everything checkable without reading data fails first, before the model is even loaded.
-    check_output_path(args.out)
     fmt = output_format(args.out, args.format)
     if fmt == "tsv":
         tsv_compression(args.out)

@@ -10,7 +10,7 @@ import argparse
 import shlex
 import sys
 
-from deeptgi_rt.cli import run_command
+from deeptgi_rt.cli import require_inputs, run_command
 from deeptgi_rt.cli.convert import add_transform_options, transform_option
 from deeptgi_rt.errors import InputError
 
@@ -208,15 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args, reporter):
-    from .data import load_training_set
-
+def _check_load_options(args) -> None:
+    """The data options' values, checked before anything is read or imported."""
     if not 0.0 < args.validation_fraction < 0.5:
         raise InputError(f"--validation-fraction {args.validation_fraction}: must be in (0, 0.5)")
     if args.unlabelled_ratio is not None and not args.unlabelled_ratio > 0:
         raise InputError(f"--unlabelled-ratio {args.unlabelled_ratio:g}: must be > 0")
     if args.unlabelled_ratio is not None and args.negatives != "genome":
         raise InputError(f"--unlabelled-ratio with --negatives {args.negatives}: only genome negatives are drawn")
+
+
+def _load(args, reporter):
+    from .data import load_training_set
+
+    _check_load_options(args)
     return load_training_set(
         args.expr,
         args.labels,
@@ -241,7 +246,6 @@ def _configs(args):
     from .configs import check_training_options, model_config, train_config, with_epochs
 
     threads = resolve_threads(args.threads)
-    limit_threads(threads)  # before the PCC features are computed (numba, BLAS)
     train = train_config(
         args.config,
         batch_size=args.batch_size,
@@ -268,7 +272,10 @@ def _configs(args):
         tf_contrast=train.tf_contrast,
         genome=args.negatives == "genome",
     )
-    return model, with_epochs(train, args.epochs)
+    train = with_epochs(train, args.epochs)
+    # Last, once every option is checked: it imports numba. Before the PCC features are computed.
+    limit_threads(threads)
+    return model, train
 
 
 def _genome(args) -> GenomeOptions | None:
@@ -306,17 +313,30 @@ def _fit_protocol(args) -> str:
     return "tf" if args.negatives == "genome" else "random"
 
 
+def _require_data_files(args) -> None:
+    """A missing data file fails first, before torch, polars and numba are imported (seconds)."""
+    require_inputs(
+        (args.expr, "file"),
+        (args.bulk, "file"),
+        (args.labels, "label file"),
+        (args.feature_genes, "gene list"),
+        (args.tfs, "gene list"),
+    )
+
+
 def run_cv(args) -> int:
     """``deeptgi-train cv``."""
     from deeptgi_rt.progress import make_reporter
 
+    _require_data_files(args)
+    _check_load_options(args)
+    model, train = _configs(args)
     from .cv import run_cv as cross_validate
     from .report import prepare_report_dir, print_table, write_report
 
     reporter = make_reporter(args.quiet)
     if args.report:
         prepare_report_dir(args.report)
-    model, train = _configs(args)
     training = _load(args, reporter)
     if "none" in args.baselines and len(args.baselines) > 1:
         raise InputError("--baselines none: give it alone")
@@ -349,14 +369,16 @@ def run_fit(args) -> int:
     from deeptgi_rt.atomic import check_output_path
     from deeptgi_rt.progress import make_reporter
 
-    from .export import with_training_data
-    from .fit import export_fitted, fit_model, model_metadata
-
     reporter = make_reporter(args.quiet)
     check_output_path(args.out)
     if args.checkpoint:
         check_output_path(args.checkpoint)
+    _require_data_files(args)
+    _check_load_options(args)
     model, train = _configs(args)
+    from .export import with_training_data
+    from .fit import export_fitted, fit_model, model_metadata
+
     training = _load(args, reporter)
     crossfit = _crossfit(args)
     if args.crossfit is None and crossfit > 1 and _fit_protocol(args) != "random":
@@ -426,10 +448,11 @@ def run_export(args) -> int:
     from deeptgi_rt.atomic import check_output_path
     from deeptgi_rt.progress import make_reporter
 
-    from .export import export_onnx, load_checkpoint
-
     reporter = make_reporter(args.quiet)
     check_output_path(args.out)
+    require_inputs((args.checkpoint, "checkpoint file"))  # before torch is imported
+    from .export import export_onnx, load_checkpoint
+
     model, metadata = load_checkpoint(args.checkpoint)
     if metadata is None:
         raise InputError(
