@@ -369,6 +369,11 @@ def prepare(
         pairs=pairs_total,
         edges=expected,
         pair_columns=len(model.pair_feature_kinds) * len(expressions),
+        members=_members(meta),
+        model_bytes=os.path.getsize(model.path) if os.path.isfile(model.path) else 0,
+        # The pair step timed on a thousand pairs (~20 ms): scoring is most of a large run's cost
+        # and differs several-fold between models (members, pair features) and machines.
+        pair_seconds=model.pair_seconds(),
     )
     if plan_only:
         summary.tfs, summary.targets = len(tf_rows), len(target_rows)
@@ -750,6 +755,14 @@ def _pair_table(
         )
         advance(len(tfs) * len(expressions))
     return table
+
+
+def _members(meta) -> int:
+    """Networks averaged in the model's pair head (metadata ``config.members``, 1 if absent)."""
+    try:
+        return max(1, int(meta.config.get("members", 1) or 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 def _tf_rows(tfs, model_tfs: list[str] | None, model_path: str, index, reporter: Reporter) -> np.ndarray:

@@ -27,6 +27,10 @@ from .progress import Reporter
 
 # Entities per encoder run: bounds the encoder's intermediate activations.
 ENCODER_BATCH = 4096
+# Pairs the plan's probe of the pair step times (after a warm-up run of a quarter as many): ~20 ms
+# with the shipped 5-member models. Fewer than two of PairRunner's slices, so that one
+# single-threaded session runs them in the calling thread, whose CPU time is then their cost.
+PROBE_PAIRS = 1024
 
 
 @dataclass
@@ -185,6 +189,7 @@ class ScoringModel:
         self.reason = parts.reason
         self.pair_feature_kinds = tuple(self.metadata.pair_features or ())
         self._threads = threads
+        self._pair_cost: float | None = None
         self._full_bytes = model.SerializeToString()
         probe = parts.pair_head.SerializeToString() if parts.factorized else self._full_bytes
         self.providers = select_providers(probe, device, threads, reporter)
@@ -219,6 +224,31 @@ class ScoringModel:
         if not self.factorized:
             return np.ascontiguousarray(gene_features, dtype=np.float32)
         return _run_batched(self._gene_encoder, GENE_INPUT, gene_features)
+
+    def pair_seconds(self) -> float:
+        """Seconds per pair of the pair step (:meth:`pair_scores`) on this machine, measured once
+        per model on :data:`PROBE_PAIRS` pairs of zero features after a warm-up run: CPU seconds
+        of the calling thread, which runs them in one single-threaded session (``time.thread_time``:
+        neither the load of other processes nor onnxruntime's spinning pool threads count), on
+        the CPU; wall seconds on CUDA. The plan's scoring cost per pair, whatever the
+        architecture, members and pair features of the model."""
+        if self._pair_cost is None:
+            import time
+
+            shape = (1, len(self.metadata.modalities), len(self.metadata.feature_genes))
+            tf_row, gene_row = self.tf_table(np.zeros(shape, np.float32)), self.gene_table(np.zeros(shape, np.float32))
+            tf_rows = np.ascontiguousarray(np.repeat(tf_row, PROBE_PAIRS, axis=0))
+            gene_rows = np.ascontiguousarray(np.repeat(gene_row, PROBE_PAIRS, axis=0))
+            pair_rows = None
+            if self.uses_pair_features:
+                pair_rows = np.zeros((PROBE_PAIRS, shape[1], len(self.pair_feature_kinds)), np.float32)
+            warm = PROBE_PAIRS // 4
+            self.pair_scores(tf_rows[:warm], gene_rows[:warm], None if pair_rows is None else pair_rows[:warm])
+            clock = time.thread_time if self.providers[0] == CPU_PROVIDER else time.perf_counter
+            started = clock()
+            self.pair_scores(tf_rows, gene_rows, pair_rows)
+            self._pair_cost = (clock() - started) / PROBE_PAIRS
+        return self._pair_cost
 
     @property
     def uses_pair_features(self) -> bool:

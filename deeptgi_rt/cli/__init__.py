@@ -15,8 +15,22 @@ import re
 import signal
 import sys
 import threading
+import time
 
 from ..errors import InputError
+
+# When this package was imported, as near the process start as it can see.
+_IMPORTED = time.perf_counter()
+_started: float | None = None
+
+
+def command_started() -> float:
+    """``time.perf_counter()`` when the running command started: the import of this package for
+    the process's first :func:`main` (so a fresh process counts its imports), the call of
+    :func:`main` for later ones (a program calling it repeatedly). The score summary's ``load``
+    stage runs from here."""
+    return _IMPORTED if _started is None else _started
+
 
 # Subcommand name -> module under deeptgi_rt.cli; order is the order shown in --help.
 SUBCOMMANDS = ("score", "info", "pcc", "convert", "plot", "eval")
@@ -164,4 +178,6 @@ def flag_message(exc: InputError, options: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``deeptgi-rt``; returns the process exit code (see :func:`run_command`)."""
+    global _started
+    _started = _IMPORTED if _started is None else time.perf_counter()
     return run_command("deeptgi-rt", build_parser().parse_args(argv))

@@ -331,6 +331,7 @@ def run_cv(args) -> int:
     _require_data_files(args)
     _check_load_options(args)
     model, train = _configs(args)
+    from .cv import default_crossfit
     from .cv import run_cv as cross_validate
     from .report import prepare_report_dir, print_table, write_report
 
@@ -341,6 +342,15 @@ def run_cv(args) -> int:
     if "none" in args.baselines and len(args.baselines) > 1:
         raise InputError("--baselines none: give it alone")
     baselines = tuple(BASELINE_CHOICES[name] for name in args.baselines if name != "none")
+    crossfit = default_crossfit(args.split, degree_matched=args.negatives == "degree-matched", members=model.members)
+    if args.crossfit is None and crossfit > 1:
+        # The default that multiplies the run's time: say so, and what the faster choice costs.
+        reporter.info(
+            f"--split {args.split}: {crossfit} cross-fitted networks per fold by default "
+            f"({args.folds * crossfit} in all), about {crossfit}x the time of one network per fold; each fold's "
+            f"line gives the time left. --crossfit 1 trains one network per fold, about {crossfit}x faster, "
+            "its epoch and threshold chosen on a smaller validation part"
+        )
     result = cross_validate(
         training.dataset,
         model,
