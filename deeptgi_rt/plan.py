@@ -19,25 +19,29 @@ import os
 from dataclasses import dataclass
 
 # ---- fixed costs of a fresh `deeptgi-rt score` process, seconds (benchmarks/plan_small.py on
-# examples/, the machine quiet; benchmarks/results/plan_small.json)
+# examples/; benchmarks/results/plan_small.json). Measured on the Quick start with the machine
+# nearly quiet (load 1.4): 2.5 s wall, of which the summary's stages 1.7 s (load 0.74, read 0.13,
+# pcc 0.40, encode 0.06, score 0.35) and 0.8 s around them.
 # Interpreter and imports (numpy, onnx, onnxruntime), the model parsed, cut at its state tensors
-# and three sessions created: the load stage of the Quick start, 0.6-0.8 s, less its model part.
-STARTUP_SECONDS = 0.55
+# and three sessions created, and the process's exit (numba's and onnxruntime's teardown, 0.3 s):
+# what is left of the 2.5 s once the other stages and the model's size are counted.
+STARTUP_SECONDS = 1.2
 # Parsing, shape inference and the sessions grow with the model: 3.0 MB (mhsc-e-lite) and 5.4 MB
 # (mdc-lite, 5 members each).
 LOAD_PER_MODEL_BYTE = 4.0e-8
 # Reading: polars / pyarrow imported and the file opened; an h5ad or zarr store imports anndata,
-# h5py and scipy besides (0.2 s against 0.6 s of the read stage on examples/mhsc-e as Parquet
-# and as h5ad).
-READ_FIXED = {"parquet": 0.12, "delimited": 0.15, "anndata": 0.55, "memory": 0.0}
-# A pairs file (--pairs) read and looked up: polars' CSV reader and the pair scan.
-PAIRS_FIXED = 0.15
+# h5py and scipy besides (the read stage of examples/mhsc-e as h5ad took 0.85 s against 0.25 s
+# as Parquet on the loaded machine, about 0.6 s against 0.15 s quiet).
+READ_FIXED = {"parquet": 0.13, "delimited": 0.15, "anndata": 0.55, "memory": 0.0}
+# A pairs file (--pairs) read and its names looked up: the read stage of examples/mdc.parquet
+# with --pairs took 0.6 s more than without, loaded.
+PAIRS_FIXED = 0.4
 # numba imported and its cached PCC kernels loaded (the first kernel call loads numba's
-# registries, which import scipy.linalg): 0.3-0.4 s whatever the size.
-PCC_FIXED = 0.3
+# registries, which import scipy.linalg): 0.4 s whatever the size, 0.01 s in a second run.
+PCC_FIXED = 0.4
 # The first encoder and head runs of new sessions (onnxruntime allocates and plans), selection set up.
-ENCODE_FIXED = 0.02
-SCORE_FIXED = 0.1
+ENCODE_FIXED = 0.03
+SCORE_FIXED = 0.05
 WRITE_FIXED = 0.01
 # Members of a cross-fitted ensemble (metadata config.members) each run their own pair head: 5
 # members took 4.73x one network's head time on the same pairs (README, benchmarks/score.py).

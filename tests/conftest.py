@@ -26,7 +26,11 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data``; tests that need it are skipped with a reason where it is absent."""
+    """``../shared/data``; tests that need it are skipped where it is absent, all with the same
+    reason and place, so that ``-ra`` reports them in one line saying why that is expected."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+        pytest.skip(
+            f"expected without the shared reference data: {SHARED_DATA} (../shared/data, the full BEELINE data "
+            "sets kept outside the repository) is absent, so the tests that read it do not run"
+        )
     return SHARED_DATA
