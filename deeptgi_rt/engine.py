@@ -371,9 +371,9 @@ def prepare(
         pair_columns=len(model.pair_feature_kinds) * len(expressions),
         members=_members(meta),
         model_bytes=os.path.getsize(model.path) if os.path.isfile(model.path) else 0,
-        # The pair step timed on a thousand pairs (~20 ms): scoring is most of a large run's cost
+        # The pair step timed on one batch (~0.1 s): scoring is most of a large run's cost
         # and differs several-fold between models (members, pair features) and machines.
-        pair_seconds=model.pair_seconds(),
+        pair_seconds=model.pair_seconds(request.batch_size),
     )
     if plan_only:
         summary.tfs, summary.targets = len(tf_rows), len(target_rows)

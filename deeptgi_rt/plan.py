@@ -47,9 +47,9 @@ WRITE_FIXED = 0.01
 # members took 4.73x one network's head time on the same pairs (README, benchmarks/score.py).
 # Used when the model's own pair step was not timed (PlanInputs.pair_seconds 0).
 MEMBER_HEAD_COST = (4.73 - 1) / 4
-# Beyond the timed pair step, per pair: gathering the TF and target rows, selection, the edge
-# block. The shipped mdc-lite's score stage took 19.5 us per pair where its probe took 18-19.
-SELECT_PER_PAIR = 1.0e-6
+# Beyond the timed pair step (rows broadcast into the batch, the head run), per pair: the TF's
+# scores collected, self pairs dropped, top-k or threshold selection, the edge block.
+SELECT_PER_PAIR = 0.2e-6
 
 # ---- per-unit costs, CPU seconds of one thread
 # Streamed read + check + normalize total, per value stored in the file (CSR h5ad, 6 % dense):
