@@ -142,21 +142,27 @@ def test_a_timed_pair_step_replaces_the_default_scoring_cost():
     assert timed.seconds["score"] == pytest.approx(plan.SCORE_FIXED + (1e-5 + plan.SELECT_PER_PAIR) * 32e6)
 
 
-def test_the_plan_times_the_model_s_own_pair_step():
+def test_the_plan_times_the_model_s_own_pair_step_where_scoring_matters():
     from conftest import REPO
 
     from deeptgi_rt.api import ScoreRequest, load_model
 
-    model = load_model(REPO / "models" / "mhsc-e-lite.onnx", device="cpu", threads=1)
-    summary = model.plan(ScoreRequest(str(REPO / "examples" / "mhsc-e.parquet")))
+    examples = REPO / "examples"
+    model = load_model(REPO / "models" / "mdc-lite.onnx", device="cpu", threads=1)
+    summary = model.plan(ScoreRequest(str(examples / "mdc.parquet"), tfs=str(examples / "mdc-tfs.csv")))
     inputs = summary.plan.inputs
+    assert plan.worth_timing_pairs(inputs.pairs, inputs.members)  # 265,000 pairs, 5 members
     assert inputs.pair_seconds > 0 and inputs.members == 5 and inputs.reader == "parquet"
-    assert inputs.pair_seconds == model._model.pair_seconds()  # timed once per model
+    assert inputs.pair_seconds == model._model.pair_seconds()  # timed once per model and batch
     assert summary.plan.seconds["score"] == pytest.approx(
         plan.SCORE_FIXED + (inputs.pair_seconds + plan.SELECT_PER_PAIR) * inputs.pairs
     )
+    # The Quick start's 15,885 pairs: the probe would cost a large part of their scoring.
+    small = load_model(REPO / "models" / "mhsc-e-lite.onnx", device="cpu", threads=1)
+    quick = small.plan(ScoreRequest(str(examples / "mhsc-e.parquet"))).plan
+    assert quick.inputs.pair_seconds == 0
+    assert quick.seconds["score"] == pytest.approx(plan.SCORE_FIXED + plan.default_pair_cost(5) * quick.inputs.pairs)
     # Timing the pair step leaves the scores as they were.
-    first = model.score(str(REPO / "examples" / "mhsc-e.parquet"), top_k=3)
-    model._model._pair_cost = None
-    model._model.pair_seconds()
-    assert model.score(str(REPO / "examples" / "mhsc-e.parquet"), top_k=3).equals(first)
+    first = small.score(str(examples / "mhsc-e.parquet"), top_k=3)
+    small._model.pair_seconds()
+    assert small.score(str(examples / "mhsc-e.parquet"), top_k=3).equals(first)
