@@ -166,3 +166,18 @@ def test_the_plan_times_the_model_s_own_pair_step_where_scoring_matters():
     first = small.score(str(examples / "mhsc-e.parquet"), top_k=3)
     small._model.pair_seconds()
     assert small.score(str(examples / "mhsc-e.parquet"), top_k=3).equals(first)
+
+
+@pytest.mark.parametrize("factorized", [True, False])
+def test_the_pair_step_probe_runs_factorized_and_end_to_end(tmp_path, factorized):
+    from onnx_models import build_model, save_model
+
+    from deeptgi_rt.model import ScoringModel
+
+    genes = [f"G{i}" for i in range(12)]
+    path = save_model(build_model(genes, head="mlp", with_state_tensors=factorized), tmp_path / "m.onnx")
+    model = ScoringModel(path, device="cpu", threads=2)
+    assert model.factorized is factorized
+    seconds = model.pair_seconds(512)
+    assert 0 < seconds < 1e-3
+    assert model.pair_seconds(512) == seconds  # measured once per batch size
