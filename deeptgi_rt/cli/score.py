@@ -133,24 +133,16 @@ def run(args: argparse.Namespace) -> int:
     from ..atomic import check_output_path
     from ..errors import require_file
 
-    # Everything checkable without reading data fails first, before the model is even loaded,
-    # and a missing input before onnx, onnxruntime, polars or numba are imported (seconds).
+    # Everything checkable without reading data fails first: the options, then a missing input,
+    # both before the model is loaded and before onnx, onnxruntime, polars or numba are imported.
     check_output_path(args.out)
-    require_file(args.model, what="model file", expected="an ONNX model")
-    require_inputs(
-        (args.expression, "file"),
-        (args.bulk, "file"),
-        (args.tfs, "gene list"),
-        (args.genes, "gene list"),
-        (args.pairs, "pairs file"),
-    )
-    from ..api import MAX_SORT_EDGES, ScoreRequest, load_model
-    from ..edges import tsv_compression
-    from ..progress import make_reporter
-
     fmt = output_format(args.out, args.format)
     if fmt == "tsv":
+        from ..edges import tsv_compression
+
         tsv_compression(args.out)
+    from ..request import MAX_SORT_EDGES, ScoreRequest
+
     request = ScoreRequest(
         args.expression,
         bulk=args.bulk,
@@ -176,6 +168,17 @@ def run(args: argparse.Namespace) -> int:
         chunk_cells=args.chunk_cells,
         dask_scheduler=args.dask_scheduler,
     )
+    require_file(args.model, what="model file", expected="an ONNX model")
+    require_inputs(
+        (args.expression, "file"),
+        (args.bulk, "file"),
+        (args.tfs, "gene list"),
+        (args.genes, "gene list"),
+        (args.pairs, "pairs file"),
+    )
+    from ..api import load_model
+    from ..progress import make_reporter
+
     reporter = make_reporter(args.quiet)
     model = load_model(args.model, device=args.device, threads=args.threads, reporter=reporter)
     if args.threads is not None:

@@ -13,6 +13,7 @@ import sys
 from deeptgi_rt.cli import require_inputs, run_command
 from deeptgi_rt.cli.convert import add_transform_options, transform_option
 from deeptgi_rt.errors import InputError
+from deeptgi_rt.threads import limit_threads
 
 from . import __version__
 from .configs import FIT_CROSSFIT, NEGATIVE_CHOICES, GenomeOptions
@@ -241,7 +242,9 @@ def _load(args, reporter):
 
 
 def _configs(args):
-    from deeptgi_rt.threads import limit_threads, resolve_threads
+    """``(model config, train config)`` from the options, checked (imports nothing heavy; the
+    caller limits the thread pools to ``train.threads`` once the data files are known to exist)."""
+    from deeptgi_rt.threads import resolve_threads
 
     from .configs import check_training_options, model_config, train_config, with_epochs
 
@@ -272,10 +275,7 @@ def _configs(args):
         tf_contrast=train.tf_contrast,
         genome=args.negatives == "genome",
     )
-    train = with_epochs(train, args.epochs)
-    # Last, once every option is checked: it imports numba. Before the PCC features are computed.
-    limit_threads(threads)
-    return model, train
+    return model, with_epochs(train, args.epochs)
 
 
 def _genome(args) -> GenomeOptions | None:
@@ -328,9 +328,11 @@ def run_cv(args) -> int:
     """``deeptgi-train cv``."""
     from deeptgi_rt.progress import make_reporter
 
-    _require_data_files(args)
+    # The options first, then a missing file, both before torch, polars and numba are imported.
     _check_load_options(args)
     model, train = _configs(args)
+    _require_data_files(args)
+    limit_threads(train.threads)  # before the PCC features are computed (numba, BLAS)
     from .cv import default_crossfit
     from .cv import run_cv as cross_validate
     from .report import prepare_report_dir, print_table, write_report
@@ -383,9 +385,10 @@ def run_fit(args) -> int:
     check_output_path(args.out)
     if args.checkpoint:
         check_output_path(args.checkpoint)
-    _require_data_files(args)
     _check_load_options(args)
     model, train = _configs(args)
+    _require_data_files(args)
+    limit_threads(train.threads)  # before the PCC features are computed (numba, BLAS)
     from .export import with_training_data
     from .fit import export_fitted, fit_model, model_metadata
 
