@@ -13,7 +13,6 @@ import sys
 from deeptgi_rt.cli import require_inputs, run_command
 from deeptgi_rt.cli.convert import add_transform_options, transform_option
 from deeptgi_rt.errors import InputError
-from deeptgi_rt.threads import limit_threads
 
 from . import __version__
 from .configs import FIT_CROSSFIT, NEGATIVE_CHOICES, GenomeOptions
@@ -241,10 +240,18 @@ def _load(args, reporter):
     )
 
 
-def _configs(args):
-    """``(model config, train config)`` from the options, checked (imports nothing heavy; the
-    caller limits the thread pools to ``train.threads`` once the data files are known to exist)."""
-    from deeptgi_rt.threads import resolve_threads
+def _limit_threads(threads: int) -> None:
+    """Limit numba's and BLAS's pools before the PCC features are computed (imports numba)."""
+    from deeptgi_rt.threads import limit_threads
+
+    limit_threads(threads)
+
+
+def _configs(args, *, limit: bool = True):
+    """``(model config, train config)`` from the options, checked; with ``limit`` the process's
+    thread pools (numba, BLAS) are then limited to ``train.threads``, which imports numba: the
+    commands pass ``limit=False`` and limit once their data files are known to exist."""
+    from deeptgi_rt.threads import limit_threads, resolve_threads
 
     from .configs import check_training_options, model_config, train_config, with_epochs
 
@@ -275,6 +282,8 @@ def _configs(args):
         tf_contrast=train.tf_contrast,
         genome=args.negatives == "genome",
     )
+    if limit:
+        limit_threads(threads)  # before the PCC features are computed (numba, BLAS)
     return model, with_epochs(train, args.epochs)
 
 
@@ -330,9 +339,9 @@ def run_cv(args) -> int:
 
     # The options first, then a missing file, both before torch, polars and numba are imported.
     _check_load_options(args)
-    model, train = _configs(args)
+    model, train = _configs(args, limit=False)
     _require_data_files(args)
-    limit_threads(train.threads)  # before the PCC features are computed (numba, BLAS)
+    _limit_threads(train.threads)
     from .cv import default_crossfit
     from .cv import run_cv as cross_validate
     from .report import prepare_report_dir, print_table, write_report
@@ -386,9 +395,9 @@ def run_fit(args) -> int:
     if args.checkpoint:
         check_output_path(args.checkpoint)
     _check_load_options(args)
-    model, train = _configs(args)
+    model, train = _configs(args, limit=False)
     _require_data_files(args)
-    limit_threads(train.threads)  # before the PCC features are computed (numba, BLAS)
+    _limit_threads(train.threads)
     from .export import with_training_data
     from .fit import export_fitted, fit_model, model_metadata
 
