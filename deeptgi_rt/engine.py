@@ -283,7 +283,7 @@ def prepare(
     """
     from .pairs import PairSource, scan_pairs
     from .pcc.dask_reduce import dask_session
-    from .plan import plan_run
+    from .plan import plan_run, worth_timing_pairs
     from .sources import for_scheduler, move_reading_time, sample_expression
 
     meta = model.metadata
@@ -365,6 +365,11 @@ def prepare(
         expected = min(expected, len(tf_rows) * int(request.top_k))
 
     entity_rows = np.union1d(tf_rows, target_rows)
+    members = _members(meta)
+    # The pair step timed on one batch (~0.1-0.2 s) where scoring is a large part of the run: it
+    # differs several-fold between models (members, pair features) and machines. Counted as scoring.
+    with summary.timed("score"):
+        timed = model.pair_seconds(request.batch_size) if worth_timing_pairs(pairs_total, members) else 0.0
     summary.plan = plan_run(
         expressions,
         streamed,
@@ -376,6 +381,9 @@ def prepare(
         pairs=pairs_total,
         edges=expected,
         pair_columns=len(model.pair_feature_kinds) * len(expressions),
+        members=members,
+        model_bytes=os.path.getsize(model.path) if os.path.isfile(model.path) else 0,
+        pair_seconds=timed,
     )
     if plan_only:
         summary.tfs, summary.targets = len(tf_rows), len(target_rows)
@@ -770,6 +778,14 @@ def _pair_table(
         )
         advance(len(tfs) * len(expressions))
     return table
+
+
+def _members(meta) -> int:
+    """Networks averaged in the model's pair head (metadata ``config.members``, 1 if absent)."""
+    try:
+        return max(1, int(meta.config.get("members", 1) or 1))
+    except (TypeError, ValueError):
+        return 1
 
 
 def _tf_rows(tfs, model_tfs: list[str] | None, model_path: str, index, reporter: Reporter) -> np.ndarray:

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 # Entities per encoder run: bounds the encoder's intermediate activations.
 ENCODER_BATCH = 4096
+# Most pairs the plan's probe of the pair step times in one batch (the run's batch size if smaller):
+# the cost per pair grows with the batch (the shipped mhsc-e-lite: 11 us at 1,024, 16 us at
+# 8,192 pairs), so the probe's batch is near the run's.
+PROBE_PAIRS = 4096
 
 
 @dataclass
@@ -195,6 +199,7 @@ class ScoringModel:
         self.reason = parts.reason
         self.pair_feature_kinds = tuple(self.metadata.pair_features or ())
         self._threads = threads
+        self._pair_cost: tuple[int, float] | None = None  # (batch, seconds per pair)
         self._full_bytes = model.SerializeToString()
         head = parts.pair_head if parts.factorized else None
         probe = head.SerializeToString() if head is not None else self._full_bytes
@@ -239,6 +244,56 @@ class ScoringModel:
         if not self.factorized:
             return np.ascontiguousarray(gene_features, dtype=np.float32)
         return _run_batched(self._gene_encoder, GENE_INPUT, gene_features)
+
+    def pair_seconds(self, batch_size: int = PROBE_PAIRS) -> float:
+        """Seconds per pair of the pair step on this machine: the rows broadcast into the batch
+        buffers and the head (or whole graph) run, as :func:`~deeptgi_rt.scoring.score_tf_rows`
+        does, on one batch of ``min(batch_size, PROBE_PAIRS)`` pairs of zero features after a
+        warm-up batch of as many. On the CPU the batch runs in one single-threaded session in the calling
+        thread, timed by its CPU time (``time.thread_time``: neither other processes' load nor
+        onnxruntime's spinning pool threads count): one thread's cost, as the plan counts. On
+        CUDA, wall seconds. Measured once per model and batch size (~130 ms with the shipped
+        5-member models, 15 ms with one lite network). The plan's scoring cost per pair,
+        whatever the architecture, members and pair features of the model."""
+        import time
+
+        from .scoring import score_tf_rows
+
+        n = max(1, min(int(batch_size), PROBE_PAIRS))
+        if self._pair_cost is not None and self._pair_cost[0] == n:
+            return self._pair_cost[1]
+        shape = (1, len(self.metadata.modalities), len(self.metadata.feature_genes))
+        tf_table = self.tf_table(np.zeros(shape, np.float32))
+        gene_table = np.ascontiguousarray(np.repeat(self.gene_table(np.zeros(shape, np.float32)), n, axis=0))
+        pair_table = None
+        if self.uses_pair_features:
+            pair_table = np.zeros((1, n, shape[1], len(self.pair_feature_kinds)), np.float32)
+        if self.providers[0] == CPU_PROVIDER:
+            runner = self._head if self.factorized else self.full_runner
+            names = (
+                self._head_inputs
+                if self.factorized
+                else [TF_INPUT, GENE_INPUT, PAIR_INPUT][: 2 + bool(pair_table is not None)]
+            )
+            session = runner._sessions[0]
+
+            def pair_function(*arrays):
+                return PairRunner._run_one(session, names, arrays)
+
+            clock = time.thread_time
+        else:
+            pair_function, clock = self.pair_scores, time.perf_counter
+
+        def run(genes: int) -> None:
+            tables = gene_table[:genes], None if pair_table is None else pair_table[:, :genes]
+            for _ in score_tf_rows(pair_function, tf_table, tables[0], pair_table=tables[1], batch_size=genes):
+                pass
+
+        run(n)  # warm-up: a session's first runs at a new batch size allocate (up to 2x slower)
+        started = clock()
+        run(n)
+        self._pair_cost = (n, (clock() - started) / n)
+        return self._pair_cost[1]
 
     @property
     def uses_pair_features(self) -> bool:

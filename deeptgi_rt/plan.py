@@ -6,12 +6,54 @@ prints it, and every run's summary shows it beside the measured stage times and 
 
 The costs are CPU seconds of one thread of the 2-core AMD EPYC development machine (the one of
 ``benchmarks/results/atlas.md``); other machines scale them, and a loaded machine stretches wall
-time beyond CPU time. Stages are those of :data:`deeptgi_rt.summary.STAGES` (``load`` aside).
+time beyond CPU time. Stages are those of :data:`deeptgi_rt.summary.STAGES`. Each stage has a
+fixed cost besides the per-unit ones (importing its libraries, loading numba's cached kernels,
+the first runs of a session), which is all there is on small data: ``load`` is a fresh
+``deeptgi-rt score`` process's start-up and model loading (a program that scores twice with
+one loaded model pays it once), and the estimate as a whole is the wall time of that command.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+# ---- fixed costs of a fresh `deeptgi-rt score` process, seconds (benchmarks/plan_small.py on
+# examples/; benchmarks/results/plan_small.json). Measured on the Quick start with the machine
+# nearly quiet (load 1.4): 2.5 s wall, of which the summary's stages 1.7 s (load 0.74, read 0.13,
+# pcc 0.40, encode 0.06, score 0.35) and 0.8 s around them.
+# Interpreter and imports (numpy, onnx, onnxruntime), the model parsed, cut at its state tensors
+# and three sessions created, and the process's exit (numba's and onnxruntime's teardown, 0.3 s):
+# what is left of the 2.5 s once the other stages and the model's size are counted, set a little
+# above (1.4 s, not 1.2 s) since the probe-free plan of that run came to 0.73-0.77x its wall.
+STARTUP_SECONDS = 1.4
+# Parsing, shape inference and the sessions grow with the model: 3.0 MB (mhsc-e-lite) and 5.4 MB
+# (mdc-lite, 5 members each).
+LOAD_PER_MODEL_BYTE = 4.0e-8
+# Reading: polars / pyarrow imported and the file opened; an h5ad or zarr store imports anndata,
+# h5py and scipy besides (the read stage of examples/mhsc-e as h5ad took 0.85 s against 0.25 s
+# as Parquet on the loaded machine, about 0.6 s against 0.15 s quiet).
+READ_FIXED = {"parquet": 0.13, "delimited": 0.15, "anndata": 0.55, "memory": 0.0}
+# A pairs file (--pairs) read and its names looked up: the read stage of examples/mdc.parquet
+# with --pairs took 0.6 s more than without, loaded.
+PAIRS_FIXED = 0.4
+# numba imported and its cached PCC kernels loaded (the first kernel call loads numba's
+# registries, which import scipy.linalg): 0.4 s whatever the size, 0.01 s in a second run.
+PCC_FIXED = 0.4
+# The first encoder and head runs of new sessions (onnxruntime allocates and plans), selection set up.
+ENCODE_FIXED = 0.03
+SCORE_FIXED = 0.05
+WRITE_FIXED = 0.01
+# Members of a cross-fitted ensemble (metadata config.members) each run their own pair head: 5
+# members took 4.73x one network's head time on the same pairs (README, benchmarks/score.py).
+# Used when the model's own pair step was not timed (PlanInputs.pair_seconds 0).
+MEMBER_HEAD_COST = (4.73 - 1) / 4
+# The pair step is timed (~0.1-0.2 s, PlanInputs.pair_seconds) only for runs whose scoring the
+# default cost puts above this: below, the probe would cost a large part of what it predicts.
+TIME_PAIRS_ABOVE_SECONDS = 1.0
+# Beyond the timed pair step (rows broadcast into the batch, the head run), per pair: the TF's
+# scores collected, self pairs dropped, top-k or threshold selection, the edge block.
+SELECT_PER_PAIR = 0.2e-6
 
 # ---- per-unit costs, CPU seconds of one thread
 # Streamed read + check + normalize total, per value stored in the file (CSR h5ad, 6 % dense):
@@ -74,6 +116,13 @@ class PlanInputs:
         densify_density: chunks at or above this fraction of non-zeros go through BLAS.
         pair_columns: values per pair of the model's pair features (kinds x modalities; 0 for a
             model without them): a TFs x targets table of them is computed and held.
+        members: networks averaged in the model's pair head (metadata ``config.members``).
+        model_bytes: the model file's size.
+        reader: how the expression is read, for its fixed cost: a key of :data:`READ_FIXED`.
+        pairs_file: the pairs come from a file (``--pairs``).
+        pair_seconds: the model's pair step timed on this machine, seconds per pair
+            (:meth:`deeptgi_rt.model.ScoringModel.pair_seconds`); 0: not timed, the scoring
+            cost is then :data:`SCORE_PER_PAIR` per member.
     """
 
     cells: int
@@ -91,6 +140,11 @@ class PlanInputs:
     sort_globally: bool
     densify_density: float = 0.18
     pair_columns: int = 0
+    members: int = 1
+    model_bytes: int = 0
+    reader: str = "memory"
+    pairs_file: bool = False
+    pair_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +167,8 @@ def estimate(inputs: PlanInputs) -> RunPlan:
     """Estimated seconds per stage and peak memory of a run of these sizes (a pure function).
 
     Returns:
-        A :class:`RunPlan` with ``seconds`` for ``read``, ``pcc``, ``encode``, ``score``, ``write``.
+        A :class:`RunPlan` with ``seconds`` for ``load``, ``read``, ``pcc``, ``encode``, ``score``,
+        ``write``: each stage's fixed cost plus its per-unit costs.
     """
     p = inputs
     density = p.stored_entries / max(p.cells * p.genes, 1)
@@ -132,12 +187,17 @@ def estimate(inputs: PlanInputs) -> RunPlan:
     pair_table = p.tfs * p.targets * p.pair_columns
     # The pair PCC is one more correlation block, TFs x targets per modality, at the dense rate.
     pcc += PCC_DENSE_PER_CELL_PAIR * p.cells * pair_table
+    if p.pair_seconds > 0:
+        per_pair = p.pair_seconds + SELECT_PER_PAIR
+    else:
+        per_pair = default_pair_cost(p.members)
     seconds = {
-        "read": read,
-        "pcc": pcc,
-        "encode": ENCODE_PER_ENTITY_FEATURE * (p.tfs + p.targets) * p.features,
-        "score": SCORE_PER_PAIR * p.pairs,
-        "write": (WRITE_PER_EDGE_SORTED if p.sort_globally else WRITE_PER_EDGE_STREAMED) * p.edges,
+        "load": STARTUP_SECONDS + LOAD_PER_MODEL_BYTE * p.model_bytes,
+        "read": READ_FIXED.get(p.reader, READ_FIXED["parquet"]) + (PAIRS_FIXED if p.pairs_file else 0.0) + read,
+        "pcc": PCC_FIXED + pcc,
+        "encode": ENCODE_FIXED + ENCODE_PER_ENTITY_FEATURE * (p.tfs + p.targets) * p.features,
+        "score": SCORE_FIXED + per_pair * p.pairs,
+        "write": WRITE_FIXED + (WRITE_PER_EDGE_SORTED if p.sort_globally else WRITE_PER_EDGE_STREAMED) * p.edges,
     }
     stage_bytes = {
         "pcc": _pcc_bytes(p, density),
@@ -145,6 +205,18 @@ def estimate(inputs: PlanInputs) -> RunPlan:
         "write": SORTED_EDGE_BYTES * p.edges if p.sort_globally else 12 * min(p.edges, 8 * 2**20),
     }
     return RunPlan(p, seconds, BASELINE_BYTES + max(stage_bytes.values()), stage_bytes)
+
+
+def default_pair_cost(members: int) -> float:
+    """Seconds per pair of scoring when the model's pair step is not timed: :data:`SCORE_PER_PAIR`
+    (the benchmark's one lite network) for each of ``members`` networks."""
+    return SCORE_PER_PAIR * (1 + MEMBER_HEAD_COST * (max(int(members), 1) - 1))
+
+
+def worth_timing_pairs(pairs: int, members: int) -> bool:
+    """Whether a run of ``pairs`` pairs should time the model's pair step for its plan: when its
+    scoring, at :func:`default_pair_cost`, exceeds :data:`TIME_PAIRS_ABOVE_SECONDS`."""
+    return default_pair_cost(members) * pairs > TIME_PAIRS_ABOVE_SECONDS
 
 
 def plan_run(
@@ -159,10 +231,14 @@ def plan_run(
     pairs: int,
     edges: int,
     pair_columns: int = 0,
+    members: int = 1,
+    model_bytes: int = 0,
+    pair_seconds: float = 0.0,
 ):
     """The :class:`RunPlan` of a run from its opened modalities (the first, single-cell one, sets
     the reading and statistics costs) and its counts; ``streamed``: whether each modality is
-    streamed (``None``: as opened, a cells source streams)."""
+    streamed (``None``: as opened, a cells source streams); ``members``, ``model_bytes`` and
+    ``pair_seconds`` as in :class:`PlanInputs`."""
     from .expression import Expression
     from .pcc.streaming import DENSIFY_DENSITY
 
@@ -192,8 +268,26 @@ def plan_run(
             sort_globally=edges <= request.max_sort_edges,
             densify_density=DENSIFY_DENSITY,
             pair_columns=int(pair_columns),
+            members=int(members),
+            model_bytes=int(model_bytes),
+            reader=reader_kind(request.modalities[0]),
+            pairs_file=isinstance(request.pairs, (str, os.PathLike)),
+            pair_seconds=float(pair_seconds),
         )
     )
+
+
+def reader_kind(data) -> str:
+    """The :data:`READ_FIXED` key of an expression input: a file's kind by its name, or
+    ``"memory"`` for a table or array already in memory."""
+    if not isinstance(data, (str, os.PathLike)):
+        return "memory"
+    name = str(data).lower().rstrip("/\\")
+    if name.endswith((".h5ad", ".zarr")):
+        return "anndata"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    return "delimited"
 
 
 def _pcc_bytes(p: PlanInputs, density: float) -> int:

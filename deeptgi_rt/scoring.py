@@ -19,9 +19,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-# Pairs per head run. Measured on the lite head (2 cores): 4-8k pairs keep the head's activations
-# in cache and run 2-3x faster per pair than 65k-pair batches.
-DEFAULT_BATCH_SIZE = 8192
+from .defaults import DEFAULT_BATCH_SIZE  # defined there so that the CLI reads it without numpy
 
 # Pairs per block of a matrix-product head (``block_scores``): 2 MB of float32 scores, and the
 # block's pair features, stay in cache-friendly sizes while the GEMM is large enough to run at speed.

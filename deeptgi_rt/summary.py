@@ -32,7 +32,8 @@ class ScoreSummary:
             or ``"pairs"`` (the pairs table's order).
         stage_seconds: wall time per stage: ``load`` (loading the model and probing the
             device; counted in the first run after :func:`~deeptgi_rt.load_model`, 0 in later
-            runs of the same model), ``read``, ``pcc``, ``encode``, ``score``, ``write``; and
+            runs of the same model; ``deeptgi-rt score`` counts its own start-up in it, from
+            importing the command to the model ready), ``read``, ``pcc``, ``encode``, ``score``, ``write``; and
             ``density``, the extra scoring pass of ``threshold="density"`` (only in such runs).
         providers: onnxruntime execution providers used.
         pcc_backend: ``"cpu"`` or ``"cuda"``.

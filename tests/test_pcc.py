@@ -184,3 +184,27 @@ def test_float32_rows_far_from_zero_are_standardized_before_the_product():
     col_values = rng.normal(size=(7, 400)).astype(np.float32) + np.float32(5.0)
     result = pcc_block(row_values, col_values, backend="cpu", block_rows=4)
     np.testing.assert_allclose(result, reference_pcc(row_values, col_values), rtol=0, atol=TOLERANCE)
+
+
+def test_auto_probes_cuda_only_on_a_machine_with_a_cuda_device(monkeypatch):
+    import deeptgi_rt.devices as devices
+    import deeptgi_rt.pcc as pcc
+
+    probes = []
+
+    def probe(allow_simulator):
+        probes.append(allow_simulator)
+        return "no test GPU"
+
+    monkeypatch.setattr(pcc, "_cuda_unavailable_reason", probe)
+    monkeypatch.setattr(pcc, "_probe_cache", {})
+    monkeypatch.setattr(devices, "cuda_device_present", lambda: False)
+    assert resolve_backend("auto") == "cpu"
+    assert probes == []  # no device: numba.cuda is not imported to find that out
+    with pytest.raises(InputError, match="no test GPU"):
+        resolve_backend("cuda")  # an explicit request still probes (and may accept the simulator)
+    assert probes == [True]
+    monkeypatch.setattr(pcc, "_probe_cache", {})
+    monkeypatch.setattr(devices, "cuda_device_present", lambda: True)
+    assert resolve_backend("auto") == "cpu"
+    assert probes == [True, False]

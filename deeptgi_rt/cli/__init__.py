@@ -15,8 +15,22 @@ import re
 import signal
 import sys
 import threading
+import time
 
 from ..errors import InputError
+
+# When this package was imported, as near the process start as it can see.
+_IMPORTED = time.perf_counter()
+_started: float | None = None
+
+
+def command_started() -> float:
+    """``time.perf_counter()`` when the running command started: the import of this package for
+    the process's first :func:`main` (so a fresh process counts its imports), the call of
+    :func:`main` for later ones (a program calling it repeatedly). The score summary's ``load``
+    stage runs from here."""
+    return _IMPORTED if _started is None else _started
+
 
 # Subcommand name -> module under deeptgi_rt.cli; order is the order shown in --help.
 SUBCOMMANDS = ("score", "info", "models", "pcc", "convert", "plot", "eval")
@@ -50,6 +64,24 @@ def add_quiet(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bars or info lines (warnings still shown)"
     )
+
+
+def require_inputs(*inputs: tuple[object, str]) -> None:
+    """Fail on the first input path that does not exist, before anything heavy is imported.
+
+    Each input is ``(path, what)``: ``path`` (``None`` or a list of paths is allowed; ``None``
+    is skipped) and ``what`` the words of the reader's own message, so the line is the one the
+    reader would print later, only seconds sooner (``PATH: <what> not found``; a ``.zarr``
+    store's is ``PATH: zarr store not found``). Only existence is checked here: what an existing
+    file holds is the reader's to judge.
+    """
+    for path, what in inputs:
+        for item in path if isinstance(path, (list, tuple)) else (path,):
+            if item is None or os.path.exists(item):
+                continue
+            if str(item).rstrip("/\\").lower().endswith(".zarr"):
+                what = "zarr store"
+            raise InputError(f"{item}: {what} not found")
 
 
 class Terminated(KeyboardInterrupt):
@@ -146,4 +178,6 @@ def flag_message(exc: InputError, options: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``deeptgi-rt``; returns the process exit code (see :func:`run_command`)."""
+    global _started
+    _started = _IMPORTED if _started is None else time.perf_counter()
     return run_command("deeptgi-rt", build_parser().parse_args(argv))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_quiet
+from . import add_quiet, require_inputs
 
 
 def add_parser(subparsers) -> None:
@@ -56,6 +56,15 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, write the report."""
+    # A missing input fails before polars, pyarrow and the metrics are imported.
+    require_inputs(
+        (args.truth, "truth network"),
+        (args.predictions, "prediction file"),
+        (args.tfs, "gene list"),
+        (args.genes, "gene list"),
+        (args.expr, "file"),
+        (args.prior_from, "truth network"),
+    )
     from ..evaluation import evaluate
     from ..evaluation_report import check_report_dir, print_table, write_report
 

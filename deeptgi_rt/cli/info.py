@@ -25,6 +25,10 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the metadata (a rich table, or JSON with ``--json``)."""
+    from ..catalog import resolve_model
+    from ..errors import require_file
+
+    require_file(resolve_model(args.model), what="model file", expected="an ONNX model")  # before onnx's import (~1 s)
     from ..model import read_model
 
     model, meta = read_model(args.model)

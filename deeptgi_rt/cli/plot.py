@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import add_quiet
+from . import add_quiet, require_inputs
 
 
 def add_parser(subparsers) -> None:
@@ -45,10 +45,15 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     """Check the extra and the output, read the edges, pick the subnetwork, draw it atomically at ``--out``."""
     from ..atomic import atomic_output, check_output_path
-    from ..errors import InputError
+    from ..catalog import resolve_model
+    from ..errors import InputError, require_file
     from ..plot import draw_network, ranking_threshold, read_edges, require_plot_extra, select_subnetwork
     from ..progress import make_reporter
 
+    # A missing input fails before matplotlib (the extra's check imports it) and onnx are imported.
+    require_inputs((args.edges, "edge list"))
+    if args.model is not None:
+        require_file(resolve_model(args.model), what="model file", expected="an ONNX model")
     reporter = make_reporter(args.quiet)
     require_plot_extra()
     out = check_output_path(args.out)

@@ -90,7 +90,9 @@ def constant_gene_mask(values: np.ndarray) -> np.ndarray:
     return constant_rows(kernel_input(_as_matrix(values, "values")))
 
 
-_probe_cache: dict[bool, str | None] = {}
+# Probe outcomes per process: allow_simulator -> the reason CUDA cannot run (None: it can), and
+# "auto" -> whether a CUDA device is present at all.
+_probe_cache: dict = {}
 
 
 def resolve_backend(backend: str) -> str:
@@ -98,7 +100,8 @@ def resolve_backend(backend: str) -> str:
 
     ``"auto"`` gives ``"cuda"`` only when a real GPU is present and a tiny kernel runs on it;
     numba's CUDA simulator never counts for ``"auto"``, though an explicit ``"cuda"`` accepts it.
-    The probe runs once per process.
+    On a machine without a CUDA device (:func:`deeptgi_rt.devices.cuda_device_present`)
+    ``"auto"`` is the CPU without importing numba.cuda. The probe runs once per process.
 
     Raises:
         InputError: ``backend`` is not one of the three, or is ``"cuda"`` and no GPU works.
@@ -108,6 +111,14 @@ def resolve_backend(backend: str) -> str:
     if backend == "cpu":
         return "cpu"
     allow_simulator = backend == "cuda"
+    if not allow_simulator and "auto" not in _probe_cache:
+        from ..devices import cuda_device_present
+
+        # Without a CUDA device "auto" is the CPU, and importing numba.cuda to probe would cost
+        # most of a second of start-up (more on a cold disk) for nothing.
+        _probe_cache["auto"] = cuda_device_present()
+    if not allow_simulator and not _probe_cache["auto"]:
+        return "cpu"
     if allow_simulator not in _probe_cache:
         _probe_cache[allow_simulator] = _cuda_unavailable_reason(allow_simulator)
     reason = _probe_cache[allow_simulator]

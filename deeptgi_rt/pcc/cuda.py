@@ -26,9 +26,11 @@ STANDARDIZE_THREADS = 128
 TILE = 16
 # The grid's y extent (row tiles per launch) is limited to 65,535 blocks.
 _MAX_GRID_Y = 65535
+# Kernels are cached on disk (``cache=True``, in ``__pycache__`` or numba's user cache, one entry
+# per compute capability): a later run loads their code instead of compiling it again.
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def add_one(values):
     """``values += 1`` for float32 ``[n]`` on the device: the probe of a working GPU."""
     i = cuda.grid(1)
@@ -47,7 +49,7 @@ def block_sum(partial, t):
         step //= 2
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def standardize_rows(values, z):
     """One block per gene row: float64 mean and centered sum of squares, float32
     ``z = (x - mean) / sqrt(sum((x - mean)**2))``.
@@ -101,7 +103,7 @@ def tile_dot(row_tile, col_tile, ty, tx, acc):
     return acc
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def correlate_tiles(z_rows, z_cols, out):
     """out[i, j] = clip(sum_k z_rows[i, k] * z_cols[j, k], -1, 1), float32 throughout.
 
@@ -134,7 +136,7 @@ def correlate_tiles(z_rows, z_cols, out):
         out[i, j] = min(max(acc, np.float32(-1.0)), np.float32(1.0))
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def accumulate_products(entities, features, products):
     """products[e, f] += sum over cells c of entities[c, e] * features[c, f] (streaming statistics).
 

@@ -74,8 +74,10 @@ def test_cv_and_fit_on_mhsc_e(shared_data, tmp_path, capsys):
     assert "pair-specific AUROC" in printed and f"DeepTGI {ps['model']['mean']:.3f} [" in printed
 
     out_model = tmp_path / "m.onnx"
+    # One network: this checks fit -> ONNX -> checkpoint -> export; cross-fitting is tested below.
     code, _, err = _run(
-        capsys, ["fit", *inputs, *FAST, "--out", str(out_model), "--checkpoint", str(tmp_path / "m.pt")]
+        capsys,
+        ["fit", *inputs, *FAST, "--crossfit", "1", "--out", str(out_model), "--checkpoint", str(tmp_path / "m.pt")],
     )
     assert code == 0, err
     metadata = _check_onnx(out_model, 354)

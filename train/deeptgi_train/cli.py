@@ -10,7 +10,7 @@ import argparse
 import shlex
 import sys
 
-from deeptgi_rt.cli import run_command
+from deeptgi_rt.cli import require_inputs, run_command
 from deeptgi_rt.cli.convert import add_transform_options, transform_option
 from deeptgi_rt.errors import InputError
 
@@ -248,15 +248,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args, reporter):
-    from .data import load_training_set
-
+def _check_load_options(args) -> None:
+    """The data options' values, checked before anything is read or imported."""
     if not 0.0 < args.validation_fraction < 0.5:
         raise InputError(f"--validation-fraction {args.validation_fraction}: must be in (0, 0.5)")
     if args.unlabelled_ratio is not None and not args.unlabelled_ratio > 0:
         raise InputError(f"--unlabelled-ratio {args.unlabelled_ratio:g}: must be > 0")
     if args.unlabelled_ratio is not None and args.negatives != "genome":
         raise InputError(f"--unlabelled-ratio with --negatives {args.negatives}: only genome negatives are drawn")
+
+
+def _load(args, reporter):
+    from .data import load_training_set
+
+    _check_load_options(args)
     return load_training_set(
         args.expr,
         args.labels,
@@ -275,13 +280,22 @@ def _load(args, reporter):
     )
 
 
-def _configs(args):
+def _limit_threads(threads: int) -> None:
+    """Limit numba's and BLAS's pools before the PCC features are computed (imports numba)."""
+    from deeptgi_rt.threads import limit_threads
+
+    limit_threads(threads)
+
+
+def _configs(args, *, limit: bool = True):
+    """``(model config, train config)`` from the options, checked; with ``limit`` the process's
+    thread pools (numba, BLAS) are then limited to ``train.threads``, which imports numba: the
+    commands pass ``limit=False`` and limit once their data files are known to exist."""
     from deeptgi_rt.threads import limit_threads, resolve_threads
 
     from .configs import check_training_options, model_config, train_config, with_epochs
 
     threads = resolve_threads(args.threads)
-    limit_threads(threads)  # before the PCC features are computed (numba, BLAS)
     train = train_config(
         args.config,
         batch_size=args.batch_size,
@@ -308,6 +322,8 @@ def _configs(args):
         tf_contrast=train.tf_contrast,
         genome=args.negatives == "genome",
     )
+    if limit:
+        limit_threads(threads)  # before the PCC features are computed (numba, BLAS)
     return model, with_epochs(train, args.epochs)
 
 
@@ -346,21 +362,46 @@ def _fit_protocol(args) -> str:
     return "tf" if args.negatives == "genome" else "random"
 
 
+def _require_data_files(args) -> None:
+    """A missing data file fails first, before torch, polars and numba are imported (seconds)."""
+    require_inputs(
+        (args.expr, "file"),
+        (args.bulk, "file"),
+        (args.labels, "label file"),
+        (args.feature_genes, "gene list"),
+        (args.tfs, "gene list"),
+    )
+
+
 def run_cv(args) -> int:
     """``deeptgi-train cv``."""
     from deeptgi_rt.progress import make_reporter
 
+    # The options first, then a missing file, both before torch, polars and numba are imported.
+    _check_load_options(args)
+    model, train = _configs(args, limit=False)
+    _require_data_files(args)
+    _limit_threads(train.threads)
+    from .cv import default_crossfit
     from .cv import run_cv as cross_validate
     from .report import prepare_report_dir, print_table, write_report
 
     reporter = make_reporter(args.quiet)
     if args.report:
         prepare_report_dir(args.report)
-    model, train = _configs(args)
     training = _load(args, reporter)
     if "none" in args.baselines and len(args.baselines) > 1:
         raise InputError("--baselines none: give it alone")
     baselines = tuple(BASELINE_CHOICES[name] for name in args.baselines if name != "none")
+    crossfit = default_crossfit(args.split, degree_matched=args.negatives == "degree-matched", members=model.members)
+    if args.crossfit is None and crossfit > 1:
+        # The default that multiplies the run's time: say so, and what the faster choice costs.
+        reporter.info(
+            f"--split {args.split}: {crossfit} cross-fitted networks per fold by default "
+            f"({args.folds * crossfit} in all), about {crossfit}x the time of one network per fold; each fold's "
+            f"line gives the time left. --crossfit 1 trains one network per fold, about {crossfit}x faster, "
+            "its epoch and threshold chosen on a smaller validation part"
+        )
     result = cross_validate(
         training.dataset,
         model,
@@ -389,14 +430,17 @@ def run_fit(args) -> int:
     from deeptgi_rt.atomic import check_output_path
     from deeptgi_rt.progress import make_reporter
 
-    from .export import with_training_data
-    from .fit import export_fitted, fit_model, model_metadata
-
     reporter = make_reporter(args.quiet)
     check_output_path(args.out)
     if args.checkpoint:
         check_output_path(args.checkpoint)
-    model, train = _configs(args)
+    _check_load_options(args)
+    model, train = _configs(args, limit=False)
+    _require_data_files(args)
+    _limit_threads(train.threads)
+    from .export import with_training_data
+    from .fit import export_fitted, fit_model, model_metadata
+
     training = _load(args, reporter)
     crossfit = _crossfit(args)
     if args.crossfit is None and crossfit > 1 and _fit_protocol(args) != "random":
@@ -515,10 +559,11 @@ def run_export(args) -> int:
     from deeptgi_rt.atomic import check_output_path
     from deeptgi_rt.progress import make_reporter
 
-    from .export import export_onnx, load_checkpoint
-
     reporter = make_reporter(args.quiet)
     check_output_path(args.out)
+    require_inputs((args.checkpoint, "checkpoint file"))  # before torch is imported
+    from .export import export_onnx, load_checkpoint
+
     model, metadata = load_checkpoint(args.checkpoint)
     if metadata is None:
         raise InputError(

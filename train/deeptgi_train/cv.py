@@ -315,6 +315,25 @@ def score_fold(
     return validation, test, optimistic
 
 
+def time_left(results: list[FoldResult], folds: int) -> str:
+    """``"; about 12 min left"`` for the folds after ``results`` at their mean time, or ``""``
+    when none is left: the estimate the progress line gives after each fold."""
+    remaining = folds - len(results)
+    if remaining <= 0 or not results:
+        return ""
+    seconds = remaining * sum(result.seconds for result in results) / len(results)
+    return f"; about {format_duration(seconds)} left for {remaining} more fold{'s' if remaining > 1 else ''}"
+
+
+def format_duration(seconds: float) -> str:
+    """``"40 s"``, ``"12 min"`` or ``"2.5 h"``: a duration as a person reads an estimate."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def default_crossfit(protocol: str, *, degree_matched: bool = False, members: int = 1) -> int:
     """Cross-fitted members per fold when none is asked for: :data:`HELD_OUT_CROSSFIT` under the
     held-out protocols (``tf``, ``gene``), one network under ``random``, with degree-matched
@@ -487,9 +506,10 @@ def run_cv(
             train_candidates, test_candidates = candidate_parts(
                 dataset, [np.r_[split.fit, split.validation], split.test], protocol=protocol, seed=seed + split.fold
             )
+        networks = f"{crossfit} cross-fitted networks" if crossfit > 1 else "one network"
         reporter.info(
-            f"fold {split.fold + 1}/{folds}: training on {len(split.fit) + len(split.validation)} pairs, "
-            f"testing on {len(split.test)}"
+            f"fold {split.fold + 1}/{folds}: training {networks} on {len(split.fit) + len(split.validation)} "
+            f"pairs, testing on {len(split.test)}"
         )
         trained, validation_idx, n_fit = train_fold(
             dataset,
@@ -575,7 +595,7 @@ def run_cv(
         reporter.info(
             f"fold {split.fold + 1}/{folds}: test AUROC {test['auroc']:.3f}, AUPR {test['aupr']:.3f} "
             f"(best epoch {trained.best_epoch}, validation AUROC {trained.validation_auroc:.3f}{against}; "
-            f"{seconds:.0f} s)"
+            f"{seconds:.0f} s{time_left(results, folds)})"
         )
     settings = {
         "protocol": protocol,
