@@ -148,7 +148,7 @@ def test_the_plan_times_the_model_s_own_pair_step_where_scoring_matters():
     from deeptgi_rt.api import ScoreRequest, load_model
 
     examples = REPO / "examples"
-    model = load_model(REPO / "models" / "mdc-lite.onnx", device="cpu", threads=1)
+    model = load_model("mdc-lite-cf5", device="cpu", threads=1)  # a 5-member teacher
     summary = model.plan(ScoreRequest(str(examples / "mdc.parquet"), tfs=str(examples / "mdc-tfs.csv")))
     inputs = summary.plan.inputs
     assert plan.worth_timing_pairs(inputs.pairs, inputs.members)  # 265,000 pairs, 5 members
@@ -158,7 +158,7 @@ def test_the_plan_times_the_model_s_own_pair_step_where_scoring_matters():
         plan.SCORE_FIXED + (inputs.pair_seconds + plan.SELECT_PER_PAIR) * inputs.pairs
     )
     # The Quick start's 15,885 pairs: the probe would cost a large part of their scoring.
-    small = load_model(REPO / "models" / "mhsc-e-lite.onnx", device="cpu", threads=1)
+    small = load_model("mhsc-e-lite-cf5", device="cpu", threads=1)
     quick = small.plan(ScoreRequest(str(examples / "mhsc-e.parquet"))).plan
     assert quick.inputs.pair_seconds == 0
     assert quick.seconds["score"] == pytest.approx(plan.SCORE_FIXED + plan.default_pair_cost(5) * quick.inputs.pairs)
