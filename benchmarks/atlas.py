@@ -461,6 +461,25 @@ def stage_score(args) -> dict:
     }
 
 
+def _run_figures(summary, plan, *, plan_wall: float, wall: float, cpu: float, size: int, chunk_cells) -> dict:
+    """What every scoring stage records: its plan beside the measured run (times, memory, edges)."""
+    return {
+        "plan_s": plan_wall,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "stage_s": dict(summary.stage_seconds),
+        "plan_stage_s": dict(plan.seconds),
+        "plan_peak_mib": plan.peak_bytes / 2**20,
+        "plan_inputs": {k: getattr(plan.inputs, k) for k in plan.inputs.__dataclass_fields__},
+        "edges_written": summary.edges_written,
+        "order": summary.order,
+        "pairs_scored": summary.pairs_scored,
+        "edge_file_mib": size / 2**20,
+        "summary_peak_rss_mib": summary.peak_rss_bytes / 2**20,
+        "chunk_cells": chunk_cells,
+    }
+
+
 def stage_cli(args, *, path_kind: str = "streamed") -> dict:
     """``deeptgi-rt score`` end to end in this process (the command's own argument parsing,
     request, engine and writer): first ``--plan``, then the run writing the edge file (deleted
@@ -511,20 +530,8 @@ def stage_cli(args, *, path_kind: str = "streamed") -> dict:
     return {
         "path": path_kind,
         "edges_option": args.edges,
-        "plan_s": plan_wall,
         "rss_after_plan_mib": rss_after_plan,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "stage_s": dict(summary.stage_seconds),
-        "plan_stage_s": dict(plan.seconds),
-        "plan_peak_mib": plan.peak_bytes / 2**20,
-        "plan_inputs": {k: getattr(plan.inputs, k) for k in plan.inputs.__dataclass_fields__},
-        "edges_written": summary.edges_written,
-        "order": summary.order,
-        "pairs_scored": summary.pairs_scored,
-        "edge_file_mib": size / 2**20,
-        "summary_peak_rss_mib": summary.peak_rss_bytes / 2**20,
-        "chunk_cells": args.chunk_cells,
+        **_run_figures(summary, plan, plan_wall=plan_wall, wall=wall, cpu=cpu, size=size, chunk_cells=args.chunk_cells),
     }
 
 
@@ -597,19 +604,7 @@ def stage_memory(args) -> dict:
         "rss_with_object_mib": rss_with_object,
         "peak_reset": peak_reset,
         "peak_beyond_object_mib": peak - rss_with_object if peak_reset else None,
-        "plan_s": plan_wall,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "stage_s": dict(summary.stage_seconds),
-        "plan_stage_s": dict(plan.seconds),
-        "plan_peak_mib": plan.peak_bytes / 2**20,
-        "plan_inputs": {k: getattr(plan.inputs, k) for k in plan.inputs.__dataclass_fields__},
-        "edges_written": summary.edges_written,
-        "order": summary.order,
-        "pairs_scored": summary.pairs_scored,
-        "edge_file_mib": size / 2**20,
-        "summary_peak_rss_mib": summary.peak_rss_bytes / 2**20,
-        "chunk_cells": args.chunk_cells,
+        **_run_figures(summary, plan, plan_wall=plan_wall, wall=wall, cpu=cpu, size=size, chunk_cells=args.chunk_cells),
     }
 
 

@@ -234,6 +234,11 @@ def run_deeptgi(method: str, dataset: str, folder: Path, out: Path) -> dict:
         "-q",
     ]
     score_cost = measured(score, folder / f"{method}-score.log")
+    return _fit_and_score_cost(fit_cost, score_cost)
+
+
+def _fit_and_score_cost(fit_cost: dict, score_cost: dict) -> dict:
+    """A method's cost: its fit (or distillation) and its scoring run, and their totals."""
     return {
         "fit": fit_cost,
         "score": score_cost,
@@ -255,13 +260,7 @@ def run_student(method: str, dataset: str, folder: Path, out: Path) -> dict:
     score = [_console("deeptgi-rt"), "score", str(spec["expr"]), "--model", str(model), "--tfs"]
     score += [str(folder / "test_tfs.txt"), "--threads", "1", "--device", "cpu", "--out", str(out), "-q"]
     score_cost = measured(score, folder / f"{method}-score.log")
-    return {
-        "fit": fit_cost,
-        "score": score_cost,
-        "wall_s": fit_cost["wall_s"] + score_cost["wall_s"],
-        "cpu_s": fit_cost["cpu_s"] + score_cost["cpu_s"],
-        "peak_rss_bytes": max(fit_cost["peak_rss_bytes"], score_cost["peak_rss_bytes"]),
-    }
+    return _fit_and_score_cost(fit_cost, score_cost)
 
 
 def ensure_peer_venv(venv: Path) -> Path:
