@@ -83,3 +83,15 @@ def resolve_model(model: PathLike) -> Path:
         f"{text}: model file not found, and not the name of a shipped model ({preview(names) or 'none installed'}; "
         "`deeptgi-rt models` lists them)"
     )
+
+
+def model_sha256(path: PathLike) -> str:
+    """Hex SHA-256 of a model file (read in 1 MiB blocks): the identity a stored result or a
+    distilled student records for the model it came from."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -101,6 +101,7 @@ def score(
             something else), naming the parameter; ``adata`` is then left as it was.
     """
     from .api import ScoreRequest
+    from .catalog import model_sha256
 
     check_adata(adata, "tl.score")
     check_key(adata, key_added, overwrite=overwrite)
@@ -125,7 +126,7 @@ def score(
     params = {
         "tool": TOOL,
         "model": str(loaded.path),
-        "model_sha256": file_sha256(loaded.path),
+        "model_sha256": model_sha256(loaded.path),
         "model_threshold": float(summary.threshold),
         "threshold_how": summary.threshold_how,
         "threshold": None if cut is None else float(cut),
@@ -278,17 +279,6 @@ def check_key(adata: anndata.AnnData, key: str, *, overwrite: bool) -> None:
             f"({type(adata.uns[key]).__name__}); choose another key_added or pass overwrite=True",
             parameter="key_added",
         )
-
-
-def file_sha256(path: PathLike) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def versions() -> dict[str, str]:

@@ -29,7 +29,6 @@ the agreement of the calls at the teacher's threshold).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from deeptgi_rt.catalog import model_sha256
 from deeptgi_rt.errors import InputError
 from deeptgi_rt.progress import Reporter
 
@@ -569,15 +569,6 @@ def agreement_figures(
 # --------------------------------------------------------------------------- metadata and export
 
 
-def sha256_of(path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def student_metadata(teacher, result: DistillResult, labels: TeacherLabels, *, command: str, files: dict):
     """The student's :class:`~deeptgi_rt.contract.ModelMetadata`: the teacher's scoring fields
     carried over (feature genes, modalities, preprocessing, TFs, expression transform,
@@ -587,7 +578,7 @@ def student_metadata(teacher, result: DistillResult, labels: TeacherLabels, *, c
     training = meta.training if isinstance(meta.training, dict) else {}
     teacher_facts = {
         "file": Path(teacher.path).name,
-        "sha256": sha256_of(teacher.path),
+        "sha256": model_sha256(teacher.path),
         "config": meta.config.get("name"),
         "members": training.get("crossfit") or meta.config.get("members", 1),
         "genome_wide": training.get("genome_wide"),
