@@ -30,7 +30,13 @@ code ``deeptgi-train cv`` runs beside the model. ``--threads`` caps every method
 
 Run: python benchmarks/accuracy.py [--datasets mhsc-e mdc | --expr E --labels L --name N] [--protocols random tf gene]
      [--methods lite paper pcc prior novelty logreg hgb] [--lite-members N] [--paper-epochs N]
+     [--lite-genome] [--lite-crossfit N] [--lite-students lite compact]
      [--out benchmarks/results/accuracy.json]
+
+``--lite-students`` distils each fold's lite model (the teacher, fitted on that fold's training
+side only) into students as ``deeptgi-train distill`` does, on the data set's expression with no
+labels, and reports each student on the teacher's test pairs, with its Spearman correlation to
+the teacher there.
 """
 
 from __future__ import annotations
@@ -66,13 +72,23 @@ LABELS = {
 LABEL_ONLY_METHODS = {"prior": "target_label_rate", "novelty": "unseen_target_as_interaction"}
 
 
-def load(name: str, seed: int, *, expr=None, labels=None, negatives: str | None = None, genome: bool = False):
+def load(
+    name: str,
+    seed: int,
+    *,
+    expr=None,
+    labels=None,
+    negatives: str | None = None,
+    genome: bool = False,
+    with_data: bool = False,
+):
     """The pair data set of a benchmark data set: a built-in one, or ``expr`` + ``labels`` under ``name``.
 
     The labelled pairs are the same with and without ``genome`` (a positives-only network gets
     its balanced negatives either way), so every method's folds are the same pairs; ``genome``
     appends every unlabelled TF x gene candidate after them, for training that draws negatives
-    from the genome (``deeptgi-train``'s default, :mod:`deeptgi_train.genome`).
+    from the genome (``deeptgi-train``'s default, :mod:`deeptgi_train.genome`). ``with_data``
+    returns ``(dataset, ExpressionData)``: what a fold's teacher needs to be exported.
     """
     from deeptgi_train.data import build_pair_dataset, load_training_set
 
@@ -82,9 +98,8 @@ def load(name: str, seed: int, *, expr=None, labels=None, negatives: str | None 
         raise SystemExit(f"data set {name!r}: not built in ({', '.join(DATASETS)}); give --expr and --labels")
     negatives = negatives or spec.get("negatives", "none")
     training = load_training_set(expr, labels, negatives="file" if negatives == "none" else negatives, seed=seed)
-    if not genome:
-        return training.dataset
-    return build_pair_dataset(training.data, training.pairs, genome=True)
+    dataset = build_pair_dataset(training.data, training.pairs, genome=True) if genome else training.dataset
+    return (dataset, training.data) if with_data else dataset
 
 
 def score_baseline(
@@ -96,6 +111,68 @@ def score_baseline(
     if method in LABEL_ONLY_METHODS:
         return label_only_scores(LABEL_ONLY_METHODS[method], dataset.gene_idx, dataset.labels, train_idx, test_idx)
     return expression_baseline_scores(method, dataset, train_idx, test_idx, seed=seed, threads=threads)
+
+
+def student_scores(kind: str, trained, dataset, data, expr, split, *, seed: int, threads: int) -> np.ndarray:
+    """Probabilities (float32 ``[test]``) of ``split.test`` by a ``kind`` student of the fold's teacher.
+
+    As a user distils: the teacher (``trained``, fitted on the fold's training side only) is
+    exported to ONNX and, through the runtime, scores every TF x gene pair of the data set's
+    expression file ``expr`` (its fitted TFs and every other gene as a pseudo-TF, no labels);
+    ``deeptgi-train distill``'s :func:`~deeptgi_train.distill.train_student` fits the student to
+    those logits. The test pairs are then scored from the same inputs as the teacher's.
+    """
+    import tempfile
+
+    from deeptgi_rt.contract import ModelMetadata
+    from deeptgi_rt.model import ScoringModel
+    from deeptgi_train import distill
+    from deeptgi_train.export import export_onnx
+    from deeptgi_train.trainer import predict
+
+    fitted = np.unique(
+        dataset.tf_idx[np.r_[split.fit, split.validation][dataset.labels[np.r_[split.fit, split.validation]] > 0]]
+    )
+    metadata = ModelMetadata(
+        feature_genes=list(data.feature_genes),
+        modalities=list(data.modalities),
+        preprocessing=list(data.preprocessing),
+        threshold=0.5,
+        tfs=[dataset.entities[row] for row in fitted],
+        config=trained.model.config.to_dict(),
+        training={"protocol": "benchmarks/accuracy.py fold teacher"},
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "teacher.onnx"
+        export_onnx(trained.model, metadata, path)
+        teacher = ScoringModel(path, device="cpu", threads=threads)
+        labels = distill.teacher_labels(teacher, distill.read_modalities(teacher, expr, None), seed=seed)
+    result = distill.train_student(labels, kind, seed=seed, threads=threads)
+    return predict(result.model, dataset, split.test)
+
+
+def summarize(folds: list[dict], scored: list[tuple], seed: int) -> dict:
+    """Mean ± sd over folds of AUROC / AUPR / seconds, and pooled target-wise and pair-specific AUROC."""
+    # Over all folds, a group being one target in one fold; 0.5 for a rule of the target alone
+    # (target-wise) or of the TF, the target or their sum (pair-specific).
+    from deeptgi_train.cv import pooled_target_wise
+
+    degree_controlled = {
+        name: pooled_target_wise(scored, pair_specific=name == "pair_specific", seed=seed)
+        for name in ("target_wise", "pair_specific")
+    }
+    return {
+        "folds": folds,
+        **{
+            f"{key}_{stat}": float(fn([f[key] for f in folds]))
+            for key in ("auroc", "aupr", "seconds")
+            for stat, fn in (("mean", np.mean), ("sd", lambda v: np.std(v, ddof=1)))
+        },
+        **{
+            name: {"mean": value.mean, "low": value.low, "high": value.high, "targets": value.targets}
+            for name, value in degree_controlled.items()
+        },
+    }
 
 
 def run_method(
@@ -113,6 +190,9 @@ def run_method(
     prior_offset: bool = False,
     genome=None,
     pair_features: tuple[str, ...] | None = None,
+    students: tuple[str, ...] = (),
+    data=None,
+    expr=None,
 ) -> dict:
     """Per-fold AUROC / AUPR / seconds of one method over ``splits``.
 
@@ -124,12 +204,19 @@ def run_method(
     default. ``genome`` (:class:`deeptgi_train.configs.GenomeOptions`, ``dataset`` a genome data set)
     trains lite on the file's positives against unlabelled candidates of the training side of each
     fold, cut as ``deeptgi-train cv`` cuts them; ``pair_features`` overrides lite's head inputs.
+    ``students`` (lite only; needs ``data`` and ``expr``, :func:`student_scores`) also distils
+    each fold's model into a student of each kind and evaluates it on the same test pairs: the
+    result then holds ``students[kind]`` (the same figures, plus ``spearman_vs_teacher`` of the
+    test pairs' scores per fold).
     """
+    from scipy.stats import spearmanr
+
     from deeptgi_train.configs import model_config, train_config, with_epochs
-    from deeptgi_train.cv import fold_test_scores, pooled_target_wise, train_fold
+    from deeptgi_train.cv import fold_test_scores, train_fold
     from deeptgi_train.metrics import aupr, auroc
 
     folds, scored = [], []
+    student_folds: dict[str, tuple[list, list]] = {kind: ([], []) for kind in students if method == "lite"}
     for split in splits:
         started = time.perf_counter()
         if method in ("lite", "paper"):
@@ -165,34 +252,31 @@ def run_method(
             scores = score_baseline(method, dataset, train_idx, split.test, seed, threads)
             extra = {}
         labels = dataset.labels[split.test]
+        seconds = time.perf_counter() - started
+        pairs = (dataset.tf_idx[split.test], dataset.gene_idx[split.test], labels)
         folds.append(
-            {
-                "fold": split.fold + 1,
-                "auroc": auroc(labels, scores),
-                "aupr": aupr(labels, scores),
-                "seconds": time.perf_counter() - started,
-                **extra,
-            }
+            {"fold": split.fold + 1, "auroc": auroc(labels, scores), "aupr": aupr(labels, scores), "seconds": seconds}
+            | extra
         )
-        scored.append((dataset.tf_idx[split.test], dataset.gene_idx[split.test], labels, scores))
-    # Over all folds, a group being one target in one fold; 0.5 for a rule of the target alone
-    # (target-wise) or of the TF, the target or their sum (pair-specific).
-    degree_controlled = {
-        name: pooled_target_wise(scored, pair_specific=name == "pair_specific", seed=seed)
-        for name in ("target_wise", "pair_specific")
-    }
-    return {
-        "folds": folds,
-        **{
-            f"{key}_{stat}": float(fn([f[key] for f in folds]))
-            for key in ("auroc", "aupr", "seconds")
-            for stat, fn in (("mean", np.mean), ("sd", lambda v: np.std(v, ddof=1)))
-        },
-        **{
-            name: {"mean": value.mean, "low": value.low, "high": value.high, "targets": value.targets}
-            for name, value in degree_controlled.items()
-        },
-    }
+        scored.append((*pairs, scores))
+        for kind, (kind_folds, kind_scored) in student_folds.items():
+            started = time.perf_counter()
+            student = student_scores(kind, trained, dataset, data, expr, split, seed=seed + split.fold, threads=threads)
+            kind_folds.append(
+                {
+                    "fold": split.fold + 1,
+                    "auroc": auroc(labels, student),
+                    "aupr": aupr(labels, student),
+                    # The teacher's fit plus the distillation: what the student costs from labels.
+                    "seconds": seconds + time.perf_counter() - started,
+                    "spearman_vs_teacher": float(spearmanr(student, scores)[0]),
+                }
+            )
+            kind_scored.append((*pairs, student))
+    result = summarize(folds, scored, seed)
+    if student_folds:
+        result["students"] = {kind: summarize(*parts, seed) for kind, parts in student_folds.items()}
+    return result
 
 
 def markdown(results: list[dict]) -> str:
@@ -274,6 +358,15 @@ def main(argv: list[str] | None = None) -> int:
         help="train lite as deeptgi-train does by default: negatives drawn from the unlabelled TF x gene pairs of "
         "the data, the pair's PCC as a head input (test folds: the same labelled pairs as every other method)",
     )
+    parser.add_argument(
+        "--lite-students",
+        nargs="+",
+        default=[],
+        choices=("lite", "compact"),
+        metavar="KIND",
+        help="also distil each fold's lite model into a student of each KIND (lite, compact) as deeptgi-train "
+        "distill does, and evaluate it on the same test pairs (issue #25's held-out protocols)",
+    )
     parser.add_argument("--paper-epochs", type=int, help="cap paper's epochs (default: its preset)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "accuracy.json"))
     parser.add_argument(
@@ -291,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             # A file merged before carries its runs' commands; a single run's file carries one.
             commands.extend(payload["commands"] if "commands" in payload else [payload["command"]])
         # One table in reading order: data set, protocol, then baselines before DeepTGI.
-        order = ("pcc", "prior", "novelty", "logreg", "hgb", "paper", "lite")
+        order = ("pcc", "prior", "novelty", "logreg", "hgb", "paper", "lite", "student-lite", "student-compact")
         datasets = list(DATASETS) + sorted({row["dataset"] for row in results} - set(DATASETS))
         results.sort(
             key=lambda row: (
@@ -321,17 +414,19 @@ def main(argv: list[str] | None = None) -> int:
     epochs = {"lite": args.lite_epochs, "paper": args.paper_epochs}
     names = [args.name or Path(args.labels).stem] if args.expr else args.datasets
     for name in names:
-        dataset = (
+        dataset, data = (
             load(
                 name,
                 args.seed,
                 expr=args.expr,
                 labels=args.labels,
                 negatives=args.negatives or _default_negatives(args.labels),
+                with_data=True,
             )
             if args.expr
-            else load(name, args.seed, genome=args.lite_genome)
+            else load(name, args.seed, genome=args.lite_genome, with_data=True)
         )
+        expr = args.expr or DATASETS[name]["expr"]
         for protocol in args.protocols:
             splits = list(cv_splits(dataset, protocol=protocol, folds=args.folds, seed=args.seed))
             for method in args.methods:
@@ -374,17 +469,26 @@ def main(argv: list[str] | None = None) -> int:
                         degree_matched=degree_matched,
                         prior_offset=prior_offset,
                         genome=genome,
+                        students=tuple(args.lite_students) if method == "lite" else (),
+                        data=data,
+                        expr=expr,
                     ),
                     **({"genome": True} if genome is not None else {}),
                     **({"degree_matched": True} if degree_matched else {}),
                     **({"prior_offset": True} if prior_offset else {}),
                 }
-                results.append(row)
-                print(
-                    f"{name} {protocol} {label}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
-                    f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",
-                    flush=True,
-                )
+                # A student's row follows its teacher's: same folds, same test pairs.
+                rows = [row] + [
+                    row | summary | {"method": f"student-{kind}", "label": f"{kind} student of: {label}"}
+                    for kind, summary in row.pop("students", {}).items()
+                ]
+                for row in rows:
+                    results.append(row)
+                    print(
+                        f"{name} {protocol} {row['label']}: AUROC {row['auroc_mean']:.3f} ± {row['auroc_sd']:.3f}, "
+                        f"AUPR {row['aupr_mean']:.3f} ± {row['aupr_sd']:.3f}, {row['seconds_mean']:.1f} s/fold",
+                        flush=True,
+                    )
                 # Rewritten after every method so an interrupted run still leaves its results.
                 write_results(
                     out,
