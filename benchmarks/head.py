@@ -18,6 +18,17 @@ modality, the pair PCC input): the teacher ensemble (5 ``lite`` members), one ``
 and the compact distilled student (bilinear head, computed as a GEMM). For each: multiply-adds
 per pair, pairs/s, achieved G multiply-adds/s, and a bare float32 GEMM of comparable size timed in
 the same run (the machine's practical limit) with the ratio; ``--out`` writes JSON and Markdown.
+
+``--tune`` measures what the runtime controls on a shipped model's ONNX pair head (``--model``,
+default the shipped ``mdc-lite``), on real states: ``--tune-tfs`` of its TFs against
+``--tune-genes`` genes of ``--expr`` (default the mdc data set), encoded as ``deeptgi-rt score``
+encodes them. Each variant changes one setting from the runtime's own (``deeptgi_rt.devices.
+session_options``: all graph optimisations, memory arena on, one intra-op thread here, 8,192-pair
+batches): graph optimisation level, batch size, memory arena, intra-op threads, int8 dynamic
+quantisation and float16 weights, and the whole graph without the encoder/head cut. Each gets
+pairs/s (wall and per CPU second, best of ``--repeats``) side by side, and, where the numbers can
+change, its agreement with the runtime's scores (max |score difference|, Spearman, overlap of the
+top 1 %).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from deeptgi_train.export import export_onnx
 from deeptgi_train.model import build_deeptgi
 
 GENOME_PAIRS = 32_000_000
+REPO = Path(__file__).resolve().parents[1]
 
 
 def multiply_adds_per_pair(graph_model: onnx.ModelProto) -> int:
@@ -173,6 +185,183 @@ def head_kinds(args) -> list[dict]:
     return rows
 
 
+def _tune_inputs(args):
+    """The shipped model, its head graph, and real head inputs ``(tf_rows, gene_rows, pair_rows)``
+    (float32 ``[tfs * genes, ...]``, TF-major) and features for the end-to-end graph."""
+    from deeptgi_rt.features import entity_features, pair_pcc
+    from deeptgi_rt.model import ScoringModel, read_model, split_model
+    from deeptgi_train.distill import read_modalities
+
+    scoring = ScoringModel(args.model, device="cpu", threads=1)
+    meta = scoring.metadata
+    modalities = read_modalities(scoring, args.expr, None)
+    expression = modalities[0]
+    rng = np.random.default_rng(0)
+    tfs = sorted(rng.choice(sorted(set(meta.tfs) & set(expression.genes)), args.tune_tfs, replace=False))
+    genes = list(expression.genes)
+    if args.tune_genes:
+        genes = sorted(rng.choice(genes, min(args.tune_genes, len(genes)), replace=False))
+    tf_features = entity_features(modalities, tfs, meta.feature_genes, min_coverage=0.0)
+    gene_features = entity_features(modalities, genes, meta.feature_genes, min_coverage=0.0)
+    pcc = pair_pcc(modalities, tfs, genes)  # [tfs, genes, modalities]
+    tf_states, gene_states = scoring.tf_table(tf_features), scoring.gene_table(gene_features)
+    n_tf, n_gene = len(tfs), len(genes)
+    feeds = (
+        np.ascontiguousarray(np.repeat(tf_states, n_gene, axis=0)),
+        np.ascontiguousarray(np.tile(gene_states, (n_tf, 1))),
+        np.ascontiguousarray(pcc.reshape(n_tf * n_gene, -1, 1)),
+    )
+    features = (np.repeat(tf_features, n_gene, axis=0), np.tile(gene_features, (n_tf, 1, 1)))
+    proto, read_meta = read_model(scoring.path)
+    head = split_model(proto, read_meta, scoring.path).pair_head
+    return scoring, proto, head, feeds, features
+
+
+def tune_rows(args) -> list[dict]:
+    """One row per runtime setting on the shipped model's pair head (see the module docs)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    from scipy.stats import spearmanr
+
+    from deeptgi_rt.contract import PAIR_INPUT
+    from deeptgi_rt.defaults import DEFAULT_BATCH_SIZE
+    from deeptgi_rt.devices import session_options
+    from deeptgi_rt.model import head_inputs
+
+    scoring, proto, head, feeds, features = _tune_inputs(args)
+    names = head_inputs(scoring.metadata)
+    pairs = len(feeds[0])
+
+    def build(model: onnx.ModelProto, **changes) -> ort.InferenceSession:
+        options = session_options(changes.pop("threads", 1))
+        for key, value in changes.items():
+            setattr(options, key, value)
+        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    def scorer(session: ort.InferenceSession, batch: int, inputs=names, arrays=feeds):
+        def run() -> np.ndarray:
+            out = np.empty(pairs, dtype=np.float32)
+            for start in range(0, pairs, batch):
+                feed = {name: a[start : start + batch] for name, a in zip(inputs, arrays)}
+                out[start : start + batch] = session.run([SCORE_OUTPUT], feed)[0].reshape(-1)
+            return out
+
+        return run
+
+    level = ort.GraphOptimizationLevel
+    # The cut keeps the full graph's value_info, whose batch dimensions the quantiser's shape
+    # inference would contradict; the head's own shapes are inferred afresh.
+    clean = onnx.ModelProto()
+    clean.CopyFrom(head)
+    del clean.graph.value_info[:]
+
+    def int8() -> onnx.ModelProto:
+        with tempfile.TemporaryDirectory() as tmp:
+            float_path, int8_path = Path(tmp) / "head.onnx", Path(tmp) / "head-int8.onnx"
+            onnx.save(clean, float_path)
+            quantize_dynamic(str(float_path), str(int8_path), weight_type=QuantType.QInt8)
+            return onnx.load(int8_path)
+
+    variants: list[tuple[str, object]] = [
+        (
+            "runtime settings (all optimisations, arena on, 1 thread, 8,192 pairs/run)",
+            lambda: scorer(build(head), DEFAULT_BATCH_SIZE),
+        ),
+        (
+            "graph optimisation: disabled",
+            lambda: scorer(build(head, graph_optimization_level=level.ORT_DISABLE_ALL), DEFAULT_BATCH_SIZE),
+        ),
+        (
+            "graph optimisation: basic",
+            lambda: scorer(build(head, graph_optimization_level=level.ORT_ENABLE_BASIC), DEFAULT_BATCH_SIZE),
+        ),
+        (
+            "graph optimisation: extended",
+            lambda: scorer(build(head, graph_optimization_level=level.ORT_ENABLE_EXTENDED), DEFAULT_BATCH_SIZE),
+        ),
+        *[
+            (f"batch {size:,} pairs/run", partial(lambda size: scorer(build(head), size), size))
+            for size in (1024, 65_536, pairs)
+        ],
+        ("memory arena off", lambda: scorer(build(head, enable_cpu_mem_arena=False), DEFAULT_BATCH_SIZE)),
+        ("2 intra-op threads", lambda: scorer(build(head, threads=2), DEFAULT_BATCH_SIZE)),
+        (
+            "int8 dynamic quantisation (weights int8, activations per batch)",
+            lambda: scorer(build(int8()), DEFAULT_BATCH_SIZE),
+        ),
+        (
+            "float16 weights and activations (inputs, outputs float32)",
+            lambda: scorer(build(convert_float_to_float16(clean, keep_io_types=True)), DEFAULT_BATCH_SIZE),
+        ),
+        (
+            "whole graph, no encoder/head cut (features per pair)",
+            lambda: scorer(build(proto), DEFAULT_BATCH_SIZE, [TF_INPUT, GENE_INPUT, PAIR_INPUT], (*features, feeds[2])),
+        ),
+    ]
+    rows, runs, reference = [], {}, None
+    for label, make in variants:
+        try:
+            run = make()
+            scores = run()  # also the warm-up: first runs at a batch size allocate
+        except Exception as error:  # noqa: BLE001 - a setting this build cannot run is a finding
+            rows.append({"setting": label, "error": str(error).splitlines()[0][:160]})
+            continue
+        reference = scores if reference is None else reference
+        top = max(1, pairs // 100)
+        overlap = len(np.intersect1d(np.argsort(-reference)[:top], np.argsort(-scores)[:top])) / top
+        rows.append(
+            {
+                "setting": label,
+                "max_abs_diff": float(np.abs(scores - reference).max()),
+                "spearman": float(spearmanr(scores, reference)[0]),
+                "top1pct_overlap": overlap,
+            }
+        )
+        runs[label] = run
+    # Round-robin over the settings, best of --repeats each: the shared machine's drift then
+    # falls on every setting alike instead of on whichever ran during a busy minute.
+    timings: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
+    for _ in range(args.repeats):
+        for label, run in runs.items():
+            timings[label].append(_timed(run))
+    for row in rows:
+        if row["setting"] in timings:
+            row["pairs_per_s"] = pairs / min(wall for wall, _ in timings[row["setting"]])
+            row["pairs_per_cpu_s"] = pairs / min(cpu for _, cpu in timings[row["setting"]])
+    return rows
+
+
+def tune_main(args) -> None:
+    rows = tune_rows(args)
+    base = rows[0]
+    lines = [
+        f"# Runtime settings on the pair head of `{Path(args.model).name}` "
+        f"(onnxruntime {ort.__version__}, CPU, real states: {args.tune_tfs} TFs x {args.tune_genes or 'all'} genes)",
+        "",
+        f"Run: `python benchmarks/head.py --tune --model {args.model} --expr {args.expr}`; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end. One setting changed at a time "
+        "from the runtime's; all rows measured in the same run (best of "
+        f"{args.repeats}); agreement is with the first row's scores.",
+        "",
+        "| setting | pairs/s | pairs / CPU-s | vs runtime (CPU-s) | max abs score diff | Spearman | top-1 % overlap |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['setting']} | not run: {row['error']} | | | | | |")
+            continue
+        lines.append(
+            f"| {row['setting']} | {row['pairs_per_s']:,.0f} | {row['pairs_per_cpu_s']:,.0f} "
+            f"| {row['pairs_per_cpu_s'] / base['pairs_per_cpu_s']:.2f}x | {row['max_abs_diff']:.1e} "
+            f"| {row['spearman']:.5f} | {row['top1pct_overlap']:.1%} |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).with_suffix(".md").write_text(text)
+        Path(args.out).with_suffix(".json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=2))
+
+
 def kinds_main(args) -> None:
     rows = head_kinds(args)
     lines = [
@@ -207,7 +396,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kinds", action="store_true", help="compare the head kinds (see the module docs)")
     parser.add_argument("--gemm-genes", type=int, default=20_000, help="--kinds: genes per bilinear block")
-    parser.add_argument("--out", help="--kinds: write OUT.json and OUT.md")
+    parser.add_argument("--tune", action="store_true", help="runtime settings on a shipped model (module docs)")
+    parser.add_argument("--model", default=str(REPO / "deeptgi_rt" / "models" / "mdc-lite.onnx"), help="--tune")
+    parser.add_argument(
+        "--expr", default=str(REPO.parent / "shared" / "data" / "mdc" / "expression.csv"), help="--tune"
+    )
+    parser.add_argument("--tune-tfs", type=int, default=128, help="--tune: TFs of the model scored")
+    parser.add_argument("--tune-genes", type=int, default=0, help="--tune: genes per TF (default all)")
+    parser.add_argument("--out", help="--kinds, --tune: write OUT.json and OUT.md")
     parser.add_argument("--config", default="lite")
     parser.add_argument("--genes", type=int, default=1000, help="feature genes")
     parser.add_argument("--modalities", type=int, default=1)
@@ -225,6 +421,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.kinds:
         kinds_main(args)
+        return
+    if args.tune:
+        tune_main(args)
         return
     overrides = {key: json.loads(value) for key, value in (item.split("=", 1) for item in args.set)}
 
