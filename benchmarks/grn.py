@@ -394,6 +394,8 @@ def _baseline_main(args) -> int:
 
 def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int) -> list[dict]:
     """Every cached method of one split against every truth of the data set, on the same candidates."""
+    from scipy.stats import spearmanr
+
     from deeptgi_rt import metrics
     from deeptgi_rt.evaluation import build_candidates, evaluate_scores, read_predictions, read_truth
 
@@ -420,6 +422,8 @@ def evaluate_split(dataset: str, seed: int, work: Path, methods, bootstrap: int)
                 refs = dict(references)
                 if method in STUDENT_METHODS and "default" in available:
                     refs["default"] = candidates.scores(predictions["default"])[0]
+                    # Issue #25's agreement figure: over all candidates of the held-out TFs.
+                    extra_vs["spearman_vs_default"] = float(spearmanr(scores, refs["default"])[0])
                 for ref, ref_scores in refs.items():
                     extra_vs[f"vs_{ref}"] = {
                         key: list(value)
@@ -623,11 +627,13 @@ def differences(rows: list[dict], dataset: str, reference: str = "prior") -> lis
     compared = [r for r in rows if r.get(key_vs) and (r["seed"], r["truth"]) in refs]
     if not compared:
         return []
+    # A student against its teacher also gets their Spearman correlation over the candidates.
+    agreement = reference == "default"
     lines = [
         f"### {dataset}: method minus {LABELS[reference]}, per split seed (95 % paired bootstrap over test TFs)",
         "",
-        "| method | truth | seed | Δ AUROC | Δ AUPRC ratio | Δ EPR |",
-        "|---|---|---|---|---|---|",
+        "| method | truth | seed | Δ AUROC | Δ AUPRC ratio | Δ EPR |" + (" Spearman |" if agreement else ""),
+        "|---|---|---|---|---|---|" + ("---|" if agreement else ""),
     ]
     for r in compared:
         ref = refs[(r["seed"], r["truth"])]
@@ -635,6 +641,8 @@ def differences(rows: list[dict], dataset: str, reference: str = "prior") -> lis
             f"{r[key] - ref[key]:+.3f} [{r[key_vs][key][0]:+.3f}, {r[key_vs][key][1]:+.3f}]"
             for key in ("auroc", "auprc_ratio", "epr")
         ]
+        if agreement:
+            cells.append(f"{r['spearman_vs_default']:.3f}" if "spearman_vs_default" in r else "—")
         lines.append(f"| {_md(LABELS[r['method']])} | {r['truth']} | {r['seed']} | {' | '.join(cells)} |")
     return lines + [""]
 
@@ -687,7 +695,7 @@ def markdown(payload: dict) -> str:
                     + (f" {_cell(e['auroc_labelled_pairs'])} |" if labelled else "")
                 )
             lines.append("")
-        for reference in REFERENCES:
+        for reference in (*REFERENCES, "default"):
             lines += differences(payload["splits"], dataset, reference)
         lines += [
             f"### {dataset}: cost per split (mean over seeds, one thread, shared machine)",
