@@ -331,6 +331,15 @@ def tune_rows(args) -> list[dict]:
     return rows
 
 
+def report(lines: list[str], rows: list[dict], args) -> None:
+    """Print the Markdown ``lines``; with ``--out``, write them to OUT.md and ``rows`` to OUT.json."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).with_suffix(".md").write_text(text)
+        Path(args.out).with_suffix(".json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=2))
+
+
 def tune_main(args) -> None:
     rows = tune_rows(args)
     base = rows[0]
@@ -355,11 +364,7 @@ def tune_main(args) -> None:
             f"| {row['pairs_per_cpu_s'] / base['pairs_per_cpu_s']:.2f}x | {row['max_abs_diff']:.1e} "
             f"| {row['spearman']:.5f} | {row['top1pct_overlap']:.1%} |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).with_suffix(".md").write_text(text)
-        Path(args.out).with_suffix(".json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=2))
+    report(lines, rows, args)
 
 
 def kinds_main(args) -> None:
@@ -385,11 +390,7 @@ def kinds_main(args) -> None:
             f"| {row['gemm_gmacs_per_s']:.2f} | {row['ratio_to_gemm']:.1%} | {row['genome_seconds']:.1f} "
             f"| {row['pairs_per_s'] / teacher:.1f}x |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).with_suffix(".md").write_text(text)
-        Path(args.out).with_suffix(".json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=2))
+    report(lines, rows, args)
 
 
 def main() -> None:
